@@ -1,0 +1,307 @@
+// The reference kernels: plain loops, written to be read, kept forever.
+//
+// Every faster kernel (multi-core CPU, GPU.js) is tested against these on the same inputs.
+// They work in the dtype of their inputs (float32, or float64 for gradient checks) and sum in
+// JavaScript doubles, rounding once when the result is stored.
+//
+// The convolution loops share one structure: for every output element (n, co, oy, ox) and every
+// filter tap (ci, ky, kx), the input element it touches is
+//   iy = oy * strideH - padH + ky * dilationH,   ix = ox * strideW - padW + kx * dilationW
+// (skipped when it falls in the zero padding). Forward gathers x * w into y; backward runs the
+// same loops and scatters dy * w into dx and dy * x into dw: each backward is visibly the dual
+// of its forward.
+
+import { Shape, Tensor, allocate, assertShape, shapeToString, shapesEqual } from '../../tensor/tensor';
+import { Conv2dGeometry, Conv2dOptions, Pool2dGeometry, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
+import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
+
+/** Copy a float64 accumulator into a new tensor of the given dtype. */
+function store(shape: Shape, acc: Float64Array, like: Tensor): Tensor {
+  const data = allocate(like.dtype, acc.length);
+  data.set(acc);
+  return new Tensor(shape, data);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution
+
+export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Tensor {
+  const g = conv2dGeometry(x.shape, w.shape, options);
+  if (b !== null) assertShape(b, [g.outChannels], 'conv2d forward: bias');
+  const y = new Tensor([g.batch, g.outChannels, g.outH, g.outW], allocate(x.dtype, g.batch * g.outChannels * g.outH * g.outW));
+  for (let n = 0; n < g.batch; n++) {
+    for (let co = 0; co < g.outChannels; co++) {
+      for (let oy = 0; oy < g.outH; oy++) {
+        for (let ox = 0; ox < g.outW; ox++) {
+          let acc = b === null ? 0 : b.data[co];
+          for (let ci = 0; ci < g.inChannels; ci++) {
+            for (let ky = 0; ky < g.kernelH; ky++) {
+              const iy = oy * g.strideH - g.padH + ky * g.dilationH;
+              if (iy < 0 || iy >= g.inH) continue; // zero padding
+              for (let kx = 0; kx < g.kernelW; kx++) {
+                const ix = ox * g.strideW - g.padW + kx * g.dilationW;
+                if (ix < 0 || ix >= g.inW) continue;
+                acc +=
+                  x.data[((n * g.inChannels + ci) * g.inH + iy) * g.inW + ix] *
+                  w.data[((co * g.inChannels + ci) * g.kernelH + ky) * g.kernelW + kx];
+              }
+            }
+          }
+          y.data[((n * g.outChannels + co) * g.outH + oy) * g.outW + ox] = acc;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+function checkOutputGrad(dy: Tensor, g: Conv2dGeometry, what: string): void {
+  assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], what);
+}
+
+export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Tensor {
+  const g = conv2dGeometry(inputShape, w.shape, options);
+  checkOutputGrad(dy, g, 'conv2d backward (input): dy');
+  const dx = new Float64Array(g.batch * g.inChannels * g.inH * g.inW);
+  for (let n = 0; n < g.batch; n++) {
+    for (let co = 0; co < g.outChannels; co++) {
+      for (let oy = 0; oy < g.outH; oy++) {
+        for (let ox = 0; ox < g.outW; ox++) {
+          const grad = dy.data[((n * g.outChannels + co) * g.outH + oy) * g.outW + ox];
+          for (let ci = 0; ci < g.inChannels; ci++) {
+            for (let ky = 0; ky < g.kernelH; ky++) {
+              const iy = oy * g.strideH - g.padH + ky * g.dilationH;
+              if (iy < 0 || iy >= g.inH) continue;
+              for (let kx = 0; kx < g.kernelW; kx++) {
+                const ix = ox * g.strideW - g.padW + kx * g.dilationW;
+                if (ix < 0 || ix >= g.inW) continue;
+                dx[((n * g.inChannels + ci) * g.inH + iy) * g.inW + ix] +=
+                  grad * w.data[((co * g.inChannels + ci) * g.kernelH + ky) * g.kernelW + kx];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return store(inputShape, dx, dy);
+}
+
+export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Tensor {
+  const g = conv2dGeometry(x.shape, weightShape, options);
+  checkOutputGrad(dy, g, 'conv2d backward (weight): dy');
+  const dw = new Float64Array(g.outChannels * g.inChannels * g.kernelH * g.kernelW);
+  for (let n = 0; n < g.batch; n++) {
+    for (let co = 0; co < g.outChannels; co++) {
+      for (let oy = 0; oy < g.outH; oy++) {
+        for (let ox = 0; ox < g.outW; ox++) {
+          const grad = dy.data[((n * g.outChannels + co) * g.outH + oy) * g.outW + ox];
+          for (let ci = 0; ci < g.inChannels; ci++) {
+            for (let ky = 0; ky < g.kernelH; ky++) {
+              const iy = oy * g.strideH - g.padH + ky * g.dilationH;
+              if (iy < 0 || iy >= g.inH) continue;
+              for (let kx = 0; kx < g.kernelW; kx++) {
+                const ix = ox * g.strideW - g.padW + kx * g.dilationW;
+                if (ix < 0 || ix >= g.inW) continue;
+                dw[((co * g.inChannels + ci) * g.kernelH + ky) * g.kernelW + kx] +=
+                  grad * x.data[((n * g.inChannels + ci) * g.inH + iy) * g.inW + ix];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return store(weightShape, dw, dy);
+}
+
+export function conv2dBackwardBias(dy: Tensor): Tensor {
+  if (dy.rank !== 4) throw new Error(`conv2d backward (bias): dy must be (N, C_out, H_out, W_out), got ${shapeToString(dy.shape)}`);
+  const [batch, channels, h, w] = dy.shape;
+  const db = new Float64Array(channels);
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      for (let i = 0; i < h * w; i++) db[c] += dy.data[(n * channels + c) * h * w + i];
+    }
+  }
+  return store([channels], db, dy);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Max pooling
+
+export function maxPool2dForward(x: Tensor, options: Pool2dOptions): MaxPoolResult {
+  const g = pool2dGeometry(x.shape, options);
+  const planes = g.batch * g.channels; // each (n, c) plane is pooled on its own
+  const y = new Tensor([g.batch, g.channels, g.outH, g.outW], allocate(x.dtype, planes * g.outH * g.outW));
+  const argmax = new Int32Array(planes * g.outH * g.outW);
+  for (let p = 0; p < planes; p++) {
+    const inBase = p * g.inH * g.inW;
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++) {
+        // Padding acts as -Infinity: it never wins. Ties go to the first maximum in scan order,
+        // and a NaN wins (it propagates), both as in PyTorch.
+        let best = -Infinity;
+        let bestIndex = -1;
+        for (let ky = 0; ky < g.kernelH; ky++) {
+          const iy = oy * g.strideH - g.padH + ky;
+          if (iy < 0 || iy >= g.inH) continue;
+          for (let kx = 0; kx < g.kernelW; kx++) {
+            const ix = ox * g.strideW - g.padW + kx;
+            if (ix < 0 || ix >= g.inW) continue;
+            const v = x.data[inBase + iy * g.inW + ix];
+            if (bestIndex === -1 || v > best || Number.isNaN(v)) {
+              best = v;
+              bestIndex = iy * g.inW + ix;
+              if (Number.isNaN(v)) break;
+            }
+          }
+          if (Number.isNaN(best)) break;
+        }
+        const o = (p * g.outH + oy) * g.outW + ox;
+        y.data[o] = best;
+        argmax[o] = bestIndex;
+      }
+    }
+  }
+  return { y, argmax };
+}
+
+export function maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Tensor {
+  const g: Pool2dGeometry = pool2dGeometry(inputShape, options);
+  assertShape(dy, [g.batch, g.channels, g.outH, g.outW], 'maxpool2d backward: dy');
+  if (argmax.length !== dy.size) throw new Error(`maxpool2d backward: argmax has ${argmax.length} entries, dy has ${dy.size}`);
+  const planes = g.batch * g.channels;
+  const dx = new Float64Array(planes * g.inH * g.inW);
+  for (let p = 0; p < planes; p++) {
+    for (let o = p * g.outH * g.outW; o < (p + 1) * g.outH * g.outW; o++) {
+      // Overlapping windows (3x3 stride 1) may route several gradients to one input: sum them.
+      dx[p * g.inH * g.inW + argmax[o]] += dy.data[o];
+    }
+  }
+  return store(inputShape, dx, dy);
+}
+
+// ---------------------------------------------------------------------------------------------
+// L2 normalization across channels, with a learned scale per channel:
+//   norm(n, h, w) = sqrt(sum_c x(n, c, h, w)^2 + eps)
+//   y(n, c, h, w) = scale(c) * x(n, c, h, w) / norm(n, h, w)
+// eps sits inside the square root, so an all-zero position (common after ReLU) gives y = 0 and a
+// finite gradient instead of 0/0.
+
+function checkScale(x: Tensor, scale: Tensor, what: string): void {
+  if (scale.size !== x.shape[1]) {
+    throw new Error(`${what}: scale ${shapeToString(scale.shape)} must have one entry per channel of x ${shapeToString(x.shape)}`);
+  }
+}
+
+export function l2NormForward(x: Tensor, scale: Tensor, eps: number): L2NormResult {
+  if (x.rank !== 4) throw new Error(`l2norm forward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
+  checkScale(x, scale, 'l2norm forward');
+  const [batch, channels, h, w] = x.shape;
+  const plane = h * w;
+  const y = new Tensor(x.shape, allocate(x.dtype, x.size));
+  const norm = new Tensor([batch, 1, h, w], allocate(x.dtype, batch * plane));
+  for (let n = 0; n < batch; n++) {
+    for (let i = 0; i < plane; i++) {
+      let sumSquares = 0;
+      for (let c = 0; c < channels; c++) {
+        const v = x.data[(n * channels + c) * plane + i];
+        sumSquares += v * v;
+      }
+      const nrm = Math.sqrt(sumSquares + eps);
+      norm.data[n * plane + i] = nrm;
+      for (let c = 0; c < channels; c++) {
+        const k = (n * channels + c) * plane + i;
+        y.data[k] = (scale.data[c] * x.data[k]) / nrm;
+      }
+    }
+  }
+  return { y, norm };
+}
+
+// With u = x / norm (so y_c = scale_c * u_c) and d norm / d x_k = x_k / norm:
+//   dx_k     = scale_k * dy_k / norm - x_k / norm^3 * sum_c(scale_c * dy_c * x_c)
+//   dscale_c = sum over n, h, w of dy_c * x_c / norm
+export function l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): L2NormGrads {
+  if (x.rank !== 4) throw new Error(`l2norm backward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
+  if (!shapesEqual(dy.shape, x.shape)) throw new Error(`l2norm backward: dy ${shapeToString(dy.shape)} must have x's shape ${shapeToString(x.shape)}`);
+  checkScale(x, scale, 'l2norm backward');
+  const [batch, channels, h, w] = x.shape;
+  assertShape(norm, [batch, 1, h, w], 'l2norm backward: norm');
+  const plane = h * w;
+  const dx = new Float64Array(x.size);
+  const dscale = new Float64Array(channels);
+  for (let n = 0; n < batch; n++) {
+    for (let i = 0; i < plane; i++) {
+      const nrm = norm.data[n * plane + i];
+      let weighted = 0; // sum_c scale_c * dy_c * x_c
+      for (let c = 0; c < channels; c++) {
+        const k = (n * channels + c) * plane + i;
+        weighted += scale.data[c] * dy.data[k] * x.data[k];
+        dscale[c] += (dy.data[k] * x.data[k]) / nrm;
+      }
+      for (let c = 0; c < channels; c++) {
+        const k = (n * channels + c) * plane + i;
+        dx[k] = (scale.data[c] * dy.data[k]) / nrm - (x.data[k] * weighted) / (nrm * nrm * nrm);
+      }
+    }
+  }
+  return { dx: store(x.shape, dx, dy), dscale: store(scale.shape, dscale, dy) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// ReLU
+
+export function reluForward(x: Tensor): Tensor {
+  const y = new Tensor(x.shape, allocate(x.dtype, x.size));
+  for (let i = 0; i < x.size; i++) y.data[i] = x.data[i] > 0 ? x.data[i] : 0;
+  return y;
+}
+
+export function reluBackward(dy: Tensor, y: Tensor): Tensor {
+  if (!shapesEqual(dy.shape, y.shape)) throw new Error(`relu backward: dy ${shapeToString(dy.shape)} must have y's shape ${shapeToString(y.shape)}`);
+  const dx = new Tensor(dy.shape, allocate(dy.dtype, dy.size));
+  for (let i = 0; i < dy.size; i++) dx.data[i] = y.data[i] > 0 ? dy.data[i] : 0;
+  return dx;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The reference kernels behind the Kernels interface. */
+export class ReferenceKernels implements Kernels {
+  readonly name = 'reference';
+  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
+    return conv2dForward(x, w, b, options);
+  }
+  async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {
+    return conv2dBackwardInput(dy, w, inputShape, options);
+  }
+  async conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<Tensor> {
+    return conv2dBackwardWeight(dy, x, weightShape, options);
+  }
+  async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
+    return conv2dBackwardBias(dy);
+  }
+  async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
+    return maxPool2dForward(x, options);
+  }
+  async maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Promise<Tensor> {
+    return maxPool2dBackward(dy, argmax, inputShape, options);
+  }
+  async l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult> {
+    return l2NormForward(x, scale, eps);
+  }
+  async l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
+    return l2NormBackward(dy, x, scale, norm);
+  }
+  async reluForward(x: Tensor): Promise<Tensor> {
+    return reluForward(x);
+  }
+  async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
+    return reluBackward(dy, y);
+  }
+  async dispose(): Promise<void> {}
+}
+
+export const referenceKernels: Kernels = new ReferenceKernels();

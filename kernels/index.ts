@@ -1,0 +1,3 @@
+export * from './geometry';
+export * from './kernels';
+export { ReferenceKernels, referenceKernels } from './cpu/reference';

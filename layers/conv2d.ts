@@ -1,0 +1,76 @@
+// A 2-d convolution: y = conv(x, weight) + bias.
+//   x (N, C_in, H, W) -> y (N, C_out, H_out, W_out), weight (C_out, C_in, k, k), bias (C_out)
+
+import { Tensor, assertShape } from '../tensor/tensor';
+import { Rng } from '../tensor/random';
+import { Conv2dOptions, conv2dGeometry, pair, Pair } from '../kernels/geometry';
+import { Layer, LayerOptions, NamedParameter, Parameter } from './layer';
+import { pytorchConvBiasInit, pytorchConvWeightInit } from './init';
+
+export interface Conv2dConfig extends LayerOptions {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: Pair;
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  bias?: boolean; // default true
+  /** Random generator for the initial weights (PyTorch's default init); seed 0 if not given. */
+  rng?: Rng;
+  /** Learning-rate multiplier of the bias (the SSD paper uses 2). */
+  biasLrMult?: number;
+}
+
+export class Conv2d extends Layer {
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
+  readonly options: Conv2dOptions;
+  private input: Tensor | null = null; // kept by forward for the weight gradient
+
+  constructor(name: string, config: Conv2dConfig) {
+    super(name, config);
+    const [kh, kw] = pair(config.kernelSize);
+    const weightShape = [config.outChannels, config.inChannels, kh, kw];
+    const rng = config.rng ?? new Rng(0);
+    this.weight = new Parameter(pytorchConvWeightInit(weightShape, rng, this.dtype));
+    this.bias =
+      config.bias === false ? null : new Parameter(pytorchConvBiasInit(weightShape, rng, this.dtype), { lrMult: config.biasLrMult ?? 1 });
+    this.options = { stride: config.stride ?? 1, padding: config.padding ?? 0, dilation: config.dilation ?? 1 };
+  }
+
+  override namedParameters(): NamedParameter[] {
+    const params: NamedParameter[] = [['weight', this.weight]];
+    if (this.bias !== null) params.push(['bias', this.bias]);
+    return params;
+  }
+
+  /** The output shape for an input shape, without running anything (used by the model summary). */
+  outputShape(inputShape: readonly number[]): number[] {
+    const g = conv2dGeometry(inputShape, this.weight.value.shape, this.options, `Conv2d ${this.name}`);
+    return [g.batch, g.outChannels, g.outH, g.outW];
+  }
+
+  async forward(x: Tensor): Promise<Tensor> {
+    this.outputShape(x.shape); // checks x against the weight and names this layer if it does not fit
+    this.input = x;
+    return this.kernels.conv2dForward(x, this.weight.value, this.bias?.value ?? null, this.options);
+  }
+
+  async backward(dy: Tensor): Promise<Tensor> {
+    const x = this.cached(this.input, 'input');
+    assertShape(dy, this.outputShape(x.shape), `Conv2d ${this.name}: output gradient`);
+    const w = this.weight.value;
+    const dw = await this.kernels.conv2dBackwardWeight(dy, x, w.shape, this.options);
+    addTo(this.weight.grad, dw);
+    if (this.bias !== null) addTo(this.bias.grad, await this.kernels.conv2dBackwardBias(dy));
+    return this.kernels.conv2dBackwardInput(dy, w, x.shape, this.options);
+  }
+
+  override clearCache(): void {
+    this.input = null;
+  }
+}
+
+function addTo(grad: Tensor, delta: Tensor): void {
+  for (let i = 0; i < grad.size; i++) grad.data[i] += delta.data[i];
+}

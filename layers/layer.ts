@@ -1,0 +1,115 @@
+// What every layer is: named parameters with gradients, a `forward` that keeps what `backward`
+// will need, and a `backward` that returns the input gradient and accumulates (adds to) the
+// parameter gradients, so that several backward passes (e.g. over a batch split in two) sum up.
+
+import { DType, Tensor, shapeToString, shapesEqual } from '../tensor/tensor';
+import { zeros } from '../tensor/create';
+import { Kernels } from '../kernels/kernels';
+import { referenceKernels } from '../kernels/cpu/reference';
+
+export class Parameter {
+  /** dL/d(value), same shape; accumulated by backward, cleared by zeroGrad. */
+  grad: Tensor;
+  /** Multiplies the optimizer's learning rate for this parameter (the paper uses 2 for biases). */
+  lrMult: number;
+
+  constructor(
+    public value: Tensor,
+    options: { lrMult?: number } = {},
+  ) {
+    this.grad = zeros(value.shape, value.dtype);
+    this.lrMult = options.lrMult ?? 1;
+  }
+
+  zeroGrad(): void {
+    this.grad.data.fill(0);
+  }
+}
+
+/** A parameter together with its dotted name, e.g. 'conv1_1.weight'. */
+export type NamedParameter = [name: string, parameter: Parameter];
+
+export interface LayerOptions {
+  /** The kernels that do the arithmetic; the plain-TypeScript reference by default. */
+  kernels?: Kernels;
+  /** float32 as in PyTorch; float64 for gradient checks. */
+  dtype?: DType;
+}
+
+export abstract class Layer {
+  kernels: Kernels;
+  readonly dtype: DType;
+
+  constructor(
+    /** The layer's name in its parent, as in PyTorch's state_dict (e.g. 'conv1_1'). */
+    readonly name: string,
+    options: LayerOptions = {},
+  ) {
+    this.kernels = options.kernels ?? referenceKernels;
+    this.dtype = options.dtype ?? 'float32';
+  }
+
+  abstract forward(x: Tensor): Promise<Tensor>;
+  abstract backward(dy: Tensor): Promise<Tensor>;
+
+  /** This layer's parameters, named relative to it ('weight', or 'conv1_1.weight' in a Sequential). */
+  namedParameters(): NamedParameter[] {
+    return [];
+  }
+
+  /** Switch this layer (and its children) to another set of kernels. */
+  setKernels(kernels: Kernels): void {
+    this.kernels = kernels;
+  }
+
+  /** Forget what forward kept for backward (frees memory after inference). */
+  clearCache(): void {}
+
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** Throw unless forward has run: backward needs what it kept. */
+  protected cached<T>(value: T | null, what: string): T {
+    if (value === null) throw new Error(`${this.constructor.name} ${this.name}: backward called before forward (no cached ${what})`);
+    return value;
+  }
+}
+
+/** The parameters' values by name: what is saved to and loaded from a weights file. */
+export function stateDict(layer: Layer, prefix = ''): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [name, p] of layer.namedParameters()) out.set(prefix + name, p.value);
+  return out;
+}
+
+/**
+ * Copy weights into the layer's parameters. Every parameter must be present with its exact
+ * shape and dtype, and no unexpected name may appear: a silent partial load would give a
+ * network that runs and detects nothing. `source` (e.g. the file path) is named in errors.
+ */
+export function loadStateDict(layer: Layer, weights: Map<string, Tensor>, source: string, prefix = ''): void {
+  const params = new Map(layer.namedParameters().map(([name, p]) => [prefix + name, p] as const));
+  const missing = [...params.keys()].filter((name) => !weights.has(name));
+  const unexpected = [...weights.keys()].filter((name) => !params.has(name));
+  if (missing.length > 0) {
+    throw new Error(`${source}: missing tensor${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
+  }
+  if (unexpected.length > 0) {
+    throw new Error(`${source}: unexpected tensor${unexpected.length > 1 ? 's' : ''} ${unexpected.map((n) => `'${n}'`).join(', ')}`);
+  }
+  for (const [name, p] of params) {
+    const t = weights.get(name) as Tensor;
+    if (!shapesEqual(t.shape, p.value.shape)) {
+      throw new Error(`${source}: tensor '${name}' has shape ${shapeToString(t.shape)}, expected ${shapeToString(p.value.shape)}`);
+    }
+    if (t.dtype !== p.value.dtype) {
+      throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected ${p.value.dtype}`);
+    }
+  }
+  for (const [name, p] of params) p.value.data.set((weights.get(name) as Tensor).data);
+}

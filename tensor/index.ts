@@ -1,0 +1,4 @@
+export * from './tensor';
+export * from './create';
+export * from './random';
+export * from './ops';
