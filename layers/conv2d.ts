@@ -5,7 +5,8 @@ import { Tensor, assertShape } from '../tensor/tensor';
 import { Rng } from '../tensor/random';
 import { Conv2dOptions, conv2dGeometry, pair, Pair } from '../kernels/geometry';
 import { Layer, LayerOptions, NamedParameter, Parameter } from './layer';
-import { pytorchConvBiasInit, pytorchConvWeightInit } from './init';
+import { pytorchConvBiasInit, pytorchConvWeightInit, xavierUniform } from './init';
+import { zeros } from '../tensor/create';
 
 export interface Conv2dConfig extends LayerOptions {
   inChannels: number;
@@ -19,6 +20,11 @@ export interface Conv2dConfig extends LayerOptions {
   rng?: Rng;
   /** Learning-rate multiplier of the bias (the SSD paper uses 2). */
   biasLrMult?: number;
+  /**
+   * 'pytorch' (default): what nn.Conv2d does on creation. 'xavier': Xavier-uniform weights and
+   * zero biases, which the reference SSD uses for the layers it adds to VGG.
+   */
+  init?: 'pytorch' | 'xavier';
 }
 
 export class Conv2d extends Layer {
@@ -32,9 +38,10 @@ export class Conv2d extends Layer {
     const [kh, kw] = pair(config.kernelSize);
     const weightShape = [config.outChannels, config.inChannels, kh, kw];
     const rng = config.rng ?? new Rng(0);
-    this.weight = new Parameter(pytorchConvWeightInit(weightShape, rng, this.dtype));
-    this.bias =
-      config.bias === false ? null : new Parameter(pytorchConvBiasInit(weightShape, rng, this.dtype), { lrMult: config.biasLrMult ?? 1 });
+    const xavier = config.init === 'xavier';
+    this.weight = new Parameter(xavier ? xavierUniform(weightShape, rng, this.dtype) : pytorchConvWeightInit(weightShape, rng, this.dtype));
+    const bias = xavier ? zeros([config.outChannels], this.dtype) : pytorchConvBiasInit(weightShape, rng, this.dtype);
+    this.bias = config.bias === false ? null : new Parameter(bias, { lrMult: config.biasLrMult ?? 1 });
     this.options = { stride: config.stride ?? 1, padding: config.padding ?? 0, dilation: config.dilation ?? 1 };
   }
 

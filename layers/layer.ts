@@ -36,12 +36,17 @@ export interface LayerOptions {
   dtype?: DType;
 }
 
-export abstract class Layer {
+/**
+ * Anything with parameters: a layer, or a part of the model made of layers (the VGG base, the
+ * prediction convs). Parameters are named as in PyTorch's state_dict: a module's own parameters
+ * by their name ('weight'), its children's as '<child>.<name>' ('conv1_1.weight').
+ */
+export abstract class Module {
   kernels: Kernels;
   readonly dtype: DType;
 
   constructor(
-    /** The layer's name in its parent, as in PyTorch's state_dict (e.g. 'conv1_1'). */
+    /** The module's name in its parent, as in PyTorch's state_dict (e.g. 'conv1_1'). */
     readonly name: string,
     options: LayerOptions = {},
   ) {
@@ -49,21 +54,19 @@ export abstract class Layer {
     this.dtype = options.dtype ?? 'float32';
   }
 
-  abstract forward(x: Tensor): Promise<Tensor>;
-  abstract backward(dy: Tensor): Promise<Tensor>;
-
-  /** This layer's parameters, named relative to it ('weight', or 'conv1_1.weight' in a Sequential). */
-  namedParameters(): NamedParameter[] {
+  /** Sub-modules, in order. */
+  children(): Module[] {
     return [];
   }
 
-  /** Switch this layer (and its children) to another set of kernels. */
-  setKernels(kernels: Kernels): void {
-    this.kernels = kernels;
+  /** This module's parameters, named relative to it. */
+  namedParameters(): NamedParameter[] {
+    const params: NamedParameter[] = [];
+    for (const child of this.children()) {
+      for (const [name, p] of child.namedParameters()) params.push([`${child.name}.${name}`, p]);
+    }
+    return params;
   }
-
-  /** Forget what forward kept for backward (frees memory after inference). */
-  clearCache(): void {}
 
   parameters(): Parameter[] {
     return this.namedParameters().map(([, p]) => p);
@@ -73,6 +76,17 @@ export abstract class Layer {
     for (const p of this.parameters()) p.zeroGrad();
   }
 
+  /** Switch this module and all its children to another set of kernels. */
+  setKernels(kernels: Kernels): void {
+    this.kernels = kernels;
+    for (const child of this.children()) child.setKernels(kernels);
+  }
+
+  /** Forget what forward kept for backward (frees memory after inference). */
+  clearCache(): void {
+    for (const child of this.children()) child.clearCache();
+  }
+
   /** Throw unless forward has run: backward needs what it kept. */
   protected cached<T>(value: T | null, what: string): T {
     if (value === null) throw new Error(`${this.constructor.name} ${this.name}: backward called before forward (no cached ${what})`);
@@ -80,8 +94,15 @@ export abstract class Layer {
   }
 }
 
+/** A module with one input and one output. */
+export abstract class Layer extends Module {
+  abstract forward(x: Tensor): Promise<Tensor>;
+  /** Takes dL/d(output), accumulates parameter gradients, returns dL/d(input). */
+  abstract backward(dy: Tensor): Promise<Tensor>;
+}
+
 /** The parameters' values by name: what is saved to and loaded from a weights file. */
-export function stateDict(layer: Layer, prefix = ''): Map<string, Tensor> {
+export function stateDict(layer: Module, prefix = ''): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   for (const [name, p] of layer.namedParameters()) out.set(prefix + name, p.value);
   return out;
@@ -92,7 +113,7 @@ export function stateDict(layer: Layer, prefix = ''): Map<string, Tensor> {
  * shape and dtype, and no unexpected name may appear: a silent partial load would give a
  * network that runs and detects nothing. `source` (e.g. the file path) is named in errors.
  */
-export function loadStateDict(layer: Layer, weights: Map<string, Tensor>, source: string, prefix = ''): void {
+export function loadStateDict(layer: Module, weights: Map<string, Tensor>, source: string, prefix = ''): void {
   const params = new Map(layer.namedParameters().map(([name, p]) => [prefix + name, p] as const));
   const missing = [...params.keys()].filter((name) => !weights.has(name));
   const unexpected = [...weights.keys()].filter((name) => !params.has(name));

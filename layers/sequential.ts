@@ -4,8 +4,7 @@
 // one level up), exactly as PyTorch's state_dict names them.
 
 import { Tensor } from '../tensor/tensor';
-import { Kernels } from '../kernels/kernels';
-import { Layer, LayerOptions, NamedParameter } from './layer';
+import { Layer, LayerOptions } from './layer';
 
 export class Sequential extends Layer {
   readonly layers: Layer[];
@@ -30,20 +29,7 @@ export class Sequential extends Layer {
     return dy;
   }
 
-  override namedParameters(): NamedParameter[] {
-    const params: NamedParameter[] = [];
-    for (const layer of this.layers) {
-      for (const [name, p] of layer.namedParameters()) params.push([`${layer.name}.${name}`, p]);
-    }
-    return params;
-  }
-
-  override setKernels(kernels: Kernels): void {
-    super.setKernels(kernels);
-    for (const layer of this.layers) layer.setKernels(kernels);
-  }
-
-  override clearCache(): void {
-    for (const layer of this.layers) layer.clearCache();
+  override children(): Layer[] {
+    return this.layers;
   }
 }

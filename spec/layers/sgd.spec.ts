@@ -1,0 +1,120 @@
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Tensor } from '../../tensor/tensor';
+import { fromFlat } from '../../tensor/create';
+import { Rng, randNormal } from '../../tensor/random';
+import { sub, dot } from '../../tensor/ops';
+import { Parameter } from '../../layers/layer';
+import { Conv2d } from '../../layers/conv2d';
+import { ReLU } from '../../layers/relu';
+import { Sequential } from '../../layers/sequential';
+import { SGD, clipGradNorm } from '../../layers/sgd';
+import { expectClose } from '../helpers/gradcheck';
+
+interface FixtureTensor {
+  shape: number[];
+  data: number[];
+}
+interface SgdFixture {
+  momentum: number;
+  weight_decay: number;
+  groups: { name: string; lr: number; params: string[] }[];
+  initial_params: Record<string, FixtureTensor>;
+  steps: { grads: Record<string, FixtureTensor>; params_after: Record<string, FixtureTensor> }[];
+}
+interface ClipFixture {
+  max_norm: number;
+  grads_before: Record<string, FixtureTensor>;
+  total_norm: number;
+  grads_after: Record<string, FixtureTensor>;
+}
+
+const fixtures = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../spec/fixtures/kernels.json'), 'utf8')) as {
+  sgd: SgdFixture;
+  clip_grad_norm: ClipFixture;
+};
+const load = (t: FixtureTensor): Tensor => fromFlat(t.data, t.shape);
+
+describe('layers/SGD', () => {
+  it('momentum by hand: p=1, g=0.5, lr=0.1, momentum=0.9 gives 0.95 then 0.855', () => {
+    const p = new Parameter(fromFlat([1], [1], 'float64'));
+    const sgd = new SGD([p], { lr: 0.1, momentum: 0.9 });
+    p.grad.data[0] = 0.5;
+    sgd.step(); // buf = 0.5, p = 1 - 0.05
+    expect(p.value.data[0]).to.be.closeTo(0.95, 1e-15);
+    sgd.step(); // buf = 0.9 * 0.5 + 0.5 = 0.95, p = 0.95 - 0.095
+    expect(p.value.data[0]).to.be.closeTo(0.855, 1e-15);
+  });
+
+  it('weight decay adds weightDecay * p to the gradient, and lrMult scales the rate', () => {
+    const p = new Parameter(fromFlat([2], [1], 'float64'), { lrMult: 2 });
+    const sgd = new SGD([p], { lr: 0.1, weightDecay: 0.5 });
+    sgd.step(); // grad 0 + 0.5 * 2 = 1; p = 2 - 0.2 * 1
+    expect(p.value.data[0]).to.be.closeTo(1.8, 1e-15);
+  });
+
+  it('matches torch.optim.SGD over 3 steps (momentum 0.9, weight decay 5e-4, biases at twice the rate)', () => {
+    const f = fixtures.sgd;
+    const params = new Map<string, Parameter>();
+    const lrOf = new Map<string, number>();
+    for (const g of f.groups) for (const name of g.params) lrOf.set(name, g.lr);
+    const baseLr = f.groups[0].lr;
+    for (const [name, t] of Object.entries(f.initial_params)) {
+      params.set(name, new Parameter(load(t), { lrMult: (lrOf.get(name) as number) / baseLr }));
+    }
+    const sgd = new SGD([...params.values()], { lr: baseLr, momentum: f.momentum, weightDecay: f.weight_decay });
+    f.steps.forEach((step, k) => {
+      for (const [name, g] of Object.entries(step.grads)) (params.get(name) as Parameter).grad.data.set(g.data);
+      sgd.step();
+      for (const [name, expected] of Object.entries(step.params_after)) {
+        // float32 parameters, rounded where PyTorch rounds: bit for bit the same
+        expectClose((params.get(name) as Parameter).value, load(expected), 0, 0, `step ${k + 1} ${name}`);
+      }
+    });
+  });
+
+  it('one SGD step on a tiny conv net lowers its loss', async () => {
+    const rng = new Rng(21);
+    const net = new Sequential('net', [
+      new Conv2d('conv1', { inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1, rng }),
+      new ReLU('relu1'),
+      new Conv2d('conv2', { inChannels: 8, outChannels: 2, kernelSize: 3, stride: 2, padding: 1, rng }),
+    ]);
+    const x = randNormal([2, 3, 8, 8], rng);
+    const target = randNormal([2, 2, 4, 4], rng);
+    // L = 0.5 * |y - target|^2, so dL/dy = y - target
+    const lossAndGrad = async (): Promise<[number, Tensor]> => {
+      const diff = sub(await net.forward(x), target);
+      return [0.5 * dot(diff, diff), diff];
+    };
+    const sgd = new SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
+    const [before, dy] = await lossAndGrad();
+    sgd.zeroGrad();
+    await net.backward(dy);
+    sgd.step();
+    const [after] = await lossAndGrad();
+    expect(after).to.be.below(before);
+  });
+});
+
+describe('layers/clipGradNorm', () => {
+  it('matches torch.nn.utils.clip_grad_norm_: returns the norm and scales by max_norm / (norm + 1e-6)', () => {
+    const f = fixtures.clip_grad_norm;
+    const params = Object.values(f.grads_before).map((g) => {
+      const p = new Parameter(load(g));
+      p.grad.data.set(g.data);
+      return p;
+    });
+    const norm = clipGradNorm(params, f.max_norm);
+    expect(norm).to.be.closeTo(f.total_norm, 1e-6 * f.total_norm);
+    Object.values(f.grads_after).forEach((g, k) => expectClose(params[k].grad, load(g), 1e-8, 1e-6, `grad ${k}`));
+  });
+
+  it('leaves gradients alone when their norm is below the limit', () => {
+    const p = new Parameter(fromFlat([0, 0], [2]));
+    p.grad.data.set([3, 4]);
+    expect(clipGradNorm([p], 10)).to.equal(5);
+    expect(Array.from(p.grad.data)).to.deep.equal([3, 4]);
+  });
+});
