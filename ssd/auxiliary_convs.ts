@@ -1,0 +1,80 @@
+// The auxiliary convolutions SSD stacks on top of VGG (paper section 2.1, "Multi-scale feature
+// maps for detection"): each pair (a 1x1 conv that narrows, then a 3x3 conv) makes a smaller
+// map, so that larger objects are detected on coarser maps.
+//   conv7    (N, 1024, 19, 19)
+//   conv8_2  (N, 512, 10, 10)   3x3 stride 2 pad 1
+//   conv9_2  (N, 256, 5, 5)     3x3 stride 2 pad 1
+//   conv10_2 (N, 256, 3, 3)     3x3 valid
+//   conv11_2 (N, 256, 1, 1)     3x3 valid
+// Every conv is followed by a ReLU.
+
+import { Tensor } from '../tensor/tensor';
+import { Rng } from '../tensor/random';
+import { add } from '../tensor/ops';
+import { Conv2d } from '../layers/conv2d';
+import { Layer, Module } from '../layers/layer';
+import { ReLU } from '../layers/relu';
+import { SsdPartOptions, narrowed } from './vgg_base';
+
+export const AUX_TABLE = [
+  { name: 'conv8', mid: 256, out: 512, stride: 2, padding: 1 },
+  { name: 'conv9', mid: 128, out: 256, stride: 2, padding: 1 },
+  { name: 'conv10', mid: 128, out: 256, stride: 1, padding: 0 },
+  { name: 'conv11', mid: 128, out: 256, stride: 1, padding: 0 },
+] as const;
+
+export class AuxiliaryConvs extends Module {
+  /** One stage per row of AUX_TABLE: [convN_1, reluN_1, convN_2, reluN_2]. */
+  readonly stages: Layer[][] = [];
+  /** Output channels of conv8_2, conv9_2, conv10_2, conv11_2. */
+  readonly outChannels: number[] = [];
+
+  constructor(inChannels: number, options: SsdPartOptions = {}) {
+    super('aux_convs', options);
+    const divisor = options.widthDivisor ?? 1;
+    const rng = options.rng ?? new Rng(1);
+    let channels = inChannels;
+    for (const row of AUX_TABLE) {
+      const mid = narrowed(row.mid, divisor);
+      const out = narrowed(row.out, divisor);
+      const common = { ...options, rng, init: 'xavier' as const };
+      this.stages.push([
+        new Conv2d(`${row.name}_1`, { ...common, inChannels: channels, outChannels: mid, kernelSize: 1 }),
+        new ReLU(`relu${row.name.slice(4)}_1`, options),
+        new Conv2d(`${row.name}_2`, { ...common, inChannels: mid, outChannels: out, kernelSize: 3, stride: row.stride, padding: row.padding }),
+        new ReLU(`relu${row.name.slice(4)}_2`, options),
+      ]);
+      this.outChannels.push(out);
+      channels = out;
+    }
+  }
+
+  override children(): Layer[] {
+    return this.stages.flat();
+  }
+
+  /** conv7 (N, 1024, 19, 19) -> [conv8_2, conv9_2, conv10_2, conv11_2] */
+  async forward(conv7: Tensor): Promise<Tensor[]> {
+    const maps: Tensor[] = [];
+    let x = conv7;
+    for (const stage of this.stages) {
+      for (const layer of stage) x = await layer.forward(x);
+      maps.push(x);
+    }
+    return maps;
+  }
+
+  /**
+   * Gradients of the four maps -> gradient of conv7. Each map feeds both the detector and the
+   * next stage, so walking back from the smallest map, each stage's output gradient is the sum
+   * of the detector's and the one coming back from the next stage.
+   */
+  async backward(dMaps: Tensor[]): Promise<Tensor> {
+    let g: Tensor | null = null;
+    for (let s = this.stages.length - 1; s >= 0; s--) {
+      g = g === null ? dMaps[s] : add(g, dMaps[s]);
+      for (let i = this.stages[s].length - 1; i >= 0; i--) g = await this.stages[s][i].backward(g);
+    }
+    return g as Tensor;
+  }
+}

@@ -1,0 +1,114 @@
+// SSD300: the whole detector (paper figure 2).
+//
+//   image (N, 3, 300, 300)
+//     -> VGG base ............ conv4_3 (N, 512, 38, 38), conv7 (N, 1024, 19, 19)
+//     -> L2Norm on conv4_3 ... (N, 512, 38, 38), rescaled by the learned rescale_factors
+//     -> auxiliary convs ..... conv8_2 (N, 512, 10, 10), conv9_2 (N, 256, 5, 5),
+//                              conv10_2 (N, 256, 3, 3), conv11_2 (N, 256, 1, 1)
+//     -> prediction convs .... locs (N, 8732, 4), class scores (N, 8732, n_classes)
+//
+// `forward` keeps what `backward` needs; `backward` takes dL/dlocs and dL/dscores (from the
+// MultiBox loss), fills every parameter's gradient and returns dL/dimage.
+
+import { Tensor, assertShape } from '../tensor/tensor';
+import { Rng } from '../tensor/random';
+import { Kernels } from '../kernels/kernels';
+import { referenceKernels } from '../kernels/cpu/reference';
+import { L2Norm } from '../layers/l2norm';
+import { Module, NamedParameter, loadStateDict, stateDict } from '../layers/layer';
+import { readSafetensors, writeSafetensors } from '../tensor/safetensors';
+import { DType } from '../tensor/tensor';
+import { VGGBase } from './vgg_base';
+import { AuxiliaryConvs } from './auxiliary_convs';
+import { PredictionConvs } from './prediction_convs';
+import { createPriors } from './priors';
+
+export interface SSD300Options {
+  /** Number of classes including background (index 0); 21 for Pascal VOC. */
+  nClasses?: number;
+  /** Divide the output channels of every base and auxiliary conv (1 = the real SSD300). */
+  widthDivisor?: number;
+  kernels?: Kernels;
+  dtype?: DType;
+  /** Seed of the initial weights. */
+  seed?: number;
+}
+
+export interface SSD300Output {
+  locs: Tensor; // (N, 8732, 4)   offsets gcxgcy from the priors
+  scores: Tensor; // (N, 8732, n_classes)   raw class scores (logits)
+  /** The six feature maps (conv4_3 after L2Norm), when asked for. */
+  features?: Tensor[];
+}
+
+export const SSD_INPUT_SIZE = 300;
+
+export class SSD300 extends Module {
+  readonly nClasses: number;
+  readonly widthDivisor: number;
+  readonly base: VGGBase;
+  /** Normalizes conv4_3; its parameter is the top-level 'rescale_factors' (1, 512, 1, 1). */
+  readonly l2norm: L2Norm;
+  readonly auxConvs: AuxiliaryConvs;
+  readonly predConvs: PredictionConvs;
+  /** The 8732 priors in centre-size form (c_x, c_y, w, h), fractions of the image. */
+  readonly priorsCxcy: Tensor;
+
+  constructor(options: SSD300Options = {}) {
+    const kernels = options.kernels ?? referenceKernels;
+    super('', { kernels, dtype: options.dtype });
+    this.nClasses = options.nClasses ?? 21;
+    this.widthDivisor = options.widthDivisor ?? 1;
+    const rng = new Rng(options.seed ?? 0);
+    const common = { kernels, dtype: options.dtype, widthDivisor: this.widthDivisor, rng };
+    this.base = new VGGBase(common);
+    this.l2norm = new L2Norm('l2norm', { kernels, dtype: options.dtype, channels: this.base.conv4_3Channels });
+    this.auxConvs = new AuxiliaryConvs(this.base.conv7Channels, common);
+    const mapChannels = [this.base.conv4_3Channels, this.base.conv7Channels, ...this.auxConvs.outChannels];
+    this.predConvs = new PredictionConvs(mapChannels, this.nClasses, common);
+    this.priorsCxcy = createPriors();
+  }
+
+  override children(): Module[] {
+    return [this.l2norm, this.base, this.auxConvs, this.predConvs];
+  }
+
+  /** 'rescale_factors' sits at the top level of the reference model's state_dict, the rest under their module. */
+  override namedParameters(): NamedParameter[] {
+    const params: NamedParameter[] = [['rescale_factors', this.l2norm.scale]];
+    for (const child of [this.base, this.auxConvs, this.predConvs]) {
+      for (const [name, p] of child.namedParameters()) params.push([`${child.name}.${name}`, p]);
+    }
+    return params;
+  }
+
+  async forward(images: Tensor, options: { features?: boolean } = {}): Promise<SSD300Output> {
+    assertShape(images, [-1, 3, SSD_INPUT_SIZE, SSD_INPUT_SIZE], 'SSD300 input images');
+    const { conv4_3, conv7 } = await this.base.forward(images); // (N, 512, 38, 38), (N, 1024, 19, 19)
+    const conv4_3Normalized = await this.l2norm.forward(conv4_3); // (N, 512, 38, 38)
+    const auxMaps = await this.auxConvs.forward(conv7); // conv8_2 ... conv11_2
+    const maps = [conv4_3Normalized, conv7, ...auxMaps];
+    const { locs, scores } = await this.predConvs.forward(maps); // (N, 8732, 4), (N, 8732, n_classes)
+    return options.features ? { locs, scores, features: maps } : { locs, scores };
+  }
+
+  /** dL/dlocs (N, 8732, 4), dL/dscores (N, 8732, n_classes) -> dL/dimages (N, 3, 300, 300). */
+  async backward(dLocs: Tensor, dScores: Tensor): Promise<Tensor> {
+    const dMaps = await this.predConvs.backward(dLocs, dScores);
+    const [dConv4_3Normalized, dConv7FromPred, ...dAux] = dMaps;
+    const dConv7FromAux = await this.auxConvs.backward(dAux);
+    for (let i = 0; i < dConv7FromAux.size; i++) dConv7FromAux.data[i] += dConv7FromPred.data[i];
+    const dConv4_3 = await this.l2norm.backward(dConv4_3Normalized);
+    return this.base.backward(dConv4_3, dConv7FromAux);
+  }
+
+  /** Save the weights as safetensors, with the reference PyTorch SSD300's names (atomic write). */
+  saveWeights(path: string): void {
+    writeSafetensors(path, stateDict(this), { format: 'pt', model: 'SSD300', n_classes: String(this.nClasses), width_divisor: String(this.widthDivisor) });
+  }
+
+  /** Load safetensors weights; names, shapes and dtypes must all match (errors name the tensor and the file). */
+  loadWeights(path: string): void {
+    loadStateDict(this, readSafetensors(path).tensors, path);
+  }
+}
