@@ -1,0 +1,237 @@
+// The MultiBox loss (SSD paper, section 2.2), with its gradient.
+//
+//   L = L_conf + alpha * L_loc
+//
+// - L_loc, localization: smooth L1 between the predicted offsets and the matched targets, on
+//   positive priors only, averaged over those n_pos * 4 values. (The tutorial this follows calls
+//   nn.L1Loss here by mistake; we use the smooth L1 of the paper.)
+// - L_conf, confidence: cross-entropy of every prior against its target class. Almost all of the
+//   8732 priors are background, so summing them all would drown the few positives. Hard negative
+//   mining keeps, per image, only the 3 * n_pos(image) negatives the network gets most wrong; the
+//   sum over positives and those negatives is divided by the batch's n_pos.
+//
+// The gradient is written out by hand, beside the forward computation it differentiates:
+//   dL/dscores = (softmax - onehot) / n_pos       on positives and mined negatives, 0 elsewhere
+//   dL/dlocs   = alpha * smoothL1'(diff) / (4 n_pos)   on positives, 0 elsewhere
+// The mined set is treated as a constant: it changes only where two cross-entropies cross, where
+// the loss has a kink, exactly as in PyTorch, whose autograd does not see through the sort.
+//
+// Everything is computed in float64; the gradients come back in the dtypes of the predictions.
+
+import { logSoftmax } from '../tensor/ops';
+import { Tensor, assertShape, shapeToString } from '../tensor/tensor';
+import { matchPriors } from './matching';
+
+/** The ground truth of one image. */
+export interface ImageTargets {
+  /** (n_objects, 4) boundary coordinates (x_min, y_min, x_max, y_max), fractions of the image. */
+  boxes: Tensor;
+  /** (n_objects) classes 1..n_classes-1 (0 is background). */
+  labels: ArrayLike<number>;
+}
+
+export interface MultiboxOptions {
+  /** Overlap below which a prior is background (default 0.5). */
+  threshold?: number;
+  /** Mined negatives per positive, per image (default 3); a whole number. */
+  negPosRatio?: number;
+  /** Weight of the localization loss (default 1). */
+  alpha?: number;
+}
+
+export interface MultiboxResult {
+  /** confLoss + alpha * locLoss */
+  loss: number;
+  locLoss: number;
+  confLoss: number;
+  /** Positive priors in the whole batch: the divisor of both losses. */
+  nPositives: number;
+  /** (N, n_priors, 4) dL/dpredLocs, in predLocs' dtype. */
+  dLocs: Tensor;
+  /** (N, n_priors, n_classes) dL/dpredScores, in predScores' dtype. */
+  dScores: Tensor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pieces
+// ---------------------------------------------------------------------------------------------
+
+/** Smooth L1 with beta 1: 0.5 x^2 where |x| < 1, |x| - 0.5 beyond. Quadratic near 0, linear far away. */
+export function smoothL1(x: number): number {
+  const a = Math.abs(x);
+  return a < 1 ? 0.5 * x * x : a - 0.5;
+}
+
+/** d smoothL1 / dx: x where |x| < 1, sign(x) beyond (so a far-off box pulls with force 1, not |x|). */
+export function smoothL1Grad(x: number): number {
+  return Math.abs(x) < 1 ? x : Math.sign(x);
+}
+
+/**
+ * Cross-entropy of each prior: -log p(target class).
+ * logProbs (n_priors, n_classes) = logSoftmax(scores), classTargets (n_priors) -> (n_priors).
+ */
+export function crossEntropyPerPrior(logProbs: Tensor, classTargets: ArrayLike<number>): Float64Array {
+  const [nPriors, nClasses] = logProbs.shape;
+  assertShape(logProbs, [classTargets.length, -1], 'crossEntropyPerPrior: logProbs');
+  const ce = new Float64Array(nPriors); // (n_priors)
+  for (let p = 0; p < nPriors; p++) ce[p] = -logProbs.data[p * nClasses + classTargets[p]];
+  return ce;
+}
+
+/**
+ * Hard negative mining for one image: a mask (n_priors) of the `nNeg` negatives with the largest
+ * cross-entropy, i.e. the background priors the network most wrongly thinks hold an object.
+ * Positives (positives[p] != 0, e.g. classTargets) are left out of the ranking. If the image has
+ * fewer than nNeg negatives, all are taken.
+ *
+ * Ties are broken by prior index, lower first (a stable ranking), so the result is reproducible.
+ * PyTorch's sort is not stable and may pick either of two equal cross-entropies; the loss is the
+ * same either way, only which prior gets the gradient can differ.
+ */
+export function hardNegativeMask(ce: ArrayLike<number>, positives: ArrayLike<number>, nNeg: number): Uint8Array {
+  if (ce.length !== positives.length) {
+    throw new Error(`hardNegativeMask: ${ce.length} cross-entropies but ${positives.length} positive flags`);
+  }
+  const negatives: number[] = [];
+  for (let p = 0; p < ce.length; p++) if (!positives[p]) negatives.push(p);
+  negatives.sort((a, b) => ce[b] - ce[a] || a - b); // hardest first; equal: lower index first
+  const mask = new Uint8Array(ce.length); // (n_priors)
+  for (let k = 0; k < Math.min(nNeg, negatives.length); k++) mask[negatives[k]] = 1;
+  return mask;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loss
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The MultiBox loss of a batch and its gradient with respect to the predictions.
+ *
+ * @param predLocs   (N, n_priors, 4) predicted offsets, gcxgcy
+ * @param predScores (N, n_priors, n_classes) predicted class scores (logits, before softmax)
+ * @param targets    N images' ground truth
+ * @param priorsCxcy (n_priors, 4) the priors, centre-size (createPriors())
+ *
+ * A batch without a single positive (no objects in any image) has loss 0 and zero gradients.
+ * Non-finite predictions, or a loss that overflows, are errors (SPEC 5).
+ */
+export function multiboxLoss(
+  predLocs: Tensor,
+  predScores: Tensor,
+  targets: readonly ImageTargets[],
+  priorsCxcy: Tensor,
+  options: MultiboxOptions = {},
+): MultiboxResult {
+  const threshold = options.threshold ?? 0.5;
+  const negPosRatio = options.negPosRatio ?? 3;
+  const alpha = options.alpha ?? 1;
+  checkInputs(predLocs, predScores, targets, priorsCxcy, negPosRatio, alpha);
+  const [nImages, nPriors, nClasses] = predScores.shape;
+
+  // Targets of every prior of every image, and the batch's positive count: the one divisor.
+  const matches = targets.map((t, i) => matchPriors(t.boxes, t.labels, priorsCxcy, threshold, i));
+  let nPositives = 0;
+  for (const m of matches) nPositives += m.nPositives;
+
+  const dLocs = new Tensor(predLocs.shape, undefined, predLocs.dtype); // (N, n_priors, 4)
+  const dScores = new Tensor(predScores.shape, undefined, predScores.dtype); // (N, n_priors, n_classes)
+  if (nPositives === 0) {
+    // Nothing to localize and, at 3 negatives per positive, nothing to mine: 0, not 0 / 0.
+    return { loss: 0, locLoss: 0, confLoss: 0, nPositives, dLocs, dScores };
+  }
+
+  let locSum = 0; // sum of smooth L1 over the 4 coordinates of every positive prior
+  let confSum = 0; // sum of cross-entropy over positives and mined negatives
+  for (let i = 0; i < nImages; i++) {
+    const { locTargets, classTargets, nPositives: nPosImage } = matches[i];
+
+    // Localization: smooth L1 on the positives.
+    for (let p = 0; p < nPriors; p++) {
+      if (classTargets[p] === 0) continue;
+      for (let k = 0; k < 4; k++) {
+        const at = (i * nPriors + p) * 4 + k;
+        const diff = predLocs.data[at] - locTargets.data[4 * p + k];
+        locSum += smoothL1(diff);
+        dLocs.data[at] = (alpha * smoothL1Grad(diff)) / (4 * nPositives);
+      }
+    }
+
+    // Confidence: cross-entropy of every prior of this image, through a float64 log-softmax.
+    const perImage = nPriors * nClasses;
+    const scores = new Tensor([nPriors, nClasses], Float64Array.from(predScores.data.subarray(i * perImage, (i + 1) * perImage))); // (n_priors, n_classes)
+    const logProbs = logSoftmax(scores); // (n_priors, n_classes)
+    const ce = crossEntropyPerPrior(logProbs, classTargets); // (n_priors)
+
+    // Hard negative mining, within this image: 3 negatives for each of its own positives.
+    const hardNegatives = hardNegativeMask(ce, classTargets, negPosRatio * nPosImage); // (n_priors)
+
+    // Positives and mined negatives count; their gradient is softmax minus the one-hot target.
+    for (let p = 0; p < nPriors; p++) {
+      if (classTargets[p] === 0 && !hardNegatives[p]) continue;
+      confSum += ce[p];
+      for (let c = 0; c < nClasses; c++) {
+        const softmax = Math.exp(logProbs.data[p * nClasses + c]);
+        const onehot = c === classTargets[p] ? 1 : 0;
+        dScores.data[(i * nPriors + p) * nClasses + c] = (softmax - onehot) / nPositives;
+      }
+    }
+  }
+
+  const locLoss = locSum / (4 * nPositives);
+  const confLoss = confSum / nPositives;
+  const loss = confLoss + alpha * locLoss;
+  if (!Number.isFinite(loss)) {
+    throw new Error(`multiboxLoss: the loss is not finite (${loss}; confidence ${confLoss}, localization ${locLoss}): predictions too large to sum?`);
+  }
+  return { loss, locLoss, confLoss, nPositives, dLocs, dScores };
+}
+
+function checkInputs(
+  predLocs: Tensor,
+  predScores: Tensor,
+  targets: readonly ImageTargets[],
+  priorsCxcy: Tensor,
+  negPosRatio: number,
+  alpha: number,
+): void {
+  const nPriors = priorsCxcy.shape[0];
+  assertShape(priorsCxcy, [-1, 4], 'multiboxLoss: priors');
+  assertShape(predLocs, [-1, nPriors, 4], `multiboxLoss: predLocs (N, n_priors=${nPriors}, 4)`);
+  const nImages = predLocs.shape[0];
+  assertShape(predScores, [nImages, nPriors, -1], `multiboxLoss: predScores (N=${nImages}, n_priors=${nPriors}, n_classes)`);
+  const nClasses = predScores.shape[2];
+  if (nClasses < 2) {
+    throw new Error(
+      `multiboxLoss: predScores ${shapeToString(predScores.shape)} has ${nClasses} classes; background plus at least one object class are needed`,
+    );
+  }
+  if (targets.length !== nImages) {
+    throw new Error(`multiboxLoss: ${nImages} images of predictions but ${targets.length} of targets`);
+  }
+  if (!(Number.isInteger(negPosRatio) && negPosRatio >= 0)) {
+    throw new Error(`multiboxLoss: negPosRatio must be a whole number >= 0, got ${negPosRatio}`);
+  }
+  if (!Number.isFinite(alpha)) throw new Error(`multiboxLoss: alpha must be finite, got ${alpha}`);
+  targets.forEach((t, i) => {
+    for (let o = 0; o < t.labels.length; o++) {
+      if (t.labels[o] >= nClasses) {
+        throw new Error(
+          `multiboxLoss: image ${i}, box ${o} has label ${t.labels[o]}, but predScores has only ${nClasses} classes (0 is background)`,
+        );
+      }
+    }
+  });
+  // A NaN or an infinity in the predictions would make the loss non-finite (and a NaN would
+  // scramble the ranking of negatives); say where it is rather than return a NaN loss.
+  const checkFinite = (t: Tensor, name: string, perPrior: number): void => {
+    for (let k = 0; k < t.size; k++) {
+      if (!Number.isFinite(t.data[k])) {
+        const prior = Math.floor(k / perPrior);
+        throw new Error(`multiboxLoss: the loss would not be finite: ${name} image ${Math.floor(prior / nPriors)}, prior ${prior % nPriors} holds ${t.data[k]}`);
+      }
+    }
+  };
+  checkFinite(predLocs, 'predLocs', 4);
+  checkFinite(predScores, 'predScores', nClasses);
+}
