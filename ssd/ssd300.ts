@@ -103,8 +103,14 @@ export class SSD300 extends Module {
   }
 
   /** Save the weights as safetensors, with the reference PyTorch SSD300's names (atomic write). */
-  saveWeights(path: string): void {
-    writeSafetensors(path, stateDict(this), { format: 'pt', model: 'SSD300', n_classes: String(this.nClasses), width_divisor: String(this.widthDivisor) });
+  saveWeights(path: string, metadata: Record<string, string> = {}): void {
+    writeSafetensors(path, stateDict(this), {
+      format: 'pt',
+      model: 'SSD300',
+      n_classes: String(this.nClasses),
+      width_divisor: String(this.widthDivisor),
+      ...metadata,
+    });
   }
 
   /** Load safetensors weights; names, shapes and dtypes must all match (errors name the tensor and the file). */

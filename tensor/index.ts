@@ -2,3 +2,4 @@ export * from './tensor';
 export * from './create';
 export * from './random';
 export * from './ops';
+export * from './safetensors';

@@ -1,0 +1,367 @@
+// Benchmark of the numeric kernels, per kernel and per backend: GFLOP/s of the convolutions of
+// conv3_1 and conv6 (forward and both backward passes), GB/s of the memory-bound kernels, and the
+// share of the machine's peak.
+//
+//   node dist/bench/kernels.bench.js [--quick] [--threads 1,2] [--runs 7] [--retries 10]
+//
+// Method. Each backend is first checked against the reference on a slice of each layer (fewer
+// channels, same geometry). Then each kernel is run `warm-up` times untimed (JIT compilation,
+// worker start, buffers grown), then `runs` times; the table shows the median. The reference is
+// run once, on a slice with fewer output channels (its speed hardly depends on the size), since
+// the full conv3_1 would take it a minute per pass.
+//
+// Peak. The fast CPU path is scalar JavaScript: V8 emits one scalar multiply and one scalar add
+// per multiply-add (no SIMD, no fused multiply-add), so the peak we compare with is
+//   threads x clock x 2 FLOPs per cycle   (a multiply and an add issued each cycle on each core).
+// The clock is measured, not read from /proc/cpuinfo (which shows the nominal clock, not turbo):
+// a chain of dependent integer multiply-adds (Math.imul: 3 cycles, add: 1 cycle on x86-64) runs
+// on as many threads as are measured at once, since all-core turbo is lower than one-core turbo.
+// A vector (AVX-512) peak would be 8 to 16 times higher; JavaScript cannot reach it.
+//
+// Other load. The machine may be shared: the column `others` is the CPU time other processes
+// used during the timed runs (from /proc/stat, minus this process's own CPU time), in cores.
+// Runs disturbed by more than a sixth of a core are repeated after a pause, up to --retries times.
+
+import * as fs from 'fs';
+import * as os from 'os';
+import { Worker } from 'worker_threads';
+import { Tensor } from '../tensor/tensor';
+import { Rng, randNormal } from '../tensor/random';
+import { Conv2dOptions, conv2dGeometry } from '../kernels/geometry';
+import { Kernels } from '../kernels/kernels';
+import * as reference from '../kernels/cpu/reference';
+import { CpuKernels } from '../kernels/cpu/fast';
+
+const quick = process.argv.includes('--quick');
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : undefined;
+}
+
+const WARMUP = quick ? 1 : 2;
+const RUNS = Number(arg('runs') ?? (quick ? 3 : 7));
+const RETRIES = Number(arg('retries') ?? (quick ? 3 : 10));
+const THREADS = (arg('threads') ?? [...new Set([1, 2, os.availableParallelism()])].join(','))
+  .split(',')
+  .map(Number)
+  .filter((t) => Number.isInteger(t) && t >= 1);
+
+// ---------------------------------------------------------------------------------------------
+// The machine
+
+/** The clock in GHz while `threads` threads run at once, from a dependent imul + add chain. */
+async function measureClockGhz(threads: number, seconds = 0.15): Promise<number> {
+  // 4 cycles per iteration: imul (latency 3) then add (latency 1), each waiting for the previous.
+  const source = `
+    const { parentPort, workerData } = require('worker_threads');
+    function chain(n) { let x = 1; for (let i = 0; i < n; i++) x = (Math.imul(x, 0x9e3779b1) + 1) | 0; return x; }
+    chain(1e6);
+    let n = 1e6, t = 0;
+    do { n *= 2; const t0 = process.hrtime.bigint(); chain(n); t = Number(process.hrtime.bigint() - t0) / 1e9; } while (t < workerData);
+    parentPort.postMessage((4 * n) / t / 1e9);`;
+  const rates = await Promise.all(
+    Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
+      const w = new Worker(source, { eval: true, workerData: seconds });
+      w.once('message', (ghz: number) => resolve(ghz));
+      w.once('error', reject);
+    })),
+  );
+  return rates.reduce((a, b) => a + b, 0) / rates.length;
+}
+
+function nominalGhz(): number | null {
+  try {
+    const mhz = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('cpu MHz')).map((l) => Number(l.split(':')[1]));
+    return mhz.length > 0 ? Math.max(...mhz) / 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Busy and total CPU time of the whole machine so far, in seconds (Linux), or null. */
+function machineCpu(): { busy: number; total: number } | null {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    const idle = fields[3] + (fields[4] ?? 0); // idle + iowait
+    const tick = 100; // USER_HZ, 100 on every Linux this runs on
+    return { busy: (total - idle) / tick, total: total / tick };
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing
+
+interface Timing {
+  median: number; // seconds
+  others: number | null; // cores used by other processes meanwhile
+  attempts: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The median time of `runs` calls after `warmup` untimed ones. When other processes used more
+ * than a sixth of a core meanwhile, the runs are repeated after a pause (up to `attempts` times;
+ * the `others` column then shows what the kept measurement endured).
+ */
+async function time(fn: () => Promise<unknown>, warmup: number, runs: number, attempts = RETRIES): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await fn();
+  let best: Timing | null = null;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const times: number[] = [];
+    const cpu0 = machineCpu();
+    const own0 = process.cpuUsage();
+    const wall0 = performance.now();
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await fn();
+      times.push((performance.now() - t0) / 1000);
+    }
+    const wall = (performance.now() - wall0) / 1000;
+    const own = process.cpuUsage(own0);
+    const cpu1 = machineCpu();
+    times.sort((a, b) => a - b);
+    const others = cpu0 && cpu1 ? Math.max(0, cpu1.busy - cpu0.busy - (own.user + own.system) / 1e6) / wall : null;
+    const timing = { median: times[Math.floor(times.length / 2)], others, attempts: attempt };
+    if (best === null || (others ?? 0) < (best.others ?? 0)) best = timing;
+    if (others === null || others < 1 / 6) break;
+    if (attempt < attempts) await sleep(5000);
+  }
+  return best!;
+}
+
+/** The column `others`: cores used by other processes, and how many attempts it took. */
+function othersCell(t: Timing): string {
+  return (t.others === null ? '-' : t.others.toFixed(2)) + (t.attempts > 1 ? ` (try ${t.attempts})` : '');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The layers
+
+interface ConvLayer {
+  name: string;
+  x: number[];
+  w: number[];
+  options: Conv2dOptions;
+  /** A slice for the correctness check: fewer channels, same geometry. */
+  check: { x: number[]; w: number[] };
+  /** Output channels the reference is timed with. */
+  referenceOutChannels: number;
+}
+
+const LAYERS: ConvLayer[] = [
+  {
+    name: 'conv3_1',
+    x: [1, 256, 75, 75],
+    w: [256, 256, 3, 3],
+    options: { padding: 1 },
+    check: { x: [1, 32, 75, 75], w: [24, 32, 3, 3] },
+    referenceOutChannels: quick ? 2 : 8,
+  },
+  {
+    name: 'conv6',
+    x: [1, 512, 19, 19],
+    w: [1024, 512, 3, 3],
+    options: { padding: 6, dilation: 6 },
+    check: { x: [1, 64, 19, 19], w: [40, 64, 3, 3] },
+    referenceOutChannels: quick ? 8 : 32,
+  },
+];
+
+type Pass = 'forward' | 'backward input' | 'backward weight';
+const PASSES: Pass[] = ['forward', 'backward input', 'backward weight'];
+
+interface ConvData {
+  x: Tensor;
+  w: Tensor;
+  b: Tensor;
+  dy: Tensor;
+  flops: number;
+}
+
+function convData(xShape: number[], wShape: number[], options: Conv2dOptions, seed: number): ConvData {
+  const rng = new Rng(seed);
+  const g = conv2dGeometry(xShape, wShape, options);
+  return {
+    x: randNormal(xShape, rng),
+    w: randNormal(wShape, rng, 0, 1 / Math.sqrt(wShape[1] * wShape[2] * wShape[3])),
+    b: randNormal([wShape[0]], rng),
+    dy: randNormal([g.batch, g.outChannels, g.outH, g.outW], rng),
+    flops: flopsOf({ x: xShape, w: wShape, options } as ConvLayer),
+  };
+}
+
+function flopsOf(layer: ConvLayer): number {
+  const g = conv2dGeometry(layer.x, layer.w, layer.options);
+  return 2 * g.batch * g.outChannels * g.outH * g.outW * g.inChannels * g.kernelH * g.kernelW;
+}
+
+function runPass(k: Kernels, pass: Pass, d: ConvData, options: Conv2dOptions): Promise<Tensor> {
+  if (pass === 'forward') return k.conv2dForward(d.x, d.w, d.b, options);
+  if (pass === 'backward input') return k.conv2dBackwardInput(d.dy, d.w, d.x.shape, options);
+  return k.conv2dBackwardWeight(d.dy, d.x, d.w.shape, options);
+}
+
+/** max |a - b| / max |b|. */
+function relativeError(a: Tensor, b: Tensor): number {
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < b.size; i++) {
+    err = Math.max(err, Math.abs(a.data[i] - b.data[i]));
+    scale = Math.max(scale, Math.abs(b.data[i]));
+  }
+  return err / (scale || 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+interface Row {
+  kernel: string;
+  pass: string;
+  backend: string;
+  threads: number;
+  ms: number;
+  rate: string; // e.g. '10.1 GFLOP/s'
+  peak: string; // share of the peak, or '-'
+  others: string;
+}
+
+function printTable(rows: Row[]): void {
+  const header = ['kernel', 'pass', 'backend', 'threads', 'median ms', 'rate', '% of peak', 'others'];
+  const cells = rows.map((r) => [r.kernel, r.pass, r.backend, String(r.threads), r.ms.toFixed(1), r.rate, r.peak, r.others]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]): string => c.map((s, i) => (i >= 3 ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const c of cells) console.log(line(c));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  console.log(`kernels benchmark${quick ? ' (--quick)' : ''}: Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} threads available`);
+  console.log(`warm-up ${WARMUP}, median of ${RUNS} runs; cpu backend with ${THREADS.join(', ')} thread(s)\n`);
+
+  // The best of a few measurements: another process sharing a core makes the chain look slower.
+  const clocks = new Map<number, number>();
+  for (const t of new Set([1, ...THREADS])) {
+    let ghz = 0;
+    for (let i = 0; i < 5; i++) ghz = Math.max(ghz, await measureClockGhz(t));
+    clocks.set(t, ghz);
+  }
+  const nominal = nominalGhz();
+  const peak = (threads: number): number => threads * clocks.get(threads)! * 2;
+  console.log('peak = threads x measured clock x 2 FLOP/cycle (scalar multiply + add per cycle):');
+  for (const t of clocks.keys()) console.log(`  ${t} thread(s): clock ${clocks.get(t)!.toFixed(2)} GHz -> ${peak(t).toFixed(1)} GFLOP/s`);
+  if (nominal !== null) console.log(`  (nominal clock in /proc/cpuinfo: ${nominal.toFixed(2)} GHz)`);
+  console.log();
+
+  const backends: { label: string; threads: number; kernels: Kernels }[] = THREADS.map((t) => ({
+    label: 'cpu',
+    threads: t,
+    kernels: new CpuKernels({ threads: t }),
+  }));
+
+  // 1. Correctness before speed.
+  console.log('correctness against the reference (max |error| / max |reference|, on a slice of each layer):');
+  for (const layer of LAYERS) {
+    const d = convData(layer.check.x, layer.check.w, layer.options, 1);
+    const expected = PASSES.map((p) => runPass(reference.referenceKernels, p, d, layer.options));
+    for (const b of backends) {
+      const errors: string[] = [];
+      for (let i = 0; i < PASSES.length; i++) {
+        const err = relativeError(await runPass(b.kernels, PASSES[i], d, layer.options), await expected[i]);
+        if (!(err < 1e-5)) throw new Error(`${b.label} (${b.threads} threads) ${layer.name} ${PASSES[i]}: relative error ${err} vs the reference`);
+        errors.push(`${PASSES[i]} ${err.toExponential(1)}`);
+      }
+      console.log(`  ${layer.name} x ${JSON.stringify(layer.check.x)} w ${JSON.stringify(layer.check.w)}, cpu ${b.threads} thread(s): ${errors.join(', ')}`);
+    }
+  }
+  console.log();
+
+  // 2. Convolutions.
+  const rows: Row[] = [];
+  for (const layer of LAYERS) {
+    const full = convData(layer.x, layer.w, layer.options, 2);
+    const refW = [layer.referenceOutChannels, ...layer.w.slice(1)];
+    const slice = convData(layer.x, refW, layer.options, 3);
+    for (const pass of PASSES) {
+      const r = await time(() => runPass(reference.referenceKernels, pass, slice, layer.options), 0, 1, 1); // one run: it is slow
+      rows.push({
+        kernel: `${layer.name} (ref: C_out ${layer.referenceOutChannels})`,
+        pass,
+        backend: 'reference',
+        threads: 1,
+        ms: r.median * 1000 * (full.flops / slice.flops), // extrapolated to the full layer
+        rate: `${(slice.flops / r.median / 1e9).toFixed(2)} GFLOP/s`,
+        peak: `${((100 * slice.flops) / r.median / 1e9 / peak(1)).toFixed(0)}%`,
+        others: othersCell(r),
+      });
+      for (const b of backends) {
+        const t = await time(() => runPass(b.kernels, pass, full, layer.options), WARMUP, RUNS);
+        const gflops = full.flops / t.median / 1e9;
+        rows.push({
+          kernel: `${layer.name} ${JSON.stringify(layer.x)}->${layer.w[0]}`,
+          pass,
+          backend: b.label,
+          threads: b.threads,
+          ms: t.median * 1000,
+          rate: `${gflops.toFixed(2)} GFLOP/s`,
+          peak: `${((100 * gflops) / peak(b.threads)).toFixed(0)}%`,
+          others: othersCell(t),
+        });
+      }
+    }
+  }
+  const perPass = LAYERS.map((l) => `${l.name} ${(flopsOf(l) / 1e9).toFixed(2)}`).join(', ');
+  console.log(`convolutions (GFLOP per pass: ${perPass}; each pass costs the same; reference rows: ms extrapolated to the full layer):`);
+  printTable(rows);
+  console.log();
+
+  // 3. The memory-bound kernels: GB/s of tensors read and written (float32).
+  const memRows: Row[] = [];
+  const rng = new Rng(4);
+  const pool1 = randNormal([1, 64, 300, 300], rng);
+  const conv43 = randNormal([1, 512, 38, 38], rng);
+  const scale = randNormal([512], rng, 20, 1);
+  const pooled = reference.maxPool2dForward(pool1, { kernelSize: 2, stride: 2 });
+  const normed = reference.l2NormForward(conv43, scale, 1e-10);
+  const memKernels: { name: string; bytes: number; run: (k: Kernels) => Promise<unknown> }[] = [
+    { name: 'relu forward (1,64,300,300)', bytes: 8 * pool1.size, run: (k) => k.reluForward(pool1) },
+    { name: 'relu backward (1,64,300,300)', bytes: 12 * pool1.size, run: (k) => k.reluBackward(pool1, pool1) },
+    { name: 'maxpool 2x2 forward (1,64,300,300)', bytes: 4 * pool1.size + 8 * pooled.y.size, run: (k) => k.maxPool2dForward(pool1, { kernelSize: 2, stride: 2 }) },
+    { name: 'maxpool 2x2 backward (1,64,300,300)', bytes: 4 * pool1.size + 8 * pooled.y.size, run: (k) => k.maxPool2dBackward(pooled.y, pooled.argmax, pool1.shape, { kernelSize: 2, stride: 2 }) },
+    { name: 'l2norm forward (1,512,38,38)', bytes: 8 * conv43.size, run: (k) => k.l2NormForward(conv43, scale, 1e-10) },
+    { name: 'l2norm backward (1,512,38,38)', bytes: 12 * conv43.size, run: (k) => k.l2NormBackward(conv43, conv43, scale, normed.norm) },
+    { name: 'conv bias backward (1,64,300,300)', bytes: 4 * pool1.size, run: (k) => k.conv2dBackwardBias(pool1) },
+  ];
+  for (const m of memKernels) {
+    for (const b of [{ label: 'reference', threads: 1, kernels: reference.referenceKernels }, backends[0]]) {
+      const t = await time(() => m.run(b.kernels), WARMUP, RUNS);
+      memRows.push({
+        kernel: m.name,
+        pass: '',
+        backend: b.label,
+        threads: b.threads,
+        ms: t.median * 1000,
+        rate: `${(m.bytes / t.median / 1e9).toFixed(2)} GB/s`,
+        peak: '-',
+        others: othersCell(t),
+      });
+    }
+  }
+  console.log('memory-bound kernels (one thread: single sweeps; rate = float32 bytes read and written / time):');
+  printTable(memRows);
+
+  for (const b of backends) await b.kernels.dispose();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

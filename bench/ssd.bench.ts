@@ -1,0 +1,167 @@
+// Benchmark of the whole SSD300 (21 classes): forward time per image and a training step
+// (forward, MultiBox loss, backward) per image, per backend and batch size, with GFLOP/s and the
+// share of the machine's peak, and a per-layer table showing where the time goes.
+//
+//   node dist/bench/ssd.bench.js [--backends cpu,gpu.js:webasm] [--batches 1,4] [--runs 3] [--quick]
+//
+// FLOPs: a forward pass is 31.37 GMAC = 62.7 GFLOP per image (convolutions only; see
+// `ssd summary`). A training step counts 3x the forward: backward costs one pass for the input
+// gradient and one for the weight gradient, each as large as the forward.
+//
+// Peak: this is scalar JavaScript (no SIMD in the fast CPU path), so the peak we compare with is
+// cores x clock x 2 FLOPs per cycle (one multiply and one add issued per cycle per core), the
+// most a scalar multiply-add loop can do. It is read from /proc/cpuinfo; pass --ghz to override.
+
+import * as fs from 'fs';
+import * as os from 'os';
+import { Tensor } from '../tensor/tensor';
+import { Rng, randNormal } from '../tensor/random';
+import { fromArray } from '../tensor/create';
+import { createKernels } from '../kernels/select';
+import { Kernels } from '../kernels/kernels';
+import { Layer } from '../layers/layer';
+import { SSD300 } from '../ssd/ssd300';
+import { summarize } from '../ssd/summary';
+import { multiboxLoss, ImageTargets } from '../ssd/loss';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+export function cpuGhz(): number {
+  const override = process.argv.indexOf('--ghz');
+  if (override >= 0) return Number(process.argv[override + 1]);
+  try {
+    const mhz = fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('cpu MHz'))
+      .map((l) => Number(l.split(':')[1]));
+    if (mhz.length > 0) return Math.max(...mhz) / 1000;
+  } catch {
+    // not Linux: fall through
+  }
+  return 3;
+}
+
+/** Scalar peak of the machine in GFLOP/s: cores x GHz x 2 (one multiply and one add per cycle). */
+export function scalarPeakGflops(): number {
+  return os.availableParallelism() * cpuGhz() * 2;
+}
+
+interface LayerTime {
+  forward: number;
+  backward: number;
+}
+
+/** Wrap every conv/pool/relu/l2norm layer so that its forward and backward times are recorded by name. */
+function instrument(model: SSD300): Map<string, LayerTime> {
+  const times = new Map<string, LayerTime>();
+  const wrap = (prefix: string, layer: Layer): void => {
+    const name = prefix + layer.name;
+    const t: LayerTime = { forward: 0, backward: 0 };
+    times.set(name, t);
+    const forward = layer.forward.bind(layer);
+    const backward = layer.backward.bind(layer);
+    layer.forward = async (x: Tensor): Promise<Tensor> => {
+      const start = performance.now();
+      const y = await forward(x);
+      t.forward += performance.now() - start;
+      return y;
+    };
+    layer.backward = async (dy: Tensor): Promise<Tensor> => {
+      const start = performance.now();
+      const dx = await backward(dy);
+      t.backward += performance.now() - start;
+      return dx;
+    };
+  };
+  for (const layer of model.base.children()) wrap('base.', layer);
+  wrap('', model.l2norm);
+  for (const layer of model.auxConvs.children()) wrap('aux_convs.', layer);
+  for (const layer of model.predConvs.children()) wrap('pred_convs.', layer);
+  return times;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function syntheticTargets(batch: number): ImageTargets[] {
+  const targets: ImageTargets[] = [];
+  for (let i = 0; i < batch; i++) {
+    targets.push({ boxes: fromArray([[0.1, 0.2, 0.45, 0.7], [0.5, 0.4, 0.95, 0.9]]), labels: [1 + (i % 20), 1 + ((i + 7) % 20)] });
+  }
+  return targets;
+}
+
+async function benchBackend(name: string, batches: number[], runs: number, peak: number): Promise<void> {
+  const kernels: Kernels = await createKernels(name);
+  const model = new SSD300({ nClasses: 21, kernels });
+  const gflopForward = (2 * summarize(model).totalMacs) / 1e9; // per image
+  const times = instrument(model);
+  console.log(`\n== backend ${name} ==`);
+  for (const batch of batches) {
+    const images = randNormal([batch, 3, 300, 300], new Rng(batch));
+    const targets = syntheticTargets(batch);
+    // warm-up: first calls compile kernels (GPU.js) and start workers (cpu)
+    await model.forward(images);
+    model.clearCache();
+    const forwardMs: number[] = [];
+    const stepMs: number[] = [];
+    for (const t of times.values()) t.forward = t.backward = 0;
+    for (let r = 0; r < runs; r++) {
+      let start = performance.now();
+      await model.forward(images);
+      forwardMs.push(performance.now() - start);
+      start = performance.now();
+      const out = await model.forward(images);
+      const loss = multiboxLoss(out.locs, out.scores, targets, model.priorsCxcy);
+      await model.backward(loss.dLocs, loss.dScores);
+      stepMs.push(performance.now() - start);
+      model.zeroGrad();
+      model.clearCache();
+    }
+    const fwd = median(forwardMs) / batch;
+    const step = median(stepMs) / batch;
+    const fwdGflops = gflopForward / (fwd / 1000);
+    const stepGflops = (3 * gflopForward) / (step / 1000);
+    console.log(
+      `batch ${batch}: forward ${(fwd / 1000).toFixed(2)} s/image  ${fwdGflops.toFixed(2)} GFLOP/s (${((100 * fwdGflops) / peak).toFixed(1)}% of peak)` +
+        `   train step ${(step / 1000).toFixed(2)} s/image  ${stepGflops.toFixed(2)} GFLOP/s (${((100 * stepGflops) / peak).toFixed(1)}% of peak)`,
+    );
+    if (batch === batches[batches.length - 1]) printLayerTable(times, runs, batch);
+  }
+  await kernels.dispose();
+}
+
+function printLayerTable(times: Map<string, LayerTime>, runs: number, batch: number): void {
+  // Each run did two forwards (one timed alone, one in the step) and one backward.
+  const rows = [...times.entries()].map(([name, t]) => ({ name, forward: t.forward / (2 * runs), backward: t.backward / runs }));
+  const total = rows.reduce((s, r) => s + r.forward + r.backward, 0);
+  rows.sort((a, b) => b.forward + b.backward - (a.forward + a.backward));
+  console.log(`per layer, batch ${batch} (ms per batch; largest first; share of forward + backward):`);
+  console.log(`${'layer'.padEnd(26)}${'forward'.padStart(10)}${'backward'.padStart(10)}${'share'.padStart(8)}`);
+  for (const r of rows.slice(0, 20)) {
+    console.log(`${r.name.padEnd(26)}${r.forward.toFixed(1).padStart(10)}${r.backward.toFixed(1).padStart(10)}${((100 * (r.forward + r.backward)) / total).toFixed(1).padStart(7)}%`);
+  }
+  console.log(`(${rows.length - 20} smaller layers not shown)`);
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const backends = arg('backends', 'cpu').split(',');
+  const batches = arg('batches', quick ? '1' : '1,4').split(',').map(Number);
+  const runs = Number(arg('runs', quick ? '1' : '3'));
+  const peak = scalarPeakGflops();
+  console.log(`SSD300 benchmark: ${os.availableParallelism()} cores at ${cpuGhz().toFixed(2)} GHz, scalar peak ${peak.toFixed(1)} GFLOP/s`);
+  console.log(`forward = 62.74 GFLOP per image; training step counted as 3x forward; median of ${runs} run(s)`);
+  for (const name of backends) await benchBackend(name, batches, runs, peak);
+}
+
+main().catch((e: Error) => {
+  console.error(e.message);
+  process.exit(1);
+});

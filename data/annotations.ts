@@ -1,0 +1,86 @@
+// What a detection data set is made of: images with labelled boxes, and the checks that keep a
+// bad box (inverted, empty, outside the image, NaN) from ever reaching the matching and the log
+// in the box encoding, where it would turn the loss into NaN (SPEC sections 3 and 5).
+
+import { RgbImage, readImage } from './image';
+
+/** A box as (x1, y1, x2, y2): boundary coordinates in fractions of the image width and height. */
+export type BoxXy = [number, number, number, number];
+
+export interface ObjectAnnotation {
+  /** Boundary coordinates (x_min, y_min, x_max, y_max), fractions of the image in [0, 1]. */
+  boxXy: BoxXy;
+  /** Class index into the data set's class list; 0 is background and never an object. */
+  label: number;
+  /** VOC's "difficult": kept for evaluation, where it counts neither as a hit nor as a miss. */
+  difficult: boolean;
+}
+
+/** One image of a data set on disk, with its objects; the pixels are read when needed. */
+export interface Sample {
+  imagePath: string;
+  width: number;
+  height: number;
+  objects: ObjectAnnotation[];
+}
+
+/** An image in memory with its objects: what the synthetic set makes and augmentation transforms. */
+export interface LabeledImage {
+  image: RgbImage;
+  objects: ObjectAnnotation[];
+}
+
+/**
+ * Throw unless every object is a usable training target. `source` (a file path or a name) and
+ * the object's index are in the message. Checks, for each object:
+ * - all four coordinates are finite numbers;
+ * - x_min < x_max and y_min < y_max (an inverted box or a zero width/height box is rejected);
+ * - the box lies inside the image, 0 <= coordinate <= 1;
+ * - the label is an integer >= 1 (0 is background), and < numClasses when that is given.
+ */
+export function validateObjects(objects: readonly ObjectAnnotation[], source: string, numClasses?: number): void {
+  objects.forEach((obj, i) => {
+    const where = `${source}: object ${i}`;
+    const b = obj.boxXy;
+    if (!Array.isArray(b) || b.length !== 4) {
+      throw new Error(`${where}: box must be 4 numbers (x1, y1, x2, y2)`);
+    }
+    const text = `[${b.join(', ')}]`;
+    if (!b.every(Number.isFinite)) throw new Error(`${where}: box ${text} has a non-finite coordinate`);
+    const [x1, y1, x2, y2] = b;
+    if (x2 < x1 || y2 < y1) throw new Error(`${where}: inverted box ${text} (x_max < x_min or y_max < y_min)`);
+    if (x2 === x1 || y2 === y1) throw new Error(`${where}: zero-size box ${text} (zero width or height)`);
+    if (x1 < 0 || y1 < 0 || x2 > 1 || y2 > 1) throw new Error(`${where}: box ${text} reaches outside the image [0, 1]`);
+    if (!Number.isInteger(obj.label) || obj.label < 1) {
+      throw new Error(`${where}: label ${obj.label} must be an integer >= 1 (0 is background)`);
+    }
+    if (numClasses !== undefined && obj.label >= numClasses) {
+      throw new Error(`${where}: label ${obj.label} is out of range for ${numClasses} classes (background included)`);
+    }
+  });
+}
+
+/** Throw unless the sample has a positive integer size and valid objects (see validateObjects). */
+export function validateSample(sample: Sample, numClasses?: number): void {
+  const { width, height } = sample;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new Error(`${sample.imagePath}: image size must be positive integers, got ${width}x${height}`);
+  }
+  validateObjects(sample.objects, sample.imagePath, numClasses);
+}
+
+/** Read a sample's image, checking that its size is the one the annotation says. */
+export function loadSampleImage(sample: Sample): RgbImage {
+  const image = readImage(sample.imagePath);
+  if (image.width !== sample.width || image.height !== sample.height) {
+    throw new Error(
+      `${sample.imagePath}: image is ${image.width}x${image.height} but its annotation says ${sample.width}x${sample.height}`,
+    );
+  }
+  return image;
+}
+
+/** A deep copy of objects (boxes are arrays, so a shallow copy would share them). */
+export function cloneObjects(objects: readonly ObjectAnnotation[]): ObjectAnnotation[] {
+  return objects.map((o) => ({ boxXy: [...o.boxXy], label: o.label, difficult: o.difficult }));
+}

@@ -1,0 +1,53 @@
+// Reading and writing files with errors that name the file, and writes that never leave a
+// half-written file behind (SPEC section 5: "nothing is lost").
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { randomBytes } from 'crypto';
+
+/** The whole file, or an error saying which file and why ("no such file" rather than ENOENT). */
+export function readFileNamed(filePath: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(filePath);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason = e.code === 'ENOENT' ? 'no such file' : e.message;
+    throw new Error(`${filePath}: cannot read ${what}: ${reason}`);
+  }
+}
+
+/**
+ * Write `bytes` to `filePath` atomically: they go to a temporary file in the same directory,
+ * which is flushed and then renamed over `filePath`. A rename within one directory is atomic,
+ * so an interrupted write leaves either the old file or the complete new one, never a mix.
+ * The directory is created if it does not exist.
+ */
+export function writeFileAtomic(filePath: string, bytes: Uint8Array | string, what: string): void {
+  const tmpPath = `${filePath}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  let fd: number | undefined;
+  try {
+    fs.mkdirSync(path.dirname(filePath), { recursive: true });
+    fd = fs.openSync(tmpPath, 'wx'); // 'x': never clobber a file that happens to have this name
+    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    let written = 0;
+    while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written);
+    fs.fsyncSync(fd); // on disk before the rename makes it "the" file
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmpPath, filePath);
+  } catch (err) {
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already failing; the original error is the one worth reporting
+      }
+    }
+    try {
+      fs.unlinkSync(tmpPath);
+    } catch {
+      // it may never have been created
+    }
+    throw new Error(`${filePath}: cannot write ${what}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,344 @@
+// The Pascal VOC data set layout, read and written:
+//
+//   root/ImageSets/Main/<split>.txt   one image id per line (e.g. 000005)
+//   root/Annotations/<id>.xml         image size and the objects: class name, difficult, bndbox
+//   root/JPEGImages/<id>.jpg          the image (.png accepted too, for data sets we write)
+//
+// VOC box coordinates are 1-based pixel indices, inclusive at both ends: a box with xmin = 1,
+// xmax = width covers every column of the image. Pixel column p (1-based) spans [p - 1, p) in
+// the continuous image plane, so the box's boundary coordinates are [xmin - 1, xmax] and in
+// fractions of the image
+//
+//   x1 = (xmin - 1) / width,  y1 = (ymin - 1) / height,  x2 = xmax / width,  y2 = ymax / height.
+//
+// Deviation: the PyTorch tutorial subtracts 1 from all four (x2 = (xmax - 1) / width), which
+// makes every box one pixel narrower and shorter than it is, and a one-pixel-wide box empty.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { LabeledImage, ObjectAnnotation, Sample, validateObjects } from './annotations';
+import { encodeJpeg, encodePng } from './image';
+import { readFileNamed, writeFileAtomic } from './files';
+
+/** Background, then the 20 VOC classes in the standard order: label k is VOC_CLASSES[k]. */
+export const VOC_CLASSES: readonly string[] = [
+  'background',
+  'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
+  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
+];
+
+export interface VocAnnotation {
+  width: number;
+  height: number;
+  objects: ObjectAnnotation[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small XML reader: enough for VOC annotations (elements, text, attributes skipped, comments,
+// processing instructions, CDATA, the five named entities and numeric character references).
+// ---------------------------------------------------------------------------------------------
+
+interface XmlElement {
+  name: string;
+  children: XmlElement[];
+  /** The character data directly inside this element (not inside its children), entities decoded. */
+  text: string;
+}
+
+function parseXml(xml: string, source: string): XmlElement {
+  const lineAt = (pos: number): number => xml.slice(0, pos).split('\n').length;
+  const fail = (pos: number, what: string): never => {
+    throw new Error(`${source}: malformed XML at line ${lineAt(pos)}: ${what}`);
+  };
+  const stack: XmlElement[] = [];
+  let root: XmlElement | null = null;
+  let pos = 0;
+  while (pos < xml.length) {
+    const lt = xml.indexOf('<', pos);
+    const textEnd = lt === -1 ? xml.length : lt;
+    if (textEnd > pos) {
+      const text = xml.slice(pos, textEnd);
+      if (stack.length > 0) stack[stack.length - 1].text += decodeEntities(text, () => fail(pos, 'bad entity'));
+      else if (text.trim() !== '') fail(pos, 'text outside the root element');
+    }
+    if (lt === -1) break;
+    pos = lt;
+    if (xml.startsWith('<!--', pos)) {
+      const end = xml.indexOf('-->', pos + 4);
+      if (end === -1) fail(pos, 'unterminated comment');
+      pos = end + 3;
+    } else if (xml.startsWith('<![CDATA[', pos)) {
+      const end = xml.indexOf(']]>', pos + 9);
+      if (end === -1) fail(pos, 'unterminated CDATA');
+      if (stack.length === 0) fail(pos, 'CDATA outside the root element');
+      stack[stack.length - 1].text += xml.slice(pos + 9, end);
+      pos = end + 3;
+    } else if (xml.startsWith('<?', pos) || xml.startsWith('<!', pos)) {
+      // <?xml ...?> declaration or <!DOCTYPE ...>: nothing we need.
+      const end = xml.indexOf('>', pos);
+      if (end === -1) fail(pos, 'unterminated declaration');
+      pos = end + 1;
+    } else if (xml.startsWith('</', pos)) {
+      const end = xml.indexOf('>', pos);
+      if (end === -1) fail(pos, 'unterminated closing tag');
+      const name = xml.slice(pos + 2, end).trim();
+      const open = stack.pop();
+      if (open === undefined) fail(pos, `closing tag </${name}> without an opening tag`);
+      else if (open.name !== name) fail(pos, `closing tag </${name}> does not match <${open.name}>`);
+      pos = end + 1;
+    } else {
+      // An opening tag <name attr="v" ...> or an empty element <name ... />; a quoted attribute
+      // value may contain '>', so scan to the first '>' outside quotes.
+      let end = pos + 1;
+      let quote: string | null = null;
+      while (end < xml.length && (quote !== null || xml[end] !== '>')) {
+        const ch = xml[end];
+        if (quote !== null) {
+          if (ch === quote) quote = null;
+        } else if (ch === '"' || ch === "'") {
+          quote = ch;
+        }
+        end++;
+      }
+      if (end >= xml.length) fail(pos, 'unterminated tag');
+      const selfClosing = xml[end - 1] === '/';
+      const inner = xml.slice(pos + 1, selfClosing ? end - 1 : end);
+      const name = inner.split(/\s/, 1)[0];
+      if (!/^[A-Za-z_][\w.:-]*$/.test(name)) fail(pos, `bad tag name "${name}"`);
+      const element: XmlElement = { name, children: [], text: '' };
+      if (stack.length > 0) stack[stack.length - 1].children.push(element);
+      else if (root === null) root = element;
+      else fail(pos, `second root element <${name}>`);
+      if (!selfClosing) stack.push(element);
+      pos = end + 1;
+    }
+  }
+  if (stack.length > 0) fail(xml.length, `<${stack[stack.length - 1].name}> is never closed (file cut short?)`);
+  if (root === null) throw new Error(`${source}: no XML element found`);
+  return root;
+}
+
+const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function decodeEntities(text: string, onBad: () => never): string {
+  return text.replace(/&([^;&\s]*);?/g, (whole, ref: string) => {
+    if (!whole.endsWith(';')) return onBad();
+    if (ref in NAMED_ENTITIES) return NAMED_ENTITIES[ref];
+    const code = ref.startsWith('#x') ? parseInt(ref.slice(2), 16) : ref.startsWith('#') ? parseInt(ref.slice(1), 10) : NaN;
+    if (!Number.isInteger(code) || code < 0 || code > 0x10ffff) return onBad();
+    return String.fromCodePoint(code);
+  });
+}
+
+function childNamed(parent: XmlElement, name: string): XmlElement | undefined {
+  return parent.children.find((c) => c.name === name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Annotations
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Parse one VOC annotation file's text. `source` names the file in every error; `classes` is
+ * the class list (index 0 background), an object's label is the index of its <name>.
+ *
+ * Reads annotation/size/{width,height} and, for each annotation/object: name, difficult
+ * (optional, 0 when absent: some VOC2012 objects lack it), bndbox/{xmin,ymin,xmax,ymax}. Only
+ * direct children count, so the <bndbox> of a person's <part> (head, hand) is not taken for
+ * the person's. Boxes become fractions by the 1-based convention at the top of this file.
+ *
+ * Errors: malformed XML, a missing field, a size that is not a positive integer, no <object>,
+ * an unknown class name, a coordinate that is not a number, an inverted box (xmax < xmin), a
+ * box outside the image (xmin < 1 or xmax > width).
+ */
+export function parseVocAnnotation(xml: string, source: string, classes: readonly string[] = VOC_CLASSES): VocAnnotation {
+  const root = parseXml(xml, source);
+  if (root.name !== 'annotation') throw new Error(`${source}: root element is <${root.name}>, expected <annotation>`);
+
+  const field = (parent: XmlElement, name: string, where: string): string => {
+    const el = childNamed(parent, name);
+    if (el === undefined) throw new Error(`${source}: ${where}: missing <${name}>`);
+    return el.text.trim();
+  };
+  const sizeEl = childNamed(root, 'size');
+  if (sizeEl === undefined) throw new Error(`${source}: missing <size>`);
+  const sizeOf = (name: string): number => {
+    const text = field(sizeEl, name, '<size>');
+    const value = Number(text);
+    if (text === '' || !Number.isInteger(value) || value <= 0) {
+      throw new Error(`${source}: <size><${name}> must be a positive integer, got "${text}"`);
+    }
+    return value;
+  };
+  const width = sizeOf('width');
+  const height = sizeOf('height');
+
+  const objectEls = root.children.filter((c) => c.name === 'object');
+  if (objectEls.length === 0) {
+    throw new Error(`${source}: no <object> in the annotation (every training image needs at least one box)`);
+  }
+  const objects = objectEls.map((el, i): ObjectAnnotation => {
+    let where = `object ${i}`;
+    const name = field(el, 'name', where);
+    where = `object ${i} (${name})`;
+    const label = classes.indexOf(name);
+    if (label < 1) {
+      throw new Error(`${source}: ${where}: unknown class name "${name}", expected one of ${classes.slice(1).join(', ')}`);
+    }
+    const difficultEl = childNamed(el, 'difficult');
+    const difficultText = difficultEl === undefined ? '0' : difficultEl.text.trim();
+    if (difficultText !== '0' && difficultText !== '1') {
+      throw new Error(`${source}: ${where}: <difficult> must be 0 or 1, got "${difficultText}"`);
+    }
+    const boxEl = childNamed(el, 'bndbox');
+    if (boxEl === undefined) throw new Error(`${source}: ${where}: missing <bndbox>`);
+    const coord = (name: string): number => {
+      const text = field(boxEl, name, `${where} <bndbox>`);
+      const value = Number(text);
+      if (text === '' || !Number.isFinite(value)) {
+        throw new Error(`${source}: ${where}: <${name}> must be a number, got "${text}"`);
+      }
+      return value;
+    };
+    const [xmin, ymin, xmax, ymax] = [coord('xmin'), coord('ymin'), coord('xmax'), coord('ymax')];
+    const pixels = `xmin=${xmin} ymin=${ymin} xmax=${xmax} ymax=${ymax}`;
+    if (xmax < xmin || ymax < ymin) throw new Error(`${source}: ${where}: inverted box (${pixels})`);
+    if (xmin < 1 || ymin < 1 || xmax > width || ymax > height) {
+      throw new Error(`${source}: ${where}: box (${pixels}) is outside the ${width}x${height} image (VOC pixels are 1..${width}, 1..${height})`);
+    }
+    return {
+      // 1-based inclusive pixels -> boundary fractions (see the top of this file).
+      boxXy: [(xmin - 1) / width, (ymin - 1) / height, xmax / width, ymax / height],
+      label,
+      difficult: difficultText === '1',
+    };
+  });
+  validateObjects(objects, source, classes.length); // the final guard: finite, non-empty, inside
+  return { width, height, objects };
+}
+
+/** The VOC annotation XML of an image: the inverse of parseVocAnnotation (boxes rounded to pixels). */
+export function formatVocAnnotation(
+  filename: string,
+  width: number,
+  height: number,
+  objects: readonly ObjectAnnotation[],
+  classes: readonly string[],
+  source = filename,
+): string {
+  validateObjects(objects, source, classes.length);
+  const lines = [
+    '<annotation>',
+    `  <filename>${escapeXml(filename)}</filename>`,
+    `  <size><width>${width}</width><height>${height}</height><depth>3</depth></size>`,
+  ];
+  objects.forEach((obj, i) => {
+    const [x1, y1, x2, y2] = obj.boxXy;
+    // Boundary fractions -> 1-based inclusive pixels, the inverse of the formula at the top.
+    const xmin = Math.round(x1 * width) + 1;
+    const ymin = Math.round(y1 * height) + 1;
+    const xmax = Math.round(x2 * width);
+    const ymax = Math.round(y2 * height);
+    if (xmax < xmin || ymax < ymin) {
+      throw new Error(`${source}: object ${i}: box [${obj.boxXy.join(', ')}] is thinner than one pixel of a ${width}x${height} image`);
+    }
+    lines.push(
+      '  <object>',
+      `    <name>${escapeXml(classes[obj.label])}</name>`,
+      '    <pose>Unspecified</pose>',
+      '    <truncated>0</truncated>',
+      `    <difficult>${obj.difficult ? 1 : 0}</difficult>`,
+      `    <bndbox><xmin>${xmin}</xmin><ymin>${ymin}</ymin><xmax>${xmax}</xmax><ymax>${ymax}</ymax></bndbox>`,
+      '  </object>',
+    );
+  });
+  lines.push('</annotation>', '');
+  return lines.join('\n');
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data sets
+// ---------------------------------------------------------------------------------------------
+
+/** The image ids listed in root/ImageSets/Main/<split>.txt (first word of each non-empty line). */
+export function readVocSplit(root: string, split: string): string[] {
+  const listPath = path.join(root, 'ImageSets', 'Main', `${split}.txt`);
+  const ids = readFileNamed(listPath, `VOC image list of split "${split}"`)
+    .toString('utf8')
+    .split(/\r?\n/)
+    .map((line) => line.trim().split(/\s+/)[0])
+    .filter((id) => id !== '');
+  if (ids.length === 0) throw new Error(`${listPath}: no image ids in the list`);
+  return ids;
+}
+
+/**
+ * Every sample of a split: annotation parsed (see parseVocAnnotation), image path found
+ * (JPEGImages/<id>.jpg, else .png). Images are not decoded here; loadSampleImage reads one.
+ */
+export function readVocDataset(root: string, split: 'trainval' | 'test' | string, classes: readonly string[] = VOC_CLASSES): Sample[] {
+  return readVocSplit(root, split).map((id): Sample => {
+    const annotationPath = path.join(root, 'Annotations', `${id}.xml`);
+    const xml = readFileNamed(annotationPath, 'VOC annotation').toString('utf8');
+    const { width, height, objects } = parseVocAnnotation(xml, annotationPath, classes);
+    const jpgPath = path.join(root, 'JPEGImages', `${id}.jpg`);
+    const pngPath = path.join(root, 'JPEGImages', `${id}.png`);
+    const imagePath = fs.existsSync(jpgPath) ? jpgPath : fs.existsSync(pngPath) ? pngPath : null;
+    if (imagePath === null) throw new Error(`${jpgPath}: no image for id "${id}" (looked for .jpg and .png)`);
+    return { imagePath, width, height, objects };
+  });
+}
+
+export interface VocWriteOptions {
+  /**
+   * 'png' (default): lossless, written as JPEGImages/<id>.png, so pixels and tight boxes survive
+   * exactly. 'jpeg': JPEGImages/<id>.jpg like real VOC, lossy (colours shift by a few levels,
+   * edges ring slightly).
+   */
+  imageFormat?: 'png' | 'jpeg';
+  /** JPEG quality 1..100, default 95. */
+  jpegQuality?: number;
+}
+
+/** An image to write with its objects; id defaults to "<split>_000001", "<split>_000002", ... */
+export type VocWriteItem = LabeledImage & { id?: string };
+
+/**
+ * Write images and their objects in the VOC layout, so that readVocDataset reads them back:
+ * images and annotations first, the split's id list last (so an interrupted write never lists a
+ * missing file), each file written atomically. Boxes are rounded to whole pixels (synthetic
+ * boxes already are). Returns the samples as readVocDataset will see them.
+ */
+export function writeVocDataset(
+  root: string,
+  split: string,
+  items: readonly VocWriteItem[],
+  classes: readonly string[] = VOC_CLASSES,
+  options: VocWriteOptions = {},
+): Sample[] {
+  const format = options.imageFormat ?? 'png';
+  const quality = options.jpegQuality ?? 95;
+  const ids = items.map((item, k) => item.id ?? `${split}_${String(k + 1).padStart(6, '0')}`);
+  if (new Set(ids).size !== ids.length) throw new Error(`writeVocDataset: split "${split}" has duplicate image ids`);
+  const samples = items.map((item, k): Sample => {
+    const id = ids[k];
+    if (!/^[\w.-]+$/.test(id)) throw new Error(`writeVocDataset: image id "${id}" must be letters, digits, _ . -`);
+    const { image, objects } = item;
+    const ext = format === 'png' ? 'png' : 'jpg';
+    const imagePath = path.join(root, 'JPEGImages', `${id}.${ext}`);
+    const otherPath = path.join(root, 'JPEGImages', `${id}.${ext === 'png' ? 'jpg' : 'png'}`);
+    const annotationPath = path.join(root, 'Annotations', `${id}.xml`);
+    const xml = formatVocAnnotation(`${id}.${ext}`, image.width, image.height, objects, classes, annotationPath);
+    const bytes = format === 'png' ? encodePng(image) : encodeJpeg(image, quality);
+    writeFileAtomic(imagePath, bytes, 'image');
+    fs.rmSync(otherPath, { force: true }); // a stale image in the other format would shadow this one
+    writeFileAtomic(annotationPath, xml, 'VOC annotation');
+    return { imagePath, width: image.width, height: image.height, objects: parseVocAnnotation(xml, annotationPath, classes).objects };
+  });
+  writeFileAtomic(path.join(root, 'ImageSets', 'Main', `${split}.txt`), ids.join('\n') + '\n', 'VOC image list');
+  return samples;
+}

@@ -1,0 +1,250 @@
+// The fast CPU backend ('cpu'): plain TypeScript, all cores.
+//
+// Convolutions run as cache-blocked, register-tiled GEMMs fed by implicit im2col packing
+// (gemm.ts, im2col.ts), cut into tasks (conv.ts) that a pool of worker threads and the main
+// thread share (pool.ts). Pooling, L2 norm and ReLU are single sweeps (elementwise.ts).
+//
+// float64 tensors (used by the finite-difference gradient checks) go to the reference kernels:
+// the fast path packs and stores float32, and a gradient check wants exact float64 arithmetic
+// far more than speed.
+
+import * as os from 'os';
+import { Shape, Tensor, assertShape, shapeToString, shapesEqual } from '../../../tensor/tensor';
+import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../../geometry';
+import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../../kernels';
+import * as reference from '../reference';
+import { ConvJob, ConvPass, convFlops, planConvTasks, prepackConvJob, prepackedLength, runConvTasks } from './conv';
+import { scratchF64 } from './gemm';
+import * as ew from './elementwise';
+import { WorkerPool } from './pool';
+
+export interface CpuKernelsOptions {
+  /** Threads in all, the main thread included (threads - 1 workers). Default: os.availableParallelism(). */
+  threads?: number;
+  /**
+   * Convolutions below this many FLOPs run on the main thread alone: handing them to workers
+   * would cost more than it saves. Default 4e6 (under a millisecond of work).
+   */
+  minParallelFlops?: number;
+  /**
+   * Bytes a convolution may copy its images into at once (x, dy, y or dx, and the pre-packed
+   * operand); a bigger batch runs as several jobs of fewer images. Default 128 MiB.
+   */
+  maxSharedBytes?: number;
+}
+
+/** Puts one input array where a job can use it: itself, or a copy in shared memory. */
+type Place = (slot: string, array: Float32Array | undefined) => Float32Array | null;
+
+/** True when every given tensor is float32; otherwise the reference kernels take the call. */
+function allFloat32(...tensors: (Tensor | null)[]): boolean {
+  return tensors.every((t) => t === null || t.dtype === 'float32');
+}
+
+function f32(t: Tensor): Float32Array {
+  return t.data as Float32Array;
+}
+
+export class CpuKernels implements Kernels {
+  readonly name = 'cpu';
+  readonly threads: number;
+  readonly minParallelFlops: number;
+  readonly maxSharedBytes: number;
+  private pool: WorkerPool | null = null; // started on the first convolution big enough to share
+  private disposed = false;
+
+  constructor(options: CpuKernelsOptions = {}) {
+    const threads = options.threads ?? os.availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`CpuKernels: threads must be a positive integer, got ${threads}`);
+    this.threads = threads;
+    this.minParallelFlops = options.minParallelFlops ?? 4e6;
+    this.maxSharedBytes = options.maxSharedBytes ?? 128 * 1024 * 1024;
+  }
+
+  /** Worker threads running now (threads - 1 once a parallel convolution has run, 0 before). */
+  get workerCount(): number {
+    return this.pool?.size ?? 0;
+  }
+
+  /** The workers' thread ids, for tests that check the pool neither grows nor is replaced. */
+  get workerThreadIds(): number[] {
+    return this.pool?.threadIds ?? [];
+  }
+
+  /** Bytes of shared memory the pool holds: grown to the largest call so far, then reused. */
+  get sharedMemoryBytes(): number {
+    return this.pool?.sharedBytes ?? 0;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Convolution
+
+  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
+    if (!allFloat32(x, w, b)) return reference.conv2dForward(x, w, b, options);
+    const g = conv2dGeometry(x.shape, w.shape, options);
+    if (b !== null) assertShape(b, [g.outChannels], 'conv2d forward: bias');
+    const y = await this.convolve('forward', g, { x: f32(x), w: f32(w), bias: b === null ? null : f32(b) });
+    return new Tensor([g.batch, g.outChannels, g.outH, g.outW], y);
+  }
+
+  async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {
+    if (!allFloat32(dy, w)) return reference.conv2dBackwardInput(dy, w, inputShape, options);
+    const g = conv2dGeometry(inputShape, w.shape, options);
+    assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], 'conv2d backward (input): dy');
+    return new Tensor(inputShape, await this.convolve('backwardInput', g, { dy: f32(dy), w: f32(w) }));
+  }
+
+  async conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<Tensor> {
+    if (!allFloat32(dy, x)) return reference.conv2dBackwardWeight(dy, x, weightShape, options);
+    const g = conv2dGeometry(x.shape, weightShape, options);
+    assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], 'conv2d backward (weight): dy');
+    return new Tensor(weightShape, await this.convolve('backwardWeight', g, { dy: f32(dy), x: f32(x) }));
+  }
+
+  async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
+    if (!allFloat32(dy)) return reference.conv2dBackwardBias(dy);
+    if (dy.rank !== 4) throw new Error(`conv2d backward (bias): dy must be (N, C_out, H_out, W_out), got ${shapeToString(dy.shape)}`);
+    const [batch, channels, h, w] = dy.shape;
+    return new Tensor([channels], ew.biasGradient(f32(dy), batch, channels, h * w));
+  }
+
+  /**
+   * Runs one convolution pass and returns its output (y, dx or dw) as a new Float32Array.
+   * Small ones run here and now on the caller's arrays. Big ones are copied into the pool's
+   * shared memory and shared out between the workers and this thread, a group of images at a
+   * time so that the shared copies stay under maxSharedBytes whatever the batch size.
+   */
+  private async convolve(
+    pass: ConvPass,
+    g: Conv2dGeometry,
+    inputs: { x?: Float32Array; w?: Float32Array; bias?: Float32Array | null; dy?: Float32Array },
+  ): Promise<Float32Array> {
+    if (this.disposed) throw new Error('CpuKernels: used after dispose()');
+    const inSize = g.inChannels * g.inH * g.inW; // one image of x or dx
+    const outSize = g.outChannels * g.outH * g.outW; // one image of y or dy
+    const weightSize = g.outChannels * g.inChannels * g.kernelH * g.kernelW;
+    // Shared memory per image: x and y, dy and dx, or x and dy; and in the backward passes the
+    // pre-packed dy (the forward pass pre-packs W, once for all images).
+    const imageBytes = 4 * (inSize + outSize) + (pass === 'forward' ? 0 : 8 * prepackedLength(pass, { ...g, batch: 1 }));
+    const group = Math.max(1, Math.min(g.batch, Math.floor(this.maxSharedBytes / imageBytes)));
+    const result = new Float32Array(pass === 'forward' ? g.batch * outSize : pass === 'backwardInput' ? g.batch * inSize : weightSize);
+
+    // The job for images [n0, n1), its arrays made by `place` (views, or copies in shared memory).
+    const jobFor = (n0: number, n1: number, threads: number, place: Place): ConvJob => {
+      const gg = { ...g, batch: n1 - n0 };
+      return {
+        pass,
+        g: gg,
+        x: place('x', inputs.x?.subarray(n0 * inSize, n1 * inSize)),
+        w: place('w', inputs.w),
+        bias: place('bias', inputs.bias ?? undefined),
+        dy: place('dy', inputs.dy?.subarray(n0 * outSize, n1 * outSize)),
+        out: null!, // set by the caller
+        packed: null,
+        tasks: planConvTasks(pass, gg, threads),
+      };
+    };
+
+    if (this.threads === 1 || convFlops(g) < this.minParallelFlops) {
+      const dwSum = pass === 'backwardWeight' ? new Float64Array(weightSize) : null;
+      for (let n0 = 0; n0 < g.batch; n0 += group) {
+        const n1 = Math.min(g.batch, n0 + group);
+        const job = jobFor(n0, n1, 1, (_, a) => a ?? null);
+        job.out = dwSum ?? (pass === 'forward' ? result.subarray(n0 * outSize, n1 * outSize) : result.subarray(n0 * inSize, n1 * inSize));
+        job.packed = scratchF64('conv.packed', prepackedLength(pass, job.g));
+        prepackConvJob(job);
+        runConvTasks(job, null);
+      }
+      if (dwSum !== null) result.set(dwSum);
+      return result;
+    }
+
+    this.pool ??= new WorkerPool(this.threads - 1);
+    const pool = this.pool;
+    return pool.exclusive(async () => {
+      const share: Place = (slot, a) => {
+        if (a === undefined) return null;
+        const s = pool.shared(slot, a.length, 'float32');
+        s.set(a);
+        return s;
+      };
+      // dW sums over all groups: one float64 accumulator in shared memory for the whole call.
+      const dwSum = pass === 'backwardWeight' ? pool.shared('dw', weightSize, 'float64').fill(0) : null;
+      for (let n0 = 0; n0 < g.batch; n0 += group) {
+        const n1 = Math.min(g.batch, n0 + group);
+        const job = jobFor(n0, n1, this.threads, share);
+        const outLength = (n1 - n0) * (pass === 'forward' ? outSize : inSize);
+        job.out = dwSum ?? pool.shared('out', outLength, 'float32'); // each task writes all its part: no clearing
+        job.packed = pool.shared('packed', prepackedLength(pass, job.g), 'float64');
+        prepackConvJob(job); // on this thread, before the workers start
+        await pool.run(job);
+        if (dwSum === null) result.set(job.out, n0 * (pass === 'forward' ? outSize : inSize));
+      }
+      if (dwSum !== null) result.set(dwSum);
+      return result;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Pooling, L2 norm, ReLU
+
+  async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
+    if (!allFloat32(x)) return reference.maxPool2dForward(x, options);
+    const g = pool2dGeometry(x.shape, options);
+    const { y, argmax } = ew.maxPoolForward(f32(x), g);
+    return { y: new Tensor([g.batch, g.channels, g.outH, g.outW], y), argmax };
+  }
+
+  async maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Promise<Tensor> {
+    if (!allFloat32(dy)) return reference.maxPool2dBackward(dy, argmax, inputShape, options);
+    const g = pool2dGeometry(inputShape, options);
+    assertShape(dy, [g.batch, g.channels, g.outH, g.outW], 'maxpool2d backward: dy');
+    if (argmax.length !== dy.size) throw new Error(`maxpool2d backward: argmax has ${argmax.length} entries, dy has ${dy.size}`);
+    return new Tensor(inputShape, ew.maxPoolBackward(f32(dy), argmax, g));
+  }
+
+  async l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult> {
+    if (!allFloat32(x, scale)) return reference.l2NormForward(x, scale, eps);
+    if (x.rank !== 4) throw new Error(`l2norm forward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
+    checkScale(x, scale, 'l2norm forward');
+    const [batch, , h, w] = x.shape;
+    const { y, norm } = ew.l2NormForward(f32(x), f32(scale), x.shape, eps);
+    return { y: new Tensor(x.shape, y), norm: new Tensor([batch, 1, h, w], norm) };
+  }
+
+  async l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
+    if (!allFloat32(dy, x, scale, norm)) return reference.l2NormBackward(dy, x, scale, norm);
+    if (x.rank !== 4) throw new Error(`l2norm backward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
+    if (!shapesEqual(dy.shape, x.shape)) throw new Error(`l2norm backward: dy ${shapeToString(dy.shape)} must have x's shape ${shapeToString(x.shape)}`);
+    checkScale(x, scale, 'l2norm backward');
+    const [batch, , h, w] = x.shape;
+    assertShape(norm, [batch, 1, h, w], 'l2norm backward: norm');
+    const { dx, dscale } = ew.l2NormBackward(f32(dy), f32(x), f32(scale), f32(norm), x.shape);
+    return { dx: new Tensor(x.shape, dx), dscale: new Tensor(scale.shape, dscale) };
+  }
+
+  async reluForward(x: Tensor): Promise<Tensor> {
+    if (!allFloat32(x)) return reference.reluForward(x);
+    return new Tensor(x.shape, ew.reluForward(f32(x)));
+  }
+
+  async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
+    if (!allFloat32(dy, y)) return reference.reluBackward(dy, y);
+    if (!shapesEqual(dy.shape, y.shape)) throw new Error(`relu backward: dy ${shapeToString(dy.shape)} must have y's shape ${shapeToString(y.shape)}`);
+    return new Tensor(dy.shape, ew.reluBackward(f32(dy), f32(y)));
+  }
+
+  /** Terminates the worker threads. The kernels cannot be used afterwards. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const pool = this.pool;
+    this.pool = null;
+    if (pool !== null) await pool.dispose();
+  }
+}
+
+function checkScale(x: Tensor, scale: Tensor, what: string): void {
+  if (scale.size !== x.shape[1]) {
+    throw new Error(`${what}: scale ${shapeToString(scale.shape)} must have one entry per channel of x ${shapeToString(x.shape)}`);
+  }
+}

@@ -1,0 +1,70 @@
+// The `ssd` command end to end, as a user runs it: a tiny synthetic VOC data set, one training
+// step of the small model, evaluation, detection with a picture written, and the error messages.
+
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const CLI = path.join(__dirname, '../../cli/ssd.js');
+
+function ssd(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('cli/ssd', () => {
+  let dir = '';
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssd-cli-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('summary prints every layer and the totals of SSD300', () => {
+    const r = ssd('summary');
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.match(/base\.conv4_3\s+Conv2d\+ReLU\s+\(1, 512, 38, 38\)/);
+    expect(r.stdout).to.contain('total parameters: 26,285,486');
+    expect(r.stdout).to.contain('31.37 GMAC');
+  });
+
+  it('make-synthetic, train, eval and detect work on a VOC-layout data set', function () {
+    this.timeout(300000);
+    const data = path.join(dir, 'voc');
+    expect(ssd('make-synthetic', '--out', data, '--train', '4', '--test', '2').status).to.equal(0);
+    expect(fs.existsSync(path.join(data, 'ImageSets/Main/trainval.txt'))).to.equal(true);
+
+    const weights = path.join(dir, 'w.safetensors');
+    const train = ssd('train', '--data', data, '--classes', 'synthetic', '--width-divisor', '32', '--batch', '2', '--max-steps', '1', '--out', weights, '--backend', 'cpu');
+    expect(train.status, train.stderr).to.equal(0);
+    expect(train.stderr).to.contain('backend: cpu');
+    expect(train.stdout).to.match(/step 1: loss \d+\.\d+/);
+    expect(fs.existsSync(weights)).to.equal(true);
+
+    const evaluation = ssd('eval', '--weights', weights, '--data', data, '--method', 'area');
+    expect(evaluation.status, evaluation.stderr).to.equal(0);
+    expect(evaluation.stdout).to.match(/(circle|square|triangle)\s+AP \d\.\d{4}/);
+    expect(evaluation.stdout).to.match(/mAP \(all-point area\): \d\.\d{4}/);
+
+    const image = path.join(data, 'JPEGImages/test_000001.png');
+    const out = path.join(dir, 'detections');
+    const detect = ssd('detect', '--weights', weights, '--min-score', '0.05', '--out', out, image);
+    expect(detect.status, detect.stderr).to.equal(0);
+    expect(detect.stdout).to.match(/test_000001\.png: \d+ objects?/);
+    expect(fs.existsSync(path.join(out, 'test_000001.detections.png'))).to.equal(true);
+  });
+
+  it('errors say what was wrong: unknown command, missing option, bad number, bad file, unknown backend', () => {
+    const unknown = ssd('fly');
+    expect(unknown.status).to.equal(1);
+    expect(unknown.stderr).to.contain("unknown command 'fly'");
+    expect(ssd('eval', '--data', dir).stderr).to.contain('--weights is required');
+    expect(ssd('summary', '--classes', 'many').stderr).to.contain("--classes: expected an integer, got 'many'");
+    const notWeights = path.join(dir, 'not.safetensors');
+    fs.writeFileSync(notWeights, 'hello');
+    expect(ssd('detect', '--weights', notWeights, 'x.png').stderr).to.contain(notWeights);
+    expect(ssd('summary', '--backend', 'tpu').status).to.equal(0); // summary runs nothing
+    expect(ssd('eval', '--backend', 'tpu', '--weights', notWeights, '--data', dir).stderr).to.contain("unknown backend 'tpu'");
+  });
+});
