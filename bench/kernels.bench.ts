@@ -3,6 +3,12 @@
 // share of the machine's peak.
 //
 //   node dist/bench/kernels.bench.js [--quick] [--threads 1,2] [--runs 7] [--retries 10]
+//                                    [--backends cpu,gpu.js:webasm,gpu.js:cpu,gpu.js:headlessgl]
+//
+// GPU.js backends compile a kernel on its first call for each geometry: the column `first call`
+// is that call (compile + one run), reported apart from the median of the runs after it.
+// gpu.js:headlessgl needs an X server: run under `xvfb-run -a` (it is benchmarked by default
+// when $DISPLAY is set).
 //
 // Method. Each backend is first checked against the reference on a slice of each layer (fewer
 // channels, same geometry). Then each kernel is run `warm-up` times untimed (JIT compilation,
@@ -31,6 +37,7 @@ import { Conv2dOptions, conv2dGeometry } from '../kernels/geometry';
 import { Kernels } from '../kernels/kernels';
 import * as reference from '../kernels/cpu/reference';
 import { CpuKernels } from '../kernels/cpu/fast';
+import { createKernels } from '../kernels/select';
 
 const quick = process.argv.includes('--quick');
 
@@ -46,6 +53,12 @@ const THREADS = (arg('threads') ?? [...new Set([1, 2, os.availableParallelism()]
   .split(',')
   .map(Number)
   .filter((t) => Number.isInteger(t) && t >= 1);
+const GPUJS_BACKENDS = (arg('backends') ?? `cpu,gpu.js:webasm,gpu.js:cpu${process.env.DISPLAY ? ',gpu.js:headlessgl' : ''}`)
+  .split(',')
+  .filter((name) => name.startsWith('gpu.js:'));
+const BENCH_CPU = (arg('backends') ?? 'cpu').split(',').includes('cpu');
+/** GPU.js runs are slow here (1-2 GFLOP/s): fewer of them. */
+const GPUJS_RUNS = quick ? 1 : 3;
 
 // ---------------------------------------------------------------------------------------------
 // The machine
@@ -229,11 +242,13 @@ interface Row {
   rate: string; // e.g. '10.1 GFLOP/s'
   peak: string; // share of the peak, or '-'
   others: string;
+  /** The first call of this backend on this geometry (compile + run), ms; '-' when not measured apart. */
+  first?: string;
 }
 
 function printTable(rows: Row[]): void {
-  const header = ['kernel', 'pass', 'backend', 'threads', 'median ms', 'rate', '% of peak', 'others'];
-  const cells = rows.map((r) => [r.kernel, r.pass, r.backend, String(r.threads), r.ms.toFixed(1), r.rate, r.peak, r.others]);
+  const header = ['kernel', 'pass', 'backend', 'threads', 'first call ms', 'median ms', 'rate', '% of peak', 'others'];
+  const cells = rows.map((r) => [r.kernel, r.pass, r.backend, String(r.threads), r.first ?? '-', r.ms.toFixed(1), r.rate, r.peak, r.others]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]): string => c.map((s, i) => (i >= 3 ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join('  ');
   console.log(line(header));
@@ -249,7 +264,7 @@ async function main(): Promise<void> {
 
   // The best of a few measurements: another process sharing a core makes the chain look slower.
   const clocks = new Map<number, number>();
-  for (const t of new Set([1, ...THREADS])) {
+  for (const t of new Set([1, ...THREADS, os.availableParallelism()])) {
     let ghz = 0;
     for (let i = 0; i < 5; i++) ghz = Math.max(ghz, await measureClockGhz(t));
     clocks.set(t, ghz);
@@ -261,11 +276,13 @@ async function main(): Promise<void> {
   if (nominal !== null) console.log(`  (nominal clock in /proc/cpuinfo: ${nominal.toFixed(2)} GHz)`);
   console.log();
 
-  const backends: { label: string; threads: number; kernels: Kernels }[] = THREADS.map((t) => ({
-    label: 'cpu',
-    threads: t,
-    kernels: new CpuKernels({ threads: t }),
-  }));
+  const backends: { label: string; threads: number; kernels: Kernels; runs: number }[] = BENCH_CPU
+    ? THREADS.map((t) => ({ label: 'cpu', threads: t, kernels: new CpuKernels({ threads: t }), runs: RUNS }))
+    : [];
+  for (const name of GPUJS_BACKENDS) {
+    // GPU.js's webasm mode runs on worker threads of its own (all cores)
+    backends.push({ label: name, threads: name === 'gpu.js:webasm' ? os.availableParallelism() : 1, kernels: await createKernels(name), runs: GPUJS_RUNS });
+  }
 
   // 1. Correctness before speed.
   console.log('correctness against the reference (max |error| / max |reference|, on a slice of each layer):');
@@ -303,7 +320,10 @@ async function main(): Promise<void> {
         others: othersCell(r),
       });
       for (const b of backends) {
-        const t = await time(() => runPass(b.kernels, pass, full, layer.options), WARMUP, RUNS);
+        const first0 = performance.now();
+        await runPass(b.kernels, pass, full, layer.options); // compiles (GPU.js), starts workers (cpu)
+        const firstMs = performance.now() - first0;
+        const t = await time(() => runPass(b.kernels, pass, full, layer.options), WARMUP - 1, b.runs);
         const gflops = full.flops / t.median / 1e9;
         rows.push({
           kernel: `${layer.name} ${JSON.stringify(layer.x)}->${layer.w[0]}`,
@@ -314,6 +334,7 @@ async function main(): Promise<void> {
           rate: `${gflops.toFixed(2)} GFLOP/s`,
           peak: `${((100 * gflops) / peak(b.threads)).toFixed(0)}%`,
           others: othersCell(t),
+          first: firstMs.toFixed(1),
         });
       }
     }

@@ -29,6 +29,7 @@ commands:
                     --out FILE (ssd300.safetensors)  --resume FILE  --width-divisor D (1)
                     --epochs E (1)  --batch B (8)  --lr LR (1e-3)  --warmup W (100)  --max-grad-norm G (10)
                     --max-steps N  --max-minutes M  --no-augment  --seed S (0)
+                    --base-init kaiming|pytorch (kaiming: the base is trained from scratch here)
   eval            VOC mAP of a model on a data set (minScore 0.01, NMS 0.45, top 200)
                     --weights FILE (required)  --data ROOT (required)  --split S (test)  --method 11point|area
   make-synthetic  write a synthetic data set (circles, squares, triangles) in the VOC layout
@@ -59,6 +60,7 @@ const OPTIONS = {
   'max-steps': { type: 'string' },
   'max-minutes': { type: 'string' },
   'no-augment': { type: 'boolean' },
+  'base-init': { type: 'string' },
   seed: { type: 'string' },
   method: { type: 'string' },
   train: { type: 'string' },
@@ -170,7 +172,9 @@ async function main(argv: string[]): Promise<void> {
         model = loadModel(v.resume, kernels).model;
         if (model.nClasses !== classes.length) throw new Error(`--resume ${v.resume}: has ${model.nClasses} classes, the data set ${classes.length}`);
       } else {
-        model = new SSD300({ nClasses: classes.length, widthDivisor: num(v, 'width-divisor', 1, true), kernels, seed: num(v, 'seed', 0, true) });
+        const baseInit = v['base-init'] ?? 'kaiming';
+        if (baseInit !== 'kaiming' && baseInit !== 'pytorch') throw new Error(`--base-init: expected kaiming or pytorch, got '${baseInit}'`);
+        model = new SSD300({ nClasses: classes.length, widthDivisor: num(v, 'width-divisor', 1, true), kernels, seed: num(v, 'seed', 0, true), baseInit });
       }
       const out = v.out ?? 'ssd300.safetensors';
       console.log(`training on ${samples.length} images, ${classes.length} classes, width divisor ${model.widthDivisor}; checkpoints to ${out}`);

@@ -11,7 +11,7 @@
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import { Tensor } from '../tensor/tensor';
-import { readFileNamed, writeFileAtomic } from './files';
+import { readFileNamed, writeFileAtomic } from '../tensor/files';
 
 export interface RgbImage {
   width: number;
@@ -163,7 +163,7 @@ export function encodePng(img: RgbImage): Buffer {
 
 /** Write a PNG file atomically (temporary file, then rename). */
 export function writePng(filePath: string, img: RgbImage): void {
-  writeFileAtomic(filePath, encodePng(img), 'PNG image');
+  writeFileAtomic(filePath, encodePng(img), 'PNG image', { createDirectory: true });
 }
 
 /** JPEG bytes at `quality` 1..100. Lossy: decoding gives back close, not equal, pixels. */
@@ -185,7 +185,7 @@ export function encodeJpeg(img: RgbImage, quality = 95): Buffer {
 
 /** Write a JPEG file atomically (temporary file, then rename). */
 export function writeJpeg(filePath: string, img: RgbImage, quality = 95): void {
-  writeFileAtomic(filePath, encodeJpeg(img, quality), 'JPEG image');
+  writeFileAtomic(filePath, encodeJpeg(img, quality), 'JPEG image', { createDirectory: true });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { LabeledImage, ObjectAnnotation, Sample, validateObjects } from './annotations';
 import { encodeJpeg, encodePng } from './image';
-import { readFileNamed, writeFileAtomic } from './files';
+import { readFileNamed, writeFileAtomic } from '../tensor/files';
 
 /** Background, then the 20 VOC classes in the standard order: label k is VOC_CLASSES[k]. */
 export const VOC_CLASSES: readonly string[] = [
@@ -334,11 +334,11 @@ export function writeVocDataset(
     const annotationPath = path.join(root, 'Annotations', `${id}.xml`);
     const xml = formatVocAnnotation(`${id}.${ext}`, image.width, image.height, objects, classes, annotationPath);
     const bytes = format === 'png' ? encodePng(image) : encodeJpeg(image, quality);
-    writeFileAtomic(imagePath, bytes, 'image');
+    writeFileAtomic(imagePath, bytes, 'image', { createDirectory: true });
     fs.rmSync(otherPath, { force: true }); // a stale image in the other format would shadow this one
-    writeFileAtomic(annotationPath, xml, 'VOC annotation');
+    writeFileAtomic(annotationPath, xml, 'VOC annotation', { createDirectory: true });
     return { imagePath, width: image.width, height: image.height, objects: parseVocAnnotation(xml, annotationPath, classes).objects };
   });
-  writeFileAtomic(path.join(root, 'ImageSets', 'Main', `${split}.txt`), ids.join('\n') + '\n', 'VOC image list');
+  writeFileAtomic(path.join(root, 'ImageSets', 'Main', `${split}.txt`), ids.join('\n') + '\n', 'VOC image list', { createDirectory: true });
   return samples;
 }

@@ -5,7 +5,7 @@ import { Tensor, assertShape } from '../tensor/tensor';
 import { Rng } from '../tensor/random';
 import { Conv2dOptions, conv2dGeometry, pair, Pair } from '../kernels/geometry';
 import { Layer, LayerOptions, NamedParameter, Parameter } from './layer';
-import { pytorchConvBiasInit, pytorchConvWeightInit, xavierUniform } from './init';
+import { kaimingNormalFanOut, pytorchConvBiasInit, pytorchConvWeightInit, xavierUniform } from './init';
 import { zeros } from '../tensor/create';
 
 export interface Conv2dConfig extends LayerOptions {
@@ -22,9 +22,10 @@ export interface Conv2dConfig extends LayerOptions {
   biasLrMult?: number;
   /**
    * 'pytorch' (default): what nn.Conv2d does on creation. 'xavier': Xavier-uniform weights and
-   * zero biases, which the reference SSD uses for the layers it adds to VGG.
+   * zero biases, which the reference SSD uses for the layers it adds to VGG. 'kaiming': He-normal
+   * (fan out) weights and zero biases, torchvision's VGG init, for training VGG from scratch.
    */
-  init?: 'pytorch' | 'xavier';
+  init?: 'pytorch' | 'xavier' | 'kaiming';
 }
 
 export class Conv2d extends Layer {
@@ -38,9 +39,13 @@ export class Conv2d extends Layer {
     const [kh, kw] = pair(config.kernelSize);
     const weightShape = [config.outChannels, config.inChannels, kh, kw];
     const rng = config.rng ?? new Rng(0);
-    const xavier = config.init === 'xavier';
-    this.weight = new Parameter(xavier ? xavierUniform(weightShape, rng, this.dtype) : pytorchConvWeightInit(weightShape, rng, this.dtype));
-    const bias = xavier ? zeros([config.outChannels], this.dtype) : pytorchConvBiasInit(weightShape, rng, this.dtype);
+    const init = config.init ?? 'pytorch';
+    let weight: Tensor;
+    if (init === 'xavier') weight = xavierUniform(weightShape, rng, this.dtype);
+    else if (init === 'kaiming') weight = kaimingNormalFanOut(weightShape, rng, this.dtype);
+    else weight = pytorchConvWeightInit(weightShape, rng, this.dtype);
+    this.weight = new Parameter(weight);
+    const bias = init === 'pytorch' ? pytorchConvBiasInit(weightShape, rng, this.dtype) : zeros([config.outChannels], this.dtype);
     this.bias = config.bias === false ? null : new Parameter(bias, { lrMult: config.biasLrMult ?? 1 });
     this.options = { stride: config.stride ?? 1, padding: config.padding ?? 0, dilation: config.dilation ?? 1 };
   }

@@ -32,6 +32,8 @@ export interface SSD300Options {
   dtype?: DType;
   /** Seed of the initial weights. */
   seed?: number;
+  /** Initial weights of the VGG base: 'pytorch' (default) or 'kaiming' (to train from scratch). */
+  baseInit?: 'pytorch' | 'kaiming';
 }
 
 export interface SSD300Output {
@@ -60,7 +62,7 @@ export class SSD300 extends Module {
     this.nClasses = options.nClasses ?? 21;
     this.widthDivisor = options.widthDivisor ?? 1;
     const rng = new Rng(options.seed ?? 0);
-    const common = { kernels, dtype: options.dtype, widthDivisor: this.widthDivisor, rng };
+    const common = { kernels, dtype: options.dtype, widthDivisor: this.widthDivisor, rng, baseInit: options.baseInit };
     this.base = new VGGBase(common);
     this.l2norm = new L2Norm('l2norm', { kernels, dtype: options.dtype, channels: this.base.conv4_3Channels });
     this.auxConvs = new AuxiliaryConvs(this.base.conv7Channels, common);

@@ -49,6 +49,12 @@ export const VGG_TABLE: readonly VggStep[] = [
 export interface SsdPartOptions extends LayerOptions {
   widthDivisor?: number;
   rng?: Rng;
+  /**
+   * Initial weights of the VGG convs: 'pytorch' (nn.Conv2d's default, what the reference model
+   * has before it loads ImageNet weights) or 'kaiming' (torchvision's VGG init, needed to train
+   * the base from scratch; see layers/init.ts).
+   */
+  baseInit?: 'pytorch' | 'kaiming';
 }
 
 /** Output channels of a layer of a model narrowed by `divisor` (at least 1). */
@@ -82,6 +88,7 @@ export class VGGBase extends Module {
             padding: step.padding ?? 1,
             dilation: step.dilation ?? 1,
             rng,
+            init: options.baseInit ?? 'pytorch',
           }),
         );
         stage.push(new ReLU(`relu${step.conv.slice(4)}`, options));

@@ -18,9 +18,7 @@
 // file and the tensor rather than handing back garbage. The network only uses float32 and
 // float64 tensors, so F32 and F64 are the only dtypes accepted.
 
-import * as fs from 'fs';
-import * as path from 'path';
-import { randomBytes } from 'crypto';
+import { readFileNamed, writeFileAtomic } from './files';
 import { DType, FloatArray, Tensor, allocate, shapeToString, sizeOf } from './tensor';
 
 /** The reference implementation refuses headers above 100 MB; a larger one is corrupt or hostile. */
@@ -281,15 +279,7 @@ function isNonNegativeInteger(value: unknown): boolean {
 
 /** Read and decode a safetensors file. Errors name the path. */
 export function readSafetensors(filePath: string): SafetensorsContents {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(filePath);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const reason = e.code === 'ENOENT' ? 'no such file' : e.message;
-    throw new Error(`${filePath}: cannot read safetensors file: ${reason}`);
-  }
-  return decodeSafetensors(bytes, filePath);
+  return decodeSafetensors(readFileNamed(filePath, 'safetensors file'), filePath);
 }
 
 /**
@@ -304,52 +294,6 @@ export function writeSafetensors(
   metadata?: Record<string, string>,
 ): void {
   // Encode first: a bad tensor then fails before anything touches the disk.
-  const bytes = encodeSafetensors(tensors, metadata);
-  const tmpPath = `${filePath}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(tmpPath, 'wx'); // 'x': never clobber a file that happens to have this name
-    let written = 0;
-    while (written < bytes.length) {
-      written += fs.writeSync(fd, bytes, written, bytes.length - written);
-    }
-    fs.fsyncSync(fd); // the data must be on disk before the rename makes it "the" file
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmpPath, filePath);
-  } catch (err) {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // already failing; the original error is the one worth reporting
-      }
-    }
-    try {
-      fs.unlinkSync(tmpPath);
-    } catch {
-      // it may never have been created
-    }
-    throw new Error(`${filePath}: cannot write safetensors file: ${(err as Error).message}`);
-  }
-  syncDirectory(path.dirname(filePath));
+  writeFileAtomic(filePath, encodeSafetensors(tensors, metadata), 'safetensors file');
 }
 
-/** Best effort: flush the directory so the rename itself survives a power cut (not possible everywhere). */
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Some platforms (Windows) cannot open or fsync a directory; the file is already in place.
-  } finally {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // nothing more to do
-      }
-    }
-  }
-}

@@ -42,13 +42,7 @@ export async function gradcheckLayer(layer: Layer, x: Tensor, options: Gradcheck
         if (!Number.isFinite(analytic.data[i])) throw new Error(`${layer.name}: d/d${name}[${i}] is ${analytic.data[i]}`);
         continue;
       }
-      const saved = values.data[i];
-      values.data[i] = saved + h;
-      const plus = await loss();
-      values.data[i] = saved - h;
-      const minus = await loss();
-      values.data[i] = saved;
-      const numeric = (plus - minus) / (2 * h);
+      const numeric = await centralDifference(loss, values, i, h);
       const error = Math.abs(numeric - analytic.data[i]);
       const bound = tolerance * Math.max(1, Math.abs(numeric));
       if (!(error <= bound)) {
@@ -62,6 +56,17 @@ export async function gradcheckLayer(layer: Layer, x: Tensor, options: Gradcheck
     // Copy: the loss evaluations above run forward only, but keep the gradient apart anyway.
     await check(name, p.value, p.grad.clone());
   }
+}
+
+/** (L(v + h) - L(v - h)) / 2h for entry i of `values`, which is restored afterwards. */
+export async function centralDifference(loss: () => Promise<number>, values: Tensor, i: number, h: number): Promise<number> {
+  const saved = values.data[i];
+  values.data[i] = saved + h;
+  const plus = await loss();
+  values.data[i] = saved - h;
+  const minus = await loss();
+  values.data[i] = saved;
+  return (plus - minus) / (2 * h);
 }
 
 function pickIndices(size: number, maxChecks?: number): number[] {

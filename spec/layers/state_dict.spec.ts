@@ -89,4 +89,13 @@ describe('layers: state dict and weights files', () => {
     expect(maxAbs).to.be.above(0.95 * bound);
     for (const v of (conv.bias as { value: Tensor }).value.data) expect(Math.abs(v)).to.be.at.most(bound);
   });
+
+  it("'kaiming' init: zero biases and weights with std sqrt(2 / fan_out), so a deep conv + ReLU stack keeps its signal", () => {
+    const conv = new Conv2d('c', { inChannels: 32, outChannels: 64, kernelSize: 3, rng: new Rng(6), init: 'kaiming' });
+    let sumSquares = 0;
+    for (const v of conv.weight.value.data) sumSquares += v * v;
+    const std = Math.sqrt(sumSquares / conv.weight.value.size);
+    expect(std).to.be.closeTo(Math.sqrt(2 / (64 * 9)), 0.02 * Math.sqrt(2 / (64 * 9)));
+    expect(Array.from((conv.bias as { value: Tensor }).value.data).every((b) => b === 0)).to.equal(true);
+  });
 });

@@ -12,6 +12,7 @@ import { dot } from '../../tensor/ops';
 import { writeSafetensors, readSafetensors } from '../../tensor/safetensors';
 import { stateDict } from '../../layers/layer';
 import { SSD300 } from '../../ssd/ssd300';
+import { centralDifference } from '../helpers/gradcheck';
 import { formatSummary, summarize } from '../../ssd/summary';
 
 describe('ssd/SSD300: structure', () => {
@@ -115,13 +116,7 @@ describe('ssd/SSD300: forward and backward through the small model', () => {
 
     const h = 1e-6; // small, so that few ReLU kinks or pooling switches fall within +-h; float64 keeps the rounding error near 1e-8
     const checkEntry = async (what: string, values: Tensor, i: number, analytic: number): Promise<void> => {
-      const saved = values.data[i];
-      values.data[i] = saved + h;
-      const plus = await loss();
-      values.data[i] = saved - h;
-      const minus = await loss();
-      values.data[i] = saved;
-      const numeric = (plus - minus) / (2 * h);
+      const numeric = await centralDifference(loss, values, i, h);
       // ReLU kinks and max-pool switches make a rare entry non-smooth at the scale of h; with
       // these seeds none is hit, and 1e-5 relative is far below any real error (a wrong factor).
       expect(Math.abs(numeric - analytic), `${what}[${i}]: analytic ${analytic}, numeric ${numeric}`).to.be.at.most(1e-5 * Math.max(1, Math.abs(numeric)));

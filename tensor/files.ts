@@ -1,5 +1,6 @@
 // Reading and writing files with errors that name the file, and writes that never leave a
-// half-written file behind (SPEC section 5: "nothing is lost").
+// half-written file behind (SPEC section 5: "nothing is lost"). Used by the weights files here
+// and by the images and annotations of data/.
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -20,13 +21,13 @@ export function readFileNamed(filePath: string, what: string): Buffer {
  * Write `bytes` to `filePath` atomically: they go to a temporary file in the same directory,
  * which is flushed and then renamed over `filePath`. A rename within one directory is atomic,
  * so an interrupted write leaves either the old file or the complete new one, never a mix.
- * The directory is created if it does not exist.
+ * With `createDirectory`, a missing directory is created; otherwise it is an error.
  */
-export function writeFileAtomic(filePath: string, bytes: Uint8Array | string, what: string): void {
+export function writeFileAtomic(filePath: string, bytes: Uint8Array | string, what: string, options: { createDirectory?: boolean } = {}): void {
   const tmpPath = `${filePath}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   let fd: number | undefined;
   try {
-    fs.mkdirSync(path.dirname(filePath), { recursive: true });
+    if (options.createDirectory) fs.mkdirSync(path.dirname(filePath), { recursive: true });
     fd = fs.openSync(tmpPath, 'wx'); // 'x': never clobber a file that happens to have this name
     const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
     let written = 0;
@@ -49,5 +50,19 @@ export function writeFileAtomic(filePath: string, bytes: Uint8Array | string, wh
       // it may never have been created
     }
     throw new Error(`${filePath}: cannot write ${what}: ${(err as Error).message}`);
+  }
+  syncDirectory(path.dirname(filePath));
+}
+
+/** Best effort: flush the directory so the rename itself survives a power cut (not possible everywhere). */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some platforms (Windows) cannot open or fsync a directory; the file is already in place.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
