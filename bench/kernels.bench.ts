@@ -30,7 +30,6 @@
 
 import * as fs from 'fs';
 import * as os from 'os';
-import { Worker } from 'worker_threads';
 import { Tensor } from '../tensor/tensor';
 import { Rng, randNormal } from '../tensor/random';
 import { Conv2dOptions, conv2dGeometry } from '../kernels/geometry';
@@ -38,6 +37,7 @@ import { Kernels } from '../kernels/kernels';
 import * as reference from '../kernels/cpu/reference';
 import { CpuKernels } from '../kernels/cpu/fast';
 import { createKernels } from '../kernels/select';
+import { measureClockGhz, nominalGhz } from './machine';
 
 const quick = process.argv.includes('--quick');
 
@@ -62,35 +62,6 @@ const GPUJS_RUNS = quick ? 1 : 3;
 
 // ---------------------------------------------------------------------------------------------
 // The machine
-
-/** The clock in GHz while `threads` threads run at once, from a dependent imul + add chain. */
-async function measureClockGhz(threads: number, seconds = 0.15): Promise<number> {
-  // 4 cycles per iteration: imul (latency 3) then add (latency 1), each waiting for the previous.
-  const source = `
-    const { parentPort, workerData } = require('worker_threads');
-    function chain(n) { let x = 1; for (let i = 0; i < n; i++) x = (Math.imul(x, 0x9e3779b1) + 1) | 0; return x; }
-    chain(1e6);
-    let n = 1e6, t = 0;
-    do { n *= 2; const t0 = process.hrtime.bigint(); chain(n); t = Number(process.hrtime.bigint() - t0) / 1e9; } while (t < workerData);
-    parentPort.postMessage((4 * n) / t / 1e9);`;
-  const rates = await Promise.all(
-    Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
-      const w = new Worker(source, { eval: true, workerData: seconds });
-      w.once('message', (ghz: number) => resolve(ghz));
-      w.once('error', reject);
-    })),
-  );
-  return rates.reduce((a, b) => a + b, 0) / rates.length;
-}
-
-function nominalGhz(): number | null {
-  try {
-    const mhz = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('cpu MHz')).map((l) => Number(l.split(':')[1]));
-    return mhz.length > 0 ? Math.max(...mhz) / 1000 : null;
-  } catch {
-    return null;
-  }
-}
 
 /** Busy and total CPU time of the whole machine so far, in seconds (Linux), or null. */
 function machineCpu(): { busy: number; total: number } | null {

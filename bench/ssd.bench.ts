@@ -9,10 +9,9 @@
 // gradient and one for the weight gradient, each as large as the forward.
 //
 // Peak: this is scalar JavaScript (no SIMD in the fast CPU path), so the peak we compare with is
-// cores x clock x 2 FLOPs per cycle (one multiply and one add issued per cycle per core), the
-// most a scalar multiply-add loop can do. It is read from /proc/cpuinfo; pass --ghz to override.
+// cores x measured clock x 2 FLOPs per cycle (one multiply and one add issued per cycle per
+// core), the most a scalar multiply-add loop can do (bench/machine.ts, as in the kernel bench).
 
-import * as fs from 'fs';
 import * as os from 'os';
 import { Tensor } from '../tensor/tensor';
 import { Rng, randNormal } from '../tensor/random';
@@ -23,31 +22,11 @@ import { Layer } from '../layers/layer';
 import { SSD300 } from '../ssd/ssd300';
 import { summarize } from '../ssd/summary';
 import { multiboxLoss, ImageTargets } from '../ssd/loss';
+import { scalarPeakGflops } from './machine';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-
-export function cpuGhz(): number {
-  const override = process.argv.indexOf('--ghz');
-  if (override >= 0) return Number(process.argv[override + 1]);
-  try {
-    const mhz = fs
-      .readFileSync('/proc/cpuinfo', 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('cpu MHz'))
-      .map((l) => Number(l.split(':')[1]));
-    if (mhz.length > 0) return Math.max(...mhz) / 1000;
-  } catch {
-    // not Linux: fall through
-  }
-  return 3;
-}
-
-/** Scalar peak of the machine in GFLOP/s: cores x GHz x 2 (one multiply and one add per cycle). */
-export function scalarPeakGflops(): number {
-  return os.availableParallelism() * cpuGhz() * 2;
 }
 
 interface LayerTime {
@@ -155,8 +134,8 @@ async function main(): Promise<void> {
   const backends = arg('backends', 'cpu').split(',');
   const batches = arg('batches', quick ? '1' : '1,4').split(',').map(Number);
   const runs = Number(arg('runs', quick ? '1' : '3'));
-  const peak = scalarPeakGflops();
-  console.log(`SSD300 benchmark: ${os.availableParallelism()} cores at ${cpuGhz().toFixed(2)} GHz, scalar peak ${peak.toFixed(1)} GFLOP/s`);
+  const { ghz, gflops: peak } = await scalarPeakGflops(os.availableParallelism());
+  console.log(`SSD300 benchmark: ${os.availableParallelism()} cores at ${ghz.toFixed(2)} GHz (measured), scalar peak ${peak.toFixed(1)} GFLOP/s`);
   console.log(`forward = 62.74 GFLOP per image; training step counted as 3x forward; median of ${runs} run(s)`);
   for (const name of backends) await benchBackend(name, batches, runs, peak);
 }

@@ -12,7 +12,7 @@
 
 import { Tensor } from '../tensor/tensor';
 import { Rng } from '../tensor/random';
-import { concat, permute, split } from '../tensor/ops';
+import { addInPlace, concat, permute, split } from '../tensor/ops';
 import { Conv2d } from '../layers/conv2d';
 import { Module } from '../layers/layer';
 import { FEATURE_MAPS, boxesPerPosition } from './priors';
@@ -72,8 +72,7 @@ export class PredictionConvs extends Module {
       const dCl = permute(dScoreParts[k].reshape([n, size, size, -1]), [0, 3, 1, 2]);
       const fromLoc = await this.locConvs[k].backward(dLoc);
       const fromCl = await this.classConvs[k].backward(dCl);
-      // the map feeds both convs: its gradient is the sum
-      for (let i = 0; i < fromLoc.size; i++) fromLoc.data[i] += fromCl.data[i];
+      addInPlace(fromLoc, fromCl); // the map feeds both convs: its gradient is the sum
       dMaps.push(fromLoc);
     }
     return dMaps;

@@ -12,6 +12,7 @@
 
 import { Tensor, assertShape } from '../tensor/tensor';
 import { Rng } from '../tensor/random';
+import { addInPlace } from '../tensor/ops';
 import { Kernels } from '../kernels/kernels';
 import { referenceKernels } from '../kernels/cpu/reference';
 import { L2Norm } from '../layers/l2norm';
@@ -99,7 +100,7 @@ export class SSD300 extends Module {
     const dMaps = await this.predConvs.backward(dLocs, dScores);
     const [dConv4_3Normalized, dConv7FromPred, ...dAux] = dMaps;
     const dConv7FromAux = await this.auxConvs.backward(dAux);
-    for (let i = 0; i < dConv7FromAux.size; i++) dConv7FromAux.data[i] += dConv7FromPred.data[i];
+    addInPlace(dConv7FromAux, dConv7FromPred); // conv7 feeds both the detector and conv8_1
     const dConv4_3 = await this.l2norm.backward(dConv4_3Normalized);
     return this.base.backward(dConv4_3, dConv7FromAux);
   }
