@@ -15,7 +15,7 @@ import { Detection, detectObjects } from '../ssd/detect';
 import { EvaluationResult, GroundTruth, evaluateDetections, ApMethod } from '../ssd/evaluate';
 import { LabeledImage, Sample, loadSampleImage } from '../data/annotations';
 import { augmentForTraining } from '../data/augment';
-import { RgbImage, imageToTensor, resizeBilinear, SSD_INPUT_SIZE } from '../data/image';
+import { RgbImage, drawBoxes, imageToTensor, resizeBilinear, SSD_INPUT_SIZE } from '../data/image';
 import { VOC_CLASSES } from '../data/voc';
 
 /** A data set as the loops see it: a length and a way to get image i with its objects. */
@@ -123,6 +123,12 @@ export async function detect(model: SSD300, images: readonly RgbImage[], options
     out.push(...detectObjects(locs, scores, model.priorsCxcy, options));
   }
   return out;
+}
+
+/** A copy of the image with the detected boxes drawn, clipped to the image (detections are not clamped). */
+export function drawDetections(image: RgbImage, detections: readonly Detection[]): RgbImage {
+  const clip = (c: number): number => Math.min(Math.max(c, 0), 1);
+  return drawBoxes(image, detections.map((d) => d.box.map(clip)), detections.map((d) => d.label));
 }
 
 /** VOC evaluation of the model on a data set, with the SPEC's settings (minScore 0.01, NMS 0.45, top 200). */

@@ -12,9 +12,9 @@ import { SSD300 } from '../ssd/ssd300';
 import { formatSummary, summarize } from '../ssd/summary';
 import { ApMethod } from '../ssd/evaluate';
 import { VOC_CLASSES, readVocDataset, writeVocDataset } from '../data/voc';
-import { drawBoxes, readImage, writePng } from '../data/image';
+import { readImage, writePng } from '../data/image';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../data/synthetic';
-import { detect, diskSource, evaluate, formatEvaluation, loadModel, saveModel, train } from './pipeline';
+import { detect, diskSource, drawDetections, evaluate, formatEvaluation, loadModel, saveModel, train } from './pipeline';
 
 const USAGE = `usage: ssd <command> [options]
 
@@ -155,9 +155,8 @@ async function main(argv: string[]): Promise<void> {
           const px = [d.box[0] * image.width, d.box[1] * image.height, d.box[2] * image.width, d.box[3] * image.height].map((c) => Math.round(c));
           console.log(`  ${classes[d.label].padEnd(12)} ${d.score.toFixed(3)}  [${px.join(', ')}]`);
         }
-        const annotated = drawBoxes(image, found.map((d) => d.box.map((c) => Math.min(Math.max(c, 0), 1))), found.map((d) => d.label));
         const outFile = path.join(outDir, `${path.parse(file).name}.detections.png`);
-        writePng(outFile, annotated);
+        writePng(outFile, drawDetections(image, found));
         console.log(`  -> ${outFile}`);
       }
       await kernels.dispose();

@@ -12,6 +12,7 @@ import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import { Tensor } from '../tensor/tensor';
 import { readFileNamed, writeFileAtomic } from '../tensor/files';
+import { SSD_INPUT_SIZE } from '../ssd/ssd300';
 
 export interface RgbImage {
   width: number;
@@ -27,8 +28,8 @@ export type Rgb = readonly [number, number, number];
 export const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: Rgb = [0.229, 0.224, 0.225];
 
-/** The side of SSD300's square input. */
-export const SSD_INPUT_SIZE = 300;
+/** The side of SSD300's square input (defined with the model). */
+export { SSD_INPUT_SIZE };
 
 /** A black image of the given size (or filled with `fill`). */
 export function makeImage(width: number, height: number, fill: Rgb = [0, 0, 0]): RgbImage {

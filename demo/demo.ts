@@ -15,8 +15,8 @@ import { createKernels, defaultBackendName } from '../kernels/select';
 import { SSD300 } from '../ssd/ssd300';
 import { SYNTHETIC_CLASSES, makeSyntheticDataset } from '../data/synthetic';
 import { readVocDataset, writeVocDataset } from '../data/voc';
-import { drawBoxes, writePng } from '../data/image';
-import { detect, diskSource, evaluate, formatEvaluation, saveModel, train } from '../cli/pipeline';
+import { writePng } from '../data/image';
+import { detect, diskSource, drawDetections, evaluate, formatEvaluation, saveModel, train } from '../cli/pipeline';
 
 async function main(): Promise<void> {
   const minutes = Number(process.env.DEMO_MINUTES ?? '5');
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   const found = await detect(model, items.map((it) => it.image), { minScore: 0.1 });
   found.forEach((dets, i) => {
     const file = path.join(outDir, `test_${i + 1}.detections.png`);
-    writePng(file, drawBoxes(items[i].image, dets.map((d) => d.box.map((c) => Math.min(Math.max(c, 0), 1))), dets.map((d) => d.label)));
+    writePng(file, drawDetections(items[i].image, dets));
     const truth = items[i].objects.map((o) => classes[o.label]).join(', ');
     const best = dets.slice(0, 5).map((d) => `${classes[d.label]} ${d.score.toFixed(2)}`).join(', ') || 'nothing';
     log(`   ${file}: truth ${truth}; found ${dets.length}, best: ${best}`);
