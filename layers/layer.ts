@@ -29,6 +29,12 @@ export class Parameter {
 /** A parameter together with its dotted name, e.g. 'conv1_1.weight'. */
 export type NamedParameter = [name: string, parameter: Parameter];
 
+/**
+ * A buffer: state that is saved with the weights but not learned by gradient descent, such as
+ * a batch norm's running mean (PyTorch's register_buffer). Named like parameters.
+ */
+export type NamedBuffer = [name: string, buffer: Tensor];
+
 export interface LayerOptions {
   /** The kernels that do the arithmetic; the plain-TypeScript reference by default. */
   kernels?: Kernels;
@@ -44,6 +50,11 @@ export interface LayerOptions {
 export abstract class Module {
   kernels: Kernels;
   readonly dtype: DType;
+  /**
+   * Training or evaluation mode, as PyTorch's `module.training`. Only batch norm behaves
+   * differently (batch statistics while training, running statistics in evaluation).
+   */
+  training = true;
 
   constructor(
     /** The module's name in its parent, as in PyTorch's state_dict (e.g. 'conv1_1'). */
@@ -70,6 +81,29 @@ export abstract class Module {
 
   parameters(): Parameter[] {
     return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** This module's buffers (see NamedBuffer), named relative to it. */
+  namedBuffers(): NamedBuffer[] {
+    const buffers: NamedBuffer[] = [];
+    for (const child of this.children()) {
+      for (const [name, b] of child.namedBuffers()) buffers.push([`${child.name}.${name}`, b]);
+    }
+    return buffers;
+  }
+
+  /** Training mode for this module and all its children (batch norm uses batch statistics). */
+  train(): this {
+    this.training = true;
+    for (const child of this.children()) child.train();
+    return this;
+  }
+
+  /** Evaluation mode for this module and all its children (batch norm uses running statistics). */
+  eval(): this {
+    this.training = false;
+    for (const child of this.children()) child.eval();
+    return this;
   }
 
   zeroGrad(): void {
@@ -101,10 +135,11 @@ export abstract class Layer extends Module {
   abstract backward(dy: Tensor): Promise<Tensor>;
 }
 
-/** The parameters' values by name: what is saved to and loaded from a weights file. */
+/** The parameters' values and the buffers by name: what is saved to and loaded from a weights file. */
 export function stateDict(layer: Module, prefix = ''): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   for (const [name, p] of layer.namedParameters()) out.set(prefix + name, p.value);
+  for (const [name, b] of layer.namedBuffers()) out.set(prefix + name, b);
   return out;
 }
 
@@ -114,7 +149,14 @@ export function stateDict(layer: Module, prefix = ''): Map<string, Tensor> {
  * network that runs and detects nothing. `source` (e.g. the file path) is named in errors.
  */
 export function loadStateDict(layer: Module, weights: Map<string, Tensor>, source: string, prefix = ''): void {
-  const params = new Map(layer.namedParameters().map(([name, p]) => [prefix + name, p] as const));
+  const params = new Map<string, { value: Tensor }>(layer.namedParameters().map(([name, p]) => [prefix + name, p] as const));
+  // Buffers load like parameters. A counter such as num_batches_tracked, which PyTorch stores as
+  // int64 (read here as float64), is converted to the model's dtype: it only counts batches.
+  const counters = new Set<string>();
+  for (const [name, b] of layer.namedBuffers()) {
+    params.set(prefix + name, { value: b });
+    if (name.endsWith('num_batches_tracked')) counters.add(prefix + name);
+  }
   const missing = [...params.keys()].filter((name) => !weights.has(name));
   const unexpected = [...weights.keys()].filter((name) => !params.has(name));
   if (missing.length > 0) {
@@ -128,7 +170,7 @@ export function loadStateDict(layer: Module, weights: Map<string, Tensor>, sourc
     if (!shapesEqual(t.shape, p.value.shape)) {
       throw new Error(`${source}: tensor '${name}' has shape ${shapeToString(t.shape)}, expected ${shapeToString(p.value.shape)}`);
     }
-    if (t.dtype !== p.value.dtype) {
+    if (t.dtype !== p.value.dtype && !counters.has(name)) {
       throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected ${p.value.dtype}`);
     }
   }

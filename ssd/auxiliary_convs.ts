@@ -6,7 +6,7 @@
 //   conv9_2  (N, 256, 5, 5)     3x3 stride 2 pad 1
 //   conv10_2 (N, 256, 3, 3)     3x3 valid
 //   conv11_2 (N, 256, 1, 1)     3x3 valid
-// Every conv is followed by a ReLU.
+// Every conv is followed by a ReLU (with `batchNorm`, by a BatchNorm2d and then the ReLU).
 
 import { Tensor } from '../tensor/tensor';
 import { Rng } from '../tensor/random';
@@ -14,7 +14,8 @@ import { add } from '../tensor/ops';
 import { Conv2d } from '../layers/conv2d';
 import { Layer, Module } from '../layers/layer';
 import { ReLU } from '../layers/relu';
-import { SsdPartOptions, narrowed } from './vgg_base';
+import { BatchNorm2d } from '../layers/batchnorm2d';
+import { SsdPartOptions, batchNormName, narrowed } from './vgg_base';
 
 export const AUX_TABLE = [
   { name: 'conv8', mid: 256, out: 512, stride: 2, padding: 1 },
@@ -24,7 +25,7 @@ export const AUX_TABLE = [
 ] as const;
 
 export class AuxiliaryConvs extends Module {
-  /** One stage per row of AUX_TABLE: [convN_1, reluN_1, convN_2, reluN_2]. */
+  /** One stage per row of AUX_TABLE: [convN_1, (bnN_1,) reluN_1, convN_2, (bnN_2,) reluN_2]. */
   readonly stages: Layer[][] = [];
   /** Output channels of conv8_2, conv9_2, conv10_2, conv11_2. */
   readonly outChannels: number[] = [];
@@ -38,12 +39,17 @@ export class AuxiliaryConvs extends Module {
       const mid = narrowed(row.mid, divisor);
       const out = narrowed(row.out, divisor);
       const common = { ...options, rng, init: 'xavier' as const };
-      this.stages.push([
+      const stage: Layer[] = [];
+      const convs = [
         new Conv2d(`${row.name}_1`, { ...common, inChannels: channels, outChannels: mid, kernelSize: 1 }),
-        new ReLU(`relu${row.name.slice(4)}_1`, options),
         new Conv2d(`${row.name}_2`, { ...common, inChannels: mid, outChannels: out, kernelSize: 3, stride: row.stride, padding: row.padding }),
-        new ReLU(`relu${row.name.slice(4)}_2`, options),
-      ]);
+      ];
+      for (const conv of convs) {
+        stage.push(conv);
+        if (options.batchNorm) stage.push(new BatchNorm2d(batchNormName(conv.name), { ...options, channels: conv.weight.value.shape[0] }));
+        stage.push(new ReLU(`relu${conv.name.slice(4)}`, options));
+      }
+      this.stages.push(stage);
       this.outChannels.push(out);
       channels = out;
     }

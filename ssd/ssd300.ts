@@ -35,6 +35,11 @@ export interface SSD300Options {
   seed?: number;
   /** Initial weights of the VGG base: 'pytorch' (default) or 'kaiming' (to train from scratch). */
   baseInit?: 'pytorch' | 'kaiming';
+  /**
+   * A BatchNorm2d after every base and auxiliary conv, before its ReLU: what makes SSD train from
+   * scratch (see layers/batchnorm2d.ts). Off by default: the reference SSD300 has none.
+   */
+  batchNorm?: boolean;
 }
 
 export interface SSD300Output {
@@ -49,6 +54,7 @@ export const SSD_INPUT_SIZE = 300;
 export class SSD300 extends Module {
   readonly nClasses: number;
   readonly widthDivisor: number;
+  readonly batchNorm: boolean;
   readonly base: VGGBase;
   /** Normalizes conv4_3; its parameter is the top-level 'rescale_factors' (1, 512, 1, 1). */
   readonly l2norm: L2Norm;
@@ -61,9 +67,10 @@ export class SSD300 extends Module {
     const kernels = options.kernels ?? referenceKernels;
     super('', { kernels, dtype: options.dtype });
     this.nClasses = options.nClasses ?? 21;
-    this.widthDivisor = options.widthDivisor ?? 1;
+    this.widthDivisor = checkWidthDivisor(options.widthDivisor ?? 1);
+    this.batchNorm = options.batchNorm ?? false;
     const rng = new Rng(options.seed ?? 0);
-    const common = { kernels, dtype: options.dtype, widthDivisor: this.widthDivisor, rng, baseInit: options.baseInit };
+    const common = { kernels, dtype: options.dtype, widthDivisor: this.widthDivisor, rng, baseInit: options.baseInit, batchNorm: this.batchNorm };
     this.base = new VGGBase(common);
     this.l2norm = new L2Norm('l2norm', { kernels, dtype: options.dtype, channels: this.base.conv4_3Channels });
     this.auxConvs = new AuxiliaryConvs(this.base.conv7Channels, common);
@@ -105,19 +112,63 @@ export class SSD300 extends Module {
     return this.base.backward(dConv4_3, dConv7FromAux);
   }
 
-  /** Save the weights as safetensors, with the reference PyTorch SSD300's names (atomic write). */
+  /**
+   * Save the weights as safetensors, with the reference PyTorch SSD300's names (atomic write).
+   * A batch-norm model adds, per conv, 'base.bn1_1.weight', '.bias', '.running_mean',
+   * '.running_var' and '.num_batches_tracked' (as PyTorch's BatchNorm2d state_dict has them).
+   */
   saveWeights(path: string, metadata: Record<string, string> = {}): void {
-    writeSafetensors(path, stateDict(this), {
+    writeSafetensors(path, stateDict(this), { ...this.weightsMetadata(), ...metadata });
+  }
+
+  /** What saveWeights writes into the file's metadata about the model itself. */
+  weightsMetadata(): Record<string, string> {
+    return {
       format: 'pt',
       model: 'SSD300',
       n_classes: String(this.nClasses),
       width_divisor: String(this.widthDivisor),
-      ...metadata,
-    });
+      batch_norm: String(this.batchNorm),
+    };
   }
 
   /** Load safetensors weights; names, shapes and dtypes must all match (errors name the tensor and the file). */
   loadWeights(path: string): void {
     loadStateDict(this, readSafetensors(path).tensors, path);
   }
+
+  /**
+   * A model shaped to fit a weights file, with its weights loaded. The shape is read off the
+   * tensors themselves, so weights exported from PyTorch without metadata load too:
+   * cl_conv11_2 has 4 * n_classes outputs, conv1_1 has 64 / widthDivisor, and a batch-norm
+   * model has 'base.bn1_1.weight'. `source` is the file's name for errors.
+   */
+  static fromWeights(tensors: Map<string, Tensor>, source: string, options: { kernels?: Kernels; dtype?: DType } = {}): SSD300 {
+    const clBias = tensors.get('pred_convs.cl_conv11_2.bias');
+    const conv1 = tensors.get('base.conv1_1.weight');
+    if (clBias === undefined || conv1 === undefined) {
+      throw new Error(`${source}: not SSD300 weights (no 'pred_convs.cl_conv11_2.bias' or 'base.conv1_1.weight')`);
+    }
+    const nClasses = clBias.size / 4;
+    const widthDivisor = 64 / conv1.shape[0];
+    if (!Number.isInteger(nClasses) || nClasses < 2 || !WIDTH_DIVISORS.includes(widthDivisor)) {
+      throw new Error(`${source}: cannot read the model's shape (cl_conv11_2 bias has ${clBias.size} values, conv1_1 ${conv1.shape[0]} output channels)`);
+    }
+    const model = new SSD300({ ...options, nClasses, widthDivisor, batchNorm: tensors.has('base.bn1_1.weight') });
+    loadStateDict(model, tensors, source);
+    return model;
+  }
+}
+
+/**
+ * Width divisors that divide every channel count of SSD300 (64 ... 1024) exactly, so that the
+ * narrowed model's shape can be read back from its weights. 64 is the largest: conv1_1 keeps one channel.
+ */
+export const WIDTH_DIVISORS: readonly number[] = [1, 2, 4, 8, 16, 32, 64];
+
+function checkWidthDivisor(divisor: number): number {
+  if (!WIDTH_DIVISORS.includes(divisor)) {
+    throw new Error(`SSD300: width divisor ${divisor} does not divide every channel count (64 ... 1024); choose one of ${WIDTH_DIVISORS.join(', ')}`);
+  }
+  return divisor;
 }

@@ -5,6 +5,7 @@ import { Shape, shapeToString } from '../tensor/tensor';
 import { Conv2d } from '../layers/conv2d';
 import { Layer } from '../layers/layer';
 import { MaxPool2d } from '../layers/maxpool2d';
+import { BatchNorm2d } from '../layers/batchnorm2d';
 import { SSD300, SSD_INPUT_SIZE } from './ssd300';
 
 export interface SummaryRow {
@@ -34,7 +35,7 @@ function paramCount(layer: Layer): number {
 
 export function summarize(model: SSD300, batch = 1): ModelSummary {
   const rows: SummaryRow[] = [];
-  // One row per conv or pool (ReLUs are folded into the conv before them); returns the output shape.
+  // One row per conv or pool (batch norms and ReLUs are folded into the conv before them); returns the output shape.
   const visit = (prefix: string, layer: Layer, input: Shape): number[] => {
     if (layer instanceof Conv2d) {
       const out = layer.outputShape(input);
@@ -46,7 +47,12 @@ export function summarize(model: SSD300, batch = 1): ModelSummary {
       rows.push({ name: prefix + layer.name, type: 'MaxPool2d', outputShape: out, params: 0, macs: 0 });
       return out;
     }
-    return [...input]; // ReLU
+    if (layer instanceof BatchNorm2d) {
+      const conv = rows[rows.length - 1];
+      conv.type = 'Conv2d+BN+ReLU';
+      conv.params += paramCount(layer);
+    }
+    return [...input]; // BatchNorm2d, ReLU
   };
 
   let shape: number[] = [batch, 3, SSD_INPUT_SIZE, SSD_INPUT_SIZE];

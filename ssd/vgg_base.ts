@@ -5,7 +5,8 @@
 //
 // Two of its maps feed the detector: conv4_3 (N, 512, 38, 38) and conv7 (N, 1024, 19, 19).
 // `widthDivisor` divides every output channel count (for small test and demo models with the
-// very same structure and spatial sizes).
+// very same structure and spatial sizes). With `batchNorm`, every conv is followed by a
+// BatchNorm2d before its ReLU (as torchvision's vgg16_bn), named after it: conv1_1 -> bn1_1.
 
 import { Tensor } from '../tensor/tensor';
 import { Rng } from '../tensor/random';
@@ -14,6 +15,7 @@ import { Conv2d } from '../layers/conv2d';
 import { Layer, LayerOptions, Module } from '../layers/layer';
 import { MaxPool2d } from '../layers/maxpool2d';
 import { ReLU } from '../layers/relu';
+import { BatchNorm2d } from '../layers/batchnorm2d';
 
 /** One row of the VGG table: a 3x3/pad-1 conv + ReLU unless said otherwise, or a max pool. */
 type VggStep =
@@ -55,6 +57,13 @@ export interface SsdPartOptions extends LayerOptions {
    * the base from scratch; see layers/init.ts).
    */
   baseInit?: 'pytorch' | 'kaiming';
+  /** A batch norm after every base and auxiliary conv, before its ReLU (to train from scratch). */
+  batchNorm?: boolean;
+}
+
+/** The batch norm that follows a conv: 'conv4_3' -> 'bn4_3', 'conv7' -> 'bn7'. */
+export function batchNormName(convName: string): string {
+  return `bn${convName.slice('conv'.length)}`;
 }
 
 /** Output channels of a layer of a model narrowed by `divisor` (at least 1). */
@@ -91,6 +100,7 @@ export class VGGBase extends Module {
             init: options.baseInit ?? 'pytorch',
           }),
         );
+        if (options.batchNorm) stage.push(new BatchNorm2d(batchNormName(step.conv), { ...options, channels: out }));
         stage.push(new ReLU(`relu${step.conv.slice(4)}`, options));
         channels = out;
         if (step.conv === 'conv4_3') {

@@ -16,7 +16,8 @@
 // The format has no compression, no pointers and no code, so a file can be checked completely
 // before anything is used: this reader validates every entry and fails with an error naming the
 // file and the tensor rather than handing back garbage. The network only uses float32 and
-// float64 tensors, so F32 and F64 are the only dtypes accepted.
+// float64 tensors, so F32 and F64 are the dtypes accepted, plus I64 for the one integer PyTorch
+// saves with a model (a batch norm's num_batches_tracked counter), read into float64.
 
 import { readFileNamed, writeFileAtomic } from './files';
 import { DType, FloatArray, Tensor, allocate, shapeToString, sizeOf } from './tensor';
@@ -169,7 +170,7 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
   const dataLength = bytes.length - dataStart;
   const metadata = parseMetadata(headerObject[METADATA_KEY], fail);
 
-  interface Entry { name: string; dtype: DType; shape: number[]; begin: number; end: number }
+  interface Entry { name: string; dtype: DType; shape: number[]; begin: number; end: number; isInt64: boolean }
   const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(headerObject)) {
     if (name === METADATA_KEY) continue;
@@ -187,8 +188,9 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
     }
 
     const format = info.dtype as string;
-    const dtype = FORMAT_TO_DTYPE[format];
-    if (dtype === undefined) fail(`${where} has dtype ${format}; only F32 and F64 are supported`);
+    const isInt64 = format === 'I64';
+    const dtype = isInt64 ? 'float64' : FORMAT_TO_DTYPE[format];
+    if (dtype === undefined) fail(`${where} has dtype ${format}; only F32, F64 (and I64 counters) are supported`);
 
     const shape = info.shape as unknown[];
     if (!shape.every(isNonNegativeInteger)) {
@@ -212,7 +214,7 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
           `${shapeToString(numericShape)} needs ${expectedBytes}`,
       );
     }
-    entries.push({ name, dtype: dtype as DType, shape: numericShape, begin, end });
+    entries.push({ name, dtype: dtype as DType, shape: numericShape, begin, end, isInt64 });
   }
 
   // Two tensors must never share bytes (empty tensors occupy none, so they cannot overlap).
@@ -229,7 +231,9 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
 
   const tensors = new Map<string, Tensor>();
   for (const e of entries) {
-    const data = readLittleEndian(bytes, view, dataStart + e.begin, dataStart + e.end, e.dtype);
+    const data = e.isInt64
+      ? readInt64AsFloat64(view, dataStart + e.begin, dataStart + e.end, e.name, fail)
+      : readLittleEndian(bytes, view, dataStart + e.begin, dataStart + e.end, e.dtype);
     tensors.set(e.name, new Tensor(e.shape, data));
   }
   return { tensors, metadata };
@@ -261,6 +265,17 @@ function readLittleEndian(bytes: Uint8Array, view: DataView, start: number, end:
     for (let i = 0; i < count; i++) data[i] = view.getFloat64(start + i * 8, true);
   } else {
     for (let i = 0; i < count; i++) data[i] = view.getFloat32(start + i * 4, true);
+  }
+  return data;
+}
+
+/** I64 values (PyTorch's counters) as float64; refused beyond 2^53, where float64 stops being exact. */
+function readInt64AsFloat64(view: DataView, start: number, end: number, name: string, fail: (message: string) => never): Float64Array {
+  const data = new Float64Array((end - start) / 8);
+  for (let i = 0; i < data.length; i++) {
+    const v = view.getBigInt64(start + i * 8, true);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) fail(`tensor "${name}": I64 value ${v} is too large to read exactly`);
+    data[i] = Number(v);
   }
   return data;
 }

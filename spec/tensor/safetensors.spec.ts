@@ -299,13 +299,26 @@ describe('safetensors', () => {
       }
     });
 
-    it('rejects dtypes other than F32 and F64, naming the tensor and the dtype', () => {
-      for (const dtype of ['F16', 'BF16', 'I64', 'U8', 'BOOL', 'f32']) {
+    it('rejects dtypes other than F32, F64 and I64, naming the tensor and the dtype', () => {
+      for (const dtype of ['F16', 'BF16', 'I32', 'U8', 'BOOL', 'f32']) {
         const header = { ok: f32([1], [0, 4]), 'base.conv1_1.weight': { dtype, shape: [1], data_offsets: [4, 6] } };
         expect(decode(build(header, new Uint8Array(6)))).to.throw(
-          new RegExp(`^bad\\.safetensors: tensor "base\\.conv1_1\\.weight" has dtype ${dtype}; only F32 and F64`),
+          new RegExp(`^bad\\.safetensors: tensor "base\\.conv1_1\\.weight" has dtype ${dtype}; only F32, F64`),
         );
       }
+    });
+
+    it('reads I64 (a batch norm\'s num_batches_tracked, as PyTorch saves it) into float64', () => {
+      const bytes = new Uint8Array(16);
+      const view = new DataView(bytes.buffer);
+      view.setBigInt64(0, 1234n, true);
+      view.setBigInt64(8, -5n, true);
+      const header = { 'bn.num_batches_tracked': { dtype: 'I64', shape: [2], data_offsets: [0, 16] } };
+      const t = decodeSafetensors(build(header, bytes), 'bn.safetensors').tensors.get('bn.num_batches_tracked');
+      expect(t?.dtype).to.equal('float64');
+      expect(Array.from(t?.data ?? [])).to.deep.equal([1234, -5]);
+      view.setBigInt64(0, 2n ** 60n, true);
+      expect(() => decodeSafetensors(build(header, bytes), 'bn.safetensors')).to.throw(/I64 value 1152921504606846976 is too large/);
     });
 
     it('rejects data_offsets whose end is before their begin', () => {
