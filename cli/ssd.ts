@@ -11,10 +11,16 @@ import { createKernels, defaultBackendName } from '../kernels/select';
 import { SSD300 } from '../ssd/ssd300';
 import { formatSummary, summarize } from '../ssd/summary';
 import { ApMethod } from '../ssd/evaluate';
-import { VOC_CLASSES, readVocDataset, writeVocDataset } from '../data/voc';
+import { VOC_CLASSES, readVocClassNames, readVocDataset, writeVocDataset } from '../data/voc';
 import { readImage, writePng } from '../data/image';
-import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../data/synthetic';
-import { detect, diskSource, drawDetections, evaluate, formatEvaluation, loadModel, saveModel, train } from './pipeline';
+import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_TASK } from '../data/synthetic';
+import { DataSource, diskSource } from '../data/source';
+import { train } from '../train/trainer';
+import { SCHEDULE_KINDS, ScheduleKind } from '../train/schedule';
+import { detectImages, evaluateModel, formatEvaluation } from '../train/evaluate';
+import { drawDetections } from '../train/draw_detections';
+import { augmentationPreview } from '../train/augmentation_preview';
+import { loadModel } from './model_files';
 
 const USAGE = `usage: ssd <command> [options]
 
@@ -22,14 +28,23 @@ commands:
   summary         layers, output shapes, parameters and multiply-adds
                     --classes N (21)  --width-divisor D (1)  --batch B (1)
   detect IMAGE..  detect objects in PNG/JPEG images; prints boxes in pixels, writes annotated PNGs
-                    --weights FILE (required)  --min-score S (0.3)  --max-overlap O (0.45)  --top-k K (200)
+                    --weights FILE (required)  --min-score S (0.5)  --max-overlap O (0.45)  --top-k K (200)
                     --out DIR (detections/)
   train           train on a Pascal VOC layout data set (ROOT/ImageSets/Main/SPLIT.txt, Annotations/, JPEGImages/)
-                    --data ROOT (required)  --split S (trainval)  --classes voc|synthetic|a,b,c (voc)
-                    --out FILE (ssd300.safetensors)  --resume FILE  --width-divisor D (1)
-                    --epochs E (1)  --batch B (8)  --lr LR (1e-3)  --warmup W (100)  --max-grad-norm G (10)
-                    --max-steps N  --max-minutes M  --no-augment  --seed S (0)
+                    --data ROOT (required)  --split S (trainval)
+                    --classes voc|synthetic|a,b,c (default: the names in the annotations, sorted)
+                    --out FILE (ssd300.safetensors: the checkpoint, also a weights file; curves in FILE.curves.png)
+                    --resume FILE (continue exactly where a checkpoint stopped)
+                    --batch-norm (a batch norm after every base and auxiliary conv: trains from scratch)
+                    --width-divisor D (1)  --epochs E (1)  --batch B (8)  --max-steps N  --max-minutes M
+                    --lr LR (1e-3; 0.03 with --batch-norm)  --schedule cosine|steps|constant (cosine)
+                    --warmup W (100 steps)  --max-grad-norm G (10)  --no-augment  --seed S (0)
+                    --checkpoint-every N|Mm (steps, or minutes with 'm': 500 or 10m)
+                    --eval-every E (epochs)  --eval-split S (test)  --diagnose N (layer statistics, first N steps)
                     --base-init kaiming|pytorch (kaiming: the base is trained from scratch here)
+  augment-preview write a PNG of training images as the augmentations make them, with their boxes
+                    --data ROOT (required)  --split S (trainval)  --classes ...  --count N (8)  --seed S (0)
+                    --out FILE (augmented.png)
   eval            VOC mAP of a model on a data set (minScore 0.01, NMS 0.45, top 200)
                     --weights FILE (required)  --data ROOT (required)  --split S (test)  --method 11point|area
   make-synthetic  write a synthetic data set (circles, squares, triangles) in the VOC layout
@@ -60,6 +75,13 @@ const OPTIONS = {
   'max-steps': { type: 'string' },
   'max-minutes': { type: 'string' },
   'no-augment': { type: 'boolean' },
+  'batch-norm': { type: 'boolean' },
+  schedule: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  'eval-every': { type: 'string' },
+  'eval-split': { type: 'string' },
+  diagnose: { type: 'string' },
+  count: { type: 'string' },
   'base-init': { type: 'string' },
   seed: { type: 'string' },
   method: { type: 'string' },
@@ -77,6 +99,14 @@ function num(values: Values, name: keyof typeof OPTIONS, fallback: number, integ
   if (raw === undefined) return fallback;
   const v = Number(raw);
   if (!Number.isFinite(v) || (integer && !Number.isInteger(v))) throw new Error(`--${name}: expected ${integer ? 'an integer' : 'a number'}, got '${raw}'`);
+  return v;
+}
+
+/** A numeric option that must be above a bound (e.g. a batch of at least 1), or absent. */
+function positive(values: Values, name: keyof typeof OPTIONS, integer: boolean): number | undefined {
+  if (values[name] === undefined) return undefined;
+  const v = num(values, name, 0, integer);
+  if (!(v > 0)) throw new Error(`--${name}: expected a positive ${integer ? 'integer' : 'number'}, got '${values[name]}'`);
   return v;
 }
 
@@ -99,6 +129,18 @@ async function backend(values: Values): Promise<Kernels> {
   const kernels = await createKernels(name, { threads: values.threads === undefined ? undefined : num(values, 'threads', 1, true) });
   console.error(`backend: ${kernels.name}${values.backend === undefined ? ' (default; choose with --backend)' : ''}`);
   return kernels;
+}
+
+/** Fail before training, not after the first epoch, if the checkpoint cannot be written. */
+function checkWritable(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw new Error(`--out ${file}: cannot write there (${(e as Error).message})`);
+  }
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error(`--out ${file}: is a directory`);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -132,8 +174,8 @@ async function main(argv: string[]): Promise<void> {
       const root = required(v, 'out');
       const seed = num(v, 'seed', 0, true);
       const classes = [...SYNTHETIC_CLASSES];
-      writeVocDataset(root, 'trainval', makeSyntheticDataset(num(v, 'train', 200, true), seed), classes);
-      writeVocDataset(root, 'test', makeSyntheticDataset(num(v, 'test', 50, true), seed + 1), classes);
+      writeVocDataset(root, 'trainval', makeSyntheticDataset(num(v, 'train', 200, true), seed, SYNTHETIC_TASK), classes);
+      writeVocDataset(root, 'test', makeSyntheticDataset(num(v, 'test', 50, true), seed + 1, SYNTHETIC_TASK), classes);
       console.log(`wrote ${root}: splits trainval and test; train with --classes synthetic`);
       return;
     }
@@ -143,10 +185,11 @@ async function main(argv: string[]): Promise<void> {
       const { model, classes } = loadModel(required(v, 'weights'), kernels);
       const outDir = v.out ?? 'detections';
       fs.mkdirSync(outDir, { recursive: true });
+      const minScore = num(v, 'min-score', 0.5);
       for (const file of positionals) {
         const image = readImage(file);
-        const [found] = await detect(model, [image], {
-          minScore: num(v, 'min-score', 0.3),
+        const [found] = await detectImages(model, [image], {
+          minScore,
           maxOverlap: num(v, 'max-overlap', 0.45),
           topK: num(v, 'top-k', 200, true),
         });
@@ -156,16 +199,49 @@ async function main(argv: string[]): Promise<void> {
           console.log(`  ${classes[d.label].padEnd(12)} ${d.score.toFixed(3)}  [${px.join(', ')}]`);
         }
         const outFile = path.join(outDir, `${path.parse(file).name}.detections.png`);
-        writePng(outFile, drawDetections(image, found));
+        writePng(outFile, drawDetections(image, found, classes, minScore));
         console.log(`  -> ${outFile}`);
       }
       await kernels.dispose();
       return;
     }
     case 'train': {
+      const root = required(v, 'data');
+      const split = v.split ?? 'trainval';
+      // every option checked before anything runs or is written
+      const batchSize = positive(v, 'batch', true) ?? 8;
+      const epochs = positive(v, 'epochs', true) ?? 1;
+      const maxSteps = positive(v, 'max-steps', true);
+      const maxMinutes = positive(v, 'max-minutes', false);
+      const batchNorm = v['batch-norm'] === true;
+      const lr = positive(v, 'lr', false) ?? (batchNorm ? 0.03 : 1e-3);
+      const warmupSteps = num(v, 'warmup', 100, true);
+      if (warmupSteps < 0) throw new Error(`--warmup: expected a non-negative integer, got '${v.warmup}'`);
+      const maxGradNorm = positive(v, 'max-grad-norm', false) ?? 10;
+      const schedule = (v.schedule ?? 'cosine') as ScheduleKind;
+      if (!SCHEDULE_KINDS.includes(schedule)) throw new Error(`--schedule: expected ${SCHEDULE_KINDS.join(', ')}, got '${schedule}'`);
+      const every = v['checkpoint-every'];
+      let checkpointEverySteps: number | undefined;
+      let checkpointEveryMinutes: number | undefined;
+      if (every !== undefined) {
+        const minutes = /^([0-9.]+)m$/.exec(every);
+        const value = Number(minutes === null ? every : minutes[1]);
+        if (!(value > 0) || (minutes === null && !Number.isInteger(value))) throw new Error(`--checkpoint-every: expected a number of steps (500) or minutes (10m), got '${every}'`);
+        if (minutes === null) checkpointEverySteps = value;
+        else checkpointEveryMinutes = value;
+      }
+      const evalEvery = positive(v, 'eval-every', true);
+      const diagnoseSteps = positive(v, 'diagnose', true);
+      const seed = num(v, 'seed', 0, true);
+      const out = v.out ?? 'ssd300.safetensors';
+      checkWritable(out);
       const kernels = await backend(v);
-      const classes = classList(v.classes ?? 'voc');
-      const samples = readVocDataset(required(v, 'data'), v.split ?? 'trainval', classes);
+
+      const classes = v.classes !== undefined ? classList(v.classes) : readVocClassNames(root, split);
+      if (v.classes === undefined) console.log(`classes (from the annotations): ${classes.slice(1).join(', ')}`);
+      const trainSet = diskSource(readVocDataset(root, split, classes));
+      let evalData: DataSource | undefined;
+      if (evalEvery !== undefined) evalData = diskSource(readVocDataset(root, v['eval-split'] ?? 'test', classes));
       let model: SSD300;
       if (v.resume !== undefined) {
         model = loadModel(v.resume, kernels).model;
@@ -173,28 +249,35 @@ async function main(argv: string[]): Promise<void> {
       } else {
         const baseInit = v['base-init'] ?? 'kaiming';
         if (baseInit !== 'kaiming' && baseInit !== 'pytorch') throw new Error(`--base-init: expected kaiming or pytorch, got '${baseInit}'`);
-        model = new SSD300({ nClasses: classes.length, widthDivisor: num(v, 'width-divisor', 1, true), kernels, seed: num(v, 'seed', 0, true), baseInit });
+        model = new SSD300({ nClasses: classes.length, widthDivisor: num(v, 'width-divisor', 1, true), kernels, seed, baseInit, batchNorm });
       }
-      const out = v.out ?? 'ssd300.safetensors';
-      console.log(`training on ${samples.length} images, ${classes.length} classes, width divisor ${model.widthDivisor}; checkpoints to ${out}`);
-      const maxMinutes = v['max-minutes'] === undefined ? undefined : num(v, 'max-minutes', 0);
-      await train(model, diskSource(samples), {
-        epochs: num(v, 'epochs', 1, true),
-        batchSize: num(v, 'batch', 8, true),
-        lr: num(v, 'lr', 1e-3),
-        warmupSteps: num(v, 'warmup', 100, true),
-        maxGradNorm: num(v, 'max-grad-norm', 10),
+      console.log(
+        `training on ${trainSet.length} images, ${classes.length} classes, width divisor ${model.widthDivisor}${model.batchNorm ? ', batch norm' : ''}; ` +
+          `lr ${lr} (${schedule}, warm-up ${warmupSteps}); checkpoints to ${out}`,
+      );
+      const result = await train(model, trainSet, {
+        batchSize, epochs, maxSteps, maxMinutes, maxGradNorm, seed, out, classes, evalEvery, evalData, diagnoseSteps,
+        checkpointEverySteps, checkpointEveryMinutes,
+        schedule: { kind: schedule, lr, warmupSteps },
         augment: !v['no-augment'],
-        seed: num(v, 'seed', 0, true),
-        maxSteps: v['max-steps'] === undefined ? undefined : num(v, 'max-steps', 0, true),
-        maxSeconds: maxMinutes === undefined ? undefined : maxMinutes * 60,
-        checkpoint: out,
-        classes,
+        resume: v.resume,
+        progressBar: process.stdout.isTTY === true,
         log: (line) => console.log(line),
       });
-      saveModel(model, out, classes);
-      console.log(`saved ${out}`);
+      const why = { epochs: `${epochs} epoch(s) done`, 'max-steps': `--max-steps ${maxSteps} reached`, time: `--max-minutes ${maxMinutes} used`, interrupted: 'interrupted (Ctrl-C)' }[result.stoppedBy];
+      console.log(`stopped after step ${result.steps}: ${why}; checkpoint saved to ${out} (resume with --resume ${out})`);
       await kernels.dispose();
+      if (result.stoppedBy === 'interrupted') process.exit(130);
+      return;
+    }
+    case 'augment-preview': {
+      const root = required(v, 'data');
+      const split = v.split ?? 'trainval';
+      const classes = v.classes !== undefined ? classList(v.classes) : readVocClassNames(root, split);
+      const out = v.out ?? 'augmented.png';
+      const count = positive(v, 'count', true) ?? 8;
+      writePng(out, augmentationPreview(diskSource(readVocDataset(root, split, classes)), classes, count, num(v, 'seed', 0, true)));
+      console.log(`wrote ${out}: ${count} training images as the augmentations make them, with their boxes`);
       return;
     }
     case 'eval': {
@@ -203,7 +286,7 @@ async function main(argv: string[]): Promise<void> {
       const samples = readVocDataset(required(v, 'data'), v.split ?? 'test', classes);
       const method = (v.method ?? '11point') as ApMethod;
       if (method !== '11point' && method !== 'area') throw new Error(`--method: expected 11point or area, got '${method}'`);
-      const result = await evaluate(model, diskSource(samples), method, (line) => console.error(line));
+      const result = await evaluateModel(model, diskSource(samples), method, (line) => console.error(line));
       console.log(formatEvaluation(result, classes, method));
       await kernels.dispose();
       return;

@@ -377,10 +377,20 @@ export function randomFlip(sample: LabeledImage, rng: Rng, p = 0.5): LabeledImag
  * (300 for SSD300) and its objects, every box inside [0, 1], ready for imageToTensor. An image
  * with no objects goes through photometric distortion, expand, flip and resize but no crop.
  */
-export function augmentForTraining(sample: LabeledImage, rng: Rng, size = SSD_INPUT_SIZE): LabeledImage {
-  let out: LabeledImage = { image: photometricDistort(sample.image, rng), objects: cloneObjects(sample.objects) };
-  if (rng.uniform() < 0.5) out = expand(out, rng);
-  out = randomCrop(out, rng);
-  out = randomFlip(out, rng);
+export function augmentForTraining(sample: LabeledImage, rng: Rng, size = SSD_INPUT_SIZE, steps: AugmentSteps = ALL_AUGMENT_STEPS): LabeledImage {
+  let out: LabeledImage = { image: steps.photometric ? photometricDistort(sample.image, rng) : sample.image, objects: cloneObjects(sample.objects) };
+  if (steps.expand && rng.uniform() < 0.5) out = expand(out, rng);
+  if (steps.crop) out = randomCrop(out, rng);
+  if (steps.flip) out = randomFlip(out, rng);
   return { image: resizeBilinear(out.image, size, size), objects: out.objects };
 }
+
+/** Which steps augmentForTraining takes (all of them, the paper's recipe, unless told otherwise). */
+export interface AugmentSteps {
+  photometric: boolean;
+  expand: boolean;
+  crop: boolean;
+  flip: boolean;
+}
+
+export const ALL_AUGMENT_STEPS: AugmentSteps = { photometric: true, expand: true, crop: true, flip: true };

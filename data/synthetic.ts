@@ -36,7 +36,19 @@ export interface SyntheticOptions {
   maxSide?: number;
   /** Each channel of each pixel moves by a uniform integer in [-noise, noise] (default 6). */
   noise?: number;
+  /**
+   * 'plain' (default): one grey with a slight tint. 'textured': that grey overlaid with two
+   * stripe patterns at random angles and periods, so that edges are everywhere and the network
+   * must tell a shape from the texture around it, as in real images.
+   */
+  background?: 'plain' | 'textured';
 }
+
+/**
+ * The task the demo and `ssd make-synthetic` use: one to three objects per image, from small
+ * (a tenth of the image side) to large (six tenths), on textured backgrounds.
+ */
+export const SYNTHETIC_TASK: SyntheticOptions = { maxObjects: 3, minSide: 0.1, maxSide: 0.6, background: 'textured' };
 
 /** Gap in pixels kept between the boxes of two objects, so no shape touches or hides another. */
 const GAP = 2;
@@ -74,6 +86,7 @@ export function makeSyntheticSample(rng: Rng, options: SyntheticOptions = {}): L
   const background: Rgb = [grey + rng.int(21) - 10, grey + rng.int(21) - 10, grey + rng.int(21) - 10];
   const data = new Uint8Array(size * size * 3);
   for (let p = 0; p < size * size; p++) data.set(background, p * 3);
+  if (options.background === 'textured') paintTexture(data, size, rng);
 
   const placed: Rect[] = [];
   const objects: ObjectAnnotation[] = [];
@@ -120,6 +133,29 @@ function checkOptions(size: number, maxObjects: number, shapes: readonly string[
     throw new Error(`synthetic data: need 0 < minSide <= maxSide <= 1, got ${minSide}, ${maxSide}`);
   }
   if (!Number.isInteger(noise) || noise < 0) throw new Error(`synthetic data: noise must be a non-negative integer, got ${noise}`);
+}
+
+/**
+ * Two sinusoidal stripe patterns, each at a random angle, period (6 to 60 pixels) and phase,
+ * added to every channel with a random strength (up to +-45 levels in all) and a slight random
+ * tint per channel: greyish textures that stay away from the shapes' strong colours.
+ */
+function paintTexture(data: Uint8Array, size: number, rng: Rng): void {
+  const waves = [0, 1].map(() => ({
+    angle: rng.uniform() * Math.PI,
+    period: 6 + rng.uniform() * 54,
+    phase: rng.uniform() * 2 * Math.PI,
+    amplitude: 8 + rng.uniform() * 14,
+  }));
+  const tint = [0.8 + 0.4 * rng.uniform(), 0.8 + 0.4 * rng.uniform(), 0.8 + 0.4 * rng.uniform()];
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      let v = 0;
+      for (const w of waves) v += w.amplitude * Math.sin((2 * Math.PI * (x * Math.cos(w.angle) + y * Math.sin(w.angle))) / w.period + w.phase);
+      const p = (y * size + x) * 3;
+      for (let c = 0; c < 3; c++) data[p + c] = Math.min(255, Math.max(0, Math.round(data[p + c] + v * tint[c])));
+    }
+  }
 }
 
 function jitter(value: number, rng: Rng): number {

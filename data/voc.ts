@@ -31,6 +31,11 @@ export interface VocAnnotation {
   width: number;
   height: number;
   objects: ObjectAnnotation[];
+  /**
+   * Boxes that reached up to one pixel past the image (xmin = 0, or xmax = width + 1: the 0-based
+   * pixels many labelling tools write) and were clamped to it. Counted so the reader can warn.
+   */
+  clampedBoxes: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,6 +182,7 @@ export function parseVocAnnotation(xml: string, source: string, classes: readonl
   if (objectEls.length === 0) {
     throw new Error(`${source}: no <object> in the annotation (every training image needs at least one box)`);
   }
+  let clampedBoxes = 0;
   const objects = objectEls.map((el, i): ObjectAnnotation => {
     let where = `object ${i}`;
     const name = field(el, 'name', where);
@@ -200,11 +206,21 @@ export function parseVocAnnotation(xml: string, source: string, classes: readonl
       }
       return value;
     };
-    const [xmin, ymin, xmax, ymax] = [coord('xmin'), coord('ymin'), coord('xmax'), coord('ymax')];
+    let [xmin, ymin, xmax, ymax] = [coord('xmin'), coord('ymin'), coord('xmax'), coord('ymax')];
     const pixels = `xmin=${xmin} ymin=${ymin} xmax=${xmax} ymax=${ymax}`;
     if (xmax < xmin || ymax < ymin) throw new Error(`${source}: ${where}: inverted box (${pixels})`);
-    if (xmin < 1 || ymin < 1 || xmax > width || ymax > height) {
+    // Many tools write 0-based pixels: a box touching the left edge has xmin = 0, one touching the
+    // right edge may have xmax = width. Up to one pixel past the image is that, not an error:
+    // clamp it and count it. Farther out, the annotation is wrong.
+    const outside = xmin < 0 || ymin < 0 || xmax > width + 1 || ymax > height + 1;
+    if (outside) {
       throw new Error(`${source}: ${where}: box (${pixels}) is outside the ${width}x${height} image (VOC pixels are 1..${width}, 1..${height})`);
+    }
+    if (xmin < 1 || ymin < 1 || xmax > width || ymax > height) {
+      clampedBoxes++;
+      [xmin, ymin] = [Math.max(xmin, 1), Math.max(ymin, 1)];
+      [xmax, ymax] = [Math.min(xmax, width), Math.min(ymax, height)];
+      if (xmax < xmin || ymax < ymin) throw new Error(`${source}: ${where}: box (${pixels}) is empty once clamped to the ${width}x${height} image`);
     }
     return {
       // 1-based inclusive pixels -> boundary fractions (see the top of this file).
@@ -214,7 +230,7 @@ export function parseVocAnnotation(xml: string, source: string, classes: readonl
     };
   });
   validateObjects(objects, source, classes.length); // the final guard: finite, non-empty, inside
-  return { width, height, objects };
+  return { width, height, objects, clampedBoxes };
 }
 
 /** The VOC annotation XML of an image: the inverse of parseVocAnnotation (boxes rounded to pixels). */
@@ -280,17 +296,50 @@ export function readVocSplit(root: string, split: string): string[] {
  * Every sample of a split: annotation parsed (see parseVocAnnotation), image path found
  * (JPEGImages/<id>.jpg, else .png). Images are not decoded here; loadSampleImage reads one.
  */
-export function readVocDataset(root: string, split: 'trainval' | 'test' | string, classes: readonly string[] = VOC_CLASSES): Sample[] {
-  return readVocSplit(root, split).map((id): Sample => {
+export function readVocDataset(
+  root: string,
+  split: 'trainval' | 'test' | string,
+  classes: readonly string[] = VOC_CLASSES,
+  warn: (message: string) => void = (message) => console.warn(message),
+): Sample[] {
+  let clamped = 0;
+  let clampedFiles = 0;
+  const samples = readVocSplit(root, split).map((id): Sample => {
     const annotationPath = path.join(root, 'Annotations', `${id}.xml`);
     const xml = readFileNamed(annotationPath, 'VOC annotation').toString('utf8');
-    const { width, height, objects } = parseVocAnnotation(xml, annotationPath, classes);
+    const { width, height, objects, clampedBoxes } = parseVocAnnotation(xml, annotationPath, classes);
+    clamped += clampedBoxes;
+    if (clampedBoxes > 0) clampedFiles++;
     const jpgPath = path.join(root, 'JPEGImages', `${id}.jpg`);
     const pngPath = path.join(root, 'JPEGImages', `${id}.png`);
     const imagePath = fs.existsSync(jpgPath) ? jpgPath : fs.existsSync(pngPath) ? pngPath : null;
     if (imagePath === null) throw new Error(`${jpgPath}: no image for id "${id}" (looked for .jpg and .png)`);
     return { imagePath, width, height, objects };
   });
+  if (clamped > 0) {
+    warn(`${root} (${split}): ${clamped} box(es) in ${clampedFiles} annotation(s) reached one pixel past the image (0-based pixels?) and were clamped to it`);
+  }
+  return samples;
+}
+
+/**
+ * The class names used in a split's annotations, sorted, with 'background' first: the class list
+ * of a data set whose classes were not given. Reads only the <object><name> of each annotation.
+ */
+export function readVocClassNames(root: string, split: string): string[] {
+  const names = new Set<string>();
+  for (const id of readVocSplit(root, split)) {
+    const annotationPath = path.join(root, 'Annotations', `${id}.xml`);
+    const annotation = parseXml(readFileNamed(annotationPath, 'VOC annotation').toString('utf8'), annotationPath);
+    for (const object of annotation.children.filter((c) => c.name === 'object')) {
+      const name = childNamed(object, 'name')?.text.trim();
+      if (name === undefined || name === '') throw new Error(`${annotationPath}: an <object> without a <name>`);
+      if (name === 'background') throw new Error(`${annotationPath}: 'background' is reserved for class 0 and cannot name an object`);
+      names.add(name);
+    }
+  }
+  if (names.size === 0) throw new Error(`${root} (${split}): no objects in any annotation`);
+  return ['background', ...[...names].sort()];
 }
 
 export interface VocWriteOptions {

@@ -62,6 +62,18 @@ export class SGD {
   zeroGrad(): void {
     for (const p of this.params) p.zeroGrad();
   }
+
+  /** The momentum buffer of a parameter (undefined before its first step): saved in checkpoints. */
+  momentumBuffer(p: Parameter): Float64Array | undefined {
+    return this.buffers.get(p);
+  }
+
+  /** Restore a momentum buffer (from a checkpoint), so that training continues exactly. */
+  setMomentumBuffer(p: Parameter, values: ArrayLike<number>): void {
+    if (!this.params.includes(p)) throw new Error('SGD.setMomentumBuffer: not a parameter of this optimizer');
+    if (values.length !== p.value.size) throw new Error(`SGD.setMomentumBuffer: ${values.length} values for a parameter of ${p.value.size}`);
+    this.buffers.set(p, Float64Array.from(values));
+  }
 }
 
 /**

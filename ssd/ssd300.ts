@@ -132,9 +132,12 @@ export class SSD300 extends Module {
     };
   }
 
-  /** Load safetensors weights; names, shapes and dtypes must all match (errors name the tensor and the file). */
+  /**
+   * Load safetensors weights; names, shapes and dtypes must all match (errors name the tensor and
+   * the file). A training checkpoint loads too: its optimizer state is skipped.
+   */
   loadWeights(path: string): void {
-    loadStateDict(this, readSafetensors(path).tensors, path);
+    loadStateDict(this, modelTensors(readSafetensors(path).tensors), path);
   }
 
   /**
@@ -155,9 +158,17 @@ export class SSD300 extends Module {
       throw new Error(`${source}: cannot read the model's shape (cl_conv11_2 bias has ${clBias.size} values, conv1_1 ${conv1.shape[0]} output channels)`);
     }
     const model = new SSD300({ ...options, nClasses, widthDivisor, batchNorm: tensors.has('base.bn1_1.weight') });
-    loadStateDict(model, tensors, source);
+    loadStateDict(model, modelTensors(tensors), source);
     return model;
   }
+}
+
+/** Names under this prefix in a weights file are a training checkpoint's optimizer state, not weights. */
+export const OPTIMIZER_STATE_PREFIX = 'optimizer.';
+
+/** The tensors of a weights file or checkpoint that belong to the model. */
+export function modelTensors(tensors: Map<string, Tensor>): Map<string, Tensor> {
+  return new Map([...tensors].filter(([name]) => !name.startsWith(OPTIMIZER_STATE_PREFIX)));
 }
 
 /**

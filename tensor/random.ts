@@ -7,6 +7,12 @@
 import { DType, Shape, Tensor } from './tensor';
 import { zeros } from './create';
 
+/** Everything an Rng remembers (xoshiro128**'s four words and Box-Muller's spare normal). */
+export interface RngState {
+  s: number[];
+  spareNormal: number | null;
+}
+
 export class Rng {
   private s0: number;
   private s1: number;
@@ -59,6 +65,19 @@ export class Rng {
     const radius = Math.sqrt(-2 * Math.log(u1));
     this.spareNormal = radius * Math.sin(2 * Math.PI * u2);
     return radius * Math.cos(2 * Math.PI * u2);
+  }
+
+  /** The generator's whole state, to save in a checkpoint: the same numbers follow after setState. */
+  getState(): RngState {
+    return { s: [this.s0, this.s1, this.s2, this.s3], spareNormal: this.spareNormal };
+  }
+
+  setState(state: RngState): void {
+    if (!Array.isArray(state.s) || state.s.length !== 4 || !state.s.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)) {
+      throw new Error(`Rng.setState: expected four 32-bit unsigned integers, got ${JSON.stringify(state.s)}`);
+    }
+    [this.s0, this.s1, this.s2, this.s3] = state.s;
+    this.spareNormal = state.spareNormal;
   }
 
   /** A uniformly chosen integer in [0, n). */

@@ -82,6 +82,13 @@ describe('data/voc', () => {
       expect(a.objects).to.deep.equal([{ boxXy: [0, 0, 1, 1], label: 8, difficult: false }]);
     });
 
+    it('clamps a box one pixel past the edge (0-based pixels: xmin 0, xmax = width + 1) and counts it', () => {
+      const a = parseVocAnnotation(oneObject(box(0, 0, 101, 51)), 'zero.xml');
+      expect(a.clampedBoxes).to.equal(1);
+      expect(a.objects[0].boxXy).to.deep.equal([0, 0, 1, 1]);
+      expect(parseVocAnnotation(oneObject(box(1, 1, 100, 50)), 'ok.xml').clampedBoxes).to.equal(0);
+    });
+
     it('takes a custom class list', () => {
       const a = parseVocAnnotation(oneObject(box(1, 1, 10, 10), 'square'), 'syn.xml', SYNTHETIC_CLASSES);
       expect(a.objects[0].label).to.equal(2);
@@ -93,9 +100,10 @@ describe('data/voc', () => {
       ['background as a class name', oneObject(box(1, 1, 10, 10), 'background'), /bad\.xml: object 0 \(background\): unknown class name/],
       ['an inverted box (xmax < xmin)', oneObject(box(30, 1, 20, 10)), /bad\.xml: object 0 \(cat\): inverted box \(xmin=30 ymin=1 xmax=20 ymax=10\)/],
       ['an inverted box (ymax < ymin)', oneObject(box(1, 30, 20, 10)), /bad\.xml: object 0 \(cat\): inverted box/],
-      ['xmin 0 (VOC pixels start at 1)', oneObject(box(0, 1, 20, 10)), /bad\.xml: object 0 \(cat\): box .* is outside the 100x50 image/],
-      ['xmax past the width', oneObject(box(1, 1, 101, 10)), /bad\.xml: object 0 \(cat\): box .* is outside the 100x50 image/],
-      ['ymax past the height', oneObject(box(1, 1, 10, 51)), /outside the 100x50 image/],
+      ['xmin -1 (past even 0-based pixels)', oneObject(box(-1, 1, 20, 10)), /bad\.xml: object 0 \(cat\): box .* is outside the 100x50 image/],
+      ['xmax two pixels past the width', oneObject(box(1, 1, 102, 10)), /bad\.xml: object 0 \(cat\): box .* is outside the 100x50 image/],
+      ['ymax far past the height', oneObject(box(1, 1, 10, 80)), /outside the 100x50 image/],
+      ['a box that is empty once clamped', oneObject(box(101, 1, 101, 10)), /bad\.xml: object 0 \(cat\): box .* is empty once clamped/],
       ['a missing <ymax>', oneObject('<xmin>1</xmin><ymin>1</ymin><xmax>5</xmax>'), /bad\.xml: object 0 \(cat\) <bndbox>: missing <ymax>/],
       ['a coordinate that is not a number', oneObject(box(1, 1, 'ten', 10)), /bad\.xml: object 0 \(cat\): <xmax> must be a number, got "ten"/],
       ['a missing <bndbox>', '<annotation><size><width>10</width><height>10</height></size><object><name>cat</name></object></annotation>', /bad\.xml: object 0 \(cat\): missing <bndbox>/],

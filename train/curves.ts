@@ -1,0 +1,98 @@
+// The training curves, drawn by the project as a PNG next to the checkpoint: the loss and its two
+// parts (localization, confidence) against the step, and the mAP of each evaluation. Redrawn at
+// every checkpoint, so a long run can be watched by opening the file.
+
+import { RgbImage, Rgb, writePng } from '../data/image';
+import { blankCanvas, drawText, fillRect, INK, GREY } from '../explain/draw';
+import { textSize } from '../explain/font';
+import { TrainingState } from './checkpoint';
+
+const WIDTH = 900;
+const PLOT_HEIGHT = 260;
+const LEFT = 70;
+const RIGHT = 20;
+const TOP = 40;
+
+const LOSS_COLORS: Record<'loss' | 'locLoss' | 'confLoss', Rgb> = {
+  loss: [30, 30, 30],
+  locLoss: [0, 114, 178],
+  confLoss: [213, 94, 0],
+};
+const MAP_COLOR: Rgb = [0, 158, 115];
+
+interface Series {
+  points: [number, number][];
+  color: Rgb;
+  label: string;
+}
+
+export function drawTrainingCurves(file: string, state: TrainingState, nClasses: number): void {
+  writePng(file, renderTrainingCurves(state, nClasses));
+}
+
+export function renderTrainingCurves(state: TrainingState, nClasses: number): RgbImage {
+  const height = TOP + 2 * (PLOT_HEIGHT + 60) + 10;
+  const canvas = blankCanvas(WIDTH, height);
+  drawText(canvas, LEFT, 10, `training curves: step ${state.step}, epoch ${state.epoch + 1}, ${nClasses - 1} classes`, INK, 2);
+  const maxStep = Math.max(1, state.step);
+  const losses: Series[] = (['loss', 'locLoss', 'confLoss'] as const).map((key) => ({
+    points: state.lossHistory.map((p): [number, number] => [p.step, p[key]]),
+    color: LOSS_COLORS[key],
+    label: { loss: 'total loss', locLoss: 'localization (smooth L1)', confLoss: 'confidence (cross-entropy)' }[key],
+  }));
+  const maxLoss = Math.max(1e-6, ...losses.flatMap((s) => s.points.map((p) => p[1])));
+  plot(canvas, TOP + 20, 'loss (mean of 10 steps)', losses, maxStep, maxLoss);
+  const mAP: Series = { points: state.evalHistory.map((e): [number, number] => [e.step, e.mAP]), color: MAP_COLOR, label: 'mAP (VOC07 11-point) on the evaluation split' };
+  plot(canvas, TOP + PLOT_HEIGHT + 80, 'mAP', [mAP], maxStep, 1, true);
+  return canvas;
+}
+
+/** One plot: axes with ticks, the series as lines (dots where there is one point), a legend. */
+function plot(canvas: RgbImage, top: number, title: string, series: readonly Series[], maxX: number, maxY: number, dots = false): void {
+  const left = LEFT;
+  const right = WIDTH - RIGHT;
+  const bottom = top + PLOT_HEIGHT;
+  drawText(canvas, left, top - 14, title, INK);
+  const px = (x: number): number => Math.round(left + ((right - left) * x) / maxX);
+  const py = (y: number): number => Math.round(bottom - ((bottom - top) * Math.min(y, maxY)) / maxY);
+  // axes and grid
+  for (let k = 0; k <= 4; k++) {
+    const y = top + Math.round(((bottom - top) * k) / 4);
+    fillRect(canvas, left, y, right, y + 1, [225, 225, 225]);
+    const value = (maxY * (4 - k)) / 4;
+    const text = value >= 10 ? value.toFixed(0) : value.toFixed(2);
+    drawText(canvas, left - 6 - textSize(text).width, y - 3, text, GREY);
+  }
+  fillRect(canvas, left, top, left + 1, bottom + 1, INK);
+  fillRect(canvas, left, bottom, right, bottom + 1, INK);
+  for (let k = 0; k <= 5; k++) {
+    const step = Math.round((maxX * k) / 5);
+    const x = px(step);
+    fillRect(canvas, x, bottom, x + 1, bottom + 4, INK);
+    const text = String(step);
+    drawText(canvas, x - Math.floor(textSize(text).width / 2), bottom + 7, text, GREY);
+  }
+  drawText(canvas, right - textSize('step').width, bottom + 18, 'step', GREY);
+  // series
+  series.forEach((s, k) => {
+    for (let i = 0; i < s.points.length; i++) {
+      const [x1, y1] = [px(s.points[i][0]), py(s.points[i][1])];
+      if (dots || s.points.length === 1) fillRect(canvas, x1 - 2, y1 - 2, x1 + 3, y1 + 3, s.color);
+      if (i > 0) line(canvas, px(s.points[i - 1][0]), py(s.points[i - 1][1]), x1, y1, s.color);
+    }
+    const lx = left + 12 + k * 260;
+    fillRect(canvas, lx, top + 6, lx + 14, top + 9, s.color);
+    const last = s.points.length > 0 ? ` ${s.points[s.points.length - 1][1].toFixed(3)}` : ' (none yet)';
+    drawText(canvas, lx + 18, top + 4, `${s.label}${last}`, s.color);
+  });
+}
+
+/** A 2-pixel line (Bresenham, thickened). */
+function line(canvas: RgbImage, x0: number, y0: number, x1: number, y1: number, color: Rgb): void {
+  const steps = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
+  for (let i = 0; i <= steps; i++) {
+    const x = Math.round(x0 + ((x1 - x0) * i) / steps);
+    const y = Math.round(y0 + ((y1 - y0) * i) / steps);
+    fillRect(canvas, x, y, x + 2, y + 2, color);
+  }
+}
