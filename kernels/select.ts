@@ -1,20 +1,24 @@
 // Choosing the backend that runs the kernels, by a name users understand:
 //
 //   reference          the plain-TypeScript loops of kernels/cpu/reference.ts (slow, exact, readable)
-//   cpu                the fast CPU path: im2col + blocked GEMM on all cores (kernels/cpu/fast)
+//   wasm               WebAssembly SIMD: packed float32 GEMMs on all cores (kernels/wasm)
+//   cpu                the fast CPU path in plain TypeScript: im2col + blocked GEMM on all cores (kernels/cpu/fast)
 //   gpu.js:webasm      GPU.js kernels compiled to WebAssembly
 //   gpu.js:headlessgl  GPU.js kernels as WebGL shaders (a real GPU, or Mesa under Xvfb)
 //   gpu.js:cpu         GPU.js kernels run as JavaScript
 //
 // The API takes the name as an option, the CLI as --backend, the tests from SSD_TEST_BACKENDS,
-// and everything else from SSD_BACKEND. The default is the fastest that works here: 'cpu'
-// (measured on a 2-core machine without a GPU; see bench/).
+// and everything else from SSD_BACKEND. The default is the fastest that works here: 'wasm' where
+// the engine validates WebAssembly SIMD128 (Node 20 does), else 'cpu' (measured on a 2-core
+// machine without a GPU; see bench/).
 
 import { Kernels } from './kernels';
 import { ReferenceKernels } from './cpu/reference';
 import { CpuKernels } from './cpu/fast';
+import { WasmKernels } from './wasm';
+import { simdSupported } from './wasm/runtime';
 
-export const BACKEND_NAMES = ['reference', 'cpu', 'gpu.js:webasm', 'gpu.js:headlessgl', 'gpu.js:cpu'] as const;
+export const BACKEND_NAMES = ['reference', 'wasm', 'cpu', 'gpu.js:webasm', 'gpu.js:headlessgl', 'gpu.js:cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export function isBackendName(name: string): name is BackendName {
@@ -29,6 +33,8 @@ export async function createKernels(name: string, options: { threads?: number } 
   switch (name) {
     case 'reference':
       return new ReferenceKernels();
+    case 'wasm':
+      return new WasmKernels({ threads: options.threads });
     case 'cpu':
       return new CpuKernels({ threads: options.threads });
     default: {
@@ -46,5 +52,5 @@ export function defaultBackendName(): BackendName {
     if (!isBackendName(fromEnv)) throw new Error(`SSD_BACKEND='${fromEnv}' is not a backend; choose one of: ${BACKEND_NAMES.join(', ')}`);
     return fromEnv;
   }
-  return 'cpu';
+  return simdSupported() ? 'wasm' : 'cpu';
 }

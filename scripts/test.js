@@ -27,7 +27,7 @@ const hasXvfb = works('command -v xvfb-run');
 const glUsable = hasXvfb && works(`node -e "require('gl')"`);
 const env = { ...process.env };
 if (env.SSD_TEST_BACKENDS === undefined) {
-  env.SSD_TEST_BACKENDS = inCI || glUsable ? 'cpu,gpu.js:webasm,gpu.js:cpu,gpu.js:headlessgl' : 'cpu,gpu.js:webasm,gpu.js:cpu';
+  env.SSD_TEST_BACKENDS = inCI || glUsable ? 'wasm,cpu,gpu.js:webasm,gpu.js:cpu,gpu.js:headlessgl' : 'wasm,cpu,gpu.js:webasm,gpu.js:cpu';
 }
 if (env.SSD_TEST_GPUJS_MODES === undefined) {
   env.SSD_TEST_GPUJS_MODES = inCI || glUsable ? 'webasm,cpu,headlessgl' : 'webasm,cpu';

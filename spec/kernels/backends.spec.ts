@@ -20,6 +20,7 @@ import { Kernels, MaxPoolResult } from '../../kernels/kernels';
 import { Conv2dOptions, Pool2dOptions } from '../../kernels/geometry';
 import * as reference from '../../kernels/cpu/reference';
 import { CpuKernels } from '../../kernels/cpu/fast';
+import { WasmKernels } from '../../kernels/wasm';
 import { BACKEND_NAMES, createKernels, isBackendName } from '../../kernels/select';
 import { Tensor, shapeToString } from '../../tensor/tensor';
 import { Rng, randNormal, randUniform } from '../../tensor/random';
@@ -42,9 +43,16 @@ const BACKENDS: Record<string, Backend[]> = {
     { label: 'cpu (2 threads, all convolutions on the worker pool)', create: () => new CpuKernels({ threads: 2, minParallelFlops: 0 }) },
     { label: 'cpu (1 thread)', create: () => new CpuKernels({ threads: 1 }) },
   ],
+  // Both GEMM micro-kernels, each with 1 thread and with 2 (every convolution on the workers).
+  wasm: [
+    { label: 'wasm (simd, 2 threads, all convolutions on the workers)', create: () => new WasmKernels({ threads: 2, microKernel: 'simd', minParallelFlops: 0 }) },
+    { label: 'wasm (simd, 1 thread)', create: () => new WasmKernels({ threads: 1, microKernel: 'simd' }) },
+    { label: 'wasm (relaxed, 2 threads, all convolutions on the workers)', create: () => new WasmKernels({ threads: 2, microKernel: 'relaxed', minParallelFlops: 0 }) },
+    { label: 'wasm (relaxed, 1 thread)', create: () => new WasmKernels({ threads: 1, microKernel: 'relaxed' }) },
+  ],
 };
 
-const DEFAULT_BACKENDS = 'cpu';
+const DEFAULT_BACKENDS = 'wasm,cpu';
 
 function requestedBackends(): string[] {
   return (process.env.SSD_TEST_BACKENDS ?? DEFAULT_BACKENDS)

@@ -1,0 +1,254 @@
+// The WebAssembly SIMD backend ('wasm'): convolutions as packed, register-tiled float32 GEMMs in
+// hand-written WebAssembly (kernels/wasm/*.wat), on all cores through worker threads that share
+// one WebAssembly.Memory.
+//
+// A convolution call copies its inputs into the shared memory (an arena reset at every call, grown
+// to the largest call and then reused, so memory stays flat), runs its tasks (conv.ts) on this
+// thread and the workers, and copies the result out. Pooling, ReLU, the L2 norm and the bias
+// gradient are single memory-bound sweeps: copying their tensors into the WebAssembly memory and
+// back would cost as much as the sweep itself, so they run where the tensors are, with the cpu
+// backend's loops (kernels/cpu/fast/elementwise.ts).
+//
+// float64 tensors (the gradient checks) go to the reference kernels.
+
+import * as os from 'os';
+import { Shape, Tensor, assertShape, shapeToString, shapesEqual } from '../../tensor/tensor';
+import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
+import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
+import * as reference from '../cpu/reference';
+import * as ew from '../cpu/fast/elementwise';
+import { ConvJob, ConvPass, convFlops, planConvTasks, roundUp, runConvTasks, scratchLayout, writeGeometry } from './conv';
+import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, defaultMicroKernel, instantiate } from './runtime';
+import { WasmThreads } from './threads';
+
+export interface WasmKernelsOptions {
+  /** Threads in all, the main thread included (threads - 1 workers). Default: os.availableParallelism(). */
+  threads?: number;
+  /** The GEMM micro-kernel. Default: 'relaxed' where the engine validates relaxed SIMD, else 'simd'. */
+  microKernel?: MicroKernel;
+  /**
+   * Convolutions below this many FLOPs run on the main thread alone: handing them to the workers
+   * costs more than it saves. Default 2e6.
+   */
+  minParallelFlops?: number;
+}
+
+function allFloat32(...tensors: (Tensor | null)[]): boolean {
+  return tensors.every((t) => t === null || t.dtype === 'float32');
+}
+
+function f32(t: Tensor): Float32Array {
+  return t.data as Float32Array;
+}
+
+/** Where the fixed parts of the shared memory lie (byte addresses); calls use the arena after them. */
+const GEOMETRY_ADDRESS = 64;
+const ARENA_START = 1024;
+
+export class WasmKernels implements Kernels {
+  readonly name = 'wasm';
+  readonly threads: number;
+  readonly microKernel: MicroKernel;
+  readonly minParallelFlops: number;
+  private readonly modules: WasmModules;
+  private readonly memory: WebAssembly.Memory;
+  private readonly wasm: WasmExports; // this thread's instances
+  private workers: WasmThreads | null = null; // started on the first convolution big enough to share
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  constructor(options: WasmKernelsOptions = {}) {
+    const threads = options.threads ?? os.availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`WasmKernels: threads must be a positive integer, got ${threads}`);
+    this.threads = threads;
+    this.microKernel = options.microKernel ?? defaultMicroKernel();
+    this.minParallelFlops = options.minParallelFlops ?? 2e6;
+    this.modules = compileModules(this.microKernel);
+    this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
+    this.wasm = instantiate(this.modules, this.memory);
+  }
+
+  /** Worker threads running now (threads - 1 once a parallel convolution has run, 0 before). */
+  get workerCount(): number {
+    return this.workers?.size ?? 0;
+  }
+
+  get workerThreadIds(): number[] {
+    return this.workers?.threadIds ?? [];
+  }
+
+  /** Bytes of WebAssembly memory: grown to the largest call so far, then reused. */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Convolution
+
+  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
+    if (!allFloat32(x, w, b)) return reference.conv2dForward(x, w, b, options);
+    const g = conv2dGeometry(x.shape, w.shape, options);
+    if (b !== null) assertShape(b, [g.outChannels], 'conv2d forward: bias');
+    const y = await this.convolve('forward', g, { x: f32(x), w: f32(w), bias: b === null ? null : f32(b) });
+    return new Tensor([g.batch, g.outChannels, g.outH, g.outW], y);
+  }
+
+  async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {
+    if (!allFloat32(dy, w)) return reference.conv2dBackwardInput(dy, w, inputShape, options);
+    const g = conv2dGeometry(inputShape, w.shape, options);
+    assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], 'conv2d backward (input): dy');
+    return new Tensor(inputShape, await this.convolve('backwardInput', g, { dy: f32(dy), w: f32(w) }));
+  }
+
+  async conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<Tensor> {
+    if (!allFloat32(dy, x)) return reference.conv2dBackwardWeight(dy, x, weightShape, options);
+    const g = conv2dGeometry(x.shape, weightShape, options);
+    assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], 'conv2d backward (weight): dy');
+    return new Tensor(weightShape, await this.convolve('backwardWeight', g, { dy: f32(dy), x: f32(x) }));
+  }
+
+  async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
+    if (!allFloat32(dy)) return reference.conv2dBackwardBias(dy);
+    if (dy.rank !== 4) throw new Error(`conv2d backward (bias): dy must be (N, C_out, H_out, W_out), got ${shapeToString(dy.shape)}`);
+    const [batch, channels, h, w] = dy.shape;
+    return new Tensor([channels], ew.biasGradient(f32(dy), batch, channels, h * w));
+  }
+
+  /**
+   * Runs one convolution pass: copies the inputs into the arena, runs the tasks (here, or here
+   * and on the workers), and returns a copy of the output (y, dx or dW).
+   */
+  private convolve(
+    pass: ConvPass,
+    g: Conv2dGeometry,
+    inputs: { x?: Float32Array; w?: Float32Array; bias?: Float32Array | null; dy?: Float32Array },
+  ): Promise<Float32Array> {
+    if (this.disposed) return Promise.reject(new Error('WasmKernels: used after dispose()'));
+    // One call at a time: they share the arena, and a caller may start several without awaiting.
+    const result = this.queue.then(() => this.convolveNow(pass, g, inputs));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async convolveNow(
+    pass: ConvPass,
+    g: Conv2dGeometry,
+    inputs: { x?: Float32Array; w?: Float32Array; bias?: Float32Array | null; dy?: Float32Array },
+  ): Promise<Float32Array> {
+    const parallel = this.threads > 1 && convFlops(g) >= this.minParallelFlops;
+    const threads = parallel ? this.threads : 1;
+    const outLength =
+      pass === 'forward' ? g.batch * g.outChannels * g.outH * g.outW
+      : pass === 'backwardInput' ? g.batch * g.inChannels * g.inH * g.inW
+      : g.outChannels * g.inChannels * g.kernelH * g.kernelW;
+    // The arena: each array at a 64-byte boundary.
+    let top = ARENA_START;
+    const place = (floats: number): number => {
+      const address = top;
+      top = roundUp(top + 4 * floats, 64);
+      return address;
+    };
+    const x = inputs.x === undefined ? 0 : place(inputs.x.length);
+    const w = inputs.w === undefined ? 0 : place(inputs.w.length);
+    const bias = inputs.bias === undefined || inputs.bias === null ? 0 : place(inputs.bias.length);
+    const dy = inputs.dy === undefined ? 0 : place(inputs.dy.length);
+    const out = place(outLength);
+    const layout = scratchLayout(pass, g);
+    const scratch = place((layout.bytes / 4) * threads);
+    this.reserve(top);
+
+    const heap = new Float32Array(this.memory.buffer);
+    if (inputs.x !== undefined) heap.set(inputs.x, x / 4);
+    if (inputs.w !== undefined) heap.set(inputs.w, w / 4);
+    if (bias !== 0) heap.set(inputs.bias!, bias / 4);
+    if (inputs.dy !== undefined) heap.set(inputs.dy, dy / 4);
+    if (pass === 'backwardWeight') heap.fill(0, out / 4, out / 4 + outLength); // tasks add to dW
+    writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
+
+    const job: ConvJob = {
+      pass, g, geometry: GEOMETRY_ADDRESS, x, w, bias, dy, out,
+      scratch, scratchBytes: layout.bytes,
+      tasks: planConvTasks(pass, g, threads),
+    };
+    if (!parallel) {
+      runConvTasks(job, this.wasm, 0, null);
+    } else {
+      this.workers ??= new WasmThreads(this.threads - 1, this.modules, this.memory);
+      await this.workers.run(job, this.wasm);
+    }
+    return heap.slice(out / 4, out / 4 + outLength);
+  }
+
+  /** Grows the shared memory to hold `bytes` (never shrinks: the next calls reuse it). */
+  private reserve(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes <= have) return;
+    const pages = Math.ceil((bytes - have) / PAGE_BYTES);
+    if (have / PAGE_BYTES + pages > MAX_PAGES) throw new Error(`wasm backend: a call needs ${bytes} bytes, more than the 4 GiB WebAssembly memory`);
+    this.memory.grow(pages);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Pooling, L2 norm, ReLU: the cpu backend's sweeps, on the tensors where they are
+
+  async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
+    if (!allFloat32(x)) return reference.maxPool2dForward(x, options);
+    const g = pool2dGeometry(x.shape, options);
+    const { y, argmax } = ew.maxPoolForward(f32(x), g);
+    return { y: new Tensor([g.batch, g.channels, g.outH, g.outW], y), argmax };
+  }
+
+  async maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Promise<Tensor> {
+    if (!allFloat32(dy)) return reference.maxPool2dBackward(dy, argmax, inputShape, options);
+    const g = pool2dGeometry(inputShape, options);
+    assertShape(dy, [g.batch, g.channels, g.outH, g.outW], 'maxpool2d backward: dy');
+    if (argmax.length !== dy.size) throw new Error(`maxpool2d backward: argmax has ${argmax.length} entries, dy has ${dy.size}`);
+    return new Tensor(inputShape, ew.maxPoolBackward(f32(dy), argmax, g));
+  }
+
+  async l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult> {
+    if (!allFloat32(x, scale)) return reference.l2NormForward(x, scale, eps);
+    if (x.rank !== 4) throw new Error(`l2norm forward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
+    checkScale(x, scale, 'l2norm forward');
+    const [batch, , h, w] = x.shape;
+    const { y, norm } = ew.l2NormForward(f32(x), f32(scale), x.shape, eps);
+    return { y: new Tensor(x.shape, y), norm: new Tensor([batch, 1, h, w], norm) };
+  }
+
+  async l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
+    if (!allFloat32(dy, x, scale, norm)) return reference.l2NormBackward(dy, x, scale, norm);
+    if (x.rank !== 4) throw new Error(`l2norm backward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
+    if (!shapesEqual(dy.shape, x.shape)) throw new Error(`l2norm backward: dy ${shapeToString(dy.shape)} must have x's shape ${shapeToString(x.shape)}`);
+    checkScale(x, scale, 'l2norm backward');
+    const [batch, , h, w] = x.shape;
+    assertShape(norm, [batch, 1, h, w], 'l2norm backward: norm');
+    const { dx, dscale } = ew.l2NormBackward(f32(dy), f32(x), f32(scale), f32(norm), x.shape);
+    return { dx: new Tensor(x.shape, dx), dscale: new Tensor(scale.shape, dscale) };
+  }
+
+  async reluForward(x: Tensor): Promise<Tensor> {
+    if (!allFloat32(x)) return reference.reluForward(x);
+    return new Tensor(x.shape, ew.reluForward(f32(x)));
+  }
+
+  async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
+    if (!allFloat32(dy, y)) return reference.reluBackward(dy, y);
+    if (!shapesEqual(dy.shape, y.shape)) throw new Error(`relu backward: dy ${shapeToString(dy.shape)} must have y's shape ${shapeToString(y.shape)}`);
+    return new Tensor(dy.shape, ew.reluBackward(f32(dy), f32(y)));
+  }
+
+  /** Terminates the worker threads. The kernels cannot be used afterwards. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.queue;
+    const workers = this.workers;
+    this.workers = null;
+    if (workers !== null) await workers.dispose();
+  }
+}
+
+function checkScale(x: Tensor, scale: Tensor, what: string): void {
+  if (scale.size !== x.shape[1]) {
+    throw new Error(`${what}: scale ${shapeToString(scale.shape)} must have one entry per channel of x ${shapeToString(x.shape)}`);
+  }
+}
