@@ -43,16 +43,20 @@ export interface ConvJob {
   w: number; // forward, backwardInput
   bias: number; // forward; 0 when there is none
   dy: number; // backwardInput, backwardWeight
-  /** y, dx, or dW (which the caller zeroes: tasks add to it). */
+  /**
+   * y, dx, or dW. The weight gradient is `parts` partial sums, one after the other (each over a
+   * range of images, so that small layers still give every thread work); the caller zeroes them
+   * and adds them up.
+   */
   out: number;
   /** Thread t's scratch starts at scratch + t * scratchBytes (layout: scratchLayout). */
   scratch: number;
   scratchBytes: number;
-  /** TASK_FIELDS ints per task: (image, row start, row end, column start, column end). */
+  /** TASK_FIELDS ints per task: (part, first image, end image, row start, row end, column start, column end). */
   tasks: Int32Array;
 }
 
-export const TASK_FIELDS = 5;
+export const TASK_FIELDS = 7;
 /** Bytes of the geometry struct. */
 export const GEOMETRY_BYTES = 48;
 
@@ -91,11 +95,11 @@ export function scratchLayout(pass: ConvPass, g: Conv2dGeometry): { a: number; b
 }
 
 /**
- * The tasks of a job for `threads` threads: one thread gets the biggest tasks the blocking allows;
- * several get ~8 tasks each where the layer is big enough, so that a thread slowed down by
- * another process holds the others up only briefly.
+ * The tasks of a job for `threads` threads, and how many partial sums of dW they write. One
+ * thread gets the biggest tasks the blocking allows; several get ~8 tasks each where the layer is
+ * big enough, so that a thread slowed down by another process holds the others up only briefly.
  */
-export function planConvTasks(pass: ConvPass, g: Conv2dGeometry, threads: number): Int32Array {
+export function planConvTasks(pass: ConvPass, g: Conv2dGeometry, threads: number): { tasks: Int32Array; parts: number } {
   const tasks: number[] = [];
   const wanted = threads > 1 ? 8 * threads : 1;
   const enough = threads > 1 ? 4 * threads : 1;
@@ -108,19 +112,28 @@ export function planConvTasks(pass: ConvPass, g: Conv2dGeometry, threads: number
     const rows = splitRange(g.outChannels, Infinity, 32, Math.ceil(enough / g.batch / (cols.length - 1)), MR);
     for (let n = 0; n < g.batch; n++)
       for (let r = 0; r + 1 < rows.length; r++)
-        for (let c = 0; c + 1 < cols.length; c++) tasks.push(n, rows[r], rows[r + 1], cols[c], cols[c + 1]);
-  } else if (pass === 'backwardInput') {
+        for (let c = 0; c + 1 < cols.length; c++) tasks.push(0, n, n + 1, rows[r], rows[r + 1], cols[c], cols[c + 1]);
+    return { tasks: Int32Array.from(tasks), parts: 1 };
+  }
+  if (pass === 'backwardInput') {
     const channels = splitRange(g.inChannels, inputRowsPerTask(g) / taps, 1, Math.ceil(wanted / g.batch), 1);
     for (let n = 0; n < g.batch; n++)
-      for (let r = 0; r + 1 < channels.length; r++) tasks.push(n, channels[r], channels[r + 1], 0, P);
-  } else {
-    const K = g.inChannels * taps;
-    const cols = splitRange(K, NC, 32, wanted, NR);
-    const rows = splitRange(g.outChannels, Infinity, 32, Math.ceil(enough / (cols.length - 1)), MR);
-    for (let r = 0; r + 1 < rows.length; r++)
-      for (let c = 0; c + 1 < cols.length; c++) tasks.push(0, rows[r], rows[r + 1], cols[c], cols[c + 1]);
+      for (let r = 0; r + 1 < channels.length; r++) tasks.push(0, n, n + 1, channels[r], channels[r + 1], 0, P);
+    return { tasks: Int32Array.from(tasks), parts: 1 };
   }
-  return Int32Array.from(tasks);
+  // Backward weight: tiles of dW, and when the tiles are too few to share (a small layer: conv1_1
+  // of the channels / 16 model has one 4 x 27 tile), the images too, each range into its own
+  // partial sum.
+  const K = g.inChannels * taps;
+  const cols = splitRange(K, NC, 32, wanted, NR);
+  const rows = splitRange(g.outChannels, Infinity, 32, Math.ceil(enough / (cols.length - 1)), MR);
+  const tiles = (rows.length - 1) * (cols.length - 1);
+  const parts = tiles >= enough ? 1 : Math.min(g.batch, Math.ceil(wanted / tiles));
+  const images = splitRange(g.batch, Infinity, 1, parts, 1);
+  for (let part = 0; part + 1 < images.length; part++)
+    for (let r = 0; r + 1 < rows.length; r++)
+      for (let c = 0; c + 1 < cols.length; c++) tasks.push(part, images[part], images[part + 1], rows[r], rows[r + 1], cols[c], cols[c + 1]);
+  return { tasks: Int32Array.from(tasks), parts: images.length - 1 };
 }
 
 /** Runs tasks until the shared counter (or, with none, the list) says there are none left. */
@@ -138,12 +151,11 @@ export function runConvTasks(job: ConvJob, wasm: WasmExports, thread: number, co
 }
 
 function runConvTask(job: ConvJob, wasm: WasmExports, thread: number, t: number): void {
-  const task = job.tasks;
-  const base = t * TASK_FIELDS;
+  const [part, n0, n1, r0, r1, c0, c1] = job.tasks.subarray(t * TASK_FIELDS, (t + 1) * TASK_FIELDS);
   const scratch = job.scratch + thread * job.scratchBytes;
-  if (job.pass === 'forward') forwardTask(job, wasm, scratch, task[base], task[base + 1], task[base + 2], task[base + 3], task[base + 4]);
-  else if (job.pass === 'backwardInput') backwardInputTask(job, wasm, scratch, task[base], task[base + 1], task[base + 2]);
-  else backwardWeightTask(job, wasm, scratch, task[base + 1], task[base + 2], task[base + 3], task[base + 4]);
+  if (job.pass === 'forward') forwardTask(job, wasm, scratch, n0, r0, r1, c0, c1);
+  else if (job.pass === 'backwardInput') backwardInputTask(job, wasm, scratch, n0, r0, r1);
+  else backwardWeightTask(job, wasm, scratch, part, n0, n1, r0, r1, c0, c1);
 }
 
 /** Zeroes the padding of the last, partly filled panel of a packed operand (rows or columns past `used`). */
@@ -168,8 +180,7 @@ function forwardTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number
   wasm.fill_rows(yTile(co0), P, co1 - co0, nc, job.bias === 0 ? 0 : job.bias + 4 * co0);
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = Math.min(KC, K - k0);
-    zeroLastPanel(wasm, bPacked, nc, NR, kc);
-    wasm.im2col_pack(xImage, job.geometry, k0, kc, p0, nc, bPacked, 0);
+    wasm.im2col_pack(xImage, job.geometry, k0, kc, p0, nc, bPacked); // pads the last panel with zeros itself
     for (let m0 = co0; m0 < co1; m0 += MC) {
       const mc = Math.min(MC, co1 - m0);
       zeroLastPanel(wasm, aPacked, mc, MR, kc);
@@ -223,8 +234,10 @@ function backwardInputTask(job: ConvJob, wasm: WasmExports, scratch: number, n: 
   }
 }
 
-/** dW[co0..co1, c0..c1] += sum over images n of dy[n][co0..co1, :] * col(x[n])^T[:, c0..c1] */
-function backwardWeightTask(job: ConvJob, wasm: WasmExports, scratch: number, co0: number, co1: number, c0: number, c1: number): void {
+/** Partial sum `part` of dW[co0..co1, c0..c1] += sum over images n0..n1 of dy[n][co0..co1, :] * col(x[n])^T[:, c0..c1] */
+function backwardWeightTask(
+  job: ConvJob, wasm: WasmExports, scratch: number, part: number, n0: number, n1: number, co0: number, co1: number, c0: number, c1: number,
+): void {
   const { g } = job;
   const layout = scratchLayout('backwardWeight', g);
   const aPacked = scratch + layout.a;
@@ -234,19 +247,20 @@ function backwardWeightTask(job: ConvJob, wasm: WasmExports, scratch: number, co
   const P = g.outH * g.outW;
   const Co = g.outChannels;
   const nc = c1 - c0;
-  for (let n = 0; n < g.batch; n++) {
+  const dw = job.out + 4 * part * Co * K; // this part's partial sum
+  for (let n = n0; n < n1; n++) {
     const xImage = job.x + 4 * n * g.inChannels * g.inH * g.inW;
     const dyImage = job.dy + 4 * n * Co * P;
     // The sum runs over output positions: they are this GEMM's K dimension.
     for (let p0 = 0; p0 < P; p0 += KC) {
       const kc = Math.min(KC, P - p0);
       zeroLastPanel(wasm, bPacked, nc, NR, kc);
-      wasm.im2col_pack(xImage, job.geometry, c0, nc, p0, kc, bPacked, 1);
+      wasm.im2col_pack_transposed(xImage, job.geometry, c0, nc, p0, kc, bPacked);
       for (let m0 = co0; m0 < co1; m0 += MC) {
         const mc = Math.min(MC, co1 - m0);
         zeroLastPanel(wasm, aPacked, mc, MR, kc);
         wasm.pack_a(dyImage + 4 * (m0 * P + p0), P, 1, mc, kc, aPacked);
-        wasm.gemm(mc, nc, kc, aPacked, bPacked, job.out + 4 * (m0 * K + c0), K, tmp);
+        wasm.gemm(mc, nc, kc, aPacked, bPacked, dw + 4 * (m0 * K + c0), K, tmp);
       }
     }
   }

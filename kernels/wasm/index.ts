@@ -97,6 +97,12 @@ export class WasmKernels implements Kernels {
     if (!allFloat32(dy, w)) return reference.conv2dBackwardInput(dy, w, inputShape, options);
     const g = conv2dGeometry(inputShape, w.shape, options);
     assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], 'conv2d backward (input): dy');
+    const transposed = transposedAsForward(g);
+    if (transposed !== null) {
+      // stride 1: dx is a forward convolution of dy (see transposedAsForward), no col2im needed
+      const flipped = flippedTransposedWeights(f32(w), g);
+      return new Tensor(inputShape, await this.convolve('forward', transposed, { x: f32(dy), w: flipped, bias: null }));
+    }
     return new Tensor(inputShape, await this.convolve('backwardInput', g, { dy: f32(dy), w: f32(w) }));
   }
 
@@ -152,7 +158,8 @@ export class WasmKernels implements Kernels {
     const w = inputs.w === undefined ? 0 : place(inputs.w.length);
     const bias = inputs.bias === undefined || inputs.bias === null ? 0 : place(inputs.bias.length);
     const dy = inputs.dy === undefined ? 0 : place(inputs.dy.length);
-    const out = place(outLength);
+    const { tasks, parts } = planConvTasks(pass, g, threads);
+    const out = place(outLength * parts);
     const layout = scratchLayout(pass, g);
     const scratch = place((layout.bytes / 4) * threads);
     this.reserve(top);
@@ -162,13 +169,12 @@ export class WasmKernels implements Kernels {
     if (inputs.w !== undefined) heap.set(inputs.w, w / 4);
     if (bias !== 0) heap.set(inputs.bias!, bias / 4);
     if (inputs.dy !== undefined) heap.set(inputs.dy, dy / 4);
-    if (pass === 'backwardWeight') heap.fill(0, out / 4, out / 4 + outLength); // tasks add to dW
+    if (pass === 'backwardWeight') heap.fill(0, out / 4, out / 4 + outLength * parts); // tasks add to dW
     writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
 
     const job: ConvJob = {
       pass, g, geometry: GEOMETRY_ADDRESS, x, w, bias, dy, out,
-      scratch, scratchBytes: layout.bytes,
-      tasks: planConvTasks(pass, g, threads),
+      scratch, scratchBytes: layout.bytes, tasks,
     };
     if (!parallel) {
       runConvTasks(job, this.wasm, 0, null);
@@ -176,7 +182,12 @@ export class WasmKernels implements Kernels {
       this.workers ??= new WasmThreads(this.threads - 1, this.modules, this.memory);
       await this.workers.run(job, this.wasm);
     }
-    return heap.slice(out / 4, out / 4 + outLength);
+    const result = heap.slice(out / 4, out / 4 + outLength);
+    for (let part = 1; part < parts; part++) {
+      const partial = out / 4 + part * outLength;
+      for (let i = 0; i < outLength; i++) result[i] += heap[partial + i];
+    }
+    return result;
   }
 
   /** Grows the shared memory to hold `bytes` (never shrinks: the next calls reuse it). */
@@ -245,6 +256,44 @@ export class WasmKernels implements Kernels {
     this.workers = null;
     if (workers !== null) await workers.dispose();
   }
+}
+
+/**
+ * With stride 1, the input gradient is itself a forward convolution: of dy, padded by
+ * dilation * (k - 1) - pad, with the weights flipped in space and input and output channels
+ * swapped:
+ *   dx[ci, iy, ix] = sum over (co, ky, kx) of dy[co, iy + pad - ky * dilation, ...] * w[co, ci, ky, kx]
+ * and with ky' = kH - 1 - ky that is a correlation of dy with w[co, ci, kH - 1 - ky', ...] at
+ * offsets ky' * dilation - (dilation * (kH - 1) - pad). Running it as a forward pass saves the
+ * scattered col2im sweep, which costs more than the multiply when channels are few. The
+ * geometry of that forward pass, or null when it does not apply (a stride, or a padding larger
+ * than the kernel's reach).
+ */
+function transposedAsForward(g: Conv2dGeometry): Conv2dGeometry | null {
+  if (g.strideH !== 1 || g.strideW !== 1) return null;
+  const padH = g.dilationH * (g.kernelH - 1) - g.padH;
+  const padW = g.dilationW * (g.kernelW - 1) - g.padW;
+  if (padH < 0 || padW < 0) return null;
+  const t = conv2dGeometry(
+    [g.batch, g.outChannels, g.outH, g.outW],
+    [g.inChannels, g.outChannels, g.kernelH, g.kernelW],
+    { padding: [padH, padW], dilation: [g.dilationH, g.dilationW] },
+  );
+  if (t.outH !== g.inH || t.outW !== g.inW) throw new Error(`wasm backend: transposed convolution gives ${t.outH}x${t.outW}, expected ${g.inH}x${g.inW}`);
+  return t;
+}
+
+/** w (C_out, C_in, kH, kW) -> w' (C_in, C_out, kH, kW) with w'[ci, co, ky, kx] = w[co, ci, kH - 1 - ky, kW - 1 - kx]. */
+function flippedTransposedWeights(w: Float32Array, g: Conv2dGeometry): Float32Array {
+  const { outChannels: Co, inChannels: Ci, kernelH: kH, kernelW: kW } = g;
+  const flipped = new Float32Array(w.length);
+  for (let co = 0; co < Co; co++)
+    for (let ci = 0; ci < Ci; ci++)
+      for (let ky = 0; ky < kH; ky++)
+        for (let kx = 0; kx < kW; kx++) {
+          flipped[((ci * Co + co) * kH + (kH - 1 - ky)) * kW + (kW - 1 - kx)] = w[((co * Ci + ci) * kH + ky) * kW + kx];
+        }
+  return flipped;
 }
 
 function checkScale(x: Tensor, scale: Tensor, what: string): void {

@@ -26,7 +26,8 @@ export interface WasmModules {
 export interface WasmExports {
   pack_a(src: number, rowStride: number, colStride: number, mc: number, kc: number, dst: number): void;
   pack_b(src: number, rowStride: number, colStride: number, kc: number, nc: number, dst: number): void;
-  im2col_pack(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number, transposed: number): void;
+  im2col_pack(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number): void;
+  im2col_pack_transposed(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number): void;
   col2im_add(dcol: number, ld: number, geometry: number, r0: number, rows: number, q0: number, nq: number, dx: number): void;
   fill_rows(c: number, ldc: number, rows: number, cols: number, bias: number): void;
   gemm(mc: number, nc: number, kc: number, a: number, b: number, c: number, ldc: number, tmp: number): void;
