@@ -18,7 +18,7 @@ import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
 import * as reference from '../cpu/reference';
 import * as ew from '../cpu/fast/elementwise';
 import { ConvJob, ConvPass, convFlops, planConvTasks, roundUp, runConvTasks, scratchLayout, writeGeometry } from './conv';
-import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, defaultMicroKernel, instantiate } from './runtime';
+import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
 import { WasmThreads } from './threads';
 
 export interface WasmKernelsOptions {
@@ -61,7 +61,7 @@ export class WasmKernels implements Kernels {
     const threads = options.threads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`WasmKernels: threads must be a positive integer, got ${threads}`);
     this.threads = threads;
-    this.microKernel = options.microKernel ?? defaultMicroKernel();
+    this.microKernel = options.microKernel ?? pickMicroKernel();
     this.minParallelFlops = options.minParallelFlops ?? 2e6;
     this.modules = compileModules(this.microKernel);
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
