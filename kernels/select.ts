@@ -13,7 +13,8 @@
 // machine without a GPU; see bench/).
 
 import { Kernels } from './kernels';
-import { ReferenceKernels } from './cpu/reference';
+import { ReferenceKernels, referenceKernels } from './cpu/reference';
+import { checked } from './checked';
 import { CpuKernels } from './cpu/fast';
 import { WasmKernels } from './wasm';
 import { simdSupported } from './wasm/runtime';
@@ -25,22 +26,26 @@ export function isBackendName(name: string): name is BackendName {
   return (BACKEND_NAMES as readonly string[]).includes(name);
 }
 
-/** Create the kernels of a backend. GPU.js backends check which mode really ran and throw if it fell back. */
+/**
+ * Create the kernels of a backend, behind the argument checks of kernels/checked.ts (which also
+ * send float64 calls to the reference). GPU.js backends check which mode really ran and throw if
+ * it fell back.
+ */
 export async function createKernels(name: string, options: { threads?: number } = {}): Promise<Kernels> {
   if (!isBackendName(name)) {
     throw new Error(`unknown backend '${name}'; choose one of: ${BACKEND_NAMES.join(', ')}`);
   }
   switch (name) {
     case 'reference':
-      return new ReferenceKernels();
+      return new ReferenceKernels(); // checks its own arguments, in any dtype
     case 'wasm':
-      return new WasmKernels({ threads: options.threads });
+      return checked(new WasmKernels({ threads: options.threads }), referenceKernels);
     case 'cpu':
-      return new CpuKernels({ threads: options.threads });
+      return checked(new CpuKernels({ threads: options.threads }), referenceKernels);
     default: {
       // loaded only when asked for: gpu.js is a large import
       const { createGpuJsKernels } = await import('./gpu');
-      return createGpuJsKernels(name.slice('gpu.js:'.length) as 'webasm' | 'headlessgl' | 'cpu');
+      return checked(createGpuJsKernels(name.slice('gpu.js:'.length) as 'webasm' | 'headlessgl' | 'cpu'), referenceKernels);
     }
   }
 }

@@ -7,16 +7,16 @@
 // thread and the workers, and copies the result out. Pooling, ReLU, the L2 norm and the bias
 // gradient are single memory-bound sweeps: copying their tensors into the WebAssembly memory and
 // back would cost as much as the sweep itself, so they run where the tensors are, with the cpu
-// backend's loops (kernels/cpu/fast/elementwise.ts).
+// backend's loops (kernels/cpu/fast/memory_bound.ts).
 //
-// float64 tensors (the gradient checks) go to the reference kernels.
+// Arguments are checked, and float64 tensors (the gradient checks) sent to the reference, by
+// kernels/checked.ts, which createKernels puts in front of this backend: it sees float32 only.
 
 import * as os from 'os';
-import { Shape, Tensor, assertShape, shapeToString, shapesEqual } from '../../tensor/tensor';
+import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
 import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
-import * as reference from '../cpu/reference';
-import * as ew from '../cpu/fast/elementwise';
+import * as ew from '../cpu/fast/memory_bound';
 import { ConvJob, ConvPass, convFlops, planConvTasks, roundUp, runConvTasks, scratchLayout, writeGeometry } from './conv';
 import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
 import { WasmThreads } from './threads';
@@ -31,10 +31,6 @@ export interface WasmKernelsOptions {
    * costs more than it saves. Default 2e6.
    */
   minParallelFlops?: number;
-}
-
-function allFloat32(...tensors: (Tensor | null)[]): boolean {
-  return tensors.every((t) => t === null || t.dtype === 'float32');
 }
 
 function f32(t: Tensor): Float32Array {
@@ -86,17 +82,13 @@ export class WasmKernels implements Kernels {
   // Convolution
 
   async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
-    if (!allFloat32(x, w, b)) return reference.conv2dForward(x, w, b, options);
     const g = conv2dGeometry(x.shape, w.shape, options);
-    if (b !== null) assertShape(b, [g.outChannels], 'conv2d forward: bias');
     const y = await this.convolve('forward', g, { x: f32(x), w: f32(w), bias: b === null ? null : f32(b) });
     return new Tensor([g.batch, g.outChannels, g.outH, g.outW], y);
   }
 
   async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {
-    if (!allFloat32(dy, w)) return reference.conv2dBackwardInput(dy, w, inputShape, options);
     const g = conv2dGeometry(inputShape, w.shape, options);
-    assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], 'conv2d backward (input): dy');
     const transposed = transposedAsForward(g);
     if (transposed !== null) {
       // stride 1: dx is a forward convolution of dy (see transposedAsForward), no col2im needed
@@ -107,15 +99,11 @@ export class WasmKernels implements Kernels {
   }
 
   async conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<Tensor> {
-    if (!allFloat32(dy, x)) return reference.conv2dBackwardWeight(dy, x, weightShape, options);
     const g = conv2dGeometry(x.shape, weightShape, options);
-    assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], 'conv2d backward (weight): dy');
     return new Tensor(weightShape, await this.convolve('backwardWeight', g, { dy: f32(dy), x: f32(x) }));
   }
 
   async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
-    if (!allFloat32(dy)) return reference.conv2dBackwardBias(dy);
-    if (dy.rank !== 4) throw new Error(`conv2d backward (bias): dy must be (N, C_out, H_out, W_out), got ${shapeToString(dy.shape)}`);
     const [batch, channels, h, w] = dy.shape;
     return new Tensor([channels], ew.biasGradient(f32(dy), batch, channels, h * w));
   }
@@ -203,48 +191,32 @@ export class WasmKernels implements Kernels {
   // Pooling, L2 norm, ReLU: the cpu backend's sweeps, on the tensors where they are
 
   async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
-    if (!allFloat32(x)) return reference.maxPool2dForward(x, options);
     const g = pool2dGeometry(x.shape, options);
     const { y, argmax } = ew.maxPoolForward(f32(x), g);
     return { y: new Tensor([g.batch, g.channels, g.outH, g.outW], y), argmax };
   }
 
   async maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Promise<Tensor> {
-    if (!allFloat32(dy)) return reference.maxPool2dBackward(dy, argmax, inputShape, options);
     const g = pool2dGeometry(inputShape, options);
-    assertShape(dy, [g.batch, g.channels, g.outH, g.outW], 'maxpool2d backward: dy');
-    if (argmax.length !== dy.size) throw new Error(`maxpool2d backward: argmax has ${argmax.length} entries, dy has ${dy.size}`);
     return new Tensor(inputShape, ew.maxPoolBackward(f32(dy), argmax, g));
   }
 
   async l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult> {
-    if (!allFloat32(x, scale)) return reference.l2NormForward(x, scale, eps);
-    if (x.rank !== 4) throw new Error(`l2norm forward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
-    checkScale(x, scale, 'l2norm forward');
     const [batch, , h, w] = x.shape;
     const { y, norm } = ew.l2NormForward(f32(x), f32(scale), x.shape, eps);
     return { y: new Tensor(x.shape, y), norm: new Tensor([batch, 1, h, w], norm) };
   }
 
   async l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
-    if (!allFloat32(dy, x, scale, norm)) return reference.l2NormBackward(dy, x, scale, norm);
-    if (x.rank !== 4) throw new Error(`l2norm backward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
-    if (!shapesEqual(dy.shape, x.shape)) throw new Error(`l2norm backward: dy ${shapeToString(dy.shape)} must have x's shape ${shapeToString(x.shape)}`);
-    checkScale(x, scale, 'l2norm backward');
-    const [batch, , h, w] = x.shape;
-    assertShape(norm, [batch, 1, h, w], 'l2norm backward: norm');
     const { dx, dscale } = ew.l2NormBackward(f32(dy), f32(x), f32(scale), f32(norm), x.shape);
     return { dx: new Tensor(x.shape, dx), dscale: new Tensor(scale.shape, dscale) };
   }
 
   async reluForward(x: Tensor): Promise<Tensor> {
-    if (!allFloat32(x)) return reference.reluForward(x);
     return new Tensor(x.shape, ew.reluForward(f32(x)));
   }
 
   async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
-    if (!allFloat32(dy, y)) return reference.reluBackward(dy, y);
-    if (!shapesEqual(dy.shape, y.shape)) throw new Error(`relu backward: dy ${shapeToString(dy.shape)} must have y's shape ${shapeToString(y.shape)}`);
     return new Tensor(dy.shape, ew.reluBackward(f32(dy), f32(y)));
   }
 
@@ -294,10 +266,4 @@ function flippedTransposedWeights(w: Float32Array, g: Conv2dGeometry): Float32Ar
           flipped[((ci * Co + co) * kH + (kH - 1 - ky)) * kW + (kW - 1 - kx)] = w[((co * Ci + ci) * kH + ky) * kW + kx];
         }
   return flipped;
-}
-
-function checkScale(x: Tensor, scale: Tensor, what: string): void {
-  if (scale.size !== x.shape[1]) {
-    throw new Error(`${what}: scale ${shapeToString(scale.shape)} must have one entry per channel of x ${shapeToString(x.shape)}`);
-  }
 }
