@@ -4,10 +4,11 @@
 //
 // A convolution call copies its inputs into the shared memory (an arena reset at every call, grown
 // to the largest call and then reused, so memory stays flat), runs its tasks (conv.ts) on this
-// thread and the workers, and copies the result out. Pooling, ReLU, the L2 norm and the bias
-// gradient are single memory-bound sweeps: copying their tensors into the WebAssembly memory and
-// back would cost as much as the sweep itself, so they run where the tensors are, with the cpu
-// backend's loops (kernels/cpu/fast/memory_bound.ts).
+// thread and the workers, and copies the result out. ReLU runs in WebAssembly too (relu.wat).
+// Pooling, the L2 norm and the bias gradient are single memory-bound sweeps that are not branchy:
+// copying their tensors into the WebAssembly memory and back would cost about what the sweep
+// costs, so they run where the tensors are, with the cpu backend's loops
+// (kernels/cpu/fast/memory_bound.ts).
 //
 // Arguments are checked, and float64 tensors (the gradient checks) sent to the reference, by
 // kernels/checked.ts, which createKernels puts in front of this backend: it sees float32 only.
@@ -117,11 +118,7 @@ export class WasmKernels implements Kernels {
     g: Conv2dGeometry,
     inputs: { x?: Float32Array; w?: Float32Array; bias?: Float32Array | null; dy?: Float32Array },
   ): Promise<Float32Array> {
-    if (this.disposed) return Promise.reject(new Error('WasmKernels: used after dispose()'));
-    // One call at a time: they share the arena, and a caller may start several without awaiting.
-    const result = this.queue.then(() => this.convolveNow(pass, g, inputs));
-    this.queue = result.catch(() => undefined);
-    return result;
+    return this.exclusive(() => this.convolveNow(pass, g, inputs));
   }
 
   private async convolveNow(
@@ -212,12 +209,48 @@ export class WasmKernels implements Kernels {
     return { dx: new Tensor(x.shape, dx), dscale: new Tensor(scale.shape, dscale) };
   }
 
-  async reluForward(x: Tensor): Promise<Tensor> {
-    return new Tensor(x.shape, ew.reluForward(f32(x)));
+  // ReLU runs in WebAssembly (relu.wat): the copy into the arena and out costs less than the
+  // branchy JavaScript loop on activations that are positive half the time.
+
+  reluForward(x: Tensor): Promise<Tensor> {
+    return this.exclusive(() => {
+      const [input, output] = this.arena([x.size, x.size]);
+      const heap = new Float32Array(this.memory.buffer);
+      heap.set(f32(x), input / 4);
+      this.wasm.relu_forward(input, output, x.size);
+      return new Tensor(x.shape, heap.slice(output / 4, output / 4 + x.size));
+    });
   }
 
-  async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
-    return new Tensor(dy.shape, ew.reluBackward(f32(dy), f32(y)));
+  reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
+    return this.exclusive(() => {
+      const [gradient, output, dx] = this.arena([dy.size, y.size, dy.size]);
+      const heap = new Float32Array(this.memory.buffer);
+      heap.set(f32(dy), gradient / 4);
+      heap.set(f32(y), output / 4);
+      this.wasm.relu_backward(gradient, output, dx, dy.size);
+      return new Tensor(dy.shape, heap.slice(dx / 4, dx / 4 + dy.size));
+    });
+  }
+
+  /** Runs fn alone: calls share the arena, and a caller may start several without awaiting each. */
+  private exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.disposed) return Promise.reject(new Error('WasmKernels: used after dispose()'));
+    const result = this.queue.then(fn);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Places arrays of these many floats in the arena (64-byte aligned), growing the memory to hold them. */
+  private arena(floats: number[]): number[] {
+    let top = ARENA_START;
+    const addresses = floats.map((n) => {
+      const address = top;
+      top = roundUp(top + 4 * n, 64);
+      return address;
+    });
+    this.reserve(top);
+    return addresses;
   }
 
   /** Terminates the worker threads. The kernels cannot be used afterwards. */

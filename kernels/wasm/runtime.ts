@@ -5,6 +5,7 @@
 //   pack.wasm              im2col / col2im and the GEMM's operand packing (scalar)
 //   gemm-4x8-simd.wasm     the GEMM macro-kernel, SIMD128 multiply then add
 //   gemm-4x8-relaxed.wasm  the same with f32x4.relaxed_madd (a fused multiply-add on x86 with FMA)
+//   relu.wasm              ReLU forward and backward
 // All three import one shared WebAssembly.Memory: the main thread and every worker instantiate
 // the same compiled modules on that same memory, so they read and write the same bytes.
 
@@ -19,6 +20,7 @@ export type MicroKernel = 'simd' | 'relaxed';
 export interface WasmModules {
   pack: WebAssembly.Module;
   gemm: WebAssembly.Module;
+  relu: WebAssembly.Module;
   microKernel: MicroKernel;
 }
 
@@ -31,6 +33,8 @@ export interface WasmExports {
   col2im_add(dcol: number, ld: number, geometry: number, r0: number, rows: number, q0: number, nq: number, dx: number): void;
   fill_rows(c: number, ldc: number, rows: number, cols: number, bias: number): void;
   gemm(mc: number, nc: number, kc: number, a: number, b: number, c: number, ldc: number, tmp: number): void;
+  relu_forward(x: number, y: number, n: number): void;
+  relu_backward(dy: number, y: number, dx: number, n: number): void;
 }
 
 /** Largest memory the modules declare: 65536 pages of 64 KiB = 4 GiB (the whole 32-bit space). */
@@ -96,6 +100,7 @@ export function compileModules(microKernel: MicroKernel): WasmModules {
   return {
     pack: new WebAssembly.Module(wasmBytes('pack')),
     gemm: new WebAssembly.Module(wasmBytes(`gemm-4x8-${microKernel}`)),
+    relu: new WebAssembly.Module(wasmBytes('relu')),
     microKernel,
   };
 }
@@ -105,5 +110,6 @@ export function instantiate(modules: WasmModules, memory: WebAssembly.Memory): W
   const imports = { env: { memory } };
   const pack = new WebAssembly.Instance(modules.pack, imports).exports;
   const gemm = new WebAssembly.Instance(modules.gemm, imports).exports;
-  return { ...pack, ...gemm } as unknown as WasmExports;
+  const relu = new WebAssembly.Instance(modules.relu, imports).exports;
+  return { ...pack, ...gemm, ...relu } as unknown as WasmExports;
 }
