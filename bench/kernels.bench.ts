@@ -2,8 +2,8 @@
 // conv3_1 and conv6 (forward and both backward passes), GB/s of the memory-bound kernels, and the
 // share of the machine's peak.
 //
-//   node dist/bench/kernels.bench.js [--quick] [--threads 1,2] [--runs 7] [--retries 10]
-//                                    [--backends cpu,gpu.js:webasm,gpu.js:cpu,gpu.js:headlessgl]
+//   node dist/bench/kernels.bench.js [--quick] [--threads 1,2] [--runs 7] [--retries 10] [--json FILE]
+//                                    [--backends wasm,cpu,gpu.js:webasm,gpu.js:cpu,gpu.js:headlessgl]
 //
 // GPU.js backends compile a kernel on its first call for each geometry: the column `first call`
 // is that call (compile + one run), reported apart from the median of the runs after it.
@@ -16,8 +16,11 @@
 // run once, on a slice with fewer output channels (its speed hardly depends on the size), since
 // the full conv3_1 would take it a minute per pass.
 //
-// Peak. The fast CPU path is scalar JavaScript: V8 emits one scalar multiply and one scalar add
-// per multiply-add (no SIMD, no fused multiply-add), so the peak we compare with is
+// Peak. The wasm backend is compared with the measured peak of WebAssembly SIMD on as many
+// threads (bench/machine.ts: a loop of independent f32x4 multiply-adds, of the micro-kernel
+// variant that ran: plain mul + add, or the fused relaxed_madd). The cpu backend is scalar
+// JavaScript: V8 emits one scalar multiply and one scalar add per multiply-add (no SIMD, no fused
+// multiply-add), so its peak is
 //   threads x clock x 2 FLOPs per cycle   (a multiply and an add issued each cycle on each core).
 // The clock is measured, not read from /proc/cpuinfo (which shows the nominal clock, not turbo):
 // a chain of dependent integer multiply-adds (Math.imul: 3 cycles, add: 1 cycle on x86-64) runs
@@ -36,8 +39,9 @@ import { Conv2dOptions, conv2dGeometry } from '../kernels/geometry';
 import { Kernels } from '../kernels/kernels';
 import * as reference from '../kernels/cpu/reference';
 import { CpuKernels } from '../kernels/cpu/fast';
+import { WasmKernels } from '../kernels/wasm';
 import { createKernels } from '../kernels/select';
-import { measureClockGhz, nominalGhz } from './machine';
+import { measureClockGhz, nominalGhz, simdPeakGflops } from './machine';
 
 const quick = process.argv.includes('--quick');
 
@@ -53,10 +57,12 @@ const THREADS = (arg('threads') ?? [...new Set([1, 2, os.availableParallelism()]
   .split(',')
   .map(Number)
   .filter((t) => Number.isInteger(t) && t >= 1);
-const GPUJS_BACKENDS = (arg('backends') ?? `cpu,gpu.js:webasm,gpu.js:cpu${process.env.DISPLAY ? ',gpu.js:headlessgl' : ''}`)
+const GPUJS_BACKENDS = (arg('backends') ?? `wasm,cpu,gpu.js:webasm,gpu.js:cpu${process.env.DISPLAY ? ',gpu.js:headlessgl' : ''}`)
   .split(',')
   .filter((name) => name.startsWith('gpu.js:'));
 const BENCH_CPU = (arg('backends') ?? 'cpu').split(',').includes('cpu');
+const BENCH_WASM = (arg('backends') ?? 'wasm').split(',').includes('wasm');
+const JSON_FILE = arg('json');
 /** GPU.js runs are slow here (1-2 GFLOP/s): fewer of them. */
 const GPUJS_RUNS = quick ? 1 : 3;
 
@@ -241,18 +247,35 @@ async function main(): Promise<void> {
     clocks.set(t, ghz);
   }
   const nominal = nominalGhz();
-  const peak = (threads: number): number => threads * clocks.get(threads)! * 2;
-  console.log('peak = threads x measured clock x 2 FLOP/cycle (scalar multiply + add per cycle):');
-  for (const t of clocks.keys()) console.log(`  ${t} thread(s): clock ${clocks.get(t)!.toFixed(2)} GHz -> ${peak(t).toFixed(1)} GFLOP/s`);
+  const scalarPeak = (threads: number): number => threads * clocks.get(threads)! * 2;
+  console.log('scalar peak = threads x measured clock x 2 FLOP/cycle (scalar multiply + add per cycle), for cpu and GPU.js:');
+  for (const t of clocks.keys()) console.log(`  ${t} thread(s): clock ${clocks.get(t)!.toFixed(2)} GHz -> ${scalarPeak(t).toFixed(1)} GFLOP/s`);
   if (nominal !== null) console.log(`  (nominal clock in /proc/cpuinfo: ${nominal.toFixed(2)} GHz)`);
+  // The SIMD peak of each micro-kernel variant, measured on as many threads as run it.
+  const simdPeaks = new Map<string, number>();
+  if (BENCH_WASM) {
+    console.log('WebAssembly SIMD peak = a loop of independent f32x4 multiply-adds on every thread, for wasm:');
+    for (const t of THREADS) {
+      for (const variant of ['simd', 'relaxed'] as const) simdPeaks.set(`${variant}/${t}`, await simdPeakGflops(t, variant));
+      console.log(`  ${t} thread(s): plain mul + add ${simdPeaks.get(`simd/${t}`)!.toFixed(1)} GFLOP/s, relaxed_madd ${simdPeaks.get(`relaxed/${t}`)!.toFixed(1)} GFLOP/s`);
+    }
+  }
   console.log();
 
-  const backends: { label: string; threads: number; kernels: Kernels; runs: number }[] = BENCH_CPU
-    ? THREADS.map((t) => ({ label: 'cpu', threads: t, kernels: new CpuKernels({ threads: t }), runs: RUNS }))
-    : [];
+  const backends: { label: string; threads: number; kernels: Kernels; runs: number; peak: number }[] = [];
+  if (BENCH_WASM) {
+    for (const t of THREADS) {
+      const kernels = new WasmKernels({ threads: t });
+      backends.push({ label: `wasm (${kernels.microKernel})`, threads: t, kernels, runs: RUNS, peak: simdPeaks.get(`${kernels.microKernel}/${t}`)! });
+    }
+  }
+  if (BENCH_CPU) {
+    for (const t of THREADS) backends.push({ label: 'cpu', threads: t, kernels: new CpuKernels({ threads: t }), runs: RUNS, peak: scalarPeak(t) });
+  }
   for (const name of GPUJS_BACKENDS) {
     // GPU.js's webasm mode runs on worker threads of its own (all cores)
-    backends.push({ label: name, threads: name === 'gpu.js:webasm' ? os.availableParallelism() : 1, kernels: await createKernels(name), runs: GPUJS_RUNS });
+    const threads = name === 'gpu.js:webasm' ? os.availableParallelism() : 1;
+    backends.push({ label: name, threads, kernels: await createKernels(name), runs: GPUJS_RUNS, peak: scalarPeak(threads) });
   }
 
   // 1. Correctness before speed.
@@ -267,7 +290,7 @@ async function main(): Promise<void> {
         if (!(err < 1e-5)) throw new Error(`${b.label} (${b.threads} threads) ${layer.name} ${PASSES[i]}: relative error ${err} vs the reference`);
         errors.push(`${PASSES[i]} ${err.toExponential(1)}`);
       }
-      console.log(`  ${layer.name} x ${JSON.stringify(layer.check.x)} w ${JSON.stringify(layer.check.w)}, cpu ${b.threads} thread(s): ${errors.join(', ')}`);
+      console.log(`  ${layer.name} x ${JSON.stringify(layer.check.x)} w ${JSON.stringify(layer.check.w)}, ${b.label} ${b.threads} thread(s): ${errors.join(', ')}`);
     }
   }
   console.log();
@@ -287,7 +310,7 @@ async function main(): Promise<void> {
         threads: 1,
         ms: r.median * 1000 * (full.flops / slice.flops), // extrapolated to the full layer
         rate: `${(slice.flops / r.median / 1e9).toFixed(2)} GFLOP/s`,
-        peak: `${((100 * slice.flops) / r.median / 1e9 / peak(1)).toFixed(0)}%`,
+        peak: `${((100 * slice.flops) / r.median / 1e9 / scalarPeak(1)).toFixed(0)}%`,
         others: othersCell(r),
       });
       for (const b of backends) {
@@ -303,7 +326,7 @@ async function main(): Promise<void> {
           threads: b.threads,
           ms: t.median * 1000,
           rate: `${gflops.toFixed(2)} GFLOP/s`,
-          peak: `${((100 * gflops) / peak(b.threads)).toFixed(0)}%`,
+          peak: `${((100 * gflops) / b.peak).toFixed(0)}%`,
           others: othersCell(t),
           first: firstMs.toFixed(1),
         });
@@ -311,7 +334,8 @@ async function main(): Promise<void> {
     }
   }
   const perPass = LAYERS.map((l) => `${l.name} ${(flopsOf(l) / 1e9).toFixed(2)}`).join(', ');
-  console.log(`convolutions (GFLOP per pass: ${perPass}; each pass costs the same; reference rows: ms extrapolated to the full layer):`);
+  console.log(`convolutions (GFLOP per pass: ${perPass}; each pass costs the same; reference rows: ms extrapolated to the full layer;`);
+  console.log('% of peak: wasm of the WebAssembly SIMD peak of its micro-kernel variant, the others of the scalar peak):');
   printTable(rows);
   console.log();
 
@@ -333,7 +357,8 @@ async function main(): Promise<void> {
     { name: 'conv bias backward (1,64,300,300)', bytes: 4 * pool1.size, run: (k) => k.conv2dBackwardBias(pool1) },
   ];
   for (const m of memKernels) {
-    for (const b of [{ label: 'reference', threads: 1, kernels: reference.referenceKernels }, backends[0]]) {
+    const firstOfEach = backends.filter((b, i) => backends.findIndex((o) => o.label === b.label) === i && !b.label.startsWith('gpu.js'));
+    for (const b of [{ label: 'reference', threads: 1, kernels: reference.referenceKernels }, ...firstOfEach]) {
       const t = await time(() => m.run(b.kernels), WARMUP, RUNS);
       memRows.push({
         kernel: m.name,
@@ -350,6 +375,14 @@ async function main(): Promise<void> {
   console.log('memory-bound kernels (one thread: single sweeps; rate = float32 bytes read and written / time):');
   printTable(memRows);
 
+  if (JSON_FILE !== undefined) {
+    const peaks = {
+      scalar: Object.fromEntries([...clocks.keys()].map((t) => [`${t} threads`, scalarPeak(t)])),
+      simd: Object.fromEntries(simdPeaks),
+    };
+    fs.writeFileSync(JSON_FILE, JSON.stringify({ node: process.version, cpu: os.cpus()[0]?.model, peaks, convolutions: rows, memoryBound: memRows }, null, 2));
+    console.log(`\nwrote ${JSON_FILE}`);
+  }
   for (const b of backends) await b.kernels.dispose();
 }
 

@@ -1,4 +1,5 @@
-// The machine the benchmarks run on: its clock, and the peak a scalar JavaScript kernel can reach.
+// The machine the benchmarks run on: its clock, the peak a scalar JavaScript kernel can reach, and
+// the peak of WebAssembly SIMD (plain and relaxed), which the wasm backend is compared with.
 //
 // The fast CPU path is scalar JavaScript: V8 emits one scalar multiply and one scalar add per
 // multiply-add (no SIMD, no fused multiply-add), so the peak we compare with is
@@ -6,6 +7,7 @@
 // The clock is measured, not read from /proc/cpuinfo (which shows the nominal clock, not turbo).
 
 import * as fs from 'fs';
+import * as path from 'path';
 import { Worker } from 'worker_threads';
 
 /** The clock in GHz while `threads` threads run at once, from a dependent imul + add chain. */
@@ -43,4 +45,35 @@ export async function scalarPeakGflops(threads: number): Promise<{ ghz: number; 
   let ghz = 0;
   for (let i = 0; i < 5; i++) ghz = Math.max(ghz, await measureClockGhz(threads));
   return { ghz, gflops: threads * ghz * 2 };
+}
+
+/**
+ * The peak of WebAssembly SIMD on `threads` threads at once, in GFLOP/s: a loop of independent
+ * f32x4 multiply-adds (kernels/wasm/peak-*.wat) timed in each thread, best of 5. 'simd' is the
+ * plain multiply then add, 'relaxed' the fused f32x4.relaxed_madd: what each GEMM micro-kernel
+ * variant could reach at most.
+ */
+export async function simdPeakGflops(threads: number, variant: 'simd' | 'relaxed'): Promise<number> {
+  const bytes = fs.readFileSync(path.join(__dirname, `../kernels/wasm/peak-${variant}.wasm`));
+  const source = `
+    const { parentPort, workerData } = require('worker_threads');
+    require('v8').setFlagsFromString('--experimental-wasm-relaxed-simd');
+    const { bytes, name, seconds } = workerData;
+    const peak = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports[name];
+    peak(1e5);
+    let steps = 1e5, t = 0;
+    do { steps *= 2; const t0 = process.hrtime.bigint(); peak(steps); t = Number(process.hrtime.bigint() - t0) / 1e9; } while (t < seconds);
+    parentPort.postMessage((96 * steps) / t / 1e9);`;
+  let best = 0;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const rates = await Promise.all(
+      Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
+        const w = new Worker(source, { eval: true, workerData: { bytes, name: `peak_${variant}`, seconds: 0.1 } });
+        w.once('message', (gflops: number) => resolve(gflops));
+        w.once('error', reject);
+      })),
+    );
+    best = Math.max(best, rates.reduce((a, b) => a + b, 0));
+  }
+  return best;
 }

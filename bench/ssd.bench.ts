@@ -2,15 +2,18 @@
 // (forward, MultiBox loss, backward) per image, per backend and batch size, with GFLOP/s and the
 // share of the machine's peak, and a per-layer table showing where the time goes.
 //
-//   node dist/bench/ssd.bench.js [--backends cpu,gpu.js:webasm] [--batches 1,4] [--runs 3] [--quick]
+//   node dist/bench/ssd.bench.js [--backends wasm,cpu] [--batches 1,4] [--runs 3] [--quick]
+//                                [--width-divisor 16 --classes 4] [--json FILE]
 //
-// FLOPs: a forward pass is 31.37 GMAC = 62.7 GFLOP per image (convolutions only; see
-// `ssd summary`). A training step counts 3x the forward: backward costs one pass for the input
-// gradient and one for the weight gradient, each as large as the forward.
+// FLOPs: a forward pass of the full model is 31.37 GMAC = 62.7 GFLOP per image (convolutions
+// only; see `ssd summary`); --width-divisor 16 gives the demo's small model. A training step
+// counts 3x the forward: backward costs one pass for the input gradient and one for the weight
+// gradient, each as large as the forward.
 //
-// Peak: this is scalar JavaScript (no SIMD in the fast CPU path), so the peak we compare with is
-// cores x measured clock x 2 FLOPs per cycle (one multiply and one add issued per cycle per
-// core), the most a scalar multiply-add loop can do (bench/machine.ts, as in the kernel bench).
+// Peak: the wasm backend is compared with the measured WebAssembly SIMD peak of its micro-kernel
+// variant on all cores, the others (scalar JavaScript) with cores x measured clock x 2 FLOPs per
+// cycle (one multiply and one add issued per cycle per core): bench/machine.ts, as in the kernel
+// bench.
 
 import * as os from 'os';
 import { Tensor } from '../tensor/tensor';
@@ -22,7 +25,10 @@ import { Layer } from '../layers/layer';
 import { SSD300 } from '../ssd/ssd300';
 import { summarize } from '../ssd/summary';
 import { multiboxLoss, ImageTargets } from '../ssd/loss';
-import { scalarPeakGflops } from './machine';
+import * as fs from 'fs';
+import { scalarPeakGflops, simdPeakGflops } from './machine';
+import { WasmKernels } from '../kernels/wasm';
+import { CheckedKernels } from '../kernels/checked';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -68,23 +74,42 @@ function median(values: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function syntheticTargets(batch: number): ImageTargets[] {
+function syntheticTargets(batch: number, nClasses: number): ImageTargets[] {
+  const label = (i: number): number => 1 + (i % (nClasses - 1)); // never 0, the background
   const targets: ImageTargets[] = [];
   for (let i = 0; i < batch; i++) {
-    targets.push({ boxes: fromArray([[0.1, 0.2, 0.45, 0.7], [0.5, 0.4, 0.95, 0.9]]), labels: [1 + (i % 20), 1 + ((i + 7) % 20)] });
+    targets.push({ boxes: fromArray([[0.1, 0.2, 0.45, 0.7], [0.5, 0.4, 0.95, 0.9]]), labels: [label(i), label(i + 7)] });
   }
   return targets;
 }
 
-async function benchBackend(name: string, batches: number[], runs: number, peak: number): Promise<void> {
+interface Result {
+  backend: string;
+  microKernel?: string;
+  batch: number;
+  forwardSecondsPerImage: number;
+  forwardGflops: number;
+  stepSecondsPerImage: number;
+  stepGflops: number;
+  peakGflops: number;
+}
+
+async function benchBackend(
+  name: string, batches: number[], runs: number, peaks: { scalar: number; simd: number; relaxed: number },
+  model0: { nClasses: number; widthDivisor: number }, results: Result[],
+): Promise<void> {
   const kernels: Kernels = await createKernels(name);
-  const model = new SSD300({ nClasses: 21, kernels });
+  // The wasm backend's micro-kernel variant decides its peak.
+  const fast = kernels instanceof CheckedKernels ? kernels.fast : kernels;
+  const microKernel = fast instanceof WasmKernels ? fast.microKernel : undefined;
+  const peak = microKernel === undefined ? peaks.scalar : peaks[microKernel];
+  const model = new SSD300({ nClasses: model0.nClasses, widthDivisor: model0.widthDivisor, kernels });
   const gflopForward = (2 * summarize(model).totalMacs) / 1e9; // per image
   const times = instrument(model);
-  console.log(`\n== backend ${name} ==`);
+  console.log(`\n== backend ${name}${microKernel ? ` (micro-kernel: ${microKernel}; peak ${peak.toFixed(1)} GFLOP/s)` : ` (scalar peak ${peak.toFixed(1)} GFLOP/s)`} ==`);
   for (const batch of batches) {
     const images = randNormal([batch, 3, 300, 300], new Rng(batch));
-    const targets = syntheticTargets(batch);
+    const targets = syntheticTargets(batch, model0.nClasses);
     // warm-up: first calls compile kernels (GPU.js) and start workers (cpu)
     await model.forward(images);
     model.clearCache();
@@ -111,6 +136,10 @@ async function benchBackend(name: string, batches: number[], runs: number, peak:
       `batch ${batch}: forward ${(fwd / 1000).toFixed(2)} s/image  ${fwdGflops.toFixed(2)} GFLOP/s (${((100 * fwdGflops) / peak).toFixed(1)}% of peak)` +
         `   train step ${(step / 1000).toFixed(2)} s/image  ${stepGflops.toFixed(2)} GFLOP/s (${((100 * stepGflops) / peak).toFixed(1)}% of peak)`,
     );
+    results.push({
+      backend: name, microKernel, batch, forwardSecondsPerImage: fwd / 1000, forwardGflops: fwdGflops,
+      stepSecondsPerImage: step / 1000, stepGflops, peakGflops: peak,
+    });
     if (batch === batches[batches.length - 1]) printLayerTable(times, runs, batch);
   }
   await kernels.dispose();
@@ -131,13 +160,25 @@ function printLayerTable(times: Map<string, LayerTime>, runs: number, batch: num
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const backends = arg('backends', 'cpu').split(',');
+  const backends = arg('backends', 'wasm,cpu').split(',');
   const batches = arg('batches', quick ? '1' : '1,4').split(',').map(Number);
   const runs = Number(arg('runs', quick ? '1' : '3'));
-  const { ghz, gflops: peak } = await scalarPeakGflops(os.availableParallelism());
-  console.log(`SSD300 benchmark: ${os.availableParallelism()} cores at ${ghz.toFixed(2)} GHz (measured), scalar peak ${peak.toFixed(1)} GFLOP/s`);
-  console.log(`forward = 62.74 GFLOP per image; training step counted as 3x forward; median of ${runs} run(s)`);
-  for (const name of backends) await benchBackend(name, batches, runs, peak);
+  const model = { nClasses: Number(arg('classes', '21')), widthDivisor: Number(arg('width-divisor', '1')) };
+  const jsonFile = arg('json', '');
+  const cores = os.availableParallelism();
+  const { ghz, gflops: scalar } = await scalarPeakGflops(cores);
+  const peaks = { scalar, simd: await simdPeakGflops(cores, 'simd'), relaxed: await simdPeakGflops(cores, 'relaxed') };
+  const gflop = (2 * summarize(new SSD300({ ...model })).totalMacs) / 1e9;
+  console.log(`SSD300 benchmark: ${cores} cores at ${ghz.toFixed(2)} GHz (measured); peaks: scalar ${scalar.toFixed(1)} GFLOP/s, ` +
+    `WebAssembly SIMD ${peaks.simd.toFixed(1)} (mul + add) / ${peaks.relaxed.toFixed(1)} (relaxed_madd) GFLOP/s`);
+  console.log(`model: ${model.nClasses} classes, width / ${model.widthDivisor}: forward = ${gflop.toFixed(2)} GFLOP per image; ` +
+    `training step counted as 3x forward; median of ${runs} run(s)`);
+  const results: Result[] = [];
+  for (const name of backends) await benchBackend(name, batches, runs, peaks, model, results);
+  if (jsonFile !== '') {
+    fs.writeFileSync(jsonFile, JSON.stringify({ node: process.version, cores, ghz, peaks, model, gflopPerImage: gflop, results }, null, 2));
+    console.log(`\nwrote ${jsonFile}`);
+  }
 }
 
 main().catch((e: Error) => {

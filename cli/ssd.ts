@@ -51,8 +51,8 @@ commands:
                     --out ROOT (required)  --train N (200)  --test N (50)  --seed S (0)
   bench           benchmarks: kernels, then the whole network (extra options go to both)
 
-every command: --backend reference|cpu|gpu.js:webasm|gpu.js:headlessgl|gpu.js:cpu (default: $SSD_BACKEND or cpu)
-               --threads N (cpu backend; default: all cores)`;
+every command: --backend reference|wasm|cpu|gpu.js:webasm|gpu.js:headlessgl|gpu.js:cpu (default: $SSD_BACKEND, else wasm where WebAssembly SIMD works, else cpu)
+               --threads N (wasm and cpu backends; default: all cores)`;
 
 const OPTIONS = {
   backend: { type: 'string' },

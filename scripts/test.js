@@ -3,9 +3,10 @@
 //
 // The backend suites read SSD_TEST_BACKENDS (spec/kernels/backends.spec.ts) and
 // SSD_TEST_GPUJS_MODES (spec/kernels/gpujs.spec.ts); a backend named there that does not work
-// FAILS its tests. Unless you set them, this script names every backend: in CI always (a CI run
-// must never pass by quietly testing less), elsewhere all those this machine can run, saying
-// which it leaves out. headless-gl needs an X server, so mocha runs under `xvfb-run -a` when
+// FAILS its tests. Unless you set them, this script names every backend of kernels/select.ts's
+// BACKEND_NAMES but the reference (which the suite compares against): in CI always (a CI run must
+// never pass by quietly testing less), elsewhere all those this machine can run, saying which it
+// leaves out. headless-gl needs an X server, so mocha runs under `xvfb-run -a` when
 // that exists (npm install's scripts/setup-gl.js installs it as root on Debian).
 
 const { spawnSync, execSync } = require('child_process');
@@ -23,11 +24,15 @@ function works(command) {
   }
 }
 
+// The one list of backend names (npm test builds before it runs this).
+const { BACKEND_NAMES } = require(path.join(root, 'dist/kernels/select'));
+
 const hasXvfb = works('command -v xvfb-run');
 const glUsable = hasXvfb && works(`node -e "require('gl')"`);
 const env = { ...process.env };
 if (env.SSD_TEST_BACKENDS === undefined) {
-  env.SSD_TEST_BACKENDS = inCI || glUsable ? 'cpu,gpu.js:webasm,gpu.js:cpu,gpu.js:headlessgl' : 'cpu,gpu.js:webasm,gpu.js:cpu';
+  const tested = BACKEND_NAMES.filter((name) => name !== 'reference' && (inCI || glUsable || name !== 'gpu.js:headlessgl'));
+  env.SSD_TEST_BACKENDS = tested.join(',');
 }
 if (env.SSD_TEST_GPUJS_MODES === undefined) {
   env.SSD_TEST_GPUJS_MODES = inCI || glUsable ? 'webasm,cpu,headlessgl' : 'webasm,cpu';

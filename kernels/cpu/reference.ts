@@ -11,9 +11,13 @@
 // same loops and scatters dy * w into dx and dy * x into dw: each backward is visibly the dual
 // of its forward.
 
-import { Shape, Tensor, allocate, assertShape, shapeToString, shapesEqual } from '../../tensor/tensor';
-import { Conv2dGeometry, Conv2dOptions, Pool2dGeometry, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
+import { Shape, Tensor, allocate } from '../../tensor/tensor';
+import { Conv2dOptions, Pool2dGeometry, Pool2dOptions } from '../geometry';
 import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
+import {
+  checkConv2dBackwardBias, checkConv2dBackwardInput, checkConv2dBackwardWeight, checkConv2dForward, checkL2NormBackward,
+  checkL2NormForward, checkMaxPool2dBackward, checkMaxPool2dForward, checkReluBackward,
+} from '../checked';
 
 /** Copy a float64 accumulator into a new tensor of the given dtype. */
 function store(shape: Shape, acc: Float64Array, like: Tensor): Tensor {
@@ -26,8 +30,7 @@ function store(shape: Shape, acc: Float64Array, like: Tensor): Tensor {
 // Convolution
 
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Tensor {
-  const g = conv2dGeometry(x.shape, w.shape, options);
-  if (b !== null) assertShape(b, [g.outChannels], 'conv2d forward: bias');
+  const g = checkConv2dForward(x, w, b, options);
   const y = new Tensor([g.batch, g.outChannels, g.outH, g.outW], allocate(x.dtype, g.batch * g.outChannels * g.outH * g.outW));
   for (let n = 0; n < g.batch; n++) {
     for (let co = 0; co < g.outChannels; co++) {
@@ -55,13 +58,8 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: C
   return y;
 }
 
-function checkOutputGrad(dy: Tensor, g: Conv2dGeometry, what: string): void {
-  assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], what);
-}
-
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Tensor {
-  const g = conv2dGeometry(inputShape, w.shape, options);
-  checkOutputGrad(dy, g, 'conv2d backward (input): dy');
+  const g = checkConv2dBackwardInput(dy, w, inputShape, options);
   const dx = new Float64Array(g.batch * g.inChannels * g.inH * g.inW);
   for (let n = 0; n < g.batch; n++) {
     for (let co = 0; co < g.outChannels; co++) {
@@ -88,8 +86,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
 }
 
 export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Tensor {
-  const g = conv2dGeometry(x.shape, weightShape, options);
-  checkOutputGrad(dy, g, 'conv2d backward (weight): dy');
+  const g = checkConv2dBackwardWeight(dy, x, weightShape, options);
   const dw = new Float64Array(g.outChannels * g.inChannels * g.kernelH * g.kernelW);
   for (let n = 0; n < g.batch; n++) {
     for (let co = 0; co < g.outChannels; co++) {
@@ -116,7 +113,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
 }
 
 export function conv2dBackwardBias(dy: Tensor): Tensor {
-  if (dy.rank !== 4) throw new Error(`conv2d backward (bias): dy must be (N, C_out, H_out, W_out), got ${shapeToString(dy.shape)}`);
+  checkConv2dBackwardBias(dy);
   const [batch, channels, h, w] = dy.shape;
   const db = new Float64Array(channels);
   for (let n = 0; n < batch; n++) {
@@ -131,7 +128,7 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
 // Max pooling
 
 export function maxPool2dForward(x: Tensor, options: Pool2dOptions): MaxPoolResult {
-  const g = pool2dGeometry(x.shape, options);
+  const g = checkMaxPool2dForward(x, options);
   const planes = g.batch * g.channels; // each (n, c) plane is pooled on its own
   const y = new Tensor([g.batch, g.channels, g.outH, g.outW], allocate(x.dtype, planes * g.outH * g.outW));
   const argmax = new Int32Array(planes * g.outH * g.outW);
@@ -168,9 +165,7 @@ export function maxPool2dForward(x: Tensor, options: Pool2dOptions): MaxPoolResu
 }
 
 export function maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Tensor {
-  const g: Pool2dGeometry = pool2dGeometry(inputShape, options);
-  assertShape(dy, [g.batch, g.channels, g.outH, g.outW], 'maxpool2d backward: dy');
-  if (argmax.length !== dy.size) throw new Error(`maxpool2d backward: argmax has ${argmax.length} entries, dy has ${dy.size}`);
+  const g: Pool2dGeometry = checkMaxPool2dBackward(dy, argmax, inputShape, options);
   const planes = g.batch * g.channels;
   const dx = new Float64Array(planes * g.inH * g.inW);
   for (let p = 0; p < planes; p++) {
@@ -189,15 +184,8 @@ export function maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Sh
 // eps sits inside the square root, so an all-zero position (common after ReLU) gives y = 0 and a
 // finite gradient instead of 0/0.
 
-function checkScale(x: Tensor, scale: Tensor, what: string): void {
-  if (scale.size !== x.shape[1]) {
-    throw new Error(`${what}: scale ${shapeToString(scale.shape)} must have one entry per channel of x ${shapeToString(x.shape)}`);
-  }
-}
-
 export function l2NormForward(x: Tensor, scale: Tensor, eps: number): L2NormResult {
-  if (x.rank !== 4) throw new Error(`l2norm forward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
-  checkScale(x, scale, 'l2norm forward');
+  checkL2NormForward(x, scale);
   const [batch, channels, h, w] = x.shape;
   const plane = h * w;
   const y = new Tensor(x.shape, allocate(x.dtype, x.size));
@@ -224,11 +212,8 @@ export function l2NormForward(x: Tensor, scale: Tensor, eps: number): L2NormResu
 //   dx_k     = scale_k * dy_k / norm - x_k / norm^3 * sum_c(scale_c * dy_c * x_c)
 //   dscale_c = sum over n, h, w of dy_c * x_c / norm
 export function l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): L2NormGrads {
-  if (x.rank !== 4) throw new Error(`l2norm backward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
-  if (!shapesEqual(dy.shape, x.shape)) throw new Error(`l2norm backward: dy ${shapeToString(dy.shape)} must have x's shape ${shapeToString(x.shape)}`);
-  checkScale(x, scale, 'l2norm backward');
+  checkL2NormBackward(dy, x, scale, norm);
   const [batch, channels, h, w] = x.shape;
-  assertShape(norm, [batch, 1, h, w], 'l2norm backward: norm');
   const plane = h * w;
   const dx = new Float64Array(x.size);
   const dscale = new Float64Array(channels);
@@ -260,7 +245,7 @@ export function reluForward(x: Tensor): Tensor {
 }
 
 export function reluBackward(dy: Tensor, y: Tensor): Tensor {
-  if (!shapesEqual(dy.shape, y.shape)) throw new Error(`relu backward: dy ${shapeToString(dy.shape)} must have y's shape ${shapeToString(y.shape)}`);
+  checkReluBackward(dy, y);
   const dx = new Tensor(dy.shape, allocate(dy.dtype, dy.size));
   for (let i = 0; i < dy.size; i++) dx.data[i] = y.data[i] > 0 ? dy.data[i] : 0;
   return dx;

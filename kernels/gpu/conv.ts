@@ -90,55 +90,91 @@ function conv2dBackwardInputElement(this: ConvThis, dy: number[][][], w: number[
   return acc;
 }
 
-/** dw(co, ci, ky, kx); output [C_in (padded), kH * kW, C_out]: C_in along x, where SIMD pays. */
-function conv2dBackwardWeightElement(this: ConvThis, dy: number[][][], x: number[][][]): number {
+// The reductions over every image and position (the weight and bias gradients) are split into
+// chunks, each summed by a thread of its own, and the chunks added on the host: Mesa's llvmpipe
+// (the software GL that headless-gl runs on under Xvfb) stops EVERY loop of a shader once the
+// loops of one invocation have run 65,535 iterations in all (LP_MAX_TGSI_LOOP_ITERATIONS in
+// gallivm, "shared between every loop"), silently, keeping the partial sum. One thread summing
+// the 90,000 positions of a 300 x 300 plane was cut off there: the weight and bias gradients of
+// conv1_x were wrong from batch x H x W = 65,536 on. MAX_LOOP_ITERATIONS keeps each thread's
+// loops, counting loops included, well under that limit.
+export const MAX_LOOP_ITERATIONS = 60000;
+
+/** The constants of the weight-gradient kernel: the geometry and its chunks of (image, row) pairs. */
+interface WeightGradGeometry extends Conv2dGeometry {
+  /** Rows (n, oy) per chunk: the batch's N * H_out rows are cut into `chunks` of these. */
+  rowsPerChunk: number;
+  chunks: number;
+}
+
+/**
+ * Partial dw(co, ci, ky, kx) over one chunk of output rows; output [C_in (padded), kH * kW,
+ * chunks * C_out] (thread.z = chunk * C_out + co): C_in along x, where SIMD pays.
+ */
+function conv2dBackwardWeightElement(this: KernelThis<WeightGradGeometry>, dy: number[][][], x: number[][][]): number {
   const ci = this.thread.x;
   const k = this.thread.y;
-  const co = this.thread.z;
-  let ky = 0; // k = ky * kW + kx, counted like n above
+  let chunk = 0; // thread.z = chunk * C_out + co, counted like n in the forward
+  for (let i = 1; i < this.constants.chunks; i++) {
+    if (this.thread.z >= i * this.constants.outChannels) chunk = i;
+  }
+  const co = this.thread.z - chunk * this.constants.outChannels;
+  let ky = 0; // k = ky * kW + kx
   for (let i = 1; i < this.constants.kernelH; i++) {
     if (k >= i * this.constants.kernelW) ky = i;
   }
   const kx = k - ky * this.constants.kernelW;
+  // The chunk's first row, row0 = chunk * rowsPerChunk, as (n, oy) with row0 = n * H_out + oy.
+  const row0 = chunk * this.constants.rowsPerChunk;
+  let n = 0;
+  for (let i = 1; i < this.constants.batch; i++) {
+    if (row0 >= i * this.constants.outH) n = i;
+  }
+  let oy = row0 - n * this.constants.outH;
   let acc = 0;
   if (ci < this.constants.inChannels) {
-    for (let n = 0; n < this.constants.batch; n++) {
-      for (let oy = 0; oy < this.constants.outH; oy++) {
-        const iy = oy * this.constants.strideH - this.constants.padH + ky * this.constants.dilationH;
-        if (iy >= 0 && iy < this.constants.inH) {
-          // Sum each row apart, then add the rows: float32 sums of up to N*H*W terms stay accurate.
-          let row = 0;
-          for (let ox = 0; ox < this.constants.outW; ox++) {
-            const ix = ox * this.constants.strideW - this.constants.padW + kx * this.constants.dilationW;
-            if (ix >= 0 && ix < this.constants.inW) {
-              row += dy[n * this.constants.outChannels + co][oy][ox] * x[n * this.constants.inChannels + ci][iy][ix];
-            }
+    for (let r = 0; r < this.constants.rowsPerChunk; r++) {
+      const iy = oy * this.constants.strideH - this.constants.padH + ky * this.constants.dilationH;
+      if (n < this.constants.batch && iy >= 0 && iy < this.constants.inH) {
+        // Sum each row apart, then add the rows: float32 sums of up to N*H*W terms stay accurate.
+        let row = 0;
+        for (let ox = 0; ox < this.constants.outW; ox++) {
+          const ix = ox * this.constants.strideW - this.constants.padW + kx * this.constants.dilationW;
+          if (ix >= 0 && ix < this.constants.inW) {
+            row += dy[n * this.constants.outChannels + co][oy][ox] * x[n * this.constants.inChannels + ci][iy][ix];
           }
-          acc += row;
         }
+        acc += row;
+      }
+      oy = oy + 1; // the next row, moving on to the next image at the end of this one
+      if (oy === this.constants.outH) {
+        oy = 0;
+        n = n + 1;
       }
     }
   }
   return acc;
 }
 
-/** The sizes the bias gradient needs: dy is (batch, channels, H, W) with plane = H * W. */
+/** The sizes the bias gradient needs: dy is (batch, channels, H, W) with plane = H * W, in chunks of positions. */
 interface BiasGeometry {
   batch: number;
   channels: number;
   plane: number;
+  positionsPerChunk: number;
 }
 
-/** db(co); output [C_out (padded), 1, 1]. dy is seen as [H_out * W_out, N * C_out, 1]. */
+/** Partial db(co) over one chunk of positions of every image; output [C_out (padded), chunks, 1]. dy is seen as [H_out * W_out, N * C_out, 1]. */
 function conv2dBackwardBiasElement(this: KernelThis<BiasGeometry>, dy: number[][][]): number {
   const co = this.thread.x;
+  const start = this.thread.y * this.constants.positionsPerChunk;
   let acc = 0;
   if (co < this.constants.channels) {
     for (let n = 0; n < this.constants.batch; n++) {
-      // Sum each plane apart, then add the planes (float32 sums stay accurate).
+      // Sum each plane's chunk apart, then add them (float32 sums stay accurate).
       let plane = 0;
-      for (let i = 0; i < this.constants.plane; i++) {
-        plane += dy[0][n * this.constants.channels + co][i];
+      for (let i = 0; i < this.constants.positionsPerChunk; i++) {
+        if (start + i < this.constants.plane) plane += dy[0][n * this.constants.channels + co][start + i];
       }
       acc += plane;
     }
@@ -181,30 +217,49 @@ export async function conv2dBackwardInput(rt: GpuJsRuntime, g: Conv2dGeometry, d
 
 export async function conv2dBackwardWeight(rt: GpuJsRuntime, g: Conv2dGeometry, dy: Float32Array, x: Float32Array): Promise<Float32Array> {
   const taps = g.kernelH * g.kernelW;
-  const kernel = kernelFor(rt, 'conv2d.backward_weight', g, conv2dBackwardWeightElement, [rt.paddedWidth(g.inChannels), taps, g.outChannels]);
-  const rows = await rt.run(kernel, [
+  // Each thread's loops: the counting ones (chunks + kH + batch), then (1 + W_out) per row.
+  const rows = g.batch * g.outH;
+  const rowsPerChunk = Math.max(1, Math.min(rows, Math.floor((MAX_LOOP_ITERATIONS - 2 * g.batch - g.kernelH - 64) / (g.outW + 1))));
+  const chunks = Math.ceil(rows / rowsPerChunk);
+  const wg: WeightGradGeometry = { ...g, rowsPerChunk, chunks };
+  const kernel = rt.kernel(convKey('conv2d.backward_weight', wg), () => ({
+    fn: conv2dBackwardWeightElement,
+    output: [rt.paddedWidth(g.inChannels), taps, chunks * g.outChannels],
+    constants: { ...wg },
+  }));
+  const out = await rt.run(kernel, [
     as3D(dy, [g.outW, g.outH, g.batch * g.outChannels]),
     as3D(x, [g.inW, g.inH, g.batch * g.inChannels]),
   ]);
-  // rows[co][k][ci] -> dw(co, ci, k)
-  const dw = new Float32Array(g.outChannels * g.inChannels * taps);
-  for (let co = 0; co < g.outChannels; co++) {
-    for (let k = 0; k < taps; k++) {
-      const row = rows[co][k];
-      for (let ci = 0; ci < g.inChannels; ci++) dw[(co * g.inChannels + ci) * taps + k] = row[ci];
+  // out[chunk * C_out + co][k][ci] -> dw(co, ci, k), the chunks summed in float64
+  const sum = new Float64Array(g.outChannels * g.inChannels * taps);
+  for (let chunk = 0; chunk < chunks; chunk++) {
+    for (let co = 0; co < g.outChannels; co++) {
+      for (let k = 0; k < taps; k++) {
+        const row = out[chunk * g.outChannels + co][k];
+        for (let ci = 0; ci < g.inChannels; ci++) sum[(co * g.inChannels + ci) * taps + k] += row[ci];
+      }
     }
   }
-  return dw;
+  return Float32Array.from(sum);
 }
 
 export async function conv2dBackwardBias(rt: GpuJsRuntime, dyShape: readonly number[], dy: Float32Array): Promise<Float32Array> {
   const [batch, channels, h, w] = dyShape;
-  const g: BiasGeometry = { batch, channels, plane: h * w };
+  const plane = h * w;
+  // Each thread's loops: batch * (1 + positionsPerChunk) iterations.
+  const positionsPerChunk = Math.max(1, Math.min(plane, Math.floor(MAX_LOOP_ITERATIONS / batch) - 1));
+  const chunks = Math.ceil(plane / positionsPerChunk);
+  const g: BiasGeometry = { batch, channels, plane, positionsPerChunk };
   const kernel = rt.kernel(`conv2d.backward_bias:${batch},${channels},${h},${w}`, () => ({
     fn: conv2dBackwardBiasElement,
-    output: [rt.paddedWidth(channels), 1, 1],
+    output: [rt.paddedWidth(channels), chunks, 1],
     constants: { ...g },
   }));
-  const rows = await rt.run(kernel, [as3D(dy, [g.plane, batch * channels, 1])]);
-  return flattenRows(rows, channels);
+  const rows = await rt.run(kernel, [as3D(dy, [plane, batch * channels, 1])]);
+  const sum = new Float64Array(channels);
+  for (let chunk = 0; chunk < chunks; chunk++) {
+    for (let c = 0; c < channels; c++) sum[c] += rows[0][chunk][c];
+  }
+  return Float32Array.from(sum);
 }

@@ -28,8 +28,6 @@
 //  - 'webasm' workers use SIMD only when the output width is a multiple of 4: `paddedWidth` pads x.
 //  - (in pool.ts) GL turns Infinity into 3.4e38: max pooling never starts from -Infinity.
 
-import { FloatArray } from '../../tensor/tensor';
-
 // gpu.js's own type definitions need the DOM library (WebGLRenderingContext, HTMLImageElement...),
 // which this Node project does not compile with, so we load it untyped and declare what we use.
 
@@ -301,9 +299,4 @@ export function flattenRows(rows: Rows3D, width: number, into: Float32Array = ne
   }
   if (offset !== into.length) throw new Error(`gpu.js: result has ${offset} values, expected ${into.length}`);
   return into;
-}
-
-/** True when every given array is float32: GPU.js computes in float32 only. */
-export function allFloat32(...arrays: FloatArray[]): boolean {
-  return arrays.every((a) => a instanceof Float32Array);
 }

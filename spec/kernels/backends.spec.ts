@@ -20,6 +20,8 @@ import { Kernels, MaxPoolResult } from '../../kernels/kernels';
 import { Conv2dOptions, Pool2dOptions } from '../../kernels/geometry';
 import * as reference from '../../kernels/cpu/reference';
 import { CpuKernels } from '../../kernels/cpu/fast';
+import { WasmKernels } from '../../kernels/wasm';
+import { checked } from '../../kernels/checked';
 import { BACKEND_NAMES, createKernels, isBackendName } from '../../kernels/select';
 import { Tensor, shapeToString } from '../../tensor/tensor';
 import { Rng, randNormal, randUniform } from '../../tensor/random';
@@ -29,7 +31,8 @@ import { Rng, randNormal, randUniform } from '../../tensor/random';
 // kernels/select.ts knows ('reference', 'gpu.js:webasm', 'gpu.js:headlessgl', 'gpu.js:cpu') is
 // created by createKernels. Its factory may throw (gpu.js missing, no GPU, a silent fallback to
 // another mode): the suite then fails for it, it is not skipped. Variants that need their own
-// options (as the cpu backend's thread counts) are appended to BACKENDS.
+// options (as the cpu backend's thread counts) are appended to BACKENDS, behind the argument
+// checks (kernels/checked.ts) as createKernels puts every backend.
 
 interface Backend {
   label: string;
@@ -39,12 +42,19 @@ interface Backend {
 const BACKENDS: Record<string, Backend[]> = {
   cpu: [
     // minParallelFlops 0: every convolution of this suite, however small, goes through the workers.
-    { label: 'cpu (2 threads, all convolutions on the worker pool)', create: () => new CpuKernels({ threads: 2, minParallelFlops: 0 }) },
-    { label: 'cpu (1 thread)', create: () => new CpuKernels({ threads: 1 }) },
+    { label: 'cpu (2 threads, all convolutions on the worker pool)', create: () => checked(new CpuKernels({ threads: 2, minParallelFlops: 0 }), reference.referenceKernels) },
+    { label: 'cpu (1 thread)', create: () => checked(new CpuKernels({ threads: 1 }), reference.referenceKernels) },
+  ],
+  // Both GEMM micro-kernels, each with 1 thread and with 2 (every convolution on the workers).
+  wasm: [
+    { label: 'wasm (simd, 2 threads, all convolutions on the workers)', create: () => checked(new WasmKernels({ threads: 2, microKernel: 'simd', minParallelFlops: 0 }), reference.referenceKernels) },
+    { label: 'wasm (simd, 1 thread)', create: () => checked(new WasmKernels({ threads: 1, microKernel: 'simd' }), reference.referenceKernels) },
+    { label: 'wasm (relaxed, 2 threads, all convolutions on the workers)', create: () => checked(new WasmKernels({ threads: 2, microKernel: 'relaxed', minParallelFlops: 0 }), reference.referenceKernels) },
+    { label: 'wasm (relaxed, 1 thread)', create: () => checked(new WasmKernels({ threads: 1, microKernel: 'relaxed' }), reference.referenceKernels) },
   ],
 };
 
-const DEFAULT_BACKENDS = 'cpu';
+const DEFAULT_BACKENDS = 'wasm,cpu';
 
 function requestedBackends(): string[] {
   return (process.env.SSD_TEST_BACKENDS ?? DEFAULT_BACKENDS)
@@ -119,6 +129,11 @@ const CONV_CASES: ConvCase[] = [
   { name: 'more output channels than one block (300 > 252 rows), 2 blocks of K in backward', x: [1, 4, 6, 5], w: [300, 4, 3, 3], options: { padding: 1 } },
   { name: '1x1 stride 2 (a 1x1 that still needs im2col)', x: [1, 5, 7, 9], w: [6, 5, 1, 1], options: { stride: 2 } },
   { name: 'a 3x3 input to a 3x3 valid kernel: one output (conv11_2-like)', x: [2, 9, 3, 3], w: [7, 9, 3, 3], options: {} },
+  // The real sizes of the first layers, batch 2: each weight and bias gradient sums
+  // N x H x W = 180,000 positions. (Small test tensors once hid a limit of 65,535 loop iterations
+  // per shader in Mesa's llvmpipe, which cut these sums short on gpu.js:headlessgl.)
+  { name: 'conv1_1 at its real size: 300x300, batch 2', x: [2, 3, 300, 300], w: [4, 3, 3, 3], options: { padding: 1 } },
+  { name: 'conv1_2 at its real size (fewer channels): 300x300, batch 2', x: [2, 4, 300, 300], w: [4, 4, 3, 3], options: { padding: 1 } },
 ];
 
 interface PoolCase {

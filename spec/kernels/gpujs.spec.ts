@@ -14,6 +14,7 @@
 
 import { expect } from 'chai';
 import * as fs from 'fs';
+import { checked } from '../../kernels/checked';
 import { GpuJsKernels } from '../../kernels/gpu';
 import { GPUJS_MODES, GpuJsMode, checkRanOn } from '../../kernels/gpu/runtime';
 import * as reference from '../../kernels/cpu/reference';
@@ -229,34 +230,34 @@ for (const modeName of requestedModes()) {
       });
     });
 
-    describe('float64 inputs go to the reference kernels (GPU.js computes in float32 only)', function () {
+    describe('behind the argument checks (kernels/checked.ts, as createKernels gives it): float64 inputs go to the reference kernels (GPU.js computes in float32 only)', function () {
       it('conv2d, pooling, L2 norm and ReLU give the reference float64 results bit for bit', async function () {
         const rng = new Rng(500);
         const x = randNormal([1, 3, 6, 5], rng, 0, 1, 'float64');
         const w = randNormal([2, 3, 3, 3], rng, 0, 1, 'float64');
-        const y = await k.conv2dForward(x, w, null, { padding: 1 });
+        const y = await checked(k, reference.referenceKernels).conv2dForward(x, w, null, { padding: 1 });
         expect(y.dtype).to.equal('float64');
         expect(Array.from(y.data)).to.deep.equal(Array.from(reference.conv2dForward(x, w, null, { padding: 1 }).data));
-        const p = await k.maxPool2dForward(x, { kernelSize: 2, ceilMode: true });
+        const p = await checked(k, reference.referenceKernels).maxPool2dForward(x, { kernelSize: 2, ceilMode: true });
         expect(p.y.dtype).to.equal('float64');
         const s = randNormal([3], rng, 0, 1, 'float64');
-        expect((await k.l2NormForward(x, s, 1e-10)).y.dtype).to.equal('float64');
-        expect((await k.reluForward(x)).dtype).to.equal('float64');
+        expect((await checked(k, reference.referenceKernels).l2NormForward(x, s, 1e-10)).y.dtype).to.equal('float64');
+        expect((await checked(k, reference.referenceKernels).reluForward(x)).dtype).to.equal('float64');
       });
     });
 
-    describe('errors', function () {
+    describe('errors (behind the argument checks, as createKernels gives it)', function () {
       it('a bias or a dy of the wrong shape is an error naming both shapes', async function () {
         let error: Error | null = null;
         try {
-          await k.conv2dForward(new Tensor([1, 2, 4, 4]), new Tensor([3, 2, 3, 3]), new Tensor([2]), {});
+          await checked(k, reference.referenceKernels).conv2dForward(new Tensor([1, 2, 4, 4]), new Tensor([3, 2, 3, 3]), new Tensor([2]), {});
         } catch (e) {
           error = e as Error;
         }
         expect(error?.message).to.equal('conv2d forward: bias: expected shape (3), got (2)');
         error = null;
         try {
-          await k.conv2dBackwardInput(new Tensor([1, 3, 4, 4]), new Tensor([3, 2, 3, 3]), [1, 2, 4, 4], {});
+          await checked(k, reference.referenceKernels).conv2dBackwardInput(new Tensor([1, 3, 4, 4]), new Tensor([3, 2, 3, 3]), [1, 2, 4, 4], {});
         } catch (e) {
           error = e as Error;
         }

@@ -2,21 +2,19 @@
 //
 // Convolutions run as cache-blocked, register-tiled GEMMs fed by implicit im2col packing
 // (gemm.ts, im2col.ts), cut into tasks (conv.ts) that a pool of worker threads and the main
-// thread share (pool.ts). Pooling, L2 norm and ReLU are single sweeps (elementwise.ts).
+// thread share (worker_pool.ts). Pooling, L2 norm and ReLU are single sweeps (memory_bound.ts).
 //
-// float64 tensors (used by the finite-difference gradient checks) go to the reference kernels:
-// the fast path packs and stores float32, and a gradient check wants exact float64 arithmetic
-// far more than speed.
+// Arguments are checked, and float64 tensors (the gradient checks) sent to the reference, by
+// kernels/checked.ts, which createKernels puts in front of this backend: it sees float32 only.
 
 import * as os from 'os';
-import { Shape, Tensor, assertShape, shapeToString, shapesEqual } from '../../../tensor/tensor';
+import { Shape, Tensor } from '../../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../../geometry';
 import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../../kernels';
-import * as reference from '../reference';
 import { ConvJob, ConvPass, convFlops, planConvTasks, prepackConvJob, prepackedLength, runConvTasks } from './conv';
 import { scratchF64 } from './gemm';
-import * as ew from './elementwise';
-import { WorkerPool } from './pool';
+import * as ew from './memory_bound';
+import { WorkerPool } from './worker_pool';
 
 export interface CpuKernelsOptions {
   /** Threads in all, the main thread included (threads - 1 workers). Default: os.availableParallelism(). */
@@ -35,11 +33,6 @@ export interface CpuKernelsOptions {
 
 /** Puts one input array where a job can use it: itself, or a copy in shared memory. */
 type Place = (slot: string, array: Float32Array | undefined) => Float32Array | null;
-
-/** True when every given tensor is float32; otherwise the reference kernels take the call. */
-function allFloat32(...tensors: (Tensor | null)[]): boolean {
-  return tensors.every((t) => t === null || t.dtype === 'float32');
-}
 
 function f32(t: Tensor): Float32Array {
   return t.data as Float32Array;
@@ -80,30 +73,22 @@ export class CpuKernels implements Kernels {
   // Convolution
 
   async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
-    if (!allFloat32(x, w, b)) return reference.conv2dForward(x, w, b, options);
     const g = conv2dGeometry(x.shape, w.shape, options);
-    if (b !== null) assertShape(b, [g.outChannels], 'conv2d forward: bias');
     const y = await this.convolve('forward', g, { x: f32(x), w: f32(w), bias: b === null ? null : f32(b) });
     return new Tensor([g.batch, g.outChannels, g.outH, g.outW], y);
   }
 
   async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {
-    if (!allFloat32(dy, w)) return reference.conv2dBackwardInput(dy, w, inputShape, options);
     const g = conv2dGeometry(inputShape, w.shape, options);
-    assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], 'conv2d backward (input): dy');
     return new Tensor(inputShape, await this.convolve('backwardInput', g, { dy: f32(dy), w: f32(w) }));
   }
 
   async conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<Tensor> {
-    if (!allFloat32(dy, x)) return reference.conv2dBackwardWeight(dy, x, weightShape, options);
     const g = conv2dGeometry(x.shape, weightShape, options);
-    assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], 'conv2d backward (weight): dy');
     return new Tensor(weightShape, await this.convolve('backwardWeight', g, { dy: f32(dy), x: f32(x) }));
   }
 
   async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
-    if (!allFloat32(dy)) return reference.conv2dBackwardBias(dy);
-    if (dy.rank !== 4) throw new Error(`conv2d backward (bias): dy must be (N, C_out, H_out, W_out), got ${shapeToString(dy.shape)}`);
     const [batch, channels, h, w] = dy.shape;
     return new Tensor([channels], ew.biasGradient(f32(dy), batch, channels, h * w));
   }
@@ -189,48 +174,32 @@ export class CpuKernels implements Kernels {
   // Pooling, L2 norm, ReLU
 
   async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
-    if (!allFloat32(x)) return reference.maxPool2dForward(x, options);
     const g = pool2dGeometry(x.shape, options);
     const { y, argmax } = ew.maxPoolForward(f32(x), g);
     return { y: new Tensor([g.batch, g.channels, g.outH, g.outW], y), argmax };
   }
 
   async maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Promise<Tensor> {
-    if (!allFloat32(dy)) return reference.maxPool2dBackward(dy, argmax, inputShape, options);
     const g = pool2dGeometry(inputShape, options);
-    assertShape(dy, [g.batch, g.channels, g.outH, g.outW], 'maxpool2d backward: dy');
-    if (argmax.length !== dy.size) throw new Error(`maxpool2d backward: argmax has ${argmax.length} entries, dy has ${dy.size}`);
     return new Tensor(inputShape, ew.maxPoolBackward(f32(dy), argmax, g));
   }
 
   async l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult> {
-    if (!allFloat32(x, scale)) return reference.l2NormForward(x, scale, eps);
-    if (x.rank !== 4) throw new Error(`l2norm forward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
-    checkScale(x, scale, 'l2norm forward');
     const [batch, , h, w] = x.shape;
     const { y, norm } = ew.l2NormForward(f32(x), f32(scale), x.shape, eps);
     return { y: new Tensor(x.shape, y), norm: new Tensor([batch, 1, h, w], norm) };
   }
 
   async l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
-    if (!allFloat32(dy, x, scale, norm)) return reference.l2NormBackward(dy, x, scale, norm);
-    if (x.rank !== 4) throw new Error(`l2norm backward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
-    if (!shapesEqual(dy.shape, x.shape)) throw new Error(`l2norm backward: dy ${shapeToString(dy.shape)} must have x's shape ${shapeToString(x.shape)}`);
-    checkScale(x, scale, 'l2norm backward');
-    const [batch, , h, w] = x.shape;
-    assertShape(norm, [batch, 1, h, w], 'l2norm backward: norm');
     const { dx, dscale } = ew.l2NormBackward(f32(dy), f32(x), f32(scale), f32(norm), x.shape);
     return { dx: new Tensor(x.shape, dx), dscale: new Tensor(scale.shape, dscale) };
   }
 
   async reluForward(x: Tensor): Promise<Tensor> {
-    if (!allFloat32(x)) return reference.reluForward(x);
     return new Tensor(x.shape, ew.reluForward(f32(x)));
   }
 
   async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
-    if (!allFloat32(dy, y)) return reference.reluBackward(dy, y);
-    if (!shapesEqual(dy.shape, y.shape)) throw new Error(`relu backward: dy ${shapeToString(dy.shape)} must have y's shape ${shapeToString(y.shape)}`);
     return new Tensor(dy.shape, ew.reluBackward(f32(dy), f32(y)));
   }
 
@@ -240,11 +209,5 @@ export class CpuKernels implements Kernels {
     const pool = this.pool;
     this.pool = null;
     if (pool !== null) await pool.dispose();
-  }
-}
-
-function checkScale(x: Tensor, scale: Tensor, what: string): void {
-  if (scale.size !== x.shape[1]) {
-    throw new Error(`${what}: scale ${shapeToString(scale.shape)} must have one entry per channel of x ${shapeToString(x.shape)}`);
   }
 }

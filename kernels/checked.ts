@@ -1,0 +1,152 @@
+// Checking once: the arguments of every kernel are validated here, in one place, and float64
+// tensors (the finite-difference gradient checks) are sent to the reference kernels. A backend
+// then keeps only its arithmetic: it may assume float32 tensors of consistent shapes.
+//
+//   const kernels = checked(new WasmKernels(), referenceKernels);   // what createKernels returns
+//
+// The check functions are also what the reference kernels call (they are used on their own, in
+// tests and gradient checks), so the error messages are the same whichever backend runs.
+
+import { Shape, Tensor, assertShape, shapeToString, shapesEqual } from '../tensor/tensor';
+import { Conv2dGeometry, Conv2dOptions, Pool2dGeometry, Pool2dOptions, conv2dGeometry, pool2dGeometry } from './geometry';
+import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from './kernels';
+
+// ---------------------------------------------------------------------------------------------
+// The checks: each throws with a message naming the kernel, the tensor and both shapes.
+
+export function checkConv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Conv2dGeometry {
+  const g = conv2dGeometry(x.shape, w.shape, options);
+  if (b !== null) assertShape(b, [g.outChannels], 'conv2d forward: bias');
+  return g;
+}
+
+export function checkConv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Conv2dGeometry {
+  const g = conv2dGeometry(inputShape, w.shape, options);
+  assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], 'conv2d backward (input): dy');
+  return g;
+}
+
+export function checkConv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Conv2dGeometry {
+  const g = conv2dGeometry(x.shape, weightShape, options);
+  assertShape(dy, [g.batch, g.outChannels, g.outH, g.outW], 'conv2d backward (weight): dy');
+  return g;
+}
+
+export function checkConv2dBackwardBias(dy: Tensor): void {
+  if (dy.rank !== 4) throw new Error(`conv2d backward (bias): dy must be (N, C_out, H_out, W_out), got ${shapeToString(dy.shape)}`);
+}
+
+export function checkMaxPool2dForward(x: Tensor, options: Pool2dOptions): Pool2dGeometry {
+  return pool2dGeometry(x.shape, options);
+}
+
+export function checkMaxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Pool2dGeometry {
+  const g = pool2dGeometry(inputShape, options);
+  assertShape(dy, [g.batch, g.channels, g.outH, g.outW], 'maxpool2d backward: dy');
+  if (argmax.length !== dy.size) throw new Error(`maxpool2d backward: argmax has ${argmax.length} entries, dy has ${dy.size}`);
+  return g;
+}
+
+function checkScale(x: Tensor, scale: Tensor, what: string): void {
+  if (scale.size !== x.shape[1]) {
+    throw new Error(`${what}: scale ${shapeToString(scale.shape)} must have one entry per channel of x ${shapeToString(x.shape)}`);
+  }
+}
+
+export function checkL2NormForward(x: Tensor, scale: Tensor): void {
+  if (x.rank !== 4) throw new Error(`l2norm forward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
+  checkScale(x, scale, 'l2norm forward');
+}
+
+export function checkL2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): void {
+  if (x.rank !== 4) throw new Error(`l2norm backward: x must be (N, C, H, W), got ${shapeToString(x.shape)}`);
+  if (!shapesEqual(dy.shape, x.shape)) throw new Error(`l2norm backward: dy ${shapeToString(dy.shape)} must have x's shape ${shapeToString(x.shape)}`);
+  checkScale(x, scale, 'l2norm backward');
+  const [batch, , h, w] = x.shape;
+  assertShape(norm, [batch, 1, h, w], 'l2norm backward: norm');
+}
+
+export function checkReluBackward(dy: Tensor, y: Tensor): void {
+  if (!shapesEqual(dy.shape, y.shape)) throw new Error(`relu backward: dy ${shapeToString(dy.shape)} must have y's shape ${shapeToString(y.shape)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The wrapper
+
+function allFloat32(...tensors: (Tensor | null)[]): boolean {
+  return tensors.every((t) => t === null || t.dtype === 'float32');
+}
+
+/**
+ * A backend behind the checks: float32 calls go to `fast`, anything else to `float64` (the
+ * reference). The methods are async so that a failed check is a rejected promise, as it is from
+ * every backend.
+ */
+export class CheckedKernels implements Kernels {
+  constructor(
+    readonly fast: Kernels,
+    private readonly float64: Kernels,
+  ) {}
+
+  get name(): string {
+    return this.fast.name;
+  }
+
+  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
+    checkConv2dForward(x, w, b, options);
+    return (allFloat32(x, w, b) ? this.fast : this.float64).conv2dForward(x, w, b, options);
+  }
+
+  async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {
+    checkConv2dBackwardInput(dy, w, inputShape, options);
+    return (allFloat32(dy, w) ? this.fast : this.float64).conv2dBackwardInput(dy, w, inputShape, options);
+  }
+
+  async conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<Tensor> {
+    checkConv2dBackwardWeight(dy, x, weightShape, options);
+    return (allFloat32(dy, x) ? this.fast : this.float64).conv2dBackwardWeight(dy, x, weightShape, options);
+  }
+
+  async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
+    checkConv2dBackwardBias(dy);
+    return (allFloat32(dy) ? this.fast : this.float64).conv2dBackwardBias(dy);
+  }
+
+  async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
+    checkMaxPool2dForward(x, options);
+    return (allFloat32(x) ? this.fast : this.float64).maxPool2dForward(x, options);
+  }
+
+  async maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Promise<Tensor> {
+    checkMaxPool2dBackward(dy, argmax, inputShape, options);
+    return (allFloat32(dy) ? this.fast : this.float64).maxPool2dBackward(dy, argmax, inputShape, options);
+  }
+
+  async l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult> {
+    checkL2NormForward(x, scale);
+    return (allFloat32(x, scale) ? this.fast : this.float64).l2NormForward(x, scale, eps);
+  }
+
+  async l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
+    checkL2NormBackward(dy, x, scale, norm);
+    return (allFloat32(dy, x, scale, norm) ? this.fast : this.float64).l2NormBackward(dy, x, scale, norm);
+  }
+
+  async reluForward(x: Tensor): Promise<Tensor> {
+    return (allFloat32(x) ? this.fast : this.float64).reluForward(x);
+  }
+
+  async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
+    checkReluBackward(dy, y);
+    return (allFloat32(dy, y) ? this.fast : this.float64).reluBackward(dy, y);
+  }
+
+  dispose(): Promise<void> {
+    return this.fast.dispose();
+  }
+}
+
+/** `fast` behind the checks, with float64 calls sent to `float64` (pass the reference kernels). */
+export function checked(fast: Kernels, float64: Kernels): CheckedKernels {
+  return new CheckedKernels(fast, float64);
+}

@@ -1,0 +1,267 @@
+// The three convolution passes of the 'wasm' backend, as tasks that any thread can run.
+//
+// The same plan as the cpu backend (kernels/cpu/fast/conv.ts): each pass is a GEMM per image on
+// the im2col matrix, cut into tasks that write disjoint parts of the output; every thread takes
+// task numbers from one atomic counter. What differs: all operands live in one shared
+// WebAssembly.Memory, the packing and the multiply run in WebAssembly (pack.wat, gemm-4x8-*.wat),
+// and everything is float32, as in PyTorch's own CPU kernels.
+//
+//   forward           task = (image, block of output channels, block of positions)
+//                     y tile = bias, then += W (rows) * im2col(x) (columns), K in KC blocks
+//   backward input    task = (image, block of input channels): dcol rows of those channels =
+//                     W^T * dy, one NC block of positions at a time, then col2im onto dx
+//                     (neighbouring positions add onto the same pixel, so a task keeps whole channels)
+//   backward weight   task = (block of output channels, block of taps): dW tile +=
+//                     dy * im2col(x)^T over every image, the positions being the GEMM's K
+//
+// This file runs on the main thread and in the workers (worker.ts), with each thread's own
+// instances of the modules (WasmExports) and its own scratch memory.
+
+import { Conv2dGeometry } from '../geometry';
+import { splitRange } from '../cpu/fast/conv';
+import { WasmExports } from './runtime';
+
+export type ConvPass = 'forward' | 'backwardInput' | 'backwardWeight';
+
+/** Rows of A (and C) per micro-kernel tile, and columns of B (and C): see gemm-4x8-simd.wat. */
+export const MR = 4;
+export const NR = 8;
+/** Depth of a K block: a B panel (KC x NR floats = 8 KiB) and an A panel (4 KiB) sit in L1. */
+export const KC = 256;
+/** Rows of an A block (MC x KC floats = 128 KiB, in L2). */
+export const MC = 128;
+/** Columns of a B block (KC x NC floats = 512 KiB, in L2). */
+export const NC = 512;
+
+/** One convolution call (or group of images) as the threads see it: byte addresses in the shared memory. */
+export interface ConvJob {
+  pass: ConvPass;
+  g: Conv2dGeometry;
+  /** The geometry struct read by pack.wat (see writeGeometry). */
+  geometry: number;
+  x: number; // forward, backwardWeight
+  w: number; // forward, backwardInput
+  bias: number; // forward; 0 when there is none
+  dy: number; // backwardInput, backwardWeight
+  /**
+   * y, dx, or dW. The weight gradient is `parts` partial sums, one after the other (each over a
+   * range of images, so that small layers still give every thread work); the caller zeroes them
+   * and adds them up.
+   */
+  out: number;
+  /** Thread t's scratch starts at scratch + t * scratchBytes (layout: scratchLayout). */
+  scratch: number;
+  scratchBytes: number;
+  /** TASK_FIELDS ints per task: (part, first image, end image, row start, row end, column start, column end). */
+  tasks: Int32Array;
+}
+
+export const TASK_FIELDS = 7;
+/** Bytes of the geometry struct. */
+export const GEOMETRY_BYTES = 48;
+
+export function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+/** Multiply-adds times 2: the same count for all three passes. */
+export function convFlops(g: Conv2dGeometry): number {
+  return 2 * g.batch * g.outChannels * g.outH * g.outW * g.inChannels * g.kernelH * g.kernelW;
+}
+
+/** The struct pack.wat reads: 11 i32 in this order. */
+export function writeGeometry(heap: Int32Array, address: number, g: Conv2dGeometry): void {
+  const fields = [g.inH, g.inW, g.kernelH, g.kernelW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outW];
+  heap.set(fields, address / 4);
+}
+
+/** Largest number of dcol rows a backward-input task holds: whole channels, about MC rows. */
+function inputRowsPerTask(g: Conv2dGeometry): number {
+  const taps = g.kernelH * g.kernelW;
+  return Math.max(1, Math.floor(MC / taps)) * taps;
+}
+
+/** Where each part of a thread's scratch lies, in bytes from its start. */
+export function scratchLayout(pass: ConvPass, g: Conv2dGeometry): { a: number; b: number; dcol: number; tmp: number; bytes: number } {
+  // A: one MC x KC block, or in backward input all of a task's rows of W^T (rows x C_out).
+  const aFloats = pass === 'backwardInput' ? roundUp(inputRowsPerTask(g), MR) * g.outChannels : MC * KC;
+  const bFloats = KC * NC;
+  const dcolFloats = pass === 'backwardInput' ? inputRowsPerTask(g) * NC : 0;
+  const a = 0;
+  const b = a + 4 * aFloats;
+  const dcol = b + 4 * bFloats;
+  const tmp = dcol + 4 * dcolFloats;
+  return { a, b, dcol, tmp, bytes: roundUp(tmp + 4 * MR * NR, 64) };
+}
+
+/**
+ * The tasks of a job for `threads` threads, and how many partial sums of dW they write. One
+ * thread gets the biggest tasks the blocking allows; several get ~8 tasks each where the layer is
+ * big enough, so that a thread slowed down by another process holds the others up only briefly.
+ */
+export function planConvTasks(pass: ConvPass, g: Conv2dGeometry, threads: number): { tasks: Int32Array; parts: number } {
+  const tasks: number[] = [];
+  const wanted = threads > 1 ? 8 * threads : 1;
+  const enough = threads > 1 ? 4 * threads : 1;
+  const P = g.outH * g.outW;
+  const taps = g.kernelH * g.kernelW;
+  if (pass === 'forward') {
+    // Cut the positions; cut the channels only when the positions are too few to share (each
+    // cut of the channels repeats the im2col packing).
+    const cols = splitRange(P, NC, 32, Math.ceil(wanted / g.batch), NR);
+    const rows = splitRange(g.outChannels, Infinity, 32, Math.ceil(enough / g.batch / (cols.length - 1)), MR);
+    for (let n = 0; n < g.batch; n++)
+      for (let r = 0; r + 1 < rows.length; r++)
+        for (let c = 0; c + 1 < cols.length; c++) tasks.push(0, n, n + 1, rows[r], rows[r + 1], cols[c], cols[c + 1]);
+    return { tasks: Int32Array.from(tasks), parts: 1 };
+  }
+  if (pass === 'backwardInput') {
+    const channels = splitRange(g.inChannels, inputRowsPerTask(g) / taps, 1, Math.ceil(wanted / g.batch), 1);
+    for (let n = 0; n < g.batch; n++)
+      for (let r = 0; r + 1 < channels.length; r++) tasks.push(0, n, n + 1, channels[r], channels[r + 1], 0, P);
+    return { tasks: Int32Array.from(tasks), parts: 1 };
+  }
+  // Backward weight: tiles of dW, and when the tiles are too few to share (a small layer: conv1_1
+  // of the channels / 16 model has one 4 x 27 tile), the images too, each range into its own
+  // partial sum.
+  const K = g.inChannels * taps;
+  const cols = splitRange(K, NC, 32, wanted, NR);
+  const rows = splitRange(g.outChannels, Infinity, 32, Math.ceil(enough / (cols.length - 1)), MR);
+  const tiles = (rows.length - 1) * (cols.length - 1);
+  const parts = tiles >= enough ? 1 : Math.min(g.batch, Math.ceil(wanted / tiles));
+  const images = splitRange(g.batch, Infinity, 1, parts, 1);
+  for (let part = 0; part + 1 < images.length; part++)
+    for (let r = 0; r + 1 < rows.length; r++)
+      for (let c = 0; c + 1 < cols.length; c++) tasks.push(part, images[part], images[part + 1], rows[r], rows[r + 1], cols[c], cols[c + 1]);
+  return { tasks: Int32Array.from(tasks), parts: images.length - 1 };
+}
+
+/** Runs tasks until the shared counter (or, with none, the list) says there are none left. */
+export function runConvTasks(job: ConvJob, wasm: WasmExports, thread: number, counter: Int32Array | null): void {
+  const count = job.tasks.length / TASK_FIELDS;
+  if (counter === null) {
+    for (let t = 0; t < count; t++) runConvTask(job, wasm, thread, t);
+    return;
+  }
+  for (;;) {
+    const t = Atomics.add(counter, 0, 1);
+    if (t >= count) return;
+    runConvTask(job, wasm, thread, t);
+  }
+}
+
+function runConvTask(job: ConvJob, wasm: WasmExports, thread: number, t: number): void {
+  const [part, n0, n1, r0, r1, c0, c1] = job.tasks.subarray(t * TASK_FIELDS, (t + 1) * TASK_FIELDS);
+  const scratch = job.scratch + thread * job.scratchBytes;
+  if (job.pass === 'forward') forwardTask(job, wasm, scratch, n0, r0, r1, c0, c1);
+  else if (job.pass === 'backwardInput') backwardInputTask(job, wasm, scratch, n0, r0, r1);
+  else backwardWeightTask(job, wasm, scratch, part, n0, n1, r0, r1, c0, c1);
+}
+
+/** Zeroes the padding of the last, partly filled panel of a packed operand (rows or columns past `used`). */
+function zeroLastPanel(wasm: WasmExports, packed: number, used: number, tile: number, depth: number): void {
+  if (used % tile === 0) return;
+  const panelFloats = depth * tile;
+  wasm.fill_rows(packed + 4 * Math.floor(used / tile) * panelFloats, panelFloats, 1, panelFloats, 0);
+}
+
+/** y[n, co0..co1, p0..p1] = bias + W[co0..co1, :] * col(x[n])[:, p0..p1] */
+function forwardTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number, co0: number, co1: number, p0: number, p1: number): void {
+  const { g } = job;
+  const layout = scratchLayout('forward', g);
+  const aPacked = scratch + layout.a;
+  const bPacked = scratch + layout.b;
+  const tmp = scratch + layout.tmp;
+  const K = g.inChannels * g.kernelH * g.kernelW;
+  const P = g.outH * g.outW;
+  const nc = p1 - p0;
+  const xImage = job.x + 4 * n * g.inChannels * g.inH * g.inW;
+  const yTile = (co: number): number => job.out + 4 * ((n * g.outChannels + co) * P + p0); // row co of this tile
+  wasm.fill_rows(yTile(co0), P, co1 - co0, nc, job.bias === 0 ? 0 : job.bias + 4 * co0);
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = Math.min(KC, K - k0);
+    wasm.im2col_pack(xImage, job.geometry, k0, kc, p0, nc, bPacked); // pads the last panel with zeros itself
+    for (let m0 = co0; m0 < co1; m0 += MC) {
+      const mc = Math.min(MC, co1 - m0);
+      zeroLastPanel(wasm, aPacked, mc, MR, kc);
+      wasm.pack_a(job.w + 4 * (m0 * K + k0), K, 1, mc, kc, aPacked);
+      wasm.gemm(mc, nc, kc, aPacked, bPacked, yTile(m0), P, tmp);
+    }
+  }
+}
+
+/** dx[n, ci0..ci1] = col2im(W^T[tap rows of ci0..ci1, :] * dy[n]), one NC block of positions at a time. */
+function backwardInputTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number, ci0: number, ci1: number): void {
+  const { g } = job;
+  const layout = scratchLayout('backwardInput', g);
+  const aPacked = scratch + layout.a;
+  const bPacked = scratch + layout.b;
+  const dcol = scratch + layout.dcol;
+  const tmp = scratch + layout.tmp;
+  const taps = g.kernelH * g.kernelW;
+  const K = g.inChannels * taps;
+  const P = g.outH * g.outW;
+  const Co = g.outChannels;
+  const r0 = ci0 * taps; // this task's rows of W^T and of dcol: [r0, r0 + rows)
+  const rows = (ci1 - ci0) * taps;
+  const plane = g.inH * g.inW;
+  const dxImage = job.out + 4 * n * g.inChannels * plane;
+  const dyImage = job.dy + 4 * n * Co * P;
+  wasm.fill_rows(dxImage + 4 * ci0 * plane, 0, 1, rows / taps * plane, 0);
+  // This task's rows of W^T (element (r, co) = W[co][r0 + r]), packed once for all its blocks:
+  // K block k0 at aPacked + 4 * roundUp(rows, MR) * k0, its rows from m0 at + 4 * m0 * kc.
+  const rowsPadded = roundUp(rows, MR);
+  wasm.fill_rows(aPacked, 0, 1, rowsPadded * Co, 0);
+  for (let k0 = 0; k0 < Co; k0 += KC) {
+    const kc = Math.min(KC, Co - k0);
+    for (let m0 = 0; m0 < rows; m0 += MC) {
+      wasm.pack_a(job.w + 4 * (k0 * K + r0 + m0), 1, K, Math.min(MC, rows - m0), kc, aPacked + 4 * (rowsPadded * k0 + m0 * kc));
+    }
+  }
+  for (let p0 = 0; p0 < P; p0 += NC) {
+    const nc = Math.min(NC, P - p0);
+    wasm.fill_rows(dcol, nc, rows, nc, 0);
+    for (let k0 = 0; k0 < Co; k0 += KC) {
+      const kc = Math.min(KC, Co - k0);
+      zeroLastPanel(wasm, bPacked, nc, NR, kc);
+      wasm.pack_b(dyImage + 4 * (k0 * P + p0), P, 1, kc, nc, bPacked);
+      for (let m0 = 0; m0 < rows; m0 += MC) {
+        const mc = Math.min(MC, rows - m0);
+        wasm.gemm(mc, nc, kc, aPacked + 4 * (rowsPadded * k0 + m0 * kc), bPacked, dcol + 4 * m0 * nc, nc, tmp);
+      }
+    }
+    wasm.col2im_add(dcol, nc, job.geometry, r0, rows, p0, nc, dxImage);
+  }
+}
+
+/** Partial sum `part` of dW[co0..co1, c0..c1] += sum over images n0..n1 of dy[n][co0..co1, :] * col(x[n])^T[:, c0..c1] */
+function backwardWeightTask(
+  job: ConvJob, wasm: WasmExports, scratch: number, part: number, n0: number, n1: number, co0: number, co1: number, c0: number, c1: number,
+): void {
+  const { g } = job;
+  const layout = scratchLayout('backwardWeight', g);
+  const aPacked = scratch + layout.a;
+  const bPacked = scratch + layout.b;
+  const tmp = scratch + layout.tmp;
+  const K = g.inChannels * g.kernelH * g.kernelW;
+  const P = g.outH * g.outW;
+  const Co = g.outChannels;
+  const nc = c1 - c0;
+  const dw = job.out + 4 * part * Co * K; // this part's partial sum
+  for (let n = n0; n < n1; n++) {
+    const xImage = job.x + 4 * n * g.inChannels * g.inH * g.inW;
+    const dyImage = job.dy + 4 * n * Co * P;
+    // The sum runs over output positions: they are this GEMM's K dimension.
+    for (let p0 = 0; p0 < P; p0 += KC) {
+      const kc = Math.min(KC, P - p0);
+      zeroLastPanel(wasm, bPacked, nc, NR, kc);
+      wasm.im2col_pack_transposed(xImage, job.geometry, c0, nc, p0, kc, bPacked);
+      for (let m0 = co0; m0 < co1; m0 += MC) {
+        const mc = Math.min(MC, co1 - m0);
+        zeroLastPanel(wasm, aPacked, mc, MR, kc);
+        wasm.pack_a(dyImage + 4 * (m0 * P + p0), P, 1, mc, kc, aPacked);
+        wasm.gemm(mc, nc, kc, aPacked, bPacked, dw + 4 * (m0 * K + c0), K, tmp);
+      }
+    }
+  }
+}

@@ -1,0 +1,114 @@
+;; f32 GEMM macro-kernel with a 4x8 register tile, WebAssembly relaxed SIMD (f32x4.relaxed_madd).
+;;
+;;   C (mc x nc, row-major, row stride ldc floats) += A (mc x kc) * B (kc x nc)
+;;
+;; A and B arrive packed (kernels/wasm/im2col.wat packs them), zero-padded to whole tiles:
+;;   A: ceil(mc / 4) panels, each kc x 4 floats: for every k, the 4 values of one column
+;;   B: ceil(nc / 8) panels, each kc x 8 floats: for every k, the 8 values of one row
+;; so the inner loop reads both strictly forwards and has no edge cases. Edge tiles of C (fewer
+;; than 4 rows or 8 columns left) go through a 32-float scratch tile at $tmp.
+;;
+;; Why 4 x 8 (XNNPACK's f32-gemm-4x8-wasmsimd "loadsplat" shape): x86-64 has 16 vector registers;
+;; the tile takes 8 (4 rows x 2 f32x4), B's row 2, A's splatted value 1, leaving room so V8
+;; spills nothing. Per step of k: 2 loads of B, 4 load-and-splats of A, 8 multiplies, 8 adds:
+;; 64 FLOPs.
+;;
+;; This file and gemm-4x8-relaxed.wat are the same but for the multiply-add of the inner loop.
+
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  (func (export "gemm")
+    (param $mc i32) (param $nc i32) (param $kc i32)
+    (param $a i32) (param $b i32) (param $c i32) (param $ldc i32) (param $tmp i32)
+    (local $i i32) (local $j i32) (local $k i32) (local $ap i32) (local $bp i32) (local $cp i32)
+    (local $rows i32) (local $cols i32) (local $r i32) (local $s i32) (local $ldcBytes i32)
+    (local $c0l v128) (local $c0h v128) (local $c1l v128) (local $c1h v128)
+    (local $c2l v128) (local $c2h v128) (local $c3l v128) (local $c3h v128)
+    (local $bl v128) (local $bh v128) (local $av v128)
+    (local.set $ldcBytes (i32.shl (local.get $ldc) (i32.const 2)))
+    ;; B panels outside, A panels inside: one B panel (kc x 8) stays in L1 while every A panel passes.
+    (local.set $j (i32.const 0))
+    (block $doneJ (loop $nextJ
+      (br_if $doneJ (i32.ge_s (local.get $j) (local.get $nc)))
+      (local.set $i (i32.const 0))
+      (block $doneI (loop $nextI
+        (br_if $doneI (i32.ge_s (local.get $i) (local.get $mc)))
+        ;; the tile's panels: A panel i/4 starts at a + (i/4) * kc * 16 bytes = a + i * kc * 4
+        (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $i) (i32.shl (local.get $kc) (i32.const 2)))))
+        (local.set $bp (i32.add (local.get $b) (i32.mul (local.get $j) (i32.shl (local.get $kc) (i32.const 2)))))
+        (local.set $c0l (v128.const i32x4 0 0 0 0)) (local.set $c0h (v128.const i32x4 0 0 0 0))
+        (local.set $c1l (v128.const i32x4 0 0 0 0)) (local.set $c1h (v128.const i32x4 0 0 0 0))
+        (local.set $c2l (v128.const i32x4 0 0 0 0)) (local.set $c2h (v128.const i32x4 0 0 0 0))
+        (local.set $c3l (v128.const i32x4 0 0 0 0)) (local.set $c3h (v128.const i32x4 0 0 0 0))
+        (local.set $k (local.get $kc))
+        (block $doneK (loop $nextK
+          (br_if $doneK (i32.eqz (local.get $k)))
+          ;; row k of the B panel: 8 floats
+          (local.set $bl (v128.load offset=0 (local.get $bp)))
+          (local.set $bh (v128.load offset=16 (local.get $bp)))
+          ;; column k of the A panel, one value at a time, broadcast to all 4 lanes
+          (local.set $av (v128.load32_splat offset=0 (local.get $ap)))
+          (local.set $c0l (f32x4.relaxed_madd (local.get $av) (local.get $bl) (local.get $c0l)))
+          (local.set $c0h (f32x4.relaxed_madd (local.get $av) (local.get $bh) (local.get $c0h)))
+          (local.set $av (v128.load32_splat offset=4 (local.get $ap)))
+          (local.set $c1l (f32x4.relaxed_madd (local.get $av) (local.get $bl) (local.get $c1l)))
+          (local.set $c1h (f32x4.relaxed_madd (local.get $av) (local.get $bh) (local.get $c1h)))
+          (local.set $av (v128.load32_splat offset=8 (local.get $ap)))
+          (local.set $c2l (f32x4.relaxed_madd (local.get $av) (local.get $bl) (local.get $c2l)))
+          (local.set $c2h (f32x4.relaxed_madd (local.get $av) (local.get $bh) (local.get $c2h)))
+          (local.set $av (v128.load32_splat offset=12 (local.get $ap)))
+          (local.set $c3l (f32x4.relaxed_madd (local.get $av) (local.get $bl) (local.get $c3l)))
+          (local.set $c3h (f32x4.relaxed_madd (local.get $av) (local.get $bh) (local.get $c3h)))
+          (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
+          (local.set $bp (i32.add (local.get $bp) (i32.const 32)))
+          (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+          (br $nextK)))
+        ;; C tile += accumulators
+        (local.set $cp (i32.add (local.get $c)
+          (i32.shl (i32.add (i32.mul (local.get $i) (local.get $ldc)) (local.get $j)) (i32.const 2))))
+        (local.set $rows (i32.sub (local.get $mc) (local.get $i)))
+        (local.set $cols (i32.sub (local.get $nc) (local.get $j)))
+        (if (i32.and (i32.ge_s (local.get $rows) (i32.const 4)) (i32.ge_s (local.get $cols) (i32.const 8)))
+          (then
+            (v128.store offset=0 (local.get $cp) (f32x4.add (v128.load offset=0 (local.get $cp)) (local.get $c0l)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c0h)))
+            (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+            (v128.store offset=0 (local.get $cp) (f32x4.add (v128.load offset=0 (local.get $cp)) (local.get $c1l)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c1h)))
+            (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+            (v128.store offset=0 (local.get $cp) (f32x4.add (v128.load offset=0 (local.get $cp)) (local.get $c2l)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c2h)))
+            (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+            (v128.store offset=0 (local.get $cp) (f32x4.add (v128.load offset=0 (local.get $cp)) (local.get $c3l)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c3h))))
+          (else
+            ;; an edge tile: park it at tmp (4 x 8), then add only the rows and columns that exist
+            (v128.store offset=0 (local.get $tmp) (local.get $c0l)) (v128.store offset=16 (local.get $tmp) (local.get $c0h))
+            (v128.store offset=32 (local.get $tmp) (local.get $c1l)) (v128.store offset=48 (local.get $tmp) (local.get $c1h))
+            (v128.store offset=64 (local.get $tmp) (local.get $c2l)) (v128.store offset=80 (local.get $tmp) (local.get $c2h))
+            (v128.store offset=96 (local.get $tmp) (local.get $c3l)) (v128.store offset=112 (local.get $tmp) (local.get $c3h))
+            (if (i32.gt_s (local.get $rows) (i32.const 4)) (then (local.set $rows (i32.const 4))))
+            (if (i32.gt_s (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
+            (local.set $r (i32.const 0))
+            (block $doneR (loop $nextR
+              (br_if $doneR (i32.ge_s (local.get $r) (local.get $rows)))
+              (local.set $s (i32.const 0))
+              (block $doneS (loop $nextS
+                (br_if $doneS (i32.ge_s (local.get $s) (local.get $cols)))
+                (f32.store
+                  (i32.add (local.get $cp) (i32.shl (local.get $s) (i32.const 2)))
+                  (f32.add
+                    (f32.load (i32.add (local.get $cp) (i32.shl (local.get $s) (i32.const 2))))
+                    (f32.load (i32.add (local.get $tmp) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $s)) (i32.const 2))))))
+                (local.set $s (i32.add (local.get $s) (i32.const 1)))
+                (br $nextS)))
+              (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br $nextR)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $nextI)))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $nextJ)))
+  )
+)

@@ -1,0 +1,302 @@
+// The WebAssembly SIMD backend ('wasm'): convolutions as packed, register-tiled float32 GEMMs in
+// hand-written WebAssembly (kernels/wasm/*.wat), on all cores through worker threads that share
+// one WebAssembly.Memory.
+//
+// A convolution call copies its inputs into the shared memory (an arena reset at every call, grown
+// to the largest call and then reused, so memory stays flat), runs its tasks (conv.ts) on this
+// thread and the workers, and copies the result out. ReLU runs in WebAssembly too (relu.wat).
+// Pooling, the L2 norm and the bias gradient are single memory-bound sweeps that are not branchy:
+// copying their tensors into the WebAssembly memory and back would cost about what the sweep
+// costs, so they run where the tensors are, with the cpu backend's loops
+// (kernels/cpu/fast/memory_bound.ts).
+//
+// Arguments are checked, and float64 tensors (the gradient checks) sent to the reference, by
+// kernels/checked.ts, which createKernels puts in front of this backend: it sees float32 only.
+
+import * as os from 'os';
+import { Shape, Tensor } from '../../tensor/tensor';
+import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
+import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
+import * as ew from '../cpu/fast/memory_bound';
+import { ConvJob, ConvPass, convFlops, planConvTasks, roundUp, runConvTasks, scratchLayout, writeGeometry } from './conv';
+import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
+import { WasmThreads } from './threads';
+
+export interface WasmKernelsOptions {
+  /** Threads in all, the main thread included (threads - 1 workers). Default: os.availableParallelism(). */
+  threads?: number;
+  /** The GEMM micro-kernel. Default: 'relaxed' where the engine validates relaxed SIMD, else 'simd'. */
+  microKernel?: MicroKernel;
+  /**
+   * Convolutions below this many FLOPs run on the main thread alone: handing them to the workers
+   * costs more than it saves. Default 2e6.
+   */
+  minParallelFlops?: number;
+}
+
+function f32(t: Tensor): Float32Array {
+  return t.data as Float32Array;
+}
+
+/** Where the fixed parts of the shared memory lie (byte addresses); calls use the arena after them. */
+const GEOMETRY_ADDRESS = 64;
+const ARENA_START = 1024;
+
+export class WasmKernels implements Kernels {
+  readonly name = 'wasm';
+  readonly threads: number;
+  readonly microKernel: MicroKernel;
+  readonly minParallelFlops: number;
+  private readonly modules: WasmModules;
+  private readonly memory: WebAssembly.Memory;
+  private readonly wasm: WasmExports; // this thread's instances
+  private workers: WasmThreads | null = null; // started on the first convolution big enough to share
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  constructor(options: WasmKernelsOptions = {}) {
+    const threads = options.threads ?? os.availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`WasmKernels: threads must be a positive integer, got ${threads}`);
+    this.threads = threads;
+    this.microKernel = options.microKernel ?? pickMicroKernel();
+    this.minParallelFlops = options.minParallelFlops ?? 2e6;
+    this.modules = compileModules(this.microKernel);
+    this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
+    this.wasm = instantiate(this.modules, this.memory);
+  }
+
+  /** Worker threads running now (threads - 1 once a parallel convolution has run, 0 before). */
+  get workerCount(): number {
+    return this.workers?.size ?? 0;
+  }
+
+  get workerThreadIds(): number[] {
+    return this.workers?.threadIds ?? [];
+  }
+
+  /** Bytes of WebAssembly memory: grown to the largest call so far, then reused. */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Convolution
+
+  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
+    const g = conv2dGeometry(x.shape, w.shape, options);
+    const y = await this.convolve('forward', g, { x: f32(x), w: f32(w), bias: b === null ? null : f32(b) });
+    return new Tensor([g.batch, g.outChannels, g.outH, g.outW], y);
+  }
+
+  async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {
+    const g = conv2dGeometry(inputShape, w.shape, options);
+    const transposed = transposedAsForward(g);
+    if (transposed !== null) {
+      // stride 1: dx is a forward convolution of dy (see transposedAsForward), no col2im needed
+      const flipped = flippedTransposedWeights(f32(w), g);
+      return new Tensor(inputShape, await this.convolve('forward', transposed, { x: f32(dy), w: flipped, bias: null }));
+    }
+    return new Tensor(inputShape, await this.convolve('backwardInput', g, { dy: f32(dy), w: f32(w) }));
+  }
+
+  async conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<Tensor> {
+    const g = conv2dGeometry(x.shape, weightShape, options);
+    return new Tensor(weightShape, await this.convolve('backwardWeight', g, { dy: f32(dy), x: f32(x) }));
+  }
+
+  async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
+    const [batch, channels, h, w] = dy.shape;
+    return new Tensor([channels], ew.biasGradient(f32(dy), batch, channels, h * w));
+  }
+
+  /**
+   * Runs one convolution pass: copies the inputs into the arena, runs the tasks (here, or here
+   * and on the workers), and returns a copy of the output (y, dx or dW).
+   */
+  private convolve(
+    pass: ConvPass,
+    g: Conv2dGeometry,
+    inputs: { x?: Float32Array; w?: Float32Array; bias?: Float32Array | null; dy?: Float32Array },
+  ): Promise<Float32Array> {
+    return this.exclusive(() => this.convolveNow(pass, g, inputs));
+  }
+
+  private async convolveNow(
+    pass: ConvPass,
+    g: Conv2dGeometry,
+    inputs: { x?: Float32Array; w?: Float32Array; bias?: Float32Array | null; dy?: Float32Array },
+  ): Promise<Float32Array> {
+    const parallel = this.threads > 1 && convFlops(g) >= this.minParallelFlops;
+    const threads = parallel ? this.threads : 1;
+    const outLength =
+      pass === 'forward' ? g.batch * g.outChannels * g.outH * g.outW
+      : pass === 'backwardInput' ? g.batch * g.inChannels * g.inH * g.inW
+      : g.outChannels * g.inChannels * g.kernelH * g.kernelW;
+    // The arena: each array at a 64-byte boundary.
+    let top = ARENA_START;
+    const place = (floats: number): number => {
+      const address = top;
+      top = roundUp(top + 4 * floats, 64);
+      return address;
+    };
+    const x = inputs.x === undefined ? 0 : place(inputs.x.length);
+    const w = inputs.w === undefined ? 0 : place(inputs.w.length);
+    const bias = inputs.bias === undefined || inputs.bias === null ? 0 : place(inputs.bias.length);
+    const dy = inputs.dy === undefined ? 0 : place(inputs.dy.length);
+    const { tasks, parts } = planConvTasks(pass, g, threads);
+    const out = place(outLength * parts);
+    const layout = scratchLayout(pass, g);
+    const scratch = place((layout.bytes / 4) * threads);
+    this.reserve(top);
+
+    const heap = new Float32Array(this.memory.buffer);
+    if (inputs.x !== undefined) heap.set(inputs.x, x / 4);
+    if (inputs.w !== undefined) heap.set(inputs.w, w / 4);
+    if (bias !== 0) heap.set(inputs.bias!, bias / 4);
+    if (inputs.dy !== undefined) heap.set(inputs.dy, dy / 4);
+    if (pass === 'backwardWeight') heap.fill(0, out / 4, out / 4 + outLength * parts); // tasks add to dW
+    writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
+
+    const job: ConvJob = {
+      pass, g, geometry: GEOMETRY_ADDRESS, x, w, bias, dy, out,
+      scratch, scratchBytes: layout.bytes, tasks,
+    };
+    if (!parallel) {
+      runConvTasks(job, this.wasm, 0, null);
+    } else {
+      this.workers ??= new WasmThreads(this.threads - 1, this.modules, this.memory);
+      await this.workers.run(job, this.wasm);
+    }
+    const result = heap.slice(out / 4, out / 4 + outLength);
+    for (let part = 1; part < parts; part++) {
+      const partial = out / 4 + part * outLength;
+      for (let i = 0; i < outLength; i++) result[i] += heap[partial + i];
+    }
+    return result;
+  }
+
+  /** Grows the shared memory to hold `bytes` (never shrinks: the next calls reuse it). */
+  private reserve(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes <= have) return;
+    const pages = Math.ceil((bytes - have) / PAGE_BYTES);
+    if (have / PAGE_BYTES + pages > MAX_PAGES) throw new Error(`wasm backend: a call needs ${bytes} bytes, more than the 4 GiB WebAssembly memory`);
+    this.memory.grow(pages);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Pooling, L2 norm, ReLU: the cpu backend's sweeps, on the tensors where they are
+
+  async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
+    const g = pool2dGeometry(x.shape, options);
+    const { y, argmax } = ew.maxPoolForward(f32(x), g);
+    return { y: new Tensor([g.batch, g.channels, g.outH, g.outW], y), argmax };
+  }
+
+  async maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Promise<Tensor> {
+    const g = pool2dGeometry(inputShape, options);
+    return new Tensor(inputShape, ew.maxPoolBackward(f32(dy), argmax, g));
+  }
+
+  async l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult> {
+    const [batch, , h, w] = x.shape;
+    const { y, norm } = ew.l2NormForward(f32(x), f32(scale), x.shape, eps);
+    return { y: new Tensor(x.shape, y), norm: new Tensor([batch, 1, h, w], norm) };
+  }
+
+  async l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
+    const { dx, dscale } = ew.l2NormBackward(f32(dy), f32(x), f32(scale), f32(norm), x.shape);
+    return { dx: new Tensor(x.shape, dx), dscale: new Tensor(scale.shape, dscale) };
+  }
+
+  // ReLU runs in WebAssembly (relu.wat): the copy into the arena and out costs less than the
+  // branchy JavaScript loop on activations that are positive half the time.
+
+  reluForward(x: Tensor): Promise<Tensor> {
+    return this.exclusive(() => {
+      const [input, output] = this.arena([x.size, x.size]);
+      const heap = new Float32Array(this.memory.buffer);
+      heap.set(f32(x), input / 4);
+      this.wasm.relu_forward(input, output, x.size);
+      return new Tensor(x.shape, heap.slice(output / 4, output / 4 + x.size));
+    });
+  }
+
+  reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
+    return this.exclusive(() => {
+      const [gradient, output, dx] = this.arena([dy.size, y.size, dy.size]);
+      const heap = new Float32Array(this.memory.buffer);
+      heap.set(f32(dy), gradient / 4);
+      heap.set(f32(y), output / 4);
+      this.wasm.relu_backward(gradient, output, dx, dy.size);
+      return new Tensor(dy.shape, heap.slice(dx / 4, dx / 4 + dy.size));
+    });
+  }
+
+  /** Runs fn alone: calls share the arena, and a caller may start several without awaiting each. */
+  private exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.disposed) return Promise.reject(new Error('WasmKernels: used after dispose()'));
+    const result = this.queue.then(fn);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Places arrays of these many floats in the arena (64-byte aligned), growing the memory to hold them. */
+  private arena(floats: number[]): number[] {
+    let top = ARENA_START;
+    const addresses = floats.map((n) => {
+      const address = top;
+      top = roundUp(top + 4 * n, 64);
+      return address;
+    });
+    this.reserve(top);
+    return addresses;
+  }
+
+  /** Terminates the worker threads. The kernels cannot be used afterwards. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.queue;
+    const workers = this.workers;
+    this.workers = null;
+    if (workers !== null) await workers.dispose();
+  }
+}
+
+/**
+ * With stride 1, the input gradient is itself a forward convolution: of dy, padded by
+ * dilation * (k - 1) - pad, with the weights flipped in space and input and output channels
+ * swapped:
+ *   dx[ci, iy, ix] = sum over (co, ky, kx) of dy[co, iy + pad - ky * dilation, ...] * w[co, ci, ky, kx]
+ * and with ky' = kH - 1 - ky that is a correlation of dy with w[co, ci, kH - 1 - ky', ...] at
+ * offsets ky' * dilation - (dilation * (kH - 1) - pad). Running it as a forward pass saves the
+ * scattered col2im sweep, which costs more than the multiply when channels are few. The
+ * geometry of that forward pass, or null when it does not apply (a stride, or a padding larger
+ * than the kernel's reach).
+ */
+function transposedAsForward(g: Conv2dGeometry): Conv2dGeometry | null {
+  if (g.strideH !== 1 || g.strideW !== 1) return null;
+  const padH = g.dilationH * (g.kernelH - 1) - g.padH;
+  const padW = g.dilationW * (g.kernelW - 1) - g.padW;
+  if (padH < 0 || padW < 0) return null;
+  const t = conv2dGeometry(
+    [g.batch, g.outChannels, g.outH, g.outW],
+    [g.inChannels, g.outChannels, g.kernelH, g.kernelW],
+    { padding: [padH, padW], dilation: [g.dilationH, g.dilationW] },
+  );
+  if (t.outH !== g.inH || t.outW !== g.inW) throw new Error(`wasm backend: transposed convolution gives ${t.outH}x${t.outW}, expected ${g.inH}x${g.inW}`);
+  return t;
+}
+
+/** w (C_out, C_in, kH, kW) -> w' (C_in, C_out, kH, kW) with w'[ci, co, ky, kx] = w[co, ci, kH - 1 - ky, kW - 1 - kx]. */
+function flippedTransposedWeights(w: Float32Array, g: Conv2dGeometry): Float32Array {
+  const { outChannels: Co, inChannels: Ci, kernelH: kH, kernelW: kW } = g;
+  const flipped = new Float32Array(w.length);
+  for (let co = 0; co < Co; co++)
+    for (let ci = 0; ci < Ci; ci++)
+      for (let ky = 0; ky < kH; ky++)
+        for (let kx = 0; kx < kW; kx++) {
+          flipped[((ci * Co + co) * kH + (kH - 1 - ky)) * kW + (kW - 1 - kx)] = w[((co * Ci + ci) * kH + ky) * kW + kx];
+        }
+  return flipped;
+}

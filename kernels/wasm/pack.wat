@@ -1,0 +1,303 @@
+;; Packing for the GEMM (gemm-4x8-*.wat) and the convolution's im2col / col2im, in scalar
+;; WebAssembly. Addresses are byte offsets into the shared memory; sizes and strides are in floats.
+;;
+;; Packed layouts (zero-padded to whole panels; the caller zeroes dst first when it has padding):
+;;   A (mc x kc) in 4-row panels:     dst[(i / 4) * kc * 4 + k * 4 + i % 4] = A(i, k)
+;;   B (kc x nc) in 8-column panels:  dst[(j / 8) * kc * 8 + k * 8 + j % 8] = B(k, j)
+;;
+;; A convolution geometry is read from a struct of i32 at $g (see GEOMETRY in kernels/wasm/conv.ts):
+;;   0 inH  4 inW  8 kH  12 kW  16 strideH  20 strideW  24 padH  28 padW  32 dilationH  36 dilationW  40 outW
+
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; A(i, k) = src[i * rs + k * cs]
+  (func (export "pack_a")
+    (param $src i32) (param $rs i32) (param $cs i32) (param $mc i32) (param $kc i32) (param $dst i32)
+    (local $i i32) (local $k i32) (local $s i32) (local $d i32)
+    (local.set $i (i32.const 0))
+    (block $doneI (loop $nextI
+      (br_if $doneI (i32.ge_s (local.get $i) (local.get $mc)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (i32.mul (local.get $i) (local.get $rs)) (i32.const 2))))
+      ;; row i goes to lane i % 4 of panel i / 4
+      (local.set $d (i32.add (local.get $dst) (i32.shl
+        (i32.add (i32.mul (i32.shr_u (local.get $i) (i32.const 2)) (i32.shl (local.get $kc) (i32.const 2)))
+                 (i32.and (local.get $i) (i32.const 3)))
+        (i32.const 2))))
+      (local.set $k (local.get $kc))
+      (block $doneK (loop $nextK
+        (br_if $doneK (i32.eqz (local.get $k)))
+        (f32.store (local.get $d) (f32.load (local.get $s)))
+        (local.set $s (i32.add (local.get $s) (i32.shl (local.get $cs) (i32.const 2))))
+        (local.set $d (i32.add (local.get $d) (i32.const 16)))
+        (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+        (br $nextK)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $nextI)))
+  )
+
+  ;; B(k, j) = src[k * rs + j * cs]; with cs = 1 each row of a panel is 8 contiguous floats.
+  (func (export "pack_b")
+    (param $src i32) (param $rs i32) (param $cs i32) (param $kc i32) (param $nc i32) (param $dst i32)
+    (local $j i32) (local $k i32) (local $s i32) (local $d i32)
+    (local.set $k (i32.const 0))
+    (block $doneK (loop $nextK
+      (br_if $doneK (i32.ge_s (local.get $k) (local.get $kc)))
+      (local.set $j (i32.const 0))
+      (block $doneJ (loop $nextJ
+        (br_if $doneJ (i32.ge_s (local.get $j) (local.get $nc)))
+        (local.set $s (i32.add (local.get $src)
+          (i32.shl (i32.add (i32.mul (local.get $k) (local.get $rs)) (i32.mul (local.get $j) (local.get $cs))) (i32.const 2))))
+        (local.set $d (i32.add (local.get $dst) (i32.shl
+          (i32.add (i32.mul (i32.shr_u (local.get $j) (i32.const 3)) (i32.shl (local.get $kc) (i32.const 3)))
+                   (i32.add (i32.shl (local.get $k) (i32.const 3)) (i32.and (local.get $j) (i32.const 7))))
+          (i32.const 2))))
+        (if (i32.and (i32.eq (local.get $cs) (i32.const 1)) (i32.le_s (i32.add (local.get $j) (i32.const 8)) (local.get $nc)))
+          (then
+            ;; a whole contiguous row of the panel: two vector copies
+            (v128.store offset=0 (local.get $d) (v128.load offset=0 (local.get $s)))
+            (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $s)))
+            (local.set $j (i32.add (local.get $j) (i32.const 8))))
+          (else
+            (f32.store (local.get $d) (f32.load (local.get $s)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))))
+        (br $nextJ)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $nextK)))
+  )
+
+  ;; The im2col block of one image at $x: taps [t0, t0 + nt) (rows of the column matrix, a tap
+  ;; being (ci, ky, kx)) by output positions [q0, q0 + nq), written straight into packed B panels:
+  ;;   col[tap][oy * outW + ox] = x[ci][iy][ix],  iy = oy * strideH - padH + ky * dilationH (ix alike)
+  ;; and 0 where (iy, ix) falls in the zero padding. B = col (k = tap, j = position): the forward pass.
+  ;; Panel by panel, so dst is written in order. A panel's 8 positions usually lie in one output
+  ;; row; with stride 1 and the row inside the input they are 8 consecutive floats of x: two
+  ;; vector copies. Panels at the image's edges or across rows take the element-by-element path.
+  (func (export "im2col_pack")
+    (param $x i32) (param $g i32) (param $t0 i32) (param $nt i32) (param $q0 i32) (param $nq i32) (param $dst i32)
+    (local $inH i32) (local $inW i32) (local $kW i32) (local $taps i32) (local $outW i32) (local $plane i32)
+    (local $strideH i32) (local $strideW i32) (local $padH i32) (local $padW i32) (local $dilationH i32) (local $dilationW i32)
+    (local $p i32) (local $oy0 i32) (local $ox0 i32) (local $width i32) (local $oneRow i32)
+    (local $t i32) (local $tap i32) (local $ci i32) (local $ky i32) (local $kx i32) (local $src i32)
+    (local $iy i32) (local $ix i32) (local $oy i32) (local $ox i32) (local $lane i32) (local $d i32) (local $value f32)
+    (local.set $inH (i32.load offset=0 (local.get $g)))
+    (local.set $inW (i32.load offset=4 (local.get $g)))
+    (local.set $kW (i32.load offset=12 (local.get $g)))
+    (local.set $taps (i32.mul (i32.load offset=8 (local.get $g)) (local.get $kW)))
+    (local.set $strideH (i32.load offset=16 (local.get $g)))
+    (local.set $strideW (i32.load offset=20 (local.get $g)))
+    (local.set $padH (i32.load offset=24 (local.get $g)))
+    (local.set $padW (i32.load offset=28 (local.get $g)))
+    (local.set $dilationH (i32.load offset=32 (local.get $g)))
+    (local.set $dilationW (i32.load offset=36 (local.get $g)))
+    (local.set $outW (i32.load offset=40 (local.get $g)))
+    (local.set $plane (i32.mul (local.get $inH) (local.get $inW)))
+    (local.set $d (local.get $dst))
+    (local.set $p (i32.const 0))
+    (block $donePanels (loop $nextPanel
+      (br_if $donePanels (i32.ge_s (local.get $p) (local.get $nq)))
+      ;; this panel: positions [p, p + width) of the block, the first at (oy0, ox0)
+      (local.set $oy0 (i32.div_u (i32.add (local.get $q0) (local.get $p)) (local.get $outW)))
+      (local.set $ox0 (i32.rem_u (i32.add (local.get $q0) (local.get $p)) (local.get $outW)))
+      (local.set $width (i32.sub (local.get $nq) (local.get $p)))
+      (if (i32.gt_s (local.get $width) (i32.const 8)) (then (local.set $width (i32.const 8))))
+      (local.set $oneRow (i32.and (i32.and (i32.eq (local.get $width) (i32.const 8)) (i32.eq (local.get $strideW) (i32.const 1)))
+                                  (i32.le_s (i32.add (local.get $ox0) (i32.const 8)) (local.get $outW))))
+      ;; walk the taps (ci, ky, kx) from t0 like an odometer
+      (local.set $ci (i32.div_u (local.get $t0) (local.get $taps)))
+      (local.set $ky (i32.div_u (i32.rem_u (local.get $t0) (local.get $taps)) (local.get $kW)))
+      (local.set $kx (i32.rem_u (local.get $t0) (local.get $kW)))
+      (local.set $t (i32.const 0))
+      (block $doneTaps (loop $nextTap
+        (br_if $doneTaps (i32.ge_s (local.get $t) (local.get $nt)))
+        (local.set $iy (i32.add (i32.mul (local.get $oy0) (local.get $strideH)) (i32.sub (i32.mul (local.get $ky) (local.get $dilationH)) (local.get $padH))))
+        (local.set $ix (i32.add (i32.mul (local.get $ox0) (local.get $strideW)) (i32.sub (i32.mul (local.get $kx) (local.get $dilationW)) (local.get $padW))))
+        (if (i32.and (local.get $oneRow)
+              (i32.and (i32.lt_u (local.get $iy) (local.get $inH))
+                       (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (i32.const 8)) (local.get $inW)))))
+          (then
+            ;; the fast path: 8 consecutive floats of one input row
+            (local.set $src (i32.add (local.get $x) (i32.shl
+              (i32.add (i32.mul (local.get $ci) (local.get $plane)) (i32.add (i32.mul (local.get $iy) (local.get $inW)) (local.get $ix)))
+              (i32.const 2))))
+            (v128.store offset=0 (local.get $d) (v128.load offset=0 (local.get $src)))
+            (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $src))))
+          (else
+            ;; lane by lane, each position with its own row and bounds; lanes past width are 0
+            (local.set $oy (local.get $oy0))
+            (local.set $ox (local.get $ox0))
+            (local.set $lane (i32.const 0))
+            (block $doneLanes (loop $nextLane
+              (br_if $doneLanes (i32.ge_s (local.get $lane) (i32.const 8)))
+              (local.set $value (f32.const 0))
+              (if (i32.lt_s (local.get $lane) (local.get $width))
+                (then
+                  (local.set $iy (i32.add (i32.mul (local.get $oy) (local.get $strideH)) (i32.sub (i32.mul (local.get $ky) (local.get $dilationH)) (local.get $padH))))
+                  (local.set $ix (i32.add (i32.mul (local.get $ox) (local.get $strideW)) (i32.sub (i32.mul (local.get $kx) (local.get $dilationW)) (local.get $padW))))
+                  ;; unsigned compares: a negative index is a huge unsigned one, so one test per axis
+                  (if (i32.and (i32.lt_u (local.get $iy) (local.get $inH)) (i32.lt_u (local.get $ix) (local.get $inW)))
+                    (then (local.set $value (f32.load (i32.add (local.get $x) (i32.shl
+                      (i32.add (i32.mul (local.get $ci) (local.get $plane)) (i32.add (i32.mul (local.get $iy) (local.get $inW)) (local.get $ix)))
+                      (i32.const 2)))))))))
+              (f32.store (i32.add (local.get $d) (i32.shl (local.get $lane) (i32.const 2))) (local.get $value))
+              (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+              (if (i32.eq (local.get $ox) (local.get $outW))
+                (then (local.set $ox (i32.const 0)) (local.set $oy (i32.add (local.get $oy) (i32.const 1)))))
+              (local.set $lane (i32.add (local.get $lane) (i32.const 1)))
+              (br $nextLane)))))
+        (local.set $d (i32.add (local.get $d) (i32.const 32)))
+        (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+        (if (i32.eq (local.get $kx) (local.get $kW))
+          (then
+            (local.set $kx (i32.const 0))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (if (i32.eq (i32.mul (local.get $ky) (local.get $kW)) (local.get $taps))
+              (then (local.set $ky (i32.const 0)) (local.set $ci (i32.add (local.get $ci) (i32.const 1)))))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $nextTap)))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (br $nextPanel)))
+  )
+
+  ;; The same block transposed, B = col^T (k = position, j = tap): the weight gradient's operand.
+  ;; Taps [t0, t0 + nt) become the panels' columns (tap t in lane t % 8 of panel t / 8), positions
+  ;; [q0, q0 + nq) their rows. Tap by tap, one output row at a time: within a row the positions
+  ;; whose input lies inside are one interval, read with the stride, the rest are padding zeros.
+  ;; Lanes past nt are left as they are: the caller zeroes the last panel.
+  (func (export "im2col_pack_transposed")
+    (param $x i32) (param $g i32) (param $t0 i32) (param $nt i32) (param $q0 i32) (param $nq i32) (param $dst i32)
+    (local $inH i32) (local $inW i32) (local $kW i32) (local $taps i32) (local $outW i32) (local $plane i32)
+    (local $strideH i32) (local $strideW i32)
+    (local $t i32) (local $tap i32) (local $ci i32) (local $ky i32) (local $kx i32)
+    (local $rowShift i32) (local $colShift i32) (local $channel i32)
+    (local $q i32) (local $oy i32) (local $ox i32) (local $run i32) (local $iy i32) (local $ix i32)
+    (local $i i32) (local $d i32) (local $src i32) (local $srcStep i32) (local $inside i32)
+    (local.set $inH (i32.load offset=0 (local.get $g)))
+    (local.set $inW (i32.load offset=4 (local.get $g)))
+    (local.set $kW (i32.load offset=12 (local.get $g)))
+    (local.set $taps (i32.mul (i32.load offset=8 (local.get $g)) (local.get $kW)))
+    (local.set $strideH (i32.load offset=16 (local.get $g)))
+    (local.set $strideW (i32.load offset=20 (local.get $g)))
+    (local.set $outW (i32.load offset=40 (local.get $g)))
+    (local.set $plane (i32.mul (local.get $inH) (local.get $inW)))
+    (local.set $srcStep (i32.shl (local.get $strideW) (i32.const 2)))
+    (local.set $t (i32.const 0))
+    (block $doneT (loop $nextT
+      (br_if $doneT (i32.ge_s (local.get $t) (local.get $nt)))
+      (local.set $tap (i32.add (local.get $t0) (local.get $t)))
+      (local.set $ci (i32.div_u (local.get $tap) (local.get $taps)))
+      (local.set $ky (i32.div_u (i32.rem_u (local.get $tap) (local.get $taps)) (local.get $kW)))
+      (local.set $kx (i32.rem_u (local.get $tap) (local.get $kW)))
+      (local.set $rowShift (i32.sub (i32.mul (local.get $ky) (i32.load offset=32 (local.get $g))) (i32.load offset=24 (local.get $g))))
+      (local.set $colShift (i32.sub (i32.mul (local.get $kx) (i32.load offset=36 (local.get $g))) (i32.load offset=28 (local.get $g))))
+      (local.set $channel (i32.add (local.get $x) (i32.shl (i32.mul (local.get $ci) (local.get $plane)) (i32.const 2))))
+      ;; column t of panel t / 8: row q at dst + ((t / 8) * nq * 8 + q * 8 + t % 8) * 4
+      (local.set $d (i32.add (local.get $dst) (i32.shl
+        (i32.add (i32.mul (i32.shr_u (local.get $t) (i32.const 3)) (i32.shl (local.get $nq) (i32.const 3))) (i32.and (local.get $t) (i32.const 7)))
+        (i32.const 2))))
+      (local.set $q (i32.const 0))
+      (block $doneQ (loop $nextQ
+        (br_if $doneQ (i32.ge_s (local.get $q) (local.get $nq)))
+        (local.set $oy (i32.div_u (i32.add (local.get $q0) (local.get $q)) (local.get $outW)))
+        (local.set $ox (i32.rem_u (i32.add (local.get $q0) (local.get $q)) (local.get $outW)))
+        ;; the positions left in this output row
+        (local.set $run (i32.sub (local.get $outW) (local.get $ox)))
+        (if (i32.gt_s (local.get $run) (i32.sub (local.get $nq) (local.get $q))) (then (local.set $run (i32.sub (local.get $nq) (local.get $q)))))
+        (local.set $iy (i32.add (i32.mul (local.get $oy) (local.get $strideH)) (local.get $rowShift)))
+        (local.set $ix (i32.add (i32.mul (local.get $ox) (local.get $strideW)) (local.get $colShift)))
+        (local.set $src (i32.add (local.get $channel) (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $inW)) (local.get $ix)) (i32.const 2))))
+        (local.set $inside (i32.lt_u (local.get $iy) (local.get $inH)))
+        (local.set $i (i32.const 0))
+        (block $doneRun (loop $nextRun
+          (br_if $doneRun (i32.ge_s (local.get $i) (local.get $run)))
+          (if (i32.and (local.get $inside) (i32.lt_u (local.get $ix) (local.get $inW)))
+            (then (f32.store (local.get $d) (f32.load (local.get $src))))
+            (else (f32.store (local.get $d) (f32.const 0))))
+          (local.set $d (i32.add (local.get $d) (i32.const 32)))
+          (local.set $src (i32.add (local.get $src) (local.get $srcStep)))
+          (local.set $ix (i32.add (local.get $ix) (local.get $strideW)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $nextRun)))
+        (local.set $q (i32.add (local.get $q) (local.get $run)))
+        (br $nextQ)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $nextT)))
+  )
+
+  ;; The adjoint of im2col for a block: rows [r0, r0 + rows) (taps) and columns [q0, q0 + nq)
+  ;; (positions) of dcol, stored at $dcol with row stride $ld floats, are added onto dx of one
+  ;; image at $dx (padding entries are dropped).
+  (func (export "col2im_add")
+    (param $dcol i32) (param $ld i32) (param $g i32) (param $r0 i32) (param $rows i32) (param $q0 i32) (param $nq i32)
+    (param $dx i32)
+    (local $inH i32) (local $inW i32) (local $kW i32) (local $taps i32) (local $outW i32)
+    (local $r i32) (local $tap i32) (local $ci i32) (local $ky i32) (local $kx i32)
+    (local $rowShift i32) (local $colShift i32) (local $channel i32) (local $s i32)
+    (local $q i32) (local $oy i32) (local $ox i32) (local $iy i32) (local $ix i32) (local $target i32)
+    (local.set $inH (i32.load offset=0 (local.get $g)))
+    (local.set $inW (i32.load offset=4 (local.get $g)))
+    (local.set $kW (i32.load offset=12 (local.get $g)))
+    (local.set $taps (i32.mul (i32.load offset=8 (local.get $g)) (local.get $kW)))
+    (local.set $outW (i32.load offset=40 (local.get $g)))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $nextR
+      (br_if $doneR (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $tap (i32.add (local.get $r0) (local.get $r)))
+      (local.set $ci (i32.div_u (local.get $tap) (local.get $taps)))
+      (local.set $ky (i32.div_u (i32.rem_u (local.get $tap) (local.get $taps)) (local.get $kW)))
+      (local.set $kx (i32.rem_u (local.get $tap) (local.get $kW)))
+      (local.set $rowShift (i32.sub (i32.mul (local.get $ky) (i32.load offset=32 (local.get $g))) (i32.load offset=24 (local.get $g))))
+      (local.set $colShift (i32.sub (i32.mul (local.get $kx) (i32.load offset=36 (local.get $g))) (i32.load offset=28 (local.get $g))))
+      (local.set $channel (i32.add (local.get $dx) (i32.shl (i32.mul (local.get $ci) (i32.mul (local.get $inH) (local.get $inW))) (i32.const 2))))
+      (local.set $s (i32.add (local.get $dcol) (i32.shl (i32.mul (local.get $r) (local.get $ld)) (i32.const 2))))
+      (local.set $oy (i32.div_u (local.get $q0) (local.get $outW)))
+      (local.set $ox (i32.rem_u (local.get $q0) (local.get $outW)))
+      (local.set $q (i32.const 0))
+      (block $doneQ (loop $nextQ
+        (br_if $doneQ (i32.ge_s (local.get $q) (local.get $nq)))
+        (local.set $iy (i32.add (i32.mul (local.get $oy) (i32.load offset=16 (local.get $g))) (local.get $rowShift)))
+        (local.set $ix (i32.add (i32.mul (local.get $ox) (i32.load offset=20 (local.get $g))) (local.get $colShift)))
+        (if (i32.and (i32.lt_u (local.get $iy) (local.get $inH)) (i32.lt_u (local.get $ix) (local.get $inW)))
+          (then
+            (local.set $target (i32.add (local.get $channel)
+              (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $inW)) (local.get $ix)) (i32.const 2))))
+            (f32.store (local.get $target) (f32.add (f32.load (local.get $target)) (f32.load (local.get $s))))))
+        (local.set $s (i32.add (local.get $s) (i32.const 4)))
+        (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+        (if (i32.eq (local.get $ox) (local.get $outW))
+          (then (local.set $ox (i32.const 0)) (local.set $oy (i32.add (local.get $oy) (i32.const 1)))))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (br $nextQ)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $nextR)))
+  )
+
+  ;; C rows [0, rows) x columns [0, cols) (row stride ldc floats) = bias[row], or 0 when $bias is 0.
+  (func (export "fill_rows")
+    (param $c i32) (param $ldc i32) (param $rows i32) (param $cols i32) (param $bias i32)
+    (local $i i32) (local $j i32) (local $p i32) (local $value f32) (local $v v128)
+    (local.set $i (i32.const 0))
+    (block $doneI (loop $nextI
+      (br_if $doneI (i32.ge_s (local.get $i) (local.get $rows)))
+      (if (local.get $bias)
+        (then (local.set $value (f32.load (i32.add (local.get $bias) (i32.shl (local.get $i) (i32.const 2))))))
+        (else (local.set $value (f32.const 0))))
+      (local.set $v (f32x4.splat (local.get $value)))
+      (local.set $p (i32.add (local.get $c) (i32.shl (i32.mul (local.get $i) (local.get $ldc)) (i32.const 2))))
+      (local.set $j (i32.const 0))
+      (block $doneJ (loop $nextJ
+        (br_if $doneJ (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $cols)))
+        (v128.store (local.get $p) (local.get $v))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $nextJ)))
+      (block $doneTail (loop $nextTail
+        (br_if $doneTail (i32.ge_s (local.get $j) (local.get $cols)))
+        (f32.store (local.get $p) (local.get $value))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $nextTail)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $nextI)))
+  )
+)

@@ -1,0 +1,115 @@
+// Loading the WebAssembly of the 'wasm' backend, and what this engine can run.
+//
+// Three small modules, assembled from the hand-written text beside this file by
+// scripts/build-wasm.js (run by `npm run build`) into dist/kernels/wasm/*.wasm:
+//   pack.wasm              im2col / col2im and the GEMM's operand packing (scalar)
+//   gemm-4x8-simd.wasm     the GEMM macro-kernel, SIMD128 multiply then add
+//   gemm-4x8-relaxed.wasm  the same with f32x4.relaxed_madd (a fused multiply-add on x86 with FMA)
+//   relu.wasm              ReLU forward and backward
+// All three import one shared WebAssembly.Memory: the main thread and every worker instantiate
+// the same compiled modules on that same memory, so they read and write the same bytes.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import * as v8 from 'v8';
+
+/** The two micro-kernel variants. 'relaxed' needs relaxed SIMD, which Node 20 hides behind a flag. */
+export type MicroKernel = 'simd' | 'relaxed';
+
+/** The compiled modules (WebAssembly.Module can be posted to a worker, compiled once). */
+export interface WasmModules {
+  pack: WebAssembly.Module;
+  gemm: WebAssembly.Module;
+  relu: WebAssembly.Module;
+  microKernel: MicroKernel;
+}
+
+/** The exported functions, as the .wat files declare them (addresses are byte offsets). */
+export interface WasmExports {
+  pack_a(src: number, rowStride: number, colStride: number, mc: number, kc: number, dst: number): void;
+  pack_b(src: number, rowStride: number, colStride: number, kc: number, nc: number, dst: number): void;
+  im2col_pack(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number): void;
+  im2col_pack_transposed(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number): void;
+  col2im_add(dcol: number, ld: number, geometry: number, r0: number, rows: number, q0: number, nq: number, dx: number): void;
+  fill_rows(c: number, ldc: number, rows: number, cols: number, bias: number): void;
+  gemm(mc: number, nc: number, kc: number, a: number, b: number, c: number, ldc: number, tmp: number): void;
+  relu_forward(x: number, y: number, n: number): void;
+  relu_backward(dy: number, y: number, dx: number, n: number): void;
+}
+
+/** Largest memory the modules declare: 65536 pages of 64 KiB = 4 GiB (the whole 32-bit space). */
+export const MAX_PAGES = 65536;
+export const PAGE_BYTES = 65536;
+
+function wasmBytes(name: string): Buffer {
+  // dist/kernels/wasm/runtime.js sits beside the assembled .wasm files
+  const file = path.join(__dirname, `${name}.wasm`);
+  if (!fs.existsSync(file)) throw new Error(`wasm backend: ${file} is missing; run \`npm run build\` (scripts/build-wasm.js assembles kernels/wasm/*.wat)`);
+  return fs.readFileSync(file);
+}
+
+/** What the feature detection asks of the engine (a test may pass one without relaxed SIMD). */
+export interface Engine {
+  validate(bytes: Buffer): boolean;
+  setFlags(flags: string): void;
+}
+
+const node: Engine = {
+  validate: (bytes) => typeof WebAssembly === 'object' && WebAssembly.validate(bytes),
+  setFlags: (flags) => v8.setFlagsFromString(flags),
+};
+
+let simdValidates: boolean | null = null;
+let relaxedValidates: boolean | null = null;
+
+/** True when this engine validates WebAssembly SIMD128 with shared memory (Node 20 does). */
+export function simdSupported(): boolean {
+  if (simdValidates === null) simdValidates = node.validate(wasmBytes('gemm-4x8-simd'));
+  return simdValidates;
+}
+
+/**
+ * True when the engine validates relaxed SIMD. Node 20 has it behind
+ * --experimental-wasm-relaxed-simd, a V8 flag that may be set at run time before the module is
+ * compiled (Node 22 has it by default).
+ */
+export function detectRelaxedSimd(engine: Engine): boolean {
+  const bytes = wasmBytes('gemm-4x8-relaxed');
+  if (engine.validate(bytes)) return true;
+  engine.setFlags('--experimental-wasm-relaxed-simd');
+  return engine.validate(bytes);
+}
+
+export function relaxedSimdSupported(): boolean {
+  if (relaxedValidates === null) relaxedValidates = detectRelaxedSimd(node);
+  return relaxedValidates;
+}
+
+/**
+ * The variant picked at start-up: the fused multiply-add where the engine has it (measured on
+ * this machine's conv3_1: see the README), the plain one otherwise.
+ */
+export function pickMicroKernel(engine: Engine = node): MicroKernel {
+  const relaxed = engine === node ? relaxedSimdSupported() : detectRelaxedSimd(engine);
+  return relaxed ? 'relaxed' : 'simd';
+}
+
+export function compileModules(microKernel: MicroKernel): WasmModules {
+  if (!simdSupported()) throw new Error('wasm backend: this engine does not validate WebAssembly SIMD128');
+  if (microKernel === 'relaxed' && !relaxedSimdSupported()) throw new Error('wasm backend: this engine does not validate relaxed SIMD');
+  return {
+    pack: new WebAssembly.Module(wasmBytes('pack')),
+    gemm: new WebAssembly.Module(wasmBytes(`gemm-4x8-${microKernel}`)),
+    relu: new WebAssembly.Module(wasmBytes('relu')),
+    microKernel,
+  };
+}
+
+/** One thread's instances of the modules on the shared memory. */
+export function instantiate(modules: WasmModules, memory: WebAssembly.Memory): WasmExports {
+  const imports = { env: { memory } };
+  const pack = new WebAssembly.Instance(modules.pack, imports).exports;
+  const gemm = new WebAssembly.Instance(modules.gemm, imports).exports;
+  const relu = new WebAssembly.Instance(modules.relu, imports).exports;
+  return { ...pack, ...gemm, ...relu } as unknown as WasmExports;
+}

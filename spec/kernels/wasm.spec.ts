@@ -1,0 +1,338 @@
+// The 'wasm' backend: its WebAssembly pieces on their own (the GEMM micro-kernel of both
+// variants, the im2col packers), every convolution geometry of SSD300 at its real spatial size
+// with few channels, on 1 thread and 2 and with both micro-kernels, the choice of micro-kernel,
+// the whole small model against the reference, and memory over repeated calls.
+// (spec/kernels/backends.spec.ts runs the common backend suite on 'wasm' as on every backend.)
+//
+// Tolerances, as in backends.spec.ts: the wasm kernels sum in float32, in another order than the
+// reference (which sums in float64 and rounds once); rounding errors of a sum of K terms grow
+// like sqrt(K) units of the last place of the largest partial sums, so each output is checked
+// against  4 * 2^-24 * sqrt(K) * max|expected|  with K the terms behind one output. The packers
+// only copy: they must match exactly.
+
+import { expect } from 'chai';
+import { Tensor, shapeToString } from '../../tensor/tensor';
+import { Rng, randNormal } from '../../tensor/random';
+import { fromArray } from '../../tensor/create';
+import { Conv2dOptions, conv2dGeometry } from '../../kernels/geometry';
+import * as reference from '../../kernels/cpu/reference';
+import { im2col } from '../../kernels/cpu/fast/im2col';
+import { WasmKernels } from '../../kernels/wasm';
+import { GEOMETRY_BYTES, writeGeometry } from '../../kernels/wasm/conv';
+import { Engine, MicroKernel, compileModules, instantiate, pickMicroKernel, relaxedSimdSupported } from '../../kernels/wasm/runtime';
+import { defaultBackendName } from '../../kernels/select';
+import { SSD300 } from '../../ssd/ssd300';
+import { multiboxLoss } from '../../ssd/loss';
+import { Kernels } from '../../kernels/kernels';
+
+const VARIANTS: MicroKernel[] = ['simd', 'relaxed'];
+
+function maxAbs(data: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < data.length; i++) m = Math.max(m, Math.abs(data[i]));
+  return m;
+}
+
+/** |actual - expected| <= 4 * 2^-24 * sqrt(terms) * max|expected| everywhere. */
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, terms: number, what: string): void {
+  expect(actual.length, `${what}: length`).to.equal(expected.length);
+  const tolerance = 4 * 2 ** -24 * Math.sqrt(terms) * maxAbs(expected);
+  for (let i = 0; i < expected.length; i++) {
+    const error = Math.abs(actual[i] - expected[i]);
+    if (!(error <= tolerance)) {
+      throw new Error(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}: error ${error} > ${tolerance} (${terms} terms)`);
+    }
+  }
+}
+
+/** One thread's modules on a fresh memory, with a view of it, for testing the pieces. */
+function bareWasm(variant: MicroKernel): { wasm: ReturnType<typeof instantiate>; heap: Float32Array; ints: Int32Array } {
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true }); // 4 MiB
+  const wasm = instantiate(compileModules(variant), memory);
+  return { wasm, heap: new Float32Array(memory.buffer), ints: new Int32Array(memory.buffer) };
+}
+
+describe('kernels/wasm: the engine', () => {
+  it('validates SIMD128 here, so wasm is the default backend (unless $SSD_BACKEND says otherwise)', () => {
+    if (process.env.SSD_BACKEND === undefined || process.env.SSD_BACKEND === '') expect(defaultBackendName()).to.equal('wasm');
+  });
+
+  it('relaxed SIMD validates once the V8 flag is set (Node 20), and is then the variant picked', () => {
+    expect(relaxedSimdSupported()).to.equal(true);
+    expect(new WasmKernels({ threads: 1 }).microKernel).to.equal('relaxed');
+  });
+
+  it('an engine without relaxed SIMD gets the plain SIMD micro-kernel', () => {
+    const flags: string[] = [];
+    const withoutRelaxed: Engine = {
+      validate: (bytes) => !bytes.equals(compileBytes('gemm-4x8-relaxed')),
+      setFlags: (f) => flags.push(f),
+    };
+    expect(pickMicroKernel(withoutRelaxed)).to.equal('simd');
+    expect(flags, 'it tried the flag first').to.deep.equal(['--experimental-wasm-relaxed-simd']);
+    const withRelaxed: Engine = { validate: () => true, setFlags: () => undefined };
+    expect(pickMicroKernel(withRelaxed)).to.equal('relaxed');
+  });
+});
+
+function compileBytes(name: string): Buffer {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const fs = require('fs') as typeof import('fs');
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const path = require('path') as typeof import('path');
+  return fs.readFileSync(path.join(__dirname, '../../kernels/wasm', `${name}.wasm`));
+}
+
+describe('kernels/wasm: the GEMM micro-kernel against a plain product', () => {
+  // (mc, nc, kc, ldc): none, some or all of them multiples of the 4 x 8 tile; C with a row stride
+  // larger than nc; kc = 1.
+  const SIZES: [number, number, number, number][] = [
+    [4, 8, 16, 8], [1, 1, 1, 1], [3, 5, 7, 9], [4, 8, 1, 8], [13, 29, 37, 31], [8, 16, 256, 16], [130, 70, 200, 77],
+  ];
+  for (const variant of VARIANTS) {
+    for (const [mc, nc, kc, ldc] of SIZES) {
+      it(`${variant}: C (${mc} x ${nc}, row stride ${ldc}) += A (${mc} x ${kc}) B (${kc} x ${nc})`, () => {
+        const { wasm, heap } = bareWasm(variant);
+        const rng = new Rng(mc * 1000 + nc);
+        const a = randNormal([mc, kc], rng).data as Float32Array;
+        const b = randNormal([kc, nc], rng).data as Float32Array;
+        const c0 = randNormal([mc, ldc], rng).data as Float32Array; // C is added to, not overwritten
+        // layout: A at 0, B after it, packed A, packed B, C, the edge tile
+        const A = 0, B = A + 4 * a.length, AP = B + 4 * b.length;
+        const BP = AP + 4 * Math.ceil(mc / 4) * 4 * kc, C = BP + 4 * kc * Math.ceil(nc / 8) * 8, TMP = C + 4 * c0.length;
+        heap.set(a, A / 4);
+        heap.set(b, B / 4);
+        heap.fill(0, AP / 4, C / 4); // the panels' padding
+        heap.set(c0, C / 4);
+        wasm.pack_a(A, kc, 1, mc, kc, AP);
+        wasm.pack_b(B, nc, 1, kc, nc, BP);
+        wasm.gemm(mc, nc, kc, AP, BP, C, ldc, TMP);
+        const expected = new Float64Array(c0);
+        for (let i = 0; i < mc; i++)
+          for (let j = 0; j < nc; j++) {
+            let sum = 0;
+            for (let k = 0; k < kc; k++) sum += a[i * kc + k] * b[k * nc + j];
+            expected[i * ldc + j] += sum;
+          }
+        // columns past nc (inside the row stride) are left as they were: compared exactly too
+        expectClose(heap.subarray(C / 4, C / 4 + c0.length), expected, kc + 1, 'C');
+        for (let i = 0; i < mc; i++) for (let j = nc; j < ldc; j++) expect(heap[C / 4 + i * ldc + j]).to.equal(c0[i * ldc + j]);
+      });
+    }
+  }
+});
+
+describe('kernels/wasm: the im2col packers equal packing the explicit column matrix', () => {
+  const CASES: { x: number[]; w: number[]; options: Conv2dOptions }[] = [
+    { x: [2, 3, 13, 11], w: [1, 3, 3, 3], options: { padding: 1 } },
+    { x: [1, 2, 19, 19], w: [1, 2, 3, 3], options: { padding: 6, dilation: 6 } },
+    { x: [1, 4, 10, 10], w: [1, 4, 3, 3], options: { stride: 2, padding: 1 } },
+    { x: [1, 5, 3, 3], w: [1, 5, 3, 3], options: {} },
+    { x: [1, 3, 6, 5], w: [1, 3, 1, 1], options: {} },
+    { x: [1, 2, 12, 13], w: [1, 2, 3, 5], options: { stride: [2, 1], padding: [1, 2], dilation: [1, 2] } },
+  ];
+  for (const c of CASES) {
+    it(`x ${shapeToString(c.x)}, ${c.w[2]}x${c.w[3]} kernel ${JSON.stringify(c.options)}: every block, both layouts`, () => {
+      const g = conv2dGeometry(c.x, c.w, c.options);
+      const x = randNormal(c.x, new Rng(9)).data as Float32Array;
+      const { wasm, heap, ints } = bareWasm('simd');
+      const GEOM = 0, X = 64, DST = X + 4 * x.length + 64;
+      writeGeometry(ints, GEOM, g);
+      expect(GEOMETRY_BYTES).to.be.at.least(44);
+      heap.set(x, X / 4);
+      const K = g.inChannels * g.kernelH * g.kernelW;
+      const P = g.outH * g.outW;
+      for (let n = 0; n < g.batch; n++) {
+        const col = im2col(x, n, g); // (K x P)
+        const image = X + 4 * n * g.inChannels * g.inH * g.inW;
+        for (const [t0, nt, q0, nq] of [[0, K, 0, P], [1, K - 2, 3, P - 5], [K - 1, 1, P - 1, 1], [2, Math.min(5, K - 2), 9, Math.min(17, P - 9)]]) {
+          if (nt < 1 || nq < 1) continue;
+          // forward layout: B = col, panels of 8 positions
+          heap.fill(NaN, DST / 4, DST / 4 + nt * Math.ceil(nq / 8) * 8);
+          wasm.im2col_pack(image, GEOM, t0, nt, q0, nq, DST);
+          for (let t = 0; t < nt; t++)
+            for (let j = 0; j < Math.ceil(nq / 8) * 8; j++) {
+              const got = heap[DST / 4 + Math.floor(j / 8) * nt * 8 + t * 8 + (j % 8)];
+              expect(got, `col[${t0 + t}][${q0 + j}]`).to.equal(j < nq ? col[(t0 + t) * P + q0 + j] : 0);
+            }
+          // weight-gradient layout: B = col^T, panels of 8 taps (lanes past nt are the caller's)
+          heap.fill(NaN, DST / 4, DST / 4 + nq * Math.ceil(nt / 8) * 8);
+          wasm.im2col_pack_transposed(image, GEOM, t0, nt, q0, nq, DST);
+          for (let q = 0; q < nq; q++)
+            for (let t = 0; t < nt; t++) {
+              const got = heap[DST / 4 + Math.floor(t / 8) * nq * 8 + q * 8 + (t % 8)];
+              expect(got, `col^T[${q0 + q}][${t0 + t}]`).to.equal(col[(t0 + t) * P + q0 + q]);
+            }
+        }
+      }
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Every convolution geometry of SSD300, at its real spatial size, with few channels (1 or 3 in
+// or out, and sizes that are not multiples of the tile); batch 3 for the ones small enough.
+
+interface SsdConv {
+  name: string;
+  x: number[];
+  w: number[];
+  options: Conv2dOptions;
+}
+
+const SSD_CONVS: SsdConv[] = [
+  { name: 'conv1_1 (3 input channels, 300x300)', x: [1, 3, 300, 300], w: [5, 3, 3, 3], options: { padding: 1 } },
+  { name: 'conv1_2-like, 1 output channel (300x300)', x: [1, 2, 300, 300], w: [1, 2, 3, 3], options: { padding: 1 } },
+  { name: 'conv2_x (150x150), batch 3', x: [3, 3, 150, 150], w: [3, 3, 3, 3], options: { padding: 1 } },
+  { name: 'conv3_x (75x75), batch 3', x: [3, 5, 75, 75], w: [9, 5, 3, 3], options: { padding: 1 } },
+  { name: 'conv4_x (38x38), batch 3, 1 input channel', x: [3, 1, 38, 38], w: [7, 1, 3, 3], options: { padding: 1 } },
+  { name: 'conv5_x (19x19), batch 3', x: [3, 13, 19, 19], w: [11, 13, 3, 3], options: { padding: 1 } },
+  { name: 'conv6 (19x19, dilation 6, padding 6), batch 3', x: [3, 9, 19, 19], w: [17, 9, 3, 3], options: { padding: 6, dilation: 6 } },
+  { name: 'conv7 (1x1, 19x19), batch 3', x: [3, 17, 19, 19], w: [19, 17, 1, 1], options: {} },
+  { name: 'conv8_2 (3x3 stride 2 pad 1, 19 -> 10), batch 3', x: [3, 7, 19, 19], w: [9, 7, 3, 3], options: { stride: 2, padding: 1 } },
+  { name: 'conv9_2 (3x3 stride 2 pad 1, 10 -> 5), batch 3', x: [3, 7, 10, 10], w: [5, 7, 3, 3], options: { stride: 2, padding: 1 } },
+  { name: 'conv10_2 (3x3 valid, 5 -> 3), batch 3', x: [3, 6, 5, 5], w: [3, 6, 3, 3], options: {} },
+  { name: 'conv11_2 (3x3 valid, 3 -> 1), batch 3', x: [3, 6, 3, 3], w: [3, 6, 3, 3], options: {} },
+  { name: 'a prediction conv (3x3 pad 1 on 1x1), batch 3', x: [3, 5, 1, 1], w: [3, 5, 3, 3], options: { padding: 1 } },
+  { name: '1x1 with padding 1 (no transposed shortcut for dx)', x: [2, 3, 4, 5], w: [4, 3, 1, 1], options: { padding: 1 } },
+];
+
+const WASM_VARIANTS: { label: string; create: () => WasmKernels }[] = [];
+for (const variant of VARIANTS) {
+  WASM_VARIANTS.push({ label: `${variant}, 1 thread`, create: () => new WasmKernels({ threads: 1, microKernel: variant }) });
+  WASM_VARIANTS.push({ label: `${variant}, 2 threads`, create: () => new WasmKernels({ threads: 2, microKernel: variant, minParallelFlops: 0 }) });
+}
+
+describe('kernels/wasm: every SSD300 convolution geometry against the reference', function () {
+  this.timeout(300000);
+  const kernels: WasmKernels[] = [];
+  before(() => {
+    for (const v of WASM_VARIANTS) kernels.push(v.create());
+  });
+  after(async () => {
+    for (const k of kernels) await k.dispose();
+  });
+
+  SSD_CONVS.forEach((c, index) => {
+    it(`${c.name}: x ${shapeToString(c.x)}, w ${shapeToString(c.w)}: y, dx, dw, db on ${WASM_VARIANTS.map((v) => v.label).join(' / ')}`, async () => {
+      const rng = new Rng(500 + index);
+      const x = randNormal(c.x, rng);
+      const w = randNormal(c.w, rng, 0, 1 / Math.sqrt(c.w[1] * c.w[2] * c.w[3]));
+      const b = randNormal([c.w[0]], rng);
+      const y = reference.conv2dForward(x, w, b, c.options);
+      const dy = randNormal(y.shape, rng);
+      const dx = reference.conv2dBackwardInput(dy, w, x.shape, c.options);
+      const dw = reference.conv2dBackwardWeight(dy, x, w.shape, c.options);
+      const db = reference.conv2dBackwardBias(dy);
+      const [cout, cin, kh, kw] = c.w;
+      const positions = y.shape[0] * y.shape[2] * y.shape[3];
+      for (let v = 0; v < kernels.length; v++) {
+        const k = kernels[v];
+        const label = WASM_VARIANTS[v].label;
+        expectClose((await k.conv2dForward(x, w, b, c.options)).data, y.data, cin * kh * kw + 1, `${label}: y`);
+        expectClose((await k.conv2dBackwardInput(dy, w, x.shape, c.options)).data, dx.data, cout * kh * kw, `${label}: dx`);
+        expectClose((await k.conv2dBackwardWeight(dy, x, w.shape, c.options)).data, dw.data, positions, `${label}: dw`);
+        expectClose((await k.conv2dBackwardBias(dy)).data, db.data, positions, `${label}: db`);
+      }
+    });
+  });
+
+  it('the SSD300 poolings (2x2, 2x2 ceil mode 75 -> 38, pool5 3x3 stride 1 pad 1) and the L2 norm at their sizes', async () => {
+    const rng = new Rng(600);
+    for (const [shape, options] of [
+      [[3, 3, 300, 300], { kernelSize: 2, stride: 2 }],
+      [[3, 3, 75, 75], { kernelSize: 2, stride: 2, ceilMode: true }],
+      [[3, 5, 19, 19], { kernelSize: 3, stride: 1, padding: 1 }],
+    ] as const) {
+      const x = randNormal([...shape], rng);
+      const expected = reference.maxPool2dForward(x, options);
+      const dy = randNormal(expected.y.shape, rng);
+      const dx = reference.maxPool2dBackward(dy, expected.argmax, x.shape, options);
+      for (const k of kernels) {
+        const got = await k.maxPool2dForward(x, options);
+        expect(Array.from(got.y.data)).to.deep.equal(Array.from(expected.y.data));
+        expect(Array.from(got.argmax)).to.deep.equal(Array.from(expected.argmax));
+        expectClose((await k.maxPool2dBackward(dy, got.argmax, x.shape, options)).data, dx.data, 9, 'pool dx');
+      }
+    }
+    const x = randNormal([3, 7, 38, 38], rng);
+    const scale = randNormal([7], rng, 20, 1);
+    const expected = reference.l2NormForward(x, scale, 1e-10);
+    for (const k of kernels) expectClose((await k.l2NormForward(x, scale, 1e-10)).y.data, expected.y.data, 9, 'l2norm y');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+/** Forward, MultiBox loss and every parameter gradient of a small SSD300 on the given kernels. */
+async function smallModelRun(kernels: Kernels, images: Tensor, dLocs?: Tensor, dScores?: Tensor) {
+  const model = new SSD300({ nClasses: 3, widthDivisor: 16, kernels, seed: 11 });
+  const out = await model.forward(images);
+  const targets = [
+    { boxes: fromArray([[0.1, 0.2, 0.45, 0.7], [0.5, 0.5, 0.9, 0.95]]), labels: [1, 2] },
+    { boxes: fromArray([[0.3, 0.3, 0.6, 0.6]]), labels: [2] },
+  ];
+  const loss = multiboxLoss(out.locs, out.scores, targets, model.priorsCxcy);
+  model.zeroGrad();
+  // Both runs back-propagate the same output gradients (the reference run's): hard negative
+  // mining ranks priors by their loss, and a rounding difference may swap two nearly equal ones.
+  await model.backward(dLocs ?? loss.dLocs, dScores ?? loss.dScores);
+  return { out, loss, grads: model.namedParameters().map(([name, p]) => [name, p.grad] as const) };
+}
+
+describe('kernels/wasm: the small SSD300 (channels / 16) on wasm matches the reference', () => {
+  it('forward outputs, the MultiBox loss and every parameter gradient, batch 2', async function () {
+    this.timeout(300000);
+    const images = randNormal([2, 3, 300, 300], new Rng(12));
+    const want = await smallModelRun(reference.referenceKernels, images);
+    const wasm = new WasmKernels({ threads: 2 });
+    try {
+      const got = await smallModelRun(wasm, images, want.loss.dLocs, want.loss.dScores);
+      // About 20 layers of float32 sums of up to 4608 terms in each direction; each layer's
+      // relative error is at most 4 * 2^-24 * sqrt(4608) = 1.6e-5 of its largest output, and
+      // they add up along the path: 40 such layers give 6.5e-4. Checked against 1e-3 of each
+      // tensor's largest entry (a wrong index or a missed term is off by far more).
+      const close = (a: ArrayLike<number>, b: ArrayLike<number>, what: string): void => {
+        const tolerance = 1e-3 * maxAbs(b);
+        for (let i = 0; i < b.length; i++) {
+          if (!(Math.abs(a[i] - b[i]) <= tolerance)) throw new Error(`${what}[${i}]: wasm ${a[i]}, reference ${b[i]} (tolerance ${tolerance})`);
+        }
+      };
+      close(got.out.locs.data, want.out.locs.data, 'locs');
+      close(got.out.scores.data, want.out.scores.data, 'scores');
+      expect(Math.abs(got.loss.loss - want.loss.loss)).to.be.at.most(1e-4 * want.loss.loss);
+      for (let i = 0; i < want.grads.length; i++) close(got.grads[i][1].data, want.grads[i][1].data, `grad of ${want.grads[i][0]}`);
+    } finally {
+      await wasm.dispose();
+    }
+  });
+});
+
+describe('kernels/wasm: memory over repeated calls', () => {
+  it('1000 convolutions (forward and both backward passes, on the workers) keep the WebAssembly memory, the heap and the workers flat', async function () {
+    this.timeout(300000);
+    const k = new WasmKernels({ threads: 2, minParallelFlops: 0 });
+    try {
+      const rng = new Rng(13);
+      const x = randNormal([2, 8, 38, 38], rng);
+      const w = randNormal([16, 8, 3, 3], rng);
+      const b = randNormal([16], rng);
+      const dy = randNormal([2, 16, 38, 38], rng);
+      const round = async (): Promise<void> => {
+        await k.conv2dForward(x, w, b, { padding: 1 });
+        await k.conv2dBackwardInput(dy, w, x.shape, { padding: 1 });
+        await k.conv2dBackwardWeight(dy, x, w.shape, { padding: 1 });
+      };
+      for (let i = 0; i < 10; i++) await round();
+      const memory = k.memoryBytes;
+      const workers = k.workerThreadIds;
+      const heap = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 334; i++) await round();
+      expect(k.memoryBytes, 'WebAssembly memory').to.equal(memory);
+      expect(k.workerThreadIds, 'the same workers').to.deep.equal(workers);
+      expect((process.memoryUsage().heapUsed - heap) / 2 ** 20, 'heap growth (MB)').to.be.lessThan(32);
+    } finally {
+      await k.dispose();
+    }
+  });
+});
