@@ -36,7 +36,8 @@ commands:
                     --out FILE (ssd300.safetensors: the checkpoint, also a weights file; curves in FILE.curves.png)
                     --resume FILE (continue exactly where a checkpoint stopped)
                     --batch-norm (a batch norm after every base and auxiliary conv: trains from scratch)
-                    --width-divisor D (1)  --epochs E (1)  --batch B (8)  --max-steps N  --max-minutes M
+                    --width-divisor D (1)  --epochs E (1)  --batch B (8)  --max-minutes M
+                    --max-steps N (stops the run; the schedule follows --epochs, or --max-minutes if it ends first)
                     --lr LR (1e-3; 0.03 with --batch-norm)  --schedule cosine|steps|constant (cosine)
                     --warmup W (100 steps)  --max-grad-norm G (10)  --no-augment  --seed S (0)
                     --checkpoint-every N|Mm (steps, or minutes with 'm': 500 or 10m)

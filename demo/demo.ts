@@ -50,6 +50,8 @@ async function main(): Promise<void> {
   // from random weights does not learn in minutes (see layers/batchnorm2d.ts).
   const model = new SSD300({ nClasses: classes.length, widthDivisor, kernels, seed: 0, baseInit: 'kaiming', batchNorm: true });
 
+  const minutesSince = (t: number): string => `${((Date.now() - t) / 60000).toFixed(1)} min`;
+  log(`   data ready after ${minutesSince(started)}`);
   log('2. VOC mAP of the untrained model on the test split:');
   log(formatEvaluation(await evaluateModel(model, testSet), classes, '11point'));
 
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
   });
   log(`   ${result.steps} steps (${((result.steps * 8) / trainSet.length).toFixed(1)} epochs); checkpoint ${weights}, curves ${curvesPath(weights)}`);
 
+  log(`   training ended after ${minutesSince(started)} in all`);
   log('4. VOC mAP of the trained model on the test split:');
   const evaluation = await evaluateModel(model, testSet);
   log(formatEvaluation(evaluation, classes, '11point'));
@@ -85,7 +88,7 @@ async function main(): Promise<void> {
     const file = path.join(outDir, `test_${i + 1}.detections.png`);
     writePng(file, drawDetections(items[i].image, dets, classes, 0.5));
     const truth = items[i].objects.map((o) => classes[o.label]).join(', ');
-    const shown = dets.map((d) => `${classes[d.label]} ${d.score.toFixed(2)}`).join(', ') || 'nothing';
+    const shown = dets.slice(0, 5).map((d) => `${classes[d.label]} ${d.score.toFixed(2)}`).join(', ') + (dets.length > 5 ? `, ... (${dets.length} in all)` : '') || 'nothing';
     log(`   ${file}: truth ${truth}; found ${shown}`);
   });
   await kernels.dispose();

@@ -76,7 +76,11 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
   const rng = new Rng(config.seed);
   // Drop the last partial batch of an epoch: batch norm needs at least 2 images, and equal batches keep steps comparable.
   const stepsPerEpoch = Math.max(1, Math.floor(data.length / config.batchSize));
-  const totalSteps = Math.min(config.maxSteps ?? Infinity, config.epochs * stepsPerEpoch);
+  // The schedule follows the planned run (its epochs, or its time budget when that ends first);
+  // --max-steps only stops it, so that a run stopped at step 2 and resumed to step 4 takes the
+  // same learning rates as one run to step 4.
+  const plannedSteps = config.epochs * stepsPerEpoch;
+  const totalSteps = Math.min(config.maxSteps ?? Infinity, plannedSteps);
 
   let state: TrainingState;
   const resumed = config.resume !== undefined ? readCheckpoint(config.resume) : null;
@@ -164,7 +168,7 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
       });
       const { images, targets } = makeBatch(items); // (B, 3, 300, 300), boxes in xy fractions
       // how far the run is: by steps, or by time when the time budget runs out first
-      const byStep = Number.isFinite(totalSteps) ? state.step / totalSteps : 0;
+      const byStep = state.step / plannedSteps;
       const byTime = Number.isFinite(maxSeconds) ? state.elapsedSeconds / maxSeconds : 0;
       optimizer.lr = learningRate(config.schedule, state.step, Math.max(byStep, byTime));
 
@@ -205,6 +209,10 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
         loss: result.loss, locLoss: result.locLoss, confLoss: result.confLoss, lr: optimizer.lr, imagesPerSecond: config.batchSize / stepSeconds,
         elapsedSeconds: state.elapsedSeconds, maxSeconds, nPositives: result.nPositives, gradNorm: result.gradNorm,
       });
+
+      // Let the event loop run between steps: a backend whose kernels answer at once (the
+      // reference) never yields otherwise, and a Ctrl-C would wait for the end of the run.
+      await new Promise((resolve) => setImmediate(resolve));
 
       const dueBySteps = config.checkpointEverySteps !== undefined && state.step % config.checkpointEverySteps === 0;
       const dueByTime = config.checkpointEveryMinutes !== undefined && (Date.now() - lastSave) / 60000 >= config.checkpointEveryMinutes;
