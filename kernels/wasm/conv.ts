@@ -57,8 +57,6 @@ export interface ConvJob {
 }
 
 export const TASK_FIELDS = 7;
-/** Bytes of the geometry struct. */
-export const GEOMETRY_BYTES = 48;
 
 export function roundUp(value: number, multiple: number): number {
   return Math.ceil(value / multiple) * multiple;

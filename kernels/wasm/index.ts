@@ -132,33 +132,24 @@ export class WasmKernels implements Kernels {
       pass === 'forward' ? g.batch * g.outChannels * g.outH * g.outW
       : pass === 'backwardInput' ? g.batch * g.inChannels * g.inH * g.inW
       : g.outChannels * g.inChannels * g.kernelH * g.kernelW;
-    // The arena: each array at a 64-byte boundary.
-    let top = ARENA_START;
-    const place = (floats: number): number => {
-      const address = top;
-      top = roundUp(top + 4 * floats, 64);
-      return address;
-    };
-    const x = inputs.x === undefined ? 0 : place(inputs.x.length);
-    const w = inputs.w === undefined ? 0 : place(inputs.w.length);
-    const bias = inputs.bias === undefined || inputs.bias === null ? 0 : place(inputs.bias.length);
-    const dy = inputs.dy === undefined ? 0 : place(inputs.dy.length);
     const { tasks, parts } = planConvTasks(pass, g, threads);
-    const out = place(outLength * parts);
     const layout = scratchLayout(pass, g);
-    const scratch = place((layout.bytes / 4) * threads);
-    this.reserve(top);
-
+    // The arena: the inputs (0 floats for those this pass has not), the output (dW as `parts`
+    // partial sums), then each thread's scratch.
+    const [x, w, bias, dy, out, scratch] = this.arena([
+      inputs.x?.length ?? 0, inputs.w?.length ?? 0, inputs.bias?.length ?? 0, inputs.dy?.length ?? 0,
+      outLength * parts, (layout.bytes / 4) * threads,
+    ]);
     const heap = new Float32Array(this.memory.buffer);
     if (inputs.x !== undefined) heap.set(inputs.x, x / 4);
     if (inputs.w !== undefined) heap.set(inputs.w, w / 4);
-    if (bias !== 0) heap.set(inputs.bias!, bias / 4);
+    if (inputs.bias) heap.set(inputs.bias, bias / 4);
     if (inputs.dy !== undefined) heap.set(inputs.dy, dy / 4);
     if (pass === 'backwardWeight') heap.fill(0, out / 4, out / 4 + outLength * parts); // tasks add to dW
     writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
 
     const job: ConvJob = {
-      pass, g, geometry: GEOMETRY_ADDRESS, x, w, bias, dy, out,
+      pass, g, geometry: GEOMETRY_ADDRESS, x, w, bias: inputs.bias ? bias : 0, dy, out, // bias 0: none
       scratch, scratchBytes: layout.bytes, tasks,
     };
     if (!parallel) {

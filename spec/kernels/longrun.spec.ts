@@ -1,5 +1,6 @@
-// A model-sized sequence of kernels, again and again: the fast CPU backend must keep memory and
-// threads flat over many training steps of the (small) SSD300, as a long training run needs.
+// A model-sized sequence of kernels, again and again: the fast CPU and WebAssembly backends must
+// keep memory and threads flat over many training steps of the (small) SSD300, as a long training
+// run needs.
 
 import { expect } from 'chai';
 import * as v8 from 'v8';
@@ -7,6 +8,9 @@ import * as vm from 'vm';
 import { Rng, randNormal } from '../../tensor/random';
 import { fromArray } from '../../tensor/create';
 import { CpuKernels } from '../../kernels/cpu/fast';
+import { WasmKernels } from '../../kernels/wasm';
+import { checked } from '../../kernels/checked';
+import { referenceKernels } from '../../kernels/cpu/reference';
 import { SSD300 } from '../../ssd/ssd300';
 import { ssdOptimizer, trainStep } from '../../ssd/train_step';
 
@@ -40,6 +44,34 @@ describe('kernels: a long run of model-sized kernel sequences (cpu backend)', ()
       expect((after.arrayBuffers - before.arrayBuffers) / MB, 'arrayBuffers growth (MB)').to.be.lessThan(8);
       expect((after.heapUsed - before.heapUsed) / MB, 'heap growth (MB)').to.be.lessThan(16);
       expect(kernels.workerThreadIds, 'the same workers').to.deep.equal(workers);
+    } finally {
+      await kernels.dispose();
+    }
+  });
+});
+
+describe('kernels: a long run of model-sized kernel sequences (wasm backend)', () => {
+  it('100 training steps of the small SSD300 keep memory, the WebAssembly memory and the workers flat', async function () {
+    this.timeout(300000);
+    const wasm = new WasmKernels({ threads: 2, minParallelFlops: 0 });
+    const kernels = checked(wasm, referenceKernels);
+    try {
+      const model = new SSD300({ nClasses: 3, widthDivisor: 32, kernels, baseInit: 'kaiming' });
+      const optimizer = ssdOptimizer(model, 1e-3);
+      const images = randNormal([1, 3, 300, 300], new Rng(1));
+      const targets = [{ boxes: fromArray([[0.2, 0.2, 0.6, 0.7]]), labels: [1] }];
+      for (let i = 0; i < 5; i++) await trainStep(model, optimizer, images, targets, { maxGradNorm: 10 }); // warm-up
+      const before = await settledMemory();
+      const workers = wasm.workerThreadIds;
+      const wasmBytes = wasm.memoryBytes;
+      for (let i = 0; i < 100; i++) await trainStep(model, optimizer, images, targets, { maxGradNorm: 10 });
+      const after = await settledMemory();
+      const MB = 1024 * 1024;
+      // As above: a leak of one step's tensors per step would add gigabytes.
+      expect((after.arrayBuffers - before.arrayBuffers) / MB, 'arrayBuffers growth (MB)').to.be.lessThan(8);
+      expect((after.heapUsed - before.heapUsed) / MB, 'heap growth (MB)').to.be.lessThan(16);
+      expect(wasm.memoryBytes, 'WebAssembly memory').to.equal(wasmBytes);
+      expect(wasm.workerThreadIds, 'the same workers').to.deep.equal(workers);
     } finally {
       await kernels.dispose();
     }
