@@ -50,6 +50,7 @@ commands:
                     --weights FILE (required)  --data ROOT (required)  --split S (test)  --method 11point|area
   make-synthetic  write a synthetic data set (circles, squares, triangles) in the VOC layout
                     --out ROOT (required)  --train N (200)  --test N (50)  --seed S (0)
+                    --max-objects K (3)  --min-side F (0.1)  --max-side F (0.6): object sides as fractions of the image
   bench           benchmarks: kernels, then the whole network (extra options go to both)
 
 every command: --backend reference|wasm|cpu|gpu.js:webasm|gpu.js:headlessgl|gpu.js:cpu (default: $SSD_BACKEND, else wasm where WebAssembly SIMD works, else cpu)
@@ -83,6 +84,9 @@ const OPTIONS = {
   'eval-split': { type: 'string' },
   diagnose: { type: 'string' },
   count: { type: 'string' },
+  'max-objects': { type: 'string' },
+  'min-side': { type: 'string' },
+  'max-side': { type: 'string' },
   'base-init': { type: 'string' },
   seed: { type: 'string' },
   method: { type: 'string' },
@@ -175,8 +179,14 @@ async function main(argv: string[]): Promise<void> {
       const root = required(v, 'out');
       const seed = num(v, 'seed', 0, true);
       const classes = [...SYNTHETIC_CLASSES];
-      writeVocDataset(root, 'trainval', makeSyntheticDataset(num(v, 'train', 200, true), seed, SYNTHETIC_TASK), classes);
-      writeVocDataset(root, 'test', makeSyntheticDataset(num(v, 'test', 50, true), seed + 1, SYNTHETIC_TASK), classes);
+      const task = {
+        ...SYNTHETIC_TASK,
+        maxObjects: positive(v, 'max-objects', true) ?? SYNTHETIC_TASK.maxObjects,
+        minSide: positive(v, 'min-side', false) ?? SYNTHETIC_TASK.minSide,
+        maxSide: positive(v, 'max-side', false) ?? SYNTHETIC_TASK.maxSide,
+      };
+      writeVocDataset(root, 'trainval', makeSyntheticDataset(num(v, 'train', 200, true), seed, task), classes);
+      writeVocDataset(root, 'test', makeSyntheticDataset(num(v, 'test', 50, true), seed + 1, task), classes);
       console.log(`wrote ${root}: splits trainval and test; train with --classes synthetic`);
       return;
     }

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
 
   const dataRoot = path.join(outDir, 'synthetic-voc');
   log(`1. writing a synthetic data set in the VOC layout to ${dataRoot}`);
-  writeVocDataset(dataRoot, 'trainval', makeSyntheticDataset(1000, 1, SYNTHETIC_TASK), classes);
+  writeVocDataset(dataRoot, 'trainval', makeSyntheticDataset(600, 1, SYNTHETIC_TASK), classes);
   writeVocDataset(dataRoot, 'test', makeSyntheticDataset(100, 2, SYNTHETIC_TASK), classes);
   // read back as any VOC data set, then kept decoded in memory (small enough here) so that the
   // training steps do not wait for PNG decoding

@@ -55,6 +55,30 @@ describe('cli/ssd', () => {
     expect(fs.existsSync(path.join(out, 'test_000001.detections.png'))).to.equal(true);
   });
 
+  it('train --batch-norm reads the classes off the annotations, evaluates, draws its curves; augment-preview draws a grid', function () {
+    this.timeout(300000);
+    const data = path.join(dir, 'voc-bn');
+    expect(ssd('make-synthetic', '--out', data, '--train', '4', '--test', '2').status).to.equal(0);
+    const weights = path.join(dir, 'bn.safetensors');
+    const train = ssd('train', '--data', data, '--batch-norm', '--width-divisor', '32', '--batch', '2', '--max-steps', '2', '--eval-every', '1', '--out', weights);
+    expect(train.status, train.stderr).to.equal(0);
+    expect(train.stdout).to.contain('classes (from the annotations): circle, square, triangle');
+    expect(train.stdout).to.match(/evaluation at step 2 \(epoch \d\): mAP \d\.\d{4}/);
+    expect(train.stdout).to.match(/stopped after step 2: --max-steps 2 reached; checkpoint saved to/);
+    expect(fs.existsSync(path.join(dir, 'bn.curves.png'))).to.equal(true);
+    const detect = ssd('detect', '--weights', weights, '--out', path.join(dir, 'bn-detections'), path.join(data, 'JPEGImages/test_000001.png'));
+    expect(detect.status, detect.stderr).to.equal(0);
+    const preview = path.join(dir, 'augmented.png');
+    const r = ssd('augment-preview', '--data', data, '--count', '3', '--out', preview);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(fs.existsSync(preview)).to.equal(true);
+    // options that would run no step are refused before anything is written
+    const zero = ssd('train', '--data', data, '--batch', '0', '--out', path.join(dir, 'never.safetensors'));
+    expect(zero.status).to.equal(1);
+    expect(zero.stderr).to.contain("--batch: expected a positive integer, got '0'");
+    expect(fs.existsSync(path.join(dir, 'never.safetensors'))).to.equal(false);
+  });
+
   it('errors say what was wrong: unknown command, missing option, bad number, bad file, unknown backend', () => {
     const unknown = ssd('fly');
     expect(unknown.status).to.equal(1);
