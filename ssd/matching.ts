@@ -1,9 +1,14 @@
-// Matching: which prior is responsible for which object, and what it should learn.
+// Matching: which prior is responsible for which object, and what it should learn
+// (SSD paper, section 2.2, "Matching strategy").
 //
 // Training needs a target for each of the 8732 priors of an image: a class (an object's label,
 // or 0 for background) and, for the priors that found an object, the offsets (gcxgcy) that would
 // move the prior onto it. The ground truth gives only a handful of boxes, so each box is handed
-// to the priors that overlap it well. This follows the reference tutorial step by step.
+// to the priors that overlap it well. In the paper's words: first "match each ground truth box to
+// the default box with the best jaccard overlap" (as in MultiBox), then "match default boxes to
+// any ground truth with jaccard overlap higher than a threshold (0.5)". The result is the
+// indicator x_ij^p of equation (1): prior i is matched to object j of class p. This follows the
+// reference tutorial step by step. `ssd explain matching` draws the result.
 
 import { Tensor, shapeToString } from '../tensor/tensor';
 import { cxcyToGcxgcy, cxcyToXy, jaccardOverlap, xyToCxcy } from './boxes';
@@ -16,6 +21,20 @@ export interface MatchResult {
   classTargets: Int32Array;
   /** How many priors are not background. */
   nPositives: number;
+  /**
+   * (n_priors) the object each prior was matched to, an index into the boxes; -1 when the image
+   * has no objects. Background priors keep the object they overlap most (their regression target
+   * is computed from it, and ignored), so test classTargets, not this, for positives.
+   */
+  objectForPrior: Int32Array;
+  /**
+   * (n_priors) the Jaccard overlap of each prior with that object; 1 for a prior forced onto its
+   * object (step 3 below), whatever its real overlap. Compared with the threshold to decide
+   * positives. 0 when the image has no objects.
+   */
+  overlapForPrior: Float64Array;
+  /** (n_objects) the prior each object was forced onto (its best prior); a later object may take it over. */
+  priorForObject: Int32Array;
 }
 
 /**
@@ -47,7 +66,14 @@ export function matchPriors(
 
   // An image without objects: every prior is background, and there is nothing to regress to.
   if (nObjects === 0) {
-    return { locTargets: new Tensor([nPriors, 4], undefined, boxesXy.dtype), classTargets, nPositives: 0 };
+    return {
+      locTargets: new Tensor([nPriors, 4], undefined, boxesXy.dtype),
+      classTargets,
+      nPositives: 0,
+      objectForPrior: new Int32Array(nPriors).fill(-1),
+      overlapForPrior: new Float64Array(nPriors),
+      priorForObject: new Int32Array(0),
+    };
   }
 
   // Overlap is measured between boundary boxes.
@@ -102,7 +128,7 @@ export function matchPriors(
   }
   const locTargets = cxcyToGcxgcy(xyToCxcy(matchedXy), priorsCxcy); // (n_priors, 4)
 
-  return { locTargets, classTargets, nPositives };
+  return { locTargets, classTargets, nPositives, objectForPrior, overlapForPrior, priorForObject };
 }
 
 function checkInputs(boxesXy: Tensor, labels: ArrayLike<number>, priorsCxcy: Tensor, threshold: number, where: string): void {
