@@ -15,6 +15,7 @@ import { VOC_CLASSES, readVocDataset, writeVocDataset } from '../data/voc';
 import { readImage, writePng } from '../data/image';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../data/synthetic';
 import { detect, diskSource, drawDetections, evaluate, formatEvaluation, loadModel, saveModel, train } from './pipeline';
+import { EXPLAIN_USAGE, explainCommand } from './explain';
 
 const USAGE = `usage: ssd <command> [options]
 
@@ -35,6 +36,7 @@ commands:
   make-synthetic  write a synthetic data set (circles, squares, triangles) in the VOC layout
                     --out ROOT (required)  --train N (200)  --test N (50)  --seed S (0)
   bench           benchmarks: kernels, then the whole network (extra options go to both)
+${EXPLAIN_USAGE}
 
 every command: --backend reference|cpu|gpu.js:webasm|gpu.js:headlessgl|gpu.js:cpu (default: $SSD_BACKEND or cpu)
                --threads N (cpu backend; default: all cores)`;
@@ -113,6 +115,10 @@ async function main(argv: string[]): Promise<void> {
       const r = spawnSync(process.execPath, [path.join(dist, script), ...argv.slice(1)], { stdio: 'inherit' });
       if (r.status !== 0) process.exit(r.status ?? 1);
     }
+    return;
+  }
+  if (command === 'explain') {
+    await explainCommand(argv.slice(1));
     return;
   }
   const { values, positionals } = parseArgs({ args: argv.slice(1), options: OPTIONS, allowPositionals: true, strict: true });
