@@ -81,7 +81,8 @@ export function matchPriors(
   const overlap = jaccardOverlap(boxesXy, priorsXy); // (n_objects, n_priors)
   const iou = (o: number, p: number): number => overlap.data[o * nPriors + p];
 
-  // 1. Each prior takes the object it overlaps most (on a tie, the first object in the list).
+  // 1. Each prior takes the object it overlaps most (on a tie, the first object in the list, as
+  //    torch.max does).
   const objectForPrior = new Int32Array(nPriors); // (n_priors)
   const overlapForPrior = new Float64Array(nPriors); // (n_priors)
   for (let p = 0; p < nPriors; p++) {
@@ -93,7 +94,10 @@ export function matchPriors(
 
   // That alone can leave an object with no prior at all: it may be nobody's best object, or all
   // its overlaps may be below the threshold (a small or thin box, e.g. a lamp post).
-  // 2. So find, for each object, the prior it overlaps most (on a tie, the first prior)...
+  // 2. So find, for each object, the prior it overlaps most (on a tie, the first prior)... (the
+  //    paper's first rule: "match each ground truth box to the default box with the best jaccard
+  //    overlap"; steps 1 and 4 are its second: "match default boxes to any ground truth with
+  //    jaccard overlap higher than a threshold")
   const priorForObject = new Int32Array(nObjects); // (n_objects)
   for (let o = 0; o < nObjects; o++) {
     let best = 0;
@@ -110,7 +114,8 @@ export function matchPriors(
     overlapForPrior[priorForObject[o]] = 1;
   }
 
-  // 4. Labels: a prior whose overlap with its object is below the threshold is background.
+  // 4. Labels: a prior whose overlap with its object is below the threshold is background. The
+  //    positives are the paper's x_ij^p = 1 (equation 1): prior i matched to object j of class p.
   let nPositives = 0;
   for (let p = 0; p < nPriors; p++) {
     if (overlapForPrior[p] >= threshold) {
