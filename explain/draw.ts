@@ -224,11 +224,11 @@ export function paintBackdrop(canvas: RgbImage, panel: Panel, image: RgbImage | 
  * background). Object k of an image is OBJECT_COLORS[k % length].
  */
 export const OBJECT_COLORS: readonly Rgb[] = [
-  [0, 114, 178], [213, 94, 0], [0, 158, 115], [204, 121, 167], [86, 180, 233], [230, 159, 0], [120, 60, 160], [110, 110, 20],
+  [0, 114, 178], [0, 158, 115], [120, 60, 160], [86, 180, 233], [230, 159, 0], [110, 110, 20], [204, 121, 167], [60, 60, 60],
 ];
 
-/** A heat colour for t in [0, 1]: yellow (low) to dark red (high). */
+/** A heat colour for t in [0, 1]: pale pink (low) to dark red (high); no object colour is red. */
 export function heat(t: number): Rgb {
   const u = Math.min(Math.max(t, 0), 1);
-  return [Math.round(255 - 95 * u), Math.round(220 * (1 - u)), Math.round(40 * (1 - u))];
+  return [Math.round(255 - 85 * u), Math.round(160 * (1 - u)), Math.round(160 * (1 - u))];
 }

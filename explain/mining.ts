@@ -3,7 +3,7 @@
 // Of the 8732 priors of an image only a few dozen are positives; the rest are background. The
 // confidence loss keeps only the 3 x n_pos negatives with the largest cross-entropy, the
 // background priors the model most wrongly takes for an object. The left panel draws the
-// positives (object colours) and the kept negatives, coloured by their cross-entropy (yellow low,
+// positives (object colours) and the kept negatives, coloured by their cross-entropy (pink low,
 // dark red high); the right panel ranks every negative by cross-entropy and marks the cut.
 // It runs the loss's own pieces: matchPriors, logSoftmax, crossEntropyPerPrior, hardNegativeMask.
 
@@ -66,7 +66,7 @@ export function renderMining(image: RgbImage | null, objects: readonly SceneObje
   const keptLine = `${hard.length} = ${negPosRatio} x ${match.nPositives} negatives kept of ${negatives.length}`;
   const { canvas, panels } = layoutPanels(
     [
-      { title: `${match.nPositives} positives and ${hard.length} hard negatives`, caption: ['positives: object colours', 'hard negatives: by cross-entropy', `kept CE ${ceMin.toFixed(2)} (yellow) .. ${ceMax.toFixed(2)} (red)`] },
+      { title: `${match.nPositives} positives and ${hard.length} hard negatives`, caption: ['positives: object colours', 'hard negatives: red, darker = harder', `kept CE ${ceMin.toFixed(2)} (pink) .. ${ceMax.toFixed(2)} (red)`] },
       { title: 'negatives ranked by cross-entropy', caption: [keptLine, 'red: kept in the loss; grey: ignored', `(first ${Math.min(negatives.length, Math.max(4 * hard.length, 20))} ranks shown)`] },
     ],
     size,
