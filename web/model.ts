@@ -12,7 +12,7 @@ import { decodeSafetensors } from '../tensor/safetensors';
 import { Tensor } from '../tensor/tensor';
 import { Kernels } from '../kernels/kernels';
 import { ReferenceKernels } from '../kernels/cpu/reference';
-import { createGpuJsKernels } from '../kernels/gpu';
+import { GpuJsKernels } from '../kernels/gpu';
 import { GpuJsMode } from '../kernels/gpu/runtime';
 import { Detection, DetectOptions, detectObjects } from '../ssd/detect';
 import { RgbImage, prepareForSSD } from '../data/image';
@@ -55,7 +55,9 @@ export function createBrowserKernels(choice: BackendChoice): { kernels: Kernels;
     const failures: string[] = [];
     for (const mode of ['webgl2', 'webgl'] as GpuJsMode[]) {
       try {
-        return { kernels: createGpuJsKernels(mode), note: '' };
+        // Room for every kernel geometry of one forward pass (about 60), so that a second image
+        // reuses the compiled shaders instead of compiling evicted ones again.
+        return { kernels: new GpuJsKernels({ mode, maxKernels: 128 }), note: '' };
       } catch (e) {
         failures.push((e as Error).message);
       }
