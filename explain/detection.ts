@@ -41,6 +41,9 @@ export interface DetectionPicture {
 }
 
 /** A colour per class, dark enough to read on a photo or the plain background. */
+/** How many of the final detections get a text label. */
+const LABELLED = 8;
+
 export function classColor(label: number): Rgb {
   return OBJECT_COLORS[label % OBJECT_COLORS.length];
 }
@@ -97,7 +100,8 @@ export function renderDetection(image: RgbImage | null, locs: Tensor, scores: Te
     const order = [...boxes].sort((a, b) => a.score - b.score);
     for (const b of order) strokeBox(canvas, panel, b.boxXy, classColor(b.label), { thickness: labelled ? 2 : 1, alpha: labelled ? 1 : 0.5 + 0.5 * b.score });
     if (!labelled) return;
-    for (const b of order) {
+    // Labels on the best few only: more would hide the picture.
+    for (const b of order.slice(-LABELLED)) {
       const { left, top } = boxToPixels(panel, b.boxXy);
       const x = Math.min(Math.max(left, panel.x), panel.x + size - 60);
       const y = Math.min(Math.max(top, panel.y), panel.y + size - 11);

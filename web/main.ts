@@ -19,6 +19,8 @@ import { BackendChoice, LoadedWeights, RunResult, buildModel, createBrowserKerne
 interface Example {
   classes: string[];
   objects: SceneObject[];
+  /** Where the build took the weights from. */
+  weights: string;
 }
 
 const state: {
@@ -239,7 +241,7 @@ async function loadExample(): Promise<void> {
     fetch('example.png').then((r) => r.blob()),
     fetch('example.json').then((r) => r.json() as Promise<Example>),
   ]);
-  await loadWeights(weights, 'weights.safetensors (the small test weights)');
+  await loadWeights(weights, annotation.weights);
   await loadImage(image, 'example.png', annotation);
 }
 

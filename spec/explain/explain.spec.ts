@@ -156,7 +156,7 @@ describe('explain/mining', () => {
     const barWidth = chart.size / Math.max(4 * picture.hardNegatives.length, 20);
     const keptBar = pixelAt(picture.image, chart.x + Math.floor(barWidth / 2), bottomRow);
     const droppedBar = pixelAt(picture.image, chart.x + chart.size - 2, bottomRow);
-    expect(keptBar[1]).to.be.below(keptBar[0]); // a heat colour: red or yellow, not grey
+    expect(keptBar[1]).to.be.below(keptBar[0]); // a heat colour (pink to red), not grey
     expect(droppedBar[0]).to.equal(droppedBar[1]); // grey
   });
 

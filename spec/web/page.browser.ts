@@ -1,6 +1,7 @@
 // The web page in a real browser (`npm run test:web`, not part of `npm test`): Debian's headless
 // Chromium, driven by playwright-core, loads the page from scripts/serve-web.js, runs a detection
-// on the example image with the committed test weights, on the GPU.js WebGL kernels and on the
+// on the example image with the weights the build gave the page (web/test-weights.safetensors
+// unless told otherwise; scripts/build-web.js), on the GPU.js WebGL kernels and on the
 // CPU kernels, and compares the detections with Node's for the same weights and image. It saves
 // screenshots under dist/web-screenshots/ for a reviewer.
 //
@@ -90,7 +91,7 @@ describe('web page in headless Chromium', function () {
     await page.goto(`http://127.0.0.1:${port}/`);
 
     // Node's answer for the same weights and image, on the reference kernels.
-    const { model } = loadModel(path.join(ROOT, 'web', 'test-weights.safetensors'), referenceKernels);
+    const { model } = loadModel(path.join(ROOT, 'dist', 'site', 'weights.safetensors'), referenceKernels); // what the page loads
     [node] = await detect(model, [readImage(path.join(ROOT, 'web', 'test-image.png'))], { minScore, maxOverlap: 0.45, topK: 200 });
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
   });
