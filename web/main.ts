@@ -179,7 +179,8 @@ function classes(): readonly string[] {
 function groundTruth(): SceneObject[] {
   const source = select('gt-source').value;
   if (source === 'annotation' && state.example !== null) return state.example.objects;
-  if (source === 'detections' && state.run !== null) {
+  if (source === 'detections') {
+    if (state.run === null) return []; // until Detect has run
     const clip = (v: number): number => Math.min(Math.max(v, 0), 1);
     return state.run.detections
       .map((d) => ({ boxXy: d.box.map(clip) as [number, number, number, number], label: d.label }))
@@ -203,7 +204,7 @@ function drawMatching(): void {
   matchingPanel = picture.panel;
   show(canvas('matching'), picture.image);
   $('matching-info').textContent = objects.length === 0
-    ? 'no ground truth: nothing is matched'
+    ? 'no ground truth yet (press Detect to use the detections): nothing is matched'
     : state.only === undefined ? 'click a ground-truth box to see only its priors' : `object ${state.only} only; click outside the boxes to see all`;
 }
 

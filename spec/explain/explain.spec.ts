@@ -122,6 +122,13 @@ describe('explain/matching', () => {
     });
   });
 
+  it('no objects: no positives, and still a picture', () => {
+    const picture = renderMatching(null, []);
+    expect(picture.match.nPositives).to.equal(0);
+    expect(picture.objects).to.deep.equal([]);
+    expect(pixelAt(picture.image, picture.panel.x + 150, picture.panel.y + 150)).to.deep.equal([...PLAIN_BACKGROUND]);
+  });
+
   it('two objects with one best prior: the earlier one is told it lost it', () => {
     const cx = 20.5 / 38;
     const cy = 10.5 / 38;
