@@ -8,10 +8,9 @@
 // coarse maps, small ones by conv4_3.
 
 import type { RgbImage } from '../data/image';
-import { FEATURE_MAPS } from '../ssd/priors';
+import { FEATURE_MAPS, createPriors } from '../ssd/priors';
 import { MatchResult, matchPriors } from '../ssd/matching';
 import { cxcyToXy } from '../ssd/boxes';
-import { createPriors } from '../ssd/priors';
 import { Tensor } from '../tensor/tensor';
 import { OBJECT_COLORS, Panel, Rgb, boxToPixels, drawLabel, drawText, layoutPanels, paintBackdrop, strokeBox } from './draw';
 import { cellOfPrior } from './priors';
