@@ -14,9 +14,12 @@ import { cxcyToXy } from '../ssd/boxes';
 import { createPriors } from '../ssd/priors';
 import { logSoftmax } from '../tensor/ops';
 import { Tensor, assertShape } from '../tensor/tensor';
-import { GREY, INK, Panel, blankCanvas, drawText, fillRect, heat, layoutPanels, paintBackdrop, paste, strokeBox } from './draw';
+import { GREY, INK, Panel, blankCanvas, boxToPixels, drawLabel, drawText, fillRect, heat, layoutPanels, paintBackdrop, paste, strokeBox } from './draw';
 import { objectColor } from './matching';
 import { SceneObject, objectTensors } from './scene';
+
+/** How many of the hardest negatives carry their cross-entropy as a label. */
+const LABELLED = 5;
 
 export interface MiningPictureOptions {
   negPosRatio?: number;
@@ -66,7 +69,7 @@ export function renderMining(image: RgbImage | null, objects: readonly SceneObje
   const keptLine = `${hard.length} = ${negPosRatio} x ${match.nPositives} negatives kept of ${negatives.length}`;
   const { canvas, panels } = layoutPanels(
     [
-      { title: `${match.nPositives} positives and ${hard.length} hard negatives`, caption: ['positives: object colours', 'hard negatives: red, darker = harder', `kept CE ${ceMin.toFixed(2)} (pink) .. ${ceMax.toFixed(2)} (red)`] },
+      { title: `${match.nPositives} positives and ${hard.length} hard negatives`, caption: ['positives: object colours', `hard negatives: red, darker = harder (${LABELLED} labelled)`, `kept CE ${ceMin.toFixed(2)} (pink) .. ${ceMax.toFixed(2)} (red)`] },
       { title: 'negatives ranked by cross-entropy', caption: [keptLine, 'red: kept in the loss; grey: ignored', `(first ${Math.min(negatives.length, Math.max(4 * hard.length, 20))} ranks shown)`] },
     ],
     size,
@@ -83,6 +86,11 @@ export function renderMining(image: RgbImage | null, objects: readonly SceneObje
   }
   for (const p of positives) {
     strokeBox(canvas, left, priorsXy.data.subarray(4 * p, 4 * p + 4), objectColor(match.objectForPrior[p]), { thickness: 2 });
+  }
+  // The cross-entropy that put the hardest few there, at their top-left corners.
+  for (const h of hard.slice(0, LABELLED)) {
+    const { left: x, top: y } = boxToPixels(left, priorsXy.data.subarray(4 * h.prior, 4 * h.prior + 4));
+    drawLabel(canvas, Math.min(Math.max(x, left.x), left.x + size - 30), Math.min(Math.max(y, left.y), left.y + size - 11), h.ce.toFixed(2), heat(t(h.ce)));
   }
 
   // Right: a bar per negative rank, height its cross-entropy.
