@@ -19,7 +19,7 @@ import { renderPriors } from '../explain/priors';
 import { renderMatching } from '../explain/matching';
 import { renderMining } from '../explain/mining';
 import { renderDetection } from '../explain/detection';
-import { EXAMPLE_OBJECTS, SceneObject, syntheticPredictions } from '../explain/scene';
+import { SceneObject, exampleObjects, syntheticPredictions } from '../explain/scene';
 
 export const EXPLAIN_USAGE = `  explain WHAT [IMAGE]  draw one idea of SSD as a PNG, on IMAGE or on a plain background
                     WHAT: priors | matching | mining | detection   --out FILE.png (required)
@@ -97,7 +97,7 @@ export async function explainCommand(args: string[]): Promise<void> {
     return { locs: locs.reshape([nPriors, 4]), scores: scores.reshape([nPriors, loaded.model.nClasses]), source: `model ${values.weights}` };
   };
   const groundTruth = (): SceneObject[] => {
-    if (values.annotation === undefined) return EXAMPLE_OBJECTS.map((o) => ({ boxXy: [...o.boxXy], label: o.label }));
+    if (values.annotation === undefined) return exampleObjects(classes.length);
     const annotation = parseVocAnnotation(fs.readFileSync(values.annotation, 'utf8'), values.annotation, classes);
     return annotation.objects.map((o) => ({ boxXy: [...o.boxXy], label: o.label }));
   };

@@ -50,6 +50,9 @@ export function renderMining(image: RgbImage | null, objects: readonly SceneObje
   const nPriors = priorsCxcy.shape[0];
   assertShape(scores, [nPriors, -1], 'renderMining: scores (n_priors, n_classes)');
   const { boxesXy, labels } = objectTensors(objects);
+  labels.forEach((label, o) => {
+    if (label >= scores.shape[1]) throw new Error(`renderMining: object ${o} has label ${label}, but the scores have only ${scores.shape[1]} classes`);
+  });
 
   // The loss's own steps for one image (ssd/loss.ts, multiboxLoss).
   const match = matchPriors(boxesXy, labels, priorsCxcy, options.threshold ?? 0.5);

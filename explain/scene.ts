@@ -22,6 +22,15 @@ export const EXAMPLE_OBJECTS: readonly SceneObject[] = [
   { boxXy: [0.41, 0.16, 0.46, 0.46], label: 5 },
 ];
 
+/**
+ * The example scene for a model of `nClasses` classes: VOC's dog, person and bottle for 21 classes
+ * (or more); for fewer, classes 1, 2, ... in turn, so that every label is one the model has.
+ */
+export function exampleObjects(nClasses = 21): SceneObject[] {
+  if (nClasses < 2) throw new Error(`exampleObjects: a model needs at least 2 classes (background and one), got ${nClasses}`);
+  return EXAMPLE_OBJECTS.map((o, k) => ({ boxXy: [...o.boxXy], label: nClasses >= 21 ? o.label : 1 + (k % (nClasses - 1)) }));
+}
+
 /** The objects as the tensors matchPriors takes: boxes (n_objects, 4) xy and labels (n_objects). */
 export function objectTensors(objects: readonly SceneObject[]): { boxesXy: Tensor; labels: number[] } {
   const boxesXy = new Tensor([objects.length, 4]); // (n_objects, 4)

@@ -10,7 +10,7 @@ import { renderPriors } from '../explain/priors';
 import { renderMatching } from '../explain/matching';
 import { renderMining } from '../explain/mining';
 import { renderDetection } from '../explain/detection';
-import { EXAMPLE_OBJECTS, SceneObject } from '../explain/scene';
+import { SceneObject, exampleObjects } from '../explain/scene';
 import { BackendChoice, LoadedWeights, RunResult, buildModel, createBrowserKernels, parseWeights, runDetector } from './model';
 
 // ---------------------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ function groundTruth(): SceneObject[] {
       .map((d) => ({ boxXy: d.box.map(clip) as [number, number, number, number], label: d.label }))
       .filter((o) => o.boxXy[2] > o.boxXy[0] && o.boxXy[3] > o.boxXy[1]);
   }
-  return EXAMPLE_OBJECTS.map((o) => ({ boxXy: [...o.boxXy], label: o.label }));
+  return exampleObjects(classes().length || 21);
 }
 
 let priorPanels: Panel[] = [];

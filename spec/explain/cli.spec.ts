@@ -52,6 +52,9 @@ describe('cli/explain', () => {
       expect(r.status, r.stderr).to.equal(0);
       expect(fs.existsSync(out)).to.equal(true);
     }
+    // No annotation: the example scene, its labels fitted to the model's 4 classes.
+    const noAnnotation = ssd('explain', 'mining', '--weights', weights, '--backend', 'reference', '--out', path.join(dir, 'm.png'));
+    expect(noAnnotation.status, noAnnotation.stderr).to.equal(0);
     const r = ssd('explain', 'priors', imageFile, '--map', 'conv9_2', '--cell', '2,3', '--out', path.join(dir, 'p.png'));
     expect(r.status, r.stderr).to.equal(0);
   });

@@ -8,7 +8,7 @@ import { cellOfPrior, firstPriorOfCell, priorsOfCell, ratioColor, renderPriors }
 import { objectColor, renderMatching } from '../../explain/matching';
 import { renderMining } from '../../explain/mining';
 import { classColor, renderDetection } from '../../explain/detection';
-import { EXAMPLE_OBJECTS, SceneObject, syntheticPredictions } from '../../explain/scene';
+import { EXAMPLE_OBJECTS, SceneObject, exampleObjects, syntheticPredictions } from '../../explain/scene';
 import { FEATURE_MAPS, createPriors } from '../../ssd/priors';
 import { detectObjects } from '../../ssd/detect';
 import { cxcyToXy } from '../../ssd/boxes';
@@ -165,6 +165,12 @@ describe('explain/mining', () => {
     const droppedBar = pixelAt(picture.image, chart.x + chart.size - 2, bottomRow);
     expect(keptBar[1]).to.be.below(keptBar[0]); // a heat colour (pink to red), not grey
     expect(droppedBar[0]).to.equal(droppedBar[1]); // grey
+  });
+
+  it('a label the scores do not have is an error, not a NaN', () => {
+    const { scores } = syntheticPredictions([], priorsCxcy, 4);
+    expect(() => renderMining(null, EXAMPLE_OBJECTS, scores.reshape([8732, 4]))).to.throw(/object 0 has label 12, but the scores have only 4 classes/);
+    expect(exampleObjects(4).map((o) => o.label)).to.deep.equal([1, 2, 3]);
   });
 
   it('an image with no objects: nothing to mine', () => {
