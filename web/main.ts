@@ -308,6 +308,8 @@ function wire(): void {
 export interface PageApi {
   ready: Promise<void>;
   detect(backend: BackendChoice): Promise<{ backend: string; note: string; forwardMs: number; detectMs: number; detections: RunResult['detections']; imageChecksum: number }>;
+  /** Where the image panels lie on the priors and matching canvases (canvas pixels). */
+  panels(): { priors: Panel[]; matching: Panel | null };
 }
 
 const ready = (async () => {
@@ -325,5 +327,6 @@ const api: PageApi = {
     const run = await detect(backend);
     return { backend: run.backend, note: run.note, forwardMs: run.forwardMs, detectMs: run.detectMs, detections: run.detections, imageChecksum: checksum(state.image as RgbImage) };
   },
+  panels: () => ({ priors: priorPanels, matching: matchingPanel }),
 };
 (window as unknown as { ssdPage: PageApi }).ssdPage = api;

@@ -156,19 +156,26 @@ describe('web page in headless Chromium', function () {
     const m = await matching.boundingBox();
     const geometry = await page.evaluate(() => {
       const c = document.querySelector('#matching') as HTMLCanvasElement;
-      return { width: c.width, height: c.height };
+      const api = (globalThis as unknown as { ssdPage: { panels(): { matching: { x: number; y: number; size: number } | null } } }).ssdPage;
+      return { width: c.width, height: c.height, panel: api.panels().matching };
     });
     const example = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist', 'site', 'example.json'), 'utf8')) as { objects: { boxXy: number[] }[] };
     const [x0, y0, x1, y1] = example.objects[0].boxXy;
-    // The matching panel is 300 px, 12 px from the left, below the heading and title (explain/draw.ts layout).
-    if (m === null) throw new Error('no matching canvas');
-    const panelTop = 12 + 26 + 24;
-    const px = 12 + ((x0 + x1) / 2) * 300;
-    const py = panelTop + ((y0 + y1) / 2) * 300;
+    if (m === null || geometry.panel === null) throw new Error('no matching picture');
+    const px = geometry.panel.x + ((x0 + x1) / 2) * geometry.panel.size; // canvas pixels
+    const py = geometry.panel.y + ((y0 + y1) / 2) * geometry.panel.size;
     await matching.click({ position: { x: (px * m.width) / geometry.width, y: (py * m.height) / geometry.height } });
     expect(await page.textContent('#matching-info')).to.match(/^object \d only/);
     expect(await pixels('matching')).to.not.equal(matchingBefore);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'page-interactive.png'), fullPage: true });
     expect(errors).to.deep.equal([]);
+  });
+
+  it('an image the user picks goes the same way', async () => {
+    await page.setInputFiles('#image-file', path.join(ROOT, 'web', 'test-image.png'));
+    await page.waitForFunction(() => /^loaded test-image\.png/.test(document.querySelector('#status')?.textContent ?? ''));
+    expect(await page.textContent('#image-info')).to.match(/^test-image\.png: 300x300/);
+    const r = await run('cpu');
+    expectSameDetections(r.detections, node, minScore, 1e-5);
   });
 });
