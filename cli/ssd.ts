@@ -21,6 +21,7 @@ import { detectImages, evaluateModel, formatEvaluation } from '../train/evaluate
 import { drawDetections } from '../train/draw_detections';
 import { augmentationPreview } from '../train/augmentation_preview';
 import { loadModel } from './model_files';
+import { EXPLAIN_USAGE, explainCommand } from './explain';
 
 const USAGE = `usage: ssd <command> [options]
 
@@ -52,6 +53,7 @@ commands:
                     --out ROOT (required)  --train N (200)  --test N (50)  --seed S (0)
                     --max-objects K (3)  --min-side F (0.1)  --max-side F (0.6): object sides as fractions of the image
   bench           benchmarks: kernels, then the whole network (extra options go to both)
+${EXPLAIN_USAGE}
 
 every command: --backend reference|wasm|cpu|gpu.js:webasm|gpu.js:headlessgl|gpu.js:cpu (default: $SSD_BACKEND, else wasm where WebAssembly SIMD works, else cpu)
                --threads N (wasm and cpu backends; default: all cores)`;
@@ -160,6 +162,10 @@ async function main(argv: string[]): Promise<void> {
       const r = spawnSync(process.execPath, [path.join(dist, script), ...argv.slice(1)], { stdio: 'inherit' });
       if (r.status !== 0) process.exit(r.status ?? 1);
     }
+    return;
+  }
+  if (command === 'explain') {
+    await explainCommand(argv.slice(1));
     return;
   }
   const { values, positionals } = parseArgs({ args: argv.slice(1), options: OPTIONS, allowPositionals: true, strict: true });

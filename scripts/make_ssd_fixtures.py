@@ -1,4 +1,13 @@
-"""Golden fixture for the MultiBox loss tests (spec/ssd/loss.spec.ts), computed by PyTorch.
+"""Golden fixtures for the MultiBox loss tests (spec/ssd/loss.spec.ts) and the matching tests
+(spec/ssd/matching.spec.ts), computed by PyTorch.
+
+Also writes spec/fixtures/matching.json: the tutorial's matching alone, in float64 on the real
+8732 priors, for images built to hit its corner cases: a thin box whose best overlap is below 0.5
+(only the forced match gives it a prior), two objects with the same best prior (the later one
+wins), and two identical boxes (every overlap an exact tie: each prior takes the first object,
+the forced prior goes to the second). For each prior it stores the matched object and the
+overlap (1.0 for the forced ones); float64 because then our arithmetic and PyTorch's are the same
+IEEE operations in the same order, so even exact ties must come out the same.
 
 Writes spec/fixtures/multibox.json: one batch of 2 images with hand-written ground-truth boxes,
 the real 8732 SSD300 priors (SPEC section 3, recomputed here), 4 classes, and seeded random
@@ -37,6 +46,7 @@ torch.set_num_threads(1)  # the same summation order on every run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "spec", "fixtures", "multibox.json")
+OUT_MATCHING = os.path.join(ROOT, "spec", "fixtures", "matching.json")
 
 SEED = 0
 N_CLASSES = 4  # background + 3
@@ -274,5 +284,74 @@ def main():
           f"conf {r['conf_loss']:.6f}), positives {r['n_positives']}, mined {len(r['hard_negative_rows'])}")
 
 
+# ---------------------------------------------------------------------------------------------
+# The matching alone (spec/fixtures/matching.json)
+
+# conv4_3 cell (10, 20): its ratio-1 prior (index 1600) is the 0.1 x 0.1 square at this centre.
+_CX, _CY = 20.5 / 38, 10.5 / 38
+MATCHING_IMAGES = [
+    {   # a thin box, forced onto a prior it overlaps by less than 0.5, beside an ordinary box
+        "why": "thin box: forced match below the threshold",
+        "boxes": [[0.379, 0.31, 0.43, 0.669], [0.104, 0.213, 0.462, 0.655]],
+        "labels": [2, 1],
+    },
+    {   # b sits inside a, and both have prior 1600 as their best: the later one in the list wins it
+        "why": "two objects with the same best prior: the later wins",
+        "boxes": [[_CX - 0.05, _CY - 0.05, _CX + 0.05, _CY + 0.05], [_CX - 0.045, _CY - 0.045, _CX + 0.045, _CY + 0.045]],
+        "labels": [1, 3],
+    },
+    {   # the same box twice: every prior's overlaps tie (first object), and the forced prior goes to the second
+        "why": "two identical boxes: exact ties",
+        "boxes": [[0.3, 0.25, 0.7, 0.8], [0.3, 0.25, 0.7, 0.8], [0.05, 0.6, 0.25, 0.95]],
+        "labels": [1, 2, 3],
+    },
+]
+
+
+def match(boxes, priors_cxcy):
+    """The tutorial's matching (MultiBoxLoss.forward, one image): object and overlap of each prior."""
+    n_objects = boxes.size(0)
+    overlap = find_jaccard_overlap(boxes, cxcy_to_xy(priors_cxcy))  # (n_objects, 8732)
+    overlap_for_each_prior, object_for_each_prior = overlap.max(dim=0)  # (8732)
+    _, prior_for_each_object = overlap.max(dim=1)  # (n_objects)
+    object_for_each_prior[prior_for_each_object] = torch.arange(n_objects)
+    overlap_for_each_prior[prior_for_each_object] = 1.0
+    return object_for_each_prior, overlap_for_each_prior, prior_for_each_object
+
+
+def make_matching_fixture():
+    priors = torch.tensor(create_priors(), dtype=torch.float64)
+    images = []
+    for image in MATCHING_IMAGES:
+        boxes = torch.tensor(image["boxes"], dtype=torch.float64)
+        labels = torch.tensor(image["labels"], dtype=torch.long)
+        obj, ovl, prior_for_object = match(boxes, priors)
+        classes = labels[obj]
+        classes[ovl < THRESHOLD] = 0
+        nonzero = (ovl > 0).nonzero().flatten()
+        images.append({
+            "why": image["why"],
+            "boxes": image["boxes"],
+            "labels": image["labels"],
+            "object_for_prior": [int(v) for v in obj.tolist()],
+            # only the priors that touch an object: the rest have overlap 0
+            "overlap_for_prior": {"rows": [int(v) for v in nonzero.tolist()], "data": [float(v) for v in ovl[nonzero].tolist()]},
+            "prior_for_object": [int(v) for v in prior_for_object.tolist()],
+            "n_positives": int((classes != 0).sum()),
+            "positive_rows": [int(v) for v in (classes != 0).nonzero().flatten().tolist()],
+        })
+    fixture = {
+        "about": "made by scripts/make_ssd_fixtures.py; the tutorial's matching in float64, PyTorch " + torch.__version__,
+        "threshold": THRESHOLD,
+        "images": images,
+    }
+    with open(OUT_MATCHING, "w") as f:
+        json.dump(fixture, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {OUT_MATCHING} ({os.path.getsize(OUT_MATCHING)} bytes): "
+          + ", ".join(f"{im['n_positives']} positives, forced {im['prior_for_object']}" for im in images))
+
+
 if __name__ == "__main__":
     main()
+    make_matching_fixture()

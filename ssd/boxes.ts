@@ -85,31 +85,34 @@ export function gcxgcyToCxcy(gcxgcy: Tensor, priorsCxcy: Tensor): Tensor {
   return out;
 }
 
-/** Area of intersection of every box of `a` (n_a, 4) with every box of `b` (n_b, 4), xy coordinates: (n_a, n_b). */
-export function intersection(a: Tensor, b: Tensor): Tensor {
-  const na = checkBoxes(a, 'intersection: first set');
-  const nb = checkBoxes(b, 'intersection: second set');
-  const out = new Tensor([na, nb], undefined, a.dtype);
+/** Area of intersection of every box of `boxesXyA` (n_a, 4) with every box of `boxesXyB` (n_b, 4), xy coordinates: (n_a, n_b). */
+export function intersection(boxesXyA: Tensor, boxesXyB: Tensor): Tensor {
+  const na = checkBoxes(boxesXyA, 'intersection: first set');
+  const nb = checkBoxes(boxesXyB, 'intersection: second set');
+  const a = boxesXyA.data;
+  const b = boxesXyB.data;
+  const out = new Tensor([na, nb], undefined, boxesXyA.dtype);
   for (let i = 0; i < na; i++) {
     for (let j = 0; j < nb; j++) {
-      const w = Math.min(a.data[4 * i + 2], b.data[4 * j + 2]) - Math.max(a.data[4 * i], b.data[4 * j]);
-      const h = Math.min(a.data[4 * i + 3], b.data[4 * j + 3]) - Math.max(a.data[4 * i + 1], b.data[4 * j + 1]);
+      const w = Math.min(a[4 * i + 2], b[4 * j + 2]) - Math.max(a[4 * i], b[4 * j]);
+      const h = Math.min(a[4 * i + 3], b[4 * j + 3]) - Math.max(a[4 * i + 1], b[4 * j + 1]);
       out.data[i * nb + j] = Math.max(w, 0) * Math.max(h, 0);
     }
   }
   return out;
 }
 
-/** Jaccard overlap (intersection over union) of every box of `a` with every box of `b`, xy coordinates: (n_a, n_b). */
-export function jaccardOverlap(a: Tensor, b: Tensor): Tensor {
-  const inter = intersection(a, b);
-  const na = a.shape[0];
-  const nb = b.shape[0];
-  const area = (t: Tensor, i: number): number => (t.data[4 * i + 2] - t.data[4 * i]) * (t.data[4 * i + 3] - t.data[4 * i + 1]);
+/** Jaccard overlap (intersection over union) of every box of `boxesXyA` with every box of `boxesXyB`, xy coordinates: (n_a, n_b). */
+export function jaccardOverlap(boxesXyA: Tensor, boxesXyB: Tensor): Tensor {
+  const inter = intersection(boxesXyA, boxesXyB);
+  const na = boxesXyA.shape[0];
+  const nb = boxesXyB.shape[0];
+  const area = (boxesXy: Tensor, i: number): number =>
+    (boxesXy.data[4 * i + 2] - boxesXy.data[4 * i]) * (boxesXy.data[4 * i + 3] - boxesXy.data[4 * i + 1]);
   for (let i = 0; i < na; i++) {
-    const areaA = area(a, i);
+    const areaA = area(boxesXyA, i);
     for (let j = 0; j < nb; j++) {
-      const union = areaA + area(b, j) - inter.data[i * nb + j];
+      const union = areaA + area(boxesXyB, j) - inter.data[i * nb + j];
       inter.data[i * nb + j] = union > 0 ? inter.data[i * nb + j] / union : 0;
     }
   }

@@ -79,21 +79,21 @@ export function nms(boxesXy: Tensor, scores: ArrayLike<number>, maxOverlap: numb
   // 2. Keep a box unless it overlaps a kept box too much. The kept boxes are packed into one
   //    buffer so that they can be compared with a candidate in one jaccardOverlap call.
   const kept: number[] = [];
-  const keptBoxes = allocate(boxesXy.dtype, 4 * Math.min(n, maxKeep)); // (maxKeep, 4), first kept.length rows used
+  const keptBoxesXy = allocate(boxesXy.dtype, 4 * Math.min(n, maxKeep)); // (maxKeep, 4), first kept.length rows used
   for (const i of order) {
     if (kept.length >= maxKeep) break;
-    const box = boxesXy.data.subarray(4 * i, 4 * i + 4);
-    const candidate = new Tensor([1, 4], box); // (1, 4), a view, no copy
-    const keptSoFar = new Tensor([kept.length, 4], keptBoxes.subarray(0, 4 * kept.length)); // (k, 4)
-    const overlaps = jaccardOverlap(candidate, keptSoFar).data; // (1, k)
+    const boxXy = boxesXy.data.subarray(4 * i, 4 * i + 4);
+    const candidateXy = new Tensor([1, 4], boxXy); // (1, 4), a view, no copy
+    const keptSoFarXy = new Tensor([kept.length, 4], keptBoxesXy.subarray(0, 4 * kept.length)); // (k, 4)
+    const overlaps = jaccardOverlap(candidateXy, keptSoFarXy).data; // (1, k)
     if (overlaps.some((iou) => iou > maxOverlap)) continue; // suppressed
-    keptBoxes.set(box, 4 * kept.length);
+    keptBoxesXy.set(boxXy, 4 * kept.length);
     kept.push(i);
   }
   return kept;
 }
 
-/** The rows `rows` of a (n, 4) tensor, in that order: (rows.length, 4). */
+/** The rows `rows` of a (n, 4) box tensor, in that order: (rows.length, 4), same coordinates. */
 function selectRows(t: Tensor, rows: readonly number[]): Tensor {
   const out = new Tensor([rows.length, 4], undefined, t.dtype);
   rows.forEach((r, k) => out.data.set(t.data.subarray(4 * r, 4 * r + 4), 4 * k));
@@ -143,12 +143,12 @@ export function detectObjects(
       const candidates: number[] = []; // (m) prior indices
       for (let p = 0; p < nPriors; p++) if (imageProbs[p * nClasses + c] > minScore) candidates.push(p);
       if (candidates.length === 0) continue;
-      const classBoxes = selectRows(boxesXy, candidates); // (m, 4) xy
+      const classBoxesXy = selectRows(boxesXy, candidates); // (m, 4) xy
       const classScores = candidates.map((p) => imageProbs[p * nClasses + c]); // (m)
 
       // Non-maximum suppression within the class only: one box may be both a cat and a dog.
-      for (const k of nms(classBoxes, classScores, maxOverlap, topK)) {
-        const b = classBoxes.data;
+      for (const k of nms(classBoxesXy, classScores, maxOverlap, topK)) {
+        const b = classBoxesXy.data;
         detections.push({ box: [b[4 * k], b[4 * k + 1], b[4 * k + 2], b[4 * k + 3]], label: c, score: classScores[k] });
       }
     }

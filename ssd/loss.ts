@@ -1,14 +1,34 @@
-// The MultiBox loss (SSD paper, section 2.2), with its gradient.
+// The MultiBox loss (SSD paper, section 2.2 "Training objective"), with its gradient.
 //
-//   L = L_conf + alpha * L_loc
+// The paper's equation (1), for one image with N matched priors ("positives"):
 //
-// - L_loc, localization: smooth L1 between the predicted offsets and the matched targets, on
-//   positive priors only, averaged over those n_pos * 4 values. (The tutorial this follows calls
-//   nn.L1Loss here by mistake; we use the smooth L1 of the paper.)
-// - L_conf, confidence: cross-entropy of every prior against its target class. Almost all of the
-//   8732 priors are background, so summing them all would drown the few positives. Hard negative
-//   mining keeps, per image, only the 3 * n_pos(image) negatives the network gets most wrong; the
-//   sum over positives and those negatives is divided by the batch's n_pos.
+//   L(x, c, l, g) = 1/N * (L_conf(x, c) + alpha * L_loc(x, l, g))        (and L = 0 when N = 0)
+//
+// where x_ij^p = 1 when prior i is matched to object j of class p (ssd/matching.ts), c are the
+// class scores, l the predicted offsets and g the ground-truth boxes. Equation (2), localization:
+//
+//   L_loc = sum over positives i, over m in {cx, cy, w, h}, of smoothL1(l_i^m - g^_j^m)
+//
+// with g^ the matched box encoded against prior i (gcxgcy, ssd/boxes.ts). Equation (3), confidence:
+//
+//   L_conf = - sum over positives of log c^_i^p  - sum over negatives of log c^_i^0,   c^ = softmax(c)
+//
+// Hard negative mining (section 2.2, "Hard negative mining"): almost all of the 8732 priors are
+// background, so summing every negative would drown the few positives. Only the negatives with
+// the highest cross-entropy are kept, at most 3 per positive (per image here, as in Caffe and the
+// tutorial). `ssd explain mining` draws them.
+//
+// What this file computes, following the reference tutorial (SPEC section 3):
+// - L_loc: smooth L1 between the predicted offsets and the matched targets, on positive priors
+//   only, divided by 4 * n_pos: `locLoss = locSum / (4 * nPositives)`. DIFFERENCE FROM THE PAPER:
+//   equation (1) divides the sum by N, not 4N. The tutorial takes the mean over the n_pos * 4
+//   coordinates (F.smooth_l1_loss's default reduction), and the golden PyTorch fixture and the
+//   reference weights follow it; in the paper's terms our alpha = 1 is its alpha = 1/4. The
+//   localization term is therefore 4x weaker relative to the confidence term than in the paper.
+//   (The tutorial calls nn.L1Loss here by mistake; we use the smooth L1 of the paper.)
+// - L_conf: cross-entropy of every positive and of the 3 * n_pos(image) hardest negatives of each
+//   image, summed and divided by the batch's n_pos (the paper's 1/N, with N over the batch).
+// - total = L_conf + alpha * L_loc; a batch without positives has loss 0, as the paper says.
 //
 // The gradient is written out by hand, beside the forward computation it differentiates:
 //   dL/dscores = (softmax - onehot) / n_pos       on positives and mined negatives, 0 elsewhere
@@ -24,7 +44,7 @@ import { matchPriors } from './matching';
 
 /** The ground truth of one image. */
 export interface ImageTargets {
-  /** (n_objects, 4) boundary coordinates (x_min, y_min, x_max, y_max), fractions of the image. */
+  /** (n_objects, 4) xy: boundary coordinates (x_min, y_min, x_max, y_max), fractions of the image. */
   boxes: Tensor;
   /** (n_objects) classes 1..n_classes-1 (0 is background). */
   labels: ArrayLike<number>;
@@ -146,7 +166,7 @@ export function multiboxLoss(
   for (let i = 0; i < nImages; i++) {
     const { locTargets, classTargets, nPositives: nPosImage } = matches[i];
 
-    // Localization: smooth L1 on the positives.
+    // Localization, equation (2): smooth L1 on the positives.
     for (let p = 0; p < nPriors; p++) {
       if (classTargets[p] === 0) continue;
       for (let k = 0; k < 4; k++) {
@@ -157,7 +177,7 @@ export function multiboxLoss(
       }
     }
 
-    // Confidence: cross-entropy of every prior of this image, through a float64 log-softmax.
+    // Confidence, equation (3): cross-entropy of every prior of this image, through a float64 log-softmax.
     const perImage = nPriors * nClasses;
     const scores = new Tensor([nPriors, nClasses], Float64Array.from(predScores.data.subarray(i * perImage, (i + 1) * perImage))); // (n_priors, n_classes)
     const logProbs = logSoftmax(scores); // (n_priors, n_classes)
@@ -178,6 +198,7 @@ export function multiboxLoss(
     }
   }
 
+  // Equation (1)'s 1/N; for L_loc 1/(4N), the tutorial's mean over 4 coordinates (see the top of the file).
   const locLoss = locSum / (4 * nPositives);
   const confLoss = confSum / nPositives;
   const loss = confLoss + alpha * locLoss;

@@ -1,9 +1,14 @@
-// Matching: which prior is responsible for which object, and what it should learn.
+// Matching: which prior is responsible for which object, and what it should learn
+// (SSD paper, section 2.2, "Matching strategy").
 //
 // Training needs a target for each of the 8732 priors of an image: a class (an object's label,
 // or 0 for background) and, for the priors that found an object, the offsets (gcxgcy) that would
 // move the prior onto it. The ground truth gives only a handful of boxes, so each box is handed
-// to the priors that overlap it well. This follows the reference tutorial step by step.
+// to the priors that overlap it well. In the paper's words: first "match each ground truth box to
+// the default box with the best jaccard overlap" (as in MultiBox), then "match default boxes to
+// any ground truth with jaccard overlap higher than a threshold (0.5)". The result is the
+// indicator x_ij^p of equation (1): prior i is matched to object j of class p. This follows the
+// reference tutorial step by step. `ssd explain matching` draws the result.
 
 import { Tensor, shapeToString } from '../tensor/tensor';
 import { cxcyToGcxgcy, cxcyToXy, jaccardOverlap, xyToCxcy } from './boxes';
@@ -16,6 +21,20 @@ export interface MatchResult {
   classTargets: Int32Array;
   /** How many priors are not background. */
   nPositives: number;
+  /**
+   * (n_priors) the object each prior was matched to, an index into the boxes; -1 when the image
+   * has no objects. Background priors keep the object they overlap most (their regression target
+   * is computed from it, and ignored), so test classTargets, not this, for positives.
+   */
+  objectForPrior: Int32Array;
+  /**
+   * (n_priors) the Jaccard overlap of each prior with that object; 1 for a prior forced onto its
+   * object (step 3 below), whatever its real overlap. Compared with the threshold to decide
+   * positives. 0 when the image has no objects.
+   */
+  overlapForPrior: Float64Array;
+  /** (n_objects) the prior each object was forced onto (its best prior); a later object may take it over. */
+  priorForObject: Int32Array;
 }
 
 /**
@@ -47,7 +66,14 @@ export function matchPriors(
 
   // An image without objects: every prior is background, and there is nothing to regress to.
   if (nObjects === 0) {
-    return { locTargets: new Tensor([nPriors, 4], undefined, boxesXy.dtype), classTargets, nPositives: 0 };
+    return {
+      locTargets: new Tensor([nPriors, 4], undefined, boxesXy.dtype),
+      classTargets,
+      nPositives: 0,
+      objectForPrior: new Int32Array(nPriors).fill(-1),
+      overlapForPrior: new Float64Array(nPriors),
+      priorForObject: new Int32Array(0),
+    };
   }
 
   // Overlap is measured between boundary boxes.
@@ -55,7 +81,8 @@ export function matchPriors(
   const overlap = jaccardOverlap(boxesXy, priorsXy); // (n_objects, n_priors)
   const iou = (o: number, p: number): number => overlap.data[o * nPriors + p];
 
-  // 1. Each prior takes the object it overlaps most (on a tie, the first object in the list).
+  // 1. Each prior takes the object it overlaps most (on a tie, the first object in the list, as
+  //    torch.max does).
   const objectForPrior = new Int32Array(nPriors); // (n_priors)
   const overlapForPrior = new Float64Array(nPriors); // (n_priors)
   for (let p = 0; p < nPriors; p++) {
@@ -67,7 +94,10 @@ export function matchPriors(
 
   // That alone can leave an object with no prior at all: it may be nobody's best object, or all
   // its overlaps may be below the threshold (a small or thin box, e.g. a lamp post).
-  // 2. So find, for each object, the prior it overlaps most (on a tie, the first prior)...
+  // 2. So find, for each object, the prior it overlaps most (on a tie, the first prior)... (the
+  //    paper's first rule: "match each ground truth box to the default box with the best jaccard
+  //    overlap"; steps 1 and 4 are its second: "match default boxes to any ground truth with
+  //    jaccard overlap higher than a threshold")
   const priorForObject = new Int32Array(nObjects); // (n_objects)
   for (let o = 0; o < nObjects; o++) {
     let best = 0;
@@ -84,7 +114,8 @@ export function matchPriors(
     overlapForPrior[priorForObject[o]] = 1;
   }
 
-  // 4. Labels: a prior whose overlap with its object is below the threshold is background.
+  // 4. Labels: a prior whose overlap with its object is below the threshold is background. The
+  //    positives are the paper's x_ij^p = 1 (equation 1): prior i matched to object j of class p.
   let nPositives = 0;
   for (let p = 0; p < nPriors; p++) {
     if (overlapForPrior[p] >= threshold) {
@@ -102,7 +133,7 @@ export function matchPriors(
   }
   const locTargets = cxcyToGcxgcy(xyToCxcy(matchedXy), priorsCxcy); // (n_priors, 4)
 
-  return { locTargets, classTargets, nPositives };
+  return { locTargets, classTargets, nPositives, objectForPrior, overlapForPrior, priorForObject };
 }
 
 function checkInputs(boxesXy: Tensor, labels: ArrayLike<number>, priorsCxcy: Tensor, threshold: number, where: string): void {

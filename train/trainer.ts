@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Rng } from '../tensor/random';
 import { SSD300 } from '../ssd/ssd300';
-import { ssdOptimizer, trainStep } from '../ssd/train_step';
+import { TrainStepResult, ssdOptimizer, trainStep } from '../ssd/train_step';
 import { AugmentSteps, augmentForTraining } from '../data/augment';
 import { DataSource, makeBatch } from '../data/source';
 import { LossPoint, TrainingState, readCheckpoint, restoreOptimizer, saveCheckpoint } from './checkpoint';
@@ -174,7 +174,7 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
 
       const stepStart = Date.now();
       diagnosis?.start();
-      let result;
+      let result: TrainStepResult;
       try {
         result = await trainStep(model, optimizer, images, targets, { maxGradNorm: config.maxGradNorm });
       } catch (e) {

@@ -66,15 +66,20 @@ interface GpuJsModule {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const gpujs = require('gpu.js') as GpuJsModule;
 
-export type GpuJsMode = 'webasm' | 'headlessgl' | 'cpu';
+export type GpuJsMode = 'webasm' | 'headlessgl' | 'cpu' | 'webgl2' | 'webgl';
 
+/** The modes that run in Node. */
 export const GPUJS_MODES: readonly GpuJsMode[] = ['webasm', 'headlessgl', 'cpu'];
+/** The modes that run only in a browser (web/): the same kernels as WebGL shaders. */
+export const GPUJS_BROWSER_MODES: readonly GpuJsMode[] = ['webgl2', 'webgl'];
 
 /** The GPU.js kernel class that runs each mode; anything else means GPU.js fell back silently. */
 const KERNEL_CLASS: Record<GpuJsMode, string> = {
   webasm: 'WebAssemblyKernel',
   headlessgl: 'HeadlessGLKernel',
   cpu: 'CPUKernel',
+  webgl2: 'WebGL2Kernel',
+  webgl: 'WebGLKernel',
 };
 
 /** The mode name of each GPU.js kernel class (HeadlessGLKernel.mode itself just says 'gpu'). */
@@ -135,7 +140,9 @@ export class GpuJsRuntime {
   actualMode: string | null = null;
 
   constructor(mode: GpuJsMode, maxKernels = DEFAULT_MAX_KERNELS) {
-    if (!GPUJS_MODES.includes(mode)) throw new Error(`gpu.js: unknown mode '${mode}' (expected one of ${GPUJS_MODES.join(', ')})`);
+    if (!GPUJS_MODES.includes(mode) && !GPUJS_BROWSER_MODES.includes(mode)) {
+      throw new Error(`gpu.js: unknown mode '${mode}' (expected one of ${[...GPUJS_MODES, ...GPUJS_BROWSER_MODES].join(', ')})`);
+    }
     // A host function may fetch two kernels before running them (max pooling: values and argmax).
     if (!Number.isInteger(maxKernels) || maxKernels < 4) throw new Error(`gpu.js: maxKernels must be an integer >= 4, got ${maxKernels}`);
     this.mode = mode;

@@ -1,7 +1,10 @@
 // Matching priors to ground truth, on small hand-made prior sets whose answer can be worked out
 // by hand (matchPriors takes the priors as an argument), and once on the real 8732 priors.
 
+import * as fs from 'fs';
+import * as path from 'path';
 import { expect } from 'chai';
+import { cxcyToXy, jaccardOverlap } from '../../ssd/boxes';
 import { matchPriors } from '../../ssd/matching';
 import { createPriors } from '../../ssd/priors';
 import { fromArray, zeros } from '../../tensor/create';
@@ -144,5 +147,66 @@ describe('ssd/matching', () => {
     // The ratio-1 priors of the neighbouring cells, shifted by 1/38: IoU 0.0737 / 0.1263 = 0.583.
     expect([m.classTargets[1596], m.classTargets[1604], m.classTargets[1600 - 38 * 4], m.classTargets[1600 + 38 * 4]]).to.deep.equal([5, 5, 5, 5]);
     expect(m.nPositives).to.be.greaterThan(4);
+  });
+});
+
+describe('ssd/matching: the matched object and overlap of each prior, against PyTorch (spec/fixtures/matching.json)', () => {
+  // Made by scripts/make_ssd_fixtures.py (run by hand, output committed): the tutorial's matching
+  // in float64 on the real 8732 priors. In float64 our overlaps and PyTorch's are the same IEEE
+  // operations in the same order, so they must agree exactly, ties included.
+  interface FixtureImage {
+    why: string;
+    boxes: number[][];
+    labels: number[];
+    object_for_prior: number[];
+    overlap_for_prior: { rows: number[]; data: number[] };
+    prior_for_object: number[];
+    n_positives: number;
+    positive_rows: number[];
+  }
+  const file = path.join(__dirname, '..', '..', '..', 'spec', 'fixtures', 'matching.json');
+  const fixture = JSON.parse(fs.readFileSync(file, 'utf8')) as { threshold: number; images: FixtureImage[] };
+  const priors = createPriors('float64'); // (8732, 4)
+
+  for (const image of fixture.images) {
+    it(image.why, () => {
+      const m = matchPriors(f64(image.boxes), image.labels, priors, fixture.threshold);
+      expect(Array.from(m.objectForPrior), 'objectForPrior').to.deep.equal(image.object_for_prior);
+      expect(Array.from(m.priorForObject), 'priorForObject').to.deep.equal(image.prior_for_object);
+      const expected = new Float64Array(priors.shape[0]); // (8732), 0 where the fixture stores nothing
+      image.overlap_for_prior.rows.forEach((p, k) => (expected[p] = image.overlap_for_prior.data[k]));
+      for (let p = 0; p < expected.length; p++) expect(m.overlapForPrior[p], `overlap of prior ${p}`).to.equal(expected[p]);
+      expect(m.nPositives).to.equal(image.n_positives);
+      const positives = Array.from(m.classTargets.keys()).filter((p) => m.classTargets[p] !== 0);
+      expect(positives).to.deep.equal(image.positive_rows);
+      // Every forced prior (a best prior that its object kept) has overlap exactly 1.
+      image.prior_for_object.forEach((p, o) => {
+        if (m.objectForPrior[p] === o) expect(m.overlapForPrior[p]).to.equal(1);
+      });
+    });
+  }
+
+  it('the cases are the ones named: a forced match below 0.5, a shared best prior, exact ties', () => {
+    const [thin, shared, twins] = fixture.images.map((image) => matchPriors(f64(image.boxes), image.labels, priors));
+    // The thin box's forced prior overlaps it by less than 0.5: only the forcing makes it positive.
+    const thinPrior = thin.priorForObject[0];
+    const realOverlap = jaccardOverlap(f64([fixture.images[0].boxes[0]]), cxcyToXy(priors)).data[thinPrior];
+    expect(realOverlap).to.be.below(0.5);
+    expect(thin.overlapForPrior[thinPrior]).to.equal(1);
+    expect(thin.classTargets[thinPrior]).to.equal(fixture.images[0].labels[0]);
+    // Both objects' best prior is 1600; the later object owns it.
+    expect(Array.from(shared.priorForObject)).to.deep.equal([1600, 1600]);
+    expect(shared.objectForPrior[1600]).to.equal(1);
+    // Identical boxes: every prior takes the first of the two (a tie), except the forced one, which goes to the second.
+    const forced = twins.priorForObject[1];
+    expect(twins.objectForPrior[forced]).to.equal(1);
+    for (let p = 0; p < priors.shape[0]; p++) if (p !== forced) expect(twins.objectForPrior[p]).to.not.equal(1);
+  });
+
+  it('an image without objects: no object (-1) and overlap 0 for every prior', () => {
+    const m = matchPriors(zeros([0, 4], 'float64'), [], f64(TILES));
+    expect(Array.from(m.objectForPrior)).to.deep.equal([-1, -1, -1, -1]);
+    expect(Array.from(m.overlapForPrior)).to.deep.equal([0, 0, 0, 0]);
+    expect(m.priorForObject.length).to.equal(0);
   });
 });

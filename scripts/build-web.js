@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// `npm run build:web`: bundle the page (web/main.ts and the library modules it imports) with
+// esbuild into dist/site/, beside index.html, the example image with its annotation (as JSON) and
+// the weights the page starts with (see below). Run after `npm run build` (the annotation is read with dist/data/voc.js).
+//
+// The bundle is for the browser, so nothing Node-only may be in it. Two files of the library
+// touch the file system or Node's streams, and are imported (not called) on the page's paths:
+// tensor/files.ts (fs, used by the file-path functions of safetensors and images) and pngjs (used
+// by data/image.ts to encode and decode PNG files; the page decodes with the browser). Both are
+// replaced in the bundle by web/node_only.ts, whose functions throw if ever called. Any other
+// Node built-in that sneaks in (fs, worker_threads...) fails the build: esbuild cannot resolve it
+// for platform 'browser'.
+
+const esbuild = require('esbuild');
+const fs = require('fs');
+const path = require('path');
+
+const root = path.join(__dirname, '..');
+const out = path.join(root, 'dist', 'site');
+
+/** Resolves the Node-only modules to the stub. */
+const nodeOnly = {
+  name: 'node-only',
+  setup(build) {
+    const stub = path.join(root, 'web', 'node_only.ts');
+    build.onResolve({ filter: /^pngjs$/ }, () => ({ path: stub }));
+    build.onResolve({ filter: /(^|\/)tensor\/files$|^\.\/files$/ }, (args) => {
+      const resolved = path.resolve(args.resolveDir, args.path);
+      return resolved === path.join(root, 'tensor', 'files') ? { path: stub } : undefined;
+    });
+  },
+};
+
+async function main() {
+  fs.mkdirSync(out, { recursive: true });
+  const result = await esbuild.build({
+    entryPoints: [path.join(root, 'web', 'main.ts')],
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2020',
+    sourcemap: true,
+    outfile: path.join(out, 'main.js'),
+    plugins: [nodeOnly],
+    logLevel: 'warning',
+    metafile: true,
+  });
+  // Say so if a Node-only module got in anyway.
+  const inputs = Object.keys(result.metafile.inputs);
+  const banned = inputs.filter((f) => /tensor\/files\.ts$|node_modules\/pngjs\/|kernels\/cpu\/fast\//.test(f));
+  if (banned.length > 0) throw new Error(`build-web: Node-only modules in the bundle: ${banned.join(', ')}`);
+
+  fs.copyFileSync(path.join(root, 'web', 'index.html'), path.join(out, 'index.html'));
+  // The weights the page starts with: $SSD_WEB_WEIGHTS, else the demo's checkpoint when `npm run demo`
+  // has made one, else the small committed test weights (35 training steps: they run, but detect little).
+  const demo = path.join(root, 'demo-output', 'ssd-synthetic.safetensors');
+  const weights = process.env.SSD_WEB_WEIGHTS || (fs.existsSync(demo) ? demo : path.join(root, 'web', 'test-weights.safetensors'));
+  fs.copyFileSync(weights, path.join(out, 'weights.safetensors'));
+  fs.copyFileSync(path.join(root, 'web', 'test-image.png'), path.join(out, 'example.png'));
+  const { parseVocAnnotation } = require(path.join(root, 'dist', 'data', 'voc.js'));
+  const { SYNTHETIC_CLASSES } = require(path.join(root, 'dist', 'data', 'synthetic.js'));
+  const annotation = parseVocAnnotation(fs.readFileSync(path.join(root, 'web', 'test-image.xml'), 'utf8'), 'web/test-image.xml', SYNTHETIC_CLASSES);
+  const example = {
+    classes: SYNTHETIC_CLASSES,
+    objects: annotation.objects.map((o) => ({ boxXy: o.boxXy, label: o.label })),
+    weights: path.relative(root, weights),
+  };
+  fs.writeFileSync(path.join(out, 'example.json'), JSON.stringify(example));
+  const kb = (f) => (fs.statSync(path.join(out, f)).size / 1024).toFixed(0);
+  console.log(`build-web: dist/site/ (main.js ${kb('main.js')} KB from ${inputs.length} modules, weights ${example.weights}, ${kb('weights.safetensors')} KB)`);
+}
+
+main().catch((e) => {
+  console.error(e.message);
+  process.exit(1);
+});

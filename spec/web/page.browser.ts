@@ -1,0 +1,182 @@
+// The web page in a real browser (`npm run test:web`, not part of `npm test`): Debian's headless
+// Chromium, driven by playwright-core, loads the page from scripts/serve-web.js, runs a detection
+// on the example image with the weights the build gave the page (web/test-weights.safetensors
+// unless told otherwise; scripts/build-web.js), on the GPU.js WebGL kernels and on the
+// CPU kernels, and compares the detections with Node's for the same weights and image. It saves
+// screenshots under dist/web-screenshots/ for a reviewer.
+//
+// Nothing downloads a browser: the system's /usr/bin/chromium is used (scripts/setup-browser.js
+// installs it with apt on `npm install` as root), or $CHROMIUM. WebGL runs on SwiftShader, the
+// software renderer Chromium ships, so no GPU is needed.
+
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { Server } from 'http';
+import { chromium, BrowserContext, Page } from 'playwright-core';
+import { referenceKernels } from '../../kernels/cpu/reference';
+import { loadModel } from '../../cli/model_files';
+import { detectImages } from '../../train/evaluate';
+import { readImage } from '../../data/image';
+import { Detection } from '../../ssd/detect';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOTS = path.join(ROOT, 'dist', 'web-screenshots');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { serve } = require(path.join(ROOT, 'scripts', 'serve-web.js')) as { serve: (port: number) => Promise<Server> };
+
+// The flags: headless, no sandbox (CI runs as root), WebGL on SwiftShader (Chromium's software
+// GL; --enable-unsafe-swiftshader because recent Chromium refuses it for WebGL otherwise), and
+// nothing that reaches the network or a profile of the user's.
+const FLAGS = [
+  '--headless=new', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+  '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/** Only what the test reads of the page's API (web/main.ts PageApi). */
+interface PageRun {
+  backend: string;
+  note: string;
+  forwardMs: number;
+  detectMs: number;
+  detections: Detection[];
+  imageChecksum: number;
+}
+
+/** The FNV-1a checksum the page computes of the decoded pixels. */
+function checksum(data: Uint8Array): number {
+  let h = 2166136261;
+  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 16777619) >>> 0;
+  return h;
+}
+
+/**
+ * The page's detections equal Node's: as many, and each Node detection has one on the page of
+ * the same class with every box coordinate and the score within `tol` (float32 sums in another
+ * order, on another device). Detections within `tol` of the score threshold may be on one side only.
+ */
+function expectSameDetections(page: Detection[], node: Detection[], minScore: number, tol: number): void {
+  const clear = (d: Detection): boolean => Math.abs(d.score - minScore) > tol;
+  const unused = page.filter(clear);
+  for (const d of node.filter(clear)) {
+    const k = unused.findIndex((p) => p.label === d.label && Math.abs(p.score - d.score) <= tol && p.box.every((v, i) => Math.abs(v - d.box[i]) <= tol));
+    expect(k, `Node's detection ${JSON.stringify(d)} is not on the page`).to.be.at.least(0);
+    unused.splice(k, 1);
+  }
+  expect(unused, 'detections on the page that Node does not have').to.deep.equal([]);
+}
+
+describe('web page in headless Chromium', function () {
+  this.timeout(600000);
+  let server: Server;
+  let context: BrowserContext;
+  let page: Page;
+  let profile = '';
+  const errors: string[] = [];
+  let node: Detection[] = [];
+  const minScore = 0.3; // the page's default
+
+  before(async () => {
+    if (!fs.existsSync(CHROMIUM)) {
+      throw new Error(`no browser at ${CHROMIUM}: run \`npm install\` as root (scripts/setup-browser.js installs Debian's chromium) or set $CHROMIUM`);
+    }
+    if (!fs.existsSync(path.join(ROOT, 'dist', 'site', 'main.js'))) throw new Error('dist/site/ is not built: run `npm run build:web`');
+    server = await serve(0);
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ssd-chromium-'));
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1100, height: 900 } });
+    page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    const port = (server.address() as { port: number }).port;
+    await page.goto(`http://127.0.0.1:${port}/`);
+
+    // Node's answer for the same weights and image, on the reference kernels.
+    const { model } = loadModel(path.join(ROOT, 'dist', 'site', 'weights.safetensors'), referenceKernels); // what the page loads
+    [node] = await detectImages(model, [readImage(path.join(ROOT, 'web', 'test-image.png'))], { minScore, maxOverlap: 0.45, topK: 200 });
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  });
+
+  after(async () => {
+    await context?.close();
+    server?.close();
+    if (profile !== '') fs.rmSync(profile, { recursive: true, force: true });
+  });
+
+  const run = (backend: 'webgl' | 'cpu'): Promise<PageRun> =>
+    page.evaluate(async (b) => {
+      const api = (globalThis as unknown as { ssdPage: { detect(b: string): Promise<PageRun> } }).ssdPage;
+      return api.detect(b);
+    }, backend);
+
+  it('loads the example weights and image, with no errors', async () => {
+    await page.evaluate(() => (globalThis as unknown as { ssdPage: { ready: Promise<void> } }).ssdPage.ready);
+    expect(await page.textContent('#status')).to.match(/^ready/);
+    expect(await page.textContent('#weights-info')).to.contain('4 classes');
+    expect(errors).to.deep.equal([]);
+  });
+
+  it('on the GPU.js WebGL kernels: WebGL ran, and the detections are Node\'s', async () => {
+    const r = await run('webgl');
+    console.log(`      WebGL (${r.backend}): forward ${r.forwardMs.toFixed(0)} ms (first run, compiling the shaders), detection ${r.detectMs.toFixed(0)} ms`);
+    expect(r.backend).to.match(/^gpu\.js:webgl2?$/, r.note);
+    expect(r.imageChecksum, 'the page decoded other pixels than Node').to.equal(checksum(readImage(path.join(ROOT, 'web', 'test-image.png')).data));
+    expect(r.detections.length).to.be.greaterThan(0);
+    expectSameDetections(r.detections, node, minScore, 1e-4);
+    const again = await run('webgl');
+    console.log(`      WebGL again: forward ${again.forwardMs.toFixed(0)} ms`);
+    expectSameDetections(again.detections, node, minScore, 1e-4);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'page-webgl.png'), fullPage: true });
+  });
+
+  it('on the CPU kernels: the detections are Node\'s', async () => {
+    const r = await run('cpu');
+    console.log(`      CPU (${r.backend}): forward ${r.forwardMs.toFixed(0)} ms, detection ${r.detectMs.toFixed(0)} ms`);
+    expect(r.backend).to.equal('reference');
+    expectSameDetections(r.detections, node, minScore, 1e-5);
+    expect(await page.textContent('#status')).to.match(/ran on the reference CPU kernels: forward \d+ ms/);
+  });
+
+  it('the pictures answer the mouse: hovering the priors moves the cell, clicking a box shows its priors', async () => {
+    const pixels = (id: string): Promise<string> =>
+      page.evaluate((sel) => (document.querySelector(sel) as HTMLCanvasElement).toDataURL(), `#${id}`);
+    // One map, so a hover picks a cell of conv9_2.
+    await page.selectOption('#prior-map', 'conv9_2');
+    const before = await pixels('priors');
+    const priors = page.locator('#priors');
+    await priors.scrollIntoViewIfNeeded();
+    const box = await priors.boundingBox();
+    if (box === null) throw new Error('no priors canvas');
+    await priors.hover({ position: { x: box.width * 0.1, y: box.height * 0.3 } }); // in conv9_2's cell (1, 0)
+    expect(await pixels('priors'), 'hovering redraws the priors').to.not.equal(before);
+
+    // The example's first object, clicked at its centre inside the matching panel.
+    const matchingBefore = await pixels('matching');
+    const matching = page.locator('#matching');
+    await matching.scrollIntoViewIfNeeded();
+    const m = await matching.boundingBox();
+    const geometry = await page.evaluate(() => {
+      const c = document.querySelector('#matching') as HTMLCanvasElement;
+      const api = (globalThis as unknown as { ssdPage: { panels(): { matching: { x: number; y: number; size: number } | null } } }).ssdPage;
+      return { width: c.width, height: c.height, panel: api.panels().matching };
+    });
+    const example = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist', 'site', 'example.json'), 'utf8')) as { objects: { boxXy: number[] }[] };
+    const [x0, y0, x1, y1] = example.objects[0].boxXy;
+    if (m === null || geometry.panel === null) throw new Error('no matching picture');
+    const px = geometry.panel.x + ((x0 + x1) / 2) * geometry.panel.size; // canvas pixels
+    const py = geometry.panel.y + ((y0 + y1) / 2) * geometry.panel.size;
+    await matching.click({ position: { x: (px * m.width) / geometry.width, y: (py * m.height) / geometry.height } });
+    expect(await page.textContent('#matching-info')).to.match(/^object \d only/);
+    expect(await pixels('matching')).to.not.equal(matchingBefore);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'page-interactive.png'), fullPage: true });
+    expect(errors).to.deep.equal([]);
+  });
+
+  it('an image the user picks goes the same way', async () => {
+    await page.setInputFiles('#image-file', path.join(ROOT, 'web', 'test-image.png'));
+    await page.waitForFunction(() => /^loaded test-image\.png/.test(document.querySelector('#status')?.textContent ?? ''));
+    expect(await page.textContent('#image-info')).to.match(/^test-image\.png: 300x300/);
+    const r = await run('cpu');
+    expectSameDetections(r.detections, node, minScore, 1e-5);
+  });
+});

@@ -1,0 +1,106 @@
+// The detector in the browser: the same SSD300, kernels, loss pieces and detection as in Node.
+//
+// Only what touches files differs. Node reads a weights file with fs (tensor/files.ts); here the
+// bytes come from fetch or a file the user picked, and go through the same safetensors parser
+// (tensor/safetensors.ts, decodeSafetensors) and the same loadStateDict. Kernels: GPU.js as WebGL
+// shaders (webgl2, else webgl) where the browser has WebGL, else the plain-TypeScript reference
+// kernels. The Node-only backends (the multi-core 'cpu' on worker threads) are not bundled.
+
+import { SSD300 } from '../ssd/ssd300';
+import { decodeSafetensors } from '../tensor/safetensors';
+import { Tensor } from '../tensor/tensor';
+import { Kernels } from '../kernels/kernels';
+import { ReferenceKernels } from '../kernels/cpu/reference';
+import { GpuJsKernels } from '../kernels/gpu';
+import { GpuJsMode } from '../kernels/gpu/runtime';
+import { Detection, DetectOptions, detectObjects } from '../ssd/detect';
+import { RgbImage, prepareForSSD } from '../data/image';
+
+export type BackendChoice = 'webgl' | 'cpu';
+
+export interface LoadedWeights {
+  tensors: Map<string, Tensor>;
+  nClasses: number;
+  widthDivisor: number;
+  classes: string[];
+  source: string;
+}
+
+/**
+ * Parse a weights file and read the model's shape off its tensors, as SSD300.fromWeights
+ * does for a file: cl_conv11_2 has 4 * n_classes outputs, conv1_1 has 64 / width divisor.
+ */
+export function parseWeights(bytes: Uint8Array, source: string): LoadedWeights {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  const clBias = tensors.get('pred_convs.cl_conv11_2.bias');
+  const conv1 = tensors.get('base.conv1_1.weight');
+  if (clBias === undefined || conv1 === undefined) {
+    throw new Error(`${source}: not SSD300 weights (no 'pred_convs.cl_conv11_2.bias' or 'base.conv1_1.weight')`);
+  }
+  const nClasses = clBias.size / 4;
+  const widthDivisor = 64 / conv1.shape[0];
+  if (!Number.isInteger(nClasses) || !Number.isInteger(widthDivisor)) {
+    throw new Error(`${source}: cannot read the model's shape (cl_conv11_2 bias ${clBias.size}, conv1_1 ${conv1.shape[0]} channels)`);
+  }
+  const classes = metadata.classes !== undefined
+    ? (JSON.parse(metadata.classes) as string[])
+    : ['background', ...Array.from({ length: nClasses - 1 }, (_, i) => `class ${i + 1}`)];
+  return { tensors, nClasses, widthDivisor, classes, source };
+}
+
+/** The kernels to run on: GPU.js WebGL (webgl2, else webgl), else the reference CPU kernels. */
+export function createBrowserKernels(choice: BackendChoice): { kernels: Kernels; note: string } {
+  if (choice === 'webgl') {
+    const failures: string[] = [];
+    for (const mode of ['webgl2', 'webgl'] as GpuJsMode[]) {
+      try {
+        // Room for every kernel geometry of one forward pass (about 60), so that a second image
+        // reuses the compiled shaders instead of compiling evicted ones again.
+        return { kernels: new GpuJsKernels({ mode, maxKernels: 128 }), note: '' };
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+    }
+    return { kernels: new ReferenceKernels(), note: `no WebGL here, so the CPU kernels ran (${failures.join('; ')})` };
+  }
+  return { kernels: new ReferenceKernels(), note: '' };
+}
+
+/** The model the weights describe (batch norm or not, read off the names), in evaluation mode. */
+export function buildModel(weights: LoadedWeights, kernels: Kernels): SSD300 {
+  return SSD300.fromWeights(weights.tensors, weights.source, { kernels }).eval();
+}
+
+export interface RunResult {
+  /** The kernels that ran: 'gpu.js:webgl2', 'gpu.js:webgl' or 'reference'. */
+  backend: string;
+  note: string;
+  /** Forward pass and detection, in milliseconds. */
+  forwardMs: number;
+  detectMs: number;
+  /** This image's predictions: (8732, 4) gcxgcy offsets and (8732, n_classes) logits. */
+  locs: Tensor;
+  scores: Tensor;
+  detections: Detection[];
+}
+
+/** One image through the network and detection: what `ssd detect` does, with the time each took. */
+export async function runDetector(model: SSD300, image: RgbImage, options: DetectOptions, note = ''): Promise<RunResult> {
+  const input = prepareForSSD(image); // (1, 3, 300, 300)
+  const t0 = performance.now();
+  const { locs, scores } = await model.forward(input); // (1, 8732, 4), (1, 8732, n_classes)
+  model.clearCache();
+  const t1 = performance.now();
+  const detections = detectObjects(locs, scores, model.priorsCxcy, options)[0];
+  const t2 = performance.now();
+  const n = model.priorsCxcy.shape[0];
+  return {
+    backend: model.kernels.name,
+    note,
+    forwardMs: t1 - t0,
+    detectMs: t2 - t1,
+    locs: locs.reshape([n, 4]),
+    scores: scores.reshape([n, model.nClasses]),
+    detections,
+  };
+}
