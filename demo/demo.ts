@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     maxMinutes: minutes,
     batchSize: 8,
     // batch norm takes large learning rates; warm-up, then cosine decay to 0 at the end of the time
-    schedule: { kind: 'cosine', lr: 0.03, warmupSteps: 30 },
+    schedule: { kind: 'cosine', lr: 0.015, warmupSteps: 50 },
     maxGradNorm: 10,
     augment: true,
     augmentSteps: { photometric: false, expand: false, crop: true, flip: true },
