@@ -39,7 +39,7 @@ commands:
                     --batch-norm (a batch norm after every base and auxiliary conv: trains from scratch)
                     --width-divisor D (1)  --epochs E (1)  --batch B (8)  --max-minutes M
                     --max-steps N (stops the run; the schedule follows --epochs, or --max-minutes if it ends first)
-                    --lr LR (1e-3; 0.03 with --batch-norm)  --schedule cosine|steps|constant (cosine)
+                    --lr LR (1e-3; with --batch-norm 0.015 x batch / 8)  --schedule cosine|steps|constant (cosine)
                     --warmup W (100 steps)  --max-grad-norm G (10)  --no-augment  --seed S (0)
                     --checkpoint-every N|Mm (steps, or minutes with 'm': 500 or 10m)
                     --eval-every E (epochs)  --eval-split S (test)  --diagnose N (layer statistics, first N steps)
@@ -231,7 +231,8 @@ async function main(argv: string[]): Promise<void> {
       const maxSteps = positive(v, 'max-steps', true);
       const maxMinutes = positive(v, 'max-minutes', false);
       const batchNorm = v['batch-norm'] === true;
-      const lr = positive(v, 'lr', false) ?? (batchNorm ? 0.03 : 1e-3);
+      // batch norm takes large rates: 0.015 at batch 8, scaled with the batch (the linear scaling rule)
+      const lr = positive(v, 'lr', false) ?? (batchNorm ? (0.015 * batchSize) / 8 : 1e-3);
       const warmupSteps = num(v, 'warmup', 100, true);
       if (warmupSteps < 0) throw new Error(`--warmup: expected a non-negative integer, got '${v.warmup}'`);
       const maxGradNorm = positive(v, 'max-grad-norm', false) ?? 10;
