@@ -17,7 +17,7 @@ import { inMemorySource } from '../../data/source';
 import { train } from '../../train/trainer';
 import { evaluateModel } from '../../train/evaluate';
 
-const STEPS = 100;
+const STEPS = 80; // measured: mAP 0.48 after 40 steps, 0.80 after 80 (wasm backend, 2 threads)
 const REQUIRED_MAP = 0.5;
 
 describe('train: the small batch-norm SSD300 learns', () => {
@@ -32,7 +32,7 @@ describe('train: the small batch-norm SSD300 learns', () => {
       const before = await evaluateModel(model, data);
       expect(before.mAP, 'the untrained model').to.be.below(0.05);
       await train(model, data, {
-        batchSize: 8, epochs: STEPS / 2, schedule: { kind: 'cosine', lr: 0.03, warmupSteps: 10 }, maxGradNorm: 10, augment: false, seed: 0,
+        batchSize: 8, epochs: STEPS / 2, schedule: { kind: 'cosine', lr: 0.015, warmupSteps: 10 }, maxGradNorm: 10, augment: false, seed: 0,
         out: path.join(dir, 'learn.safetensors'), classes, curves: false, handleSigint: false, log: () => undefined,
       });
       const after = await evaluateModel(model, data);
