@@ -1,6 +1,6 @@
 // What a detection data set is made of: images with labelled boxes, and the checks that keep a
 // bad box (inverted, empty, outside the image, NaN) from ever reaching the matching and the log
-// in the box encoding, where it would turn the loss into NaN (SPEC sections 3 and 5).
+// in the box encoding, where it would turn the loss into NaN, and is reported where it happens.
 
 import { RgbImage, readImage } from './image';
 

@@ -1,12 +1,12 @@
 // Images in and out of the detector: decode PNG and JPEG files into plain RGB bytes, resize them,
-// turn them into the normalized (N, 3, H, W) tensor SSD300 takes (SPEC section 3), encode them
+// turn them into the normalized (N, 3, H, W) tensor SSD300 takes (the numerics contract (README, Numerics)), encode them
 // back, and draw boxes on them for the detect command's output picture.
 //
 // An image here is the simplest thing that works: width, height and RGB bytes, row-major, three
 // bytes per pixel (the byte of channel c of pixel (x, y) is at (y * width + x) * 3 + c). Pixel
 // (x, y) covers the square [x, x+1) x [y, y+1) of the image plane, so its centre is at
 // (x + 0.5, y + 0.5); a box in fractions (x1, y1, x2, y2) covers the pixel columns
-// x1*width .. x2*width (boundary coordinates, as SPEC section 3 handles boxes).
+// x1*width .. x2*width (boundary coordinates, as the numerics contract (README, Numerics) handles boxes).
 
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
@@ -24,7 +24,7 @@ export interface RgbImage {
 /** An RGB colour, each channel 0..255. */
 export type Rgb = readonly [number, number, number];
 
-/** ImageNet statistics of RGB in [0, 1], which the VGG-16 base was trained with (SPEC section 3). */
+/** ImageNet statistics of RGB in [0, 1], which the VGG-16 base was trained with (the numerics contract (README, Numerics)). */
 export const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: Rgb = [0.229, 0.224, 0.225];
 
@@ -252,7 +252,7 @@ function sampleGrid(inSize: number, outSize: number): { lo: Int32Array; hi: Int3
 
 /**
  * A batch of same-sized images as the network's input (N, 3, H, W), float32: each byte v becomes
- * (v / 255 - mean[c]) / std[c] with the ImageNet mean and std of its channel c (SPEC section 3).
+ * (v / 255 - mean[c]) / std[c] with the ImageNet mean and std of its channel c (the numerics contract (README, Numerics)).
  */
 export function imageToTensor(images: readonly RgbImage[]): Tensor {
   if (images.length === 0) throw new Error('imageToTensor: no images given');

@@ -4,7 +4,7 @@
 // Everything draws on the project's RgbImage (data/image.ts) in place. Boxes come in the model's
 // own coordinates, xy fractions of the picture (x_min, y_min, x_max, y_max), and are mapped onto a
 // Panel: a square area of the canvas that shows the 300 x 300 image SSD sees. Parts of a box
-// outside the panel are clipped (a prior may reach past the image: SPEC section 3).
+// outside the panel are clipped (a prior may reach past the image: the numerics contract (README, Numerics)).
 //
 // No Node-only module is imported here: the web page draws with the same code.
 

@@ -18,7 +18,7 @@
 // the highest cross-entropy are kept, at most 3 per positive (per image here, as in Caffe and the
 // tutorial). `ssd explain mining` draws them.
 //
-// What this file computes, following the reference tutorial (SPEC section 3):
+// What this file computes, following the reference tutorial (README, Numerics):
 // - L_loc: smooth L1 between the predicted offsets and the matched targets, on positive priors
 //   only, divided by 4 * n_pos: `locLoss = locSum / (4 * nPositives)`. DIFFERENCE FROM THE PAPER:
 //   equation (1) divides the sum by N, not 4N. The tutorial takes the mean over the n_pos * 4
@@ -134,7 +134,7 @@ export function hardNegativeMask(ce: ArrayLike<number>, positives: ArrayLike<num
  * @param priorsCxcy (n_priors, 4) the priors, centre-size (createPriors())
  *
  * A batch without a single positive (no objects in any image) has loss 0 and zero gradients.
- * Non-finite predictions, or a loss that overflows, are errors (SPEC 5).
+ * Non-finite predictions, or a loss that overflows, are errors that say where.
  */
 export function multiboxLoss(
   predLocs: Tensor,

@@ -1,5 +1,5 @@
 // Reading and writing files with errors that name the file, and writes that never leave a
-// half-written file behind (SPEC section 5: "nothing is lost"). Used by the weights files here
+// half-written file behind ("nothing is lost"). Used by the weights files here
 // and by the images and annotations of data/.
 
 import * as fs from 'fs';

@@ -21,7 +21,7 @@ describe('ssd/SSD300: structure', () => {
     expect(s.totalParams).to.equal(26285486);
     expect(s.totalMacs / 1e9).to.be.closeTo(31.37, 0.005);
     const byName = new Map(s.rows.map((r) => [r.name, r]));
-    // the shapes SPEC section 3 lists
+    // the shapes the numerics contract (README, Numerics) lists
     expect(byName.get('base.pool3')?.outputShape).to.deep.equal([1, 256, 38, 38]);
     expect(byName.get('base.conv4_3')?.outputShape).to.deep.equal([1, 512, 38, 38]);
     expect(byName.get('base.pool5')?.outputShape).to.deep.equal([1, 512, 19, 19]);

@@ -1,5 +1,5 @@
 // The 8732 priors of SSD300: their count, their order, and the first and last prior of every
-// feature map worked out by hand from SPEC section 3.
+// feature map worked out by hand from the numerics contract (README, Numerics).
 
 import { expect } from 'chai';
 import { FEATURE_MAPS, boxesPerPosition, createPriors, priorCount } from '../../ssd/priors';
