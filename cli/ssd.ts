@@ -157,6 +157,10 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'bench') {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      console.log('usage: ssd bench [--quick] [--json FILE] [--backend NAME]: the kernel benchmarks, then the whole network (see README, Benchmarks)');
+      return;
+    }
     const dist = path.join(__dirname, '..', 'bench');
     for (const script of ['kernels.bench.js', 'ssd.bench.js']) {
       const r = spawnSync(process.execPath, [path.join(dist, script), ...argv.slice(1)], { stdio: 'inherit' });
@@ -305,8 +309,12 @@ async function main(argv: string[]): Promise<void> {
       const method = (v.method ?? '11point') as ApMethod;
       if (method !== '11point' && method !== 'area') throw new Error(`--method: expected 11point or area, got '${method}'`);
       const result = await evaluateModel(model, diskSource(samples), method, (line) => console.error(line));
-      console.log(formatEvaluation(result, classes, method));
       await kernels.dispose();
+      if (Number.isNaN(result.mAP)) {
+        // every object of the split is marked difficult: no class has an object that counts
+        throw new Error(`${v.data} (${v.split ?? 'test'}): no class has an object that counts (all are 'difficult'), so there is no mAP`);
+      }
+      console.log(formatEvaluation(result, classes, method));
       return;
     }
     default:

@@ -174,5 +174,13 @@ export function loadStateDict(layer: Module, weights: Map<string, Tensor>, sourc
       throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected ${p.value.dtype}`);
     }
   }
+  // A NaN or an infinity in a weight would make outputs non-finite, and detection would drop them
+  // without a word (a NaN in conv1_1 is even swallowed by the ReLU): refuse such a file.
+  for (const [name] of params) {
+    const data = (weights.get(name) as Tensor).data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) throw new Error(`${source}: tensor '${name}' holds ${data[i]} at index ${i}; weights must be finite`);
+    }
+  }
   for (const [name, p] of params) p.value.data.set((weights.get(name) as Tensor).data);
 }

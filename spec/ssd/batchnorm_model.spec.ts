@@ -82,6 +82,20 @@ describe('ssd/SSD300 with batch norm', () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  it('weights with a NaN or an infinity are refused on loading, naming the tensor and the index', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssd-nan-'));
+    const file = path.join(dir, 'nan.safetensors');
+    const model = new SSD300({ nClasses: 3, widthDivisor: 32, batchNorm: true });
+    stateDict(model).get('pred_convs.cl_conv4_3.bias')!.data[5] = NaN;
+    model.saveWeights(file);
+    expect(() => new SSD300({ nClasses: 3, widthDivisor: 32, batchNorm: true }).loadWeights(file)).to.throw(/nan\.safetensors: tensor 'pred_convs\.cl_conv4_3\.bias' holds NaN at index 5; weights must be finite/);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('a width divisor that does not divide every channel count is refused when the model is built', () => {
+    for (const d of [0, -2, 3, 5, 128]) expect(() => new SSD300({ widthDivisor: d }), String(d)).to.throw(new RegExp(`width divisor ${d} does not divide every channel count .*choose one of 1, 2, 4, 8, 16, 32, 64`));
+  });
+
   it('finite-difference check of the input and parameter gradients in training mode (float64, batch 2)', async function () {
     this.timeout(300000);
     const model = new SSD300({ nClasses: 3, widthDivisor: 32, dtype: 'float64', seed: 4, batchNorm: true, baseInit: 'kaiming' });
