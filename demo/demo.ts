@@ -9,7 +9,7 @@
 //   3. evaluate VOC mAP on the held-out split, before and after training;
 //   4. draw the confident detections (score >= 0.5) on test images, and the training curves.
 //
-// Options through the environment: DEMO_EPOCHS (default 7: 525 steps of 8 images, about 7
+// Options through the environment: DEMO_EPOCHS (default 6: 450 steps of 8 images, about 7
 // minutes here), DEMO_WIDTH_DIVISOR (default 16), DEMO_OUT (output folder, default demo-output),
 // SSD_BACKEND (default: the fastest here). The run is a fixed number of steps, not a time budget,
 // so that every machine trains the same model and prints the same mAP (only the time differs).
@@ -28,7 +28,7 @@ import { drawDetections } from '../train/draw_detections';
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const epochs = Number(process.env.DEMO_EPOCHS ?? '7');
+  const epochs = Number(process.env.DEMO_EPOCHS ?? '6');
   const widthDivisor = Number(process.env.DEMO_WIDTH_DIVISOR ?? '16');
   const outDir = process.env.DEMO_OUT ?? 'demo-output';
   if (!(Number.isInteger(epochs) && epochs > 0)) throw new Error(`DEMO_EPOCHS must be a positive integer, got '${process.env.DEMO_EPOCHS}'`);
