@@ -4,6 +4,7 @@ import { readSafetensors } from '../tensor/safetensors';
 import { Kernels } from '../kernels/kernels';
 import { SSD300 } from '../ssd/ssd300';
 import { VOC_CLASSES } from '../data/voc';
+import { parseClassNames } from '../train/checkpoint';
 
 /**
  * A model shaped to fit a weights file (SSD300.fromWeights reads the number of classes, the
@@ -17,16 +18,7 @@ export function loadModel(file: string, kernels: Kernels): { model: SSD300; clas
   const nClasses = model.nClasses;
   let classes: string[];
   if (metadata.classes !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(metadata.classes);
-    } catch {
-      parsed = undefined;
-    }
-    if (!Array.isArray(parsed) || !parsed.every((c) => typeof c === 'string')) {
-      throw new Error(`${file}: metadata 'classes' must be a JSON list of strings, got '${metadata.classes.slice(0, 60)}'`);
-    }
-    classes = parsed as string[];
+    classes = parseClassNames(metadata.classes, file);
   } else if (nClasses === VOC_CLASSES.length) {
     classes = [...VOC_CLASSES];
   } else {

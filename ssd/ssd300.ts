@@ -140,6 +140,21 @@ export class SSD300 extends Module {
     loadStateDict(this, modelTensors(readSafetensors(path).tensors), path);
   }
 
+  /** The shape fromWeights reads off the tensors, without building the model. */
+  static shapeOfWeights(tensors: Map<string, Tensor>, source: string): WeightsShape {
+    const clBias = tensors.get('pred_convs.cl_conv11_2.bias');
+    const conv1 = tensors.get('base.conv1_1.weight');
+    if (clBias === undefined || conv1 === undefined) {
+      throw new Error(`${source}: not SSD300 weights (no 'pred_convs.cl_conv11_2.bias' or 'base.conv1_1.weight')`);
+    }
+    const nClasses = clBias.size / 4; // cl_conv11_2 has 4 priors per position, n_classes scores each
+    const widthDivisor = 64 / conv1.shape[0]; // conv1_1 has 64 / widthDivisor output channels
+    if (!Number.isInteger(nClasses) || nClasses < 2 || !WIDTH_DIVISORS.includes(widthDivisor)) {
+      throw new Error(`${source}: cannot read the model's shape (cl_conv11_2 bias has ${clBias.size} values, conv1_1 ${conv1.shape[0]} output channels)`);
+    }
+    return { nClasses, widthDivisor, batchNorm: tensors.has('base.bn1_1.weight') };
+  }
+
   /**
    * A model shaped to fit a weights file, with its weights loaded. The shape is read off the
    * tensors themselves, so weights exported from PyTorch without metadata load too:
@@ -147,20 +162,18 @@ export class SSD300 extends Module {
    * model has 'base.bn1_1.weight'. `source` is the file's name for errors.
    */
   static fromWeights(tensors: Map<string, Tensor>, source: string, options: { kernels?: Kernels; dtype?: DType } = {}): SSD300 {
-    const clBias = tensors.get('pred_convs.cl_conv11_2.bias');
-    const conv1 = tensors.get('base.conv1_1.weight');
-    if (clBias === undefined || conv1 === undefined) {
-      throw new Error(`${source}: not SSD300 weights (no 'pred_convs.cl_conv11_2.bias' or 'base.conv1_1.weight')`);
-    }
-    const nClasses = clBias.size / 4;
-    const widthDivisor = 64 / conv1.shape[0];
-    if (!Number.isInteger(nClasses) || nClasses < 2 || !WIDTH_DIVISORS.includes(widthDivisor)) {
-      throw new Error(`${source}: cannot read the model's shape (cl_conv11_2 bias has ${clBias.size} values, conv1_1 ${conv1.shape[0]} output channels)`);
-    }
-    const model = new SSD300({ ...options, nClasses, widthDivisor, batchNorm: tensors.has('base.bn1_1.weight') });
+    const { nClasses, widthDivisor, batchNorm } = SSD300.shapeOfWeights(tensors, source);
+    const model = new SSD300({ ...options, nClasses, widthDivisor, batchNorm });
     loadStateDict(model, modelTensors(tensors), source);
     return model;
   }
+}
+
+/** What a weights file says about the model's shape (see SSD300.shapeOfWeights). */
+export interface WeightsShape {
+  nClasses: number;
+  widthDivisor: number;
+  batchNorm: boolean;
 }
 
 /** Names under this prefix in a weights file are a training checkpoint's optimizer state, not weights. */

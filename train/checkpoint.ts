@@ -85,15 +85,17 @@ export function readCheckpoint(file: string): Checkpoint {
       throw new Error(`${file}: training_state lacks the shuffled order, the random state or the schedule`);
     }
   }
-  let classes: string[] | null = null;
-  if (metadata.classes !== undefined) {
-    const parsed = parseJson(metadata.classes, file, 'classes');
-    if (!Array.isArray(parsed) || !parsed.every((c) => typeof c === 'string')) {
-      throw new Error(`${file}: metadata 'classes' must be a JSON list of strings, got ${metadata.classes.slice(0, 80)}`);
-    }
-    classes = parsed as string[];
-  }
+  const classes = metadata.classes !== undefined ? parseClassNames(metadata.classes, file) : null;
   return { tensors, state, classes };
+}
+
+/** The 'classes' metadata of a weights file: a JSON list of strings, background first. */
+export function parseClassNames(text: string, file: string): string[] {
+  const parsed = parseJson(text, file, 'classes');
+  if (!Array.isArray(parsed) || !parsed.every((c) => typeof c === 'string')) {
+    throw new Error(`${file}: metadata 'classes' must be a JSON list of strings, got '${text.slice(0, 60)}'`);
+  }
+  return parsed as string[];
 }
 
 /** Put the momentum buffers of a checkpoint back into the optimizer (by parameter name). */

@@ -27,21 +27,12 @@ export interface LoadedWeights {
 }
 
 /**
- * Parse a weights file and read the model's shape off its tensors, as SSD300.fromWeights
- * does for a file: cl_conv11_2 has 4 * n_classes outputs, conv1_1 has 64 / width divisor.
+ * Parse a weights file and read the model's shape off its tensors (SSD300.shapeOfWeights, as
+ * SSD300.fromWeights does for a file).
  */
 export function parseWeights(bytes: Uint8Array, source: string): LoadedWeights {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
-  const clBias = tensors.get('pred_convs.cl_conv11_2.bias');
-  const conv1 = tensors.get('base.conv1_1.weight');
-  if (clBias === undefined || conv1 === undefined) {
-    throw new Error(`${source}: not SSD300 weights (no 'pred_convs.cl_conv11_2.bias' or 'base.conv1_1.weight')`);
-  }
-  const nClasses = clBias.size / 4;
-  const widthDivisor = 64 / conv1.shape[0];
-  if (!Number.isInteger(nClasses) || !Number.isInteger(widthDivisor)) {
-    throw new Error(`${source}: cannot read the model's shape (cl_conv11_2 bias ${clBias.size}, conv1_1 ${conv1.shape[0]} channels)`);
-  }
+  const { nClasses, widthDivisor } = SSD300.shapeOfWeights(tensors, source);
   const classes = metadata.classes !== undefined
     ? (JSON.parse(metadata.classes) as string[])
     : ['background', ...Array.from({ length: nClasses - 1 }, (_, i) => `class ${i + 1}`)];
