@@ -8,25 +8,22 @@
 import * as fs from 'fs';
 import { parseArgs } from 'util';
 import { createKernels, defaultBackendName } from '../kernels/select';
-import { RgbImage, prepareForSSD, readImage, resizeBilinear, writePng, SSD_INPUT_SIZE } from '../data/image';
-import { VOC_CLASSES, parseVocAnnotation } from '../data/voc';
-import { SYNTHETIC_CLASSES } from '../data/synthetic';
+import { RgbImage } from '../data/image';
+import { readImage, writePng } from '../data/image_files';
+import { resizeBilinear } from '../data/resize';
+import { prepareForSSD, SSD_INPUT_SIZE } from '../data/image_tensor';
+import { parseVocAnnotation } from '../data/voc';
 import { PLAIN_BACKGROUND } from '../explain/draw';
 import { Tensor } from '../tensor/tensor';
 import { createPriors } from '../ssd/priors';
 import { loadModel } from './model_files';
+import { classList } from './options';
+import { commandHelp } from './help';
 import { renderPriors } from '../explain/priors';
 import { renderMatching } from '../explain/matching';
 import { renderMining } from '../explain/mining';
 import { renderDetection } from '../explain/detection';
 import { SceneObject, exampleObjects, syntheticPredictions } from '../explain/scene';
-
-export const EXPLAIN_USAGE = `  explain WHAT [IMAGE]  draw one idea of SSD as a PNG, on IMAGE or on a plain background
-                    WHAT: priors | matching | mining | detection   --out FILE.png (required)
-                    priors: --map conv4_3..conv11_2|all (all)  --cell ROW,COL (one map)  --point X,Y (fractions)
-                    matching, mining: --annotation VOC.xml (else an example scene)  --classes voc|synthetic|a,b,c
-                    mining, detection: --weights FILE (else made-up predictions)  --backend B
-                    detection: --min-score S (0.3)  --max-overlap O (0.45)  --top-k K (200)`;
 
 const KINDS = ['priors', 'matching', 'mining', 'detection'] as const;
 
@@ -44,12 +41,6 @@ function number(raw: string | undefined, what: string, fallback: number): number
   return v;
 }
 
-function classList(spec: string): string[] {
-  if (spec === 'voc') return [...VOC_CLASSES];
-  if (spec === 'synthetic') return [...SYNTHETIC_CLASSES];
-  return ['background', ...spec.split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'background')];
-}
-
 export async function explainCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -63,6 +54,7 @@ export async function explainCommand(args: string[]): Promise<void> {
       annotation: { type: 'string' },
       weights: { type: 'string' },
       backend: { type: 'string' },
+      threads: { type: 'string' },
       'min-score': { type: 'string' },
       'max-overlap': { type: 'string' },
       'top-k': { type: 'string' },
@@ -70,7 +62,7 @@ export async function explainCommand(args: string[]): Promise<void> {
     },
   });
   const [kind, imageFile, ...rest] = positionals;
-  if (!(KINDS as readonly string[]).includes(kind ?? '')) throw new Error(`explain: say what to draw: ${KINDS.join(', ')}\n${EXPLAIN_USAGE}`);
+  if (!(KINDS as readonly string[]).includes(kind ?? '')) throw new Error(`explain: say what to draw: ${KINDS.join(', ')}\n\n${commandHelp('explain')}`);
   if (rest.length > 0) throw new Error(`explain: one image at most, got ${positionals.length - 1}`);
   const out = values.out;
   if (out === undefined || out === '') throw new Error('explain: --out FILE.png is required');
@@ -80,7 +72,7 @@ export async function explainCommand(args: string[]): Promise<void> {
   const priorsCxcy = createPriors();
   const nPriors = priorsCxcy.shape[0];
   const needsModel = values.weights !== undefined && kind !== 'priors'; // matching takes only the class names from it
-  const kernels = needsModel ? await createKernels(values.backend ?? defaultBackendName()) : null;
+  const kernels = needsModel ? await createKernels(values.backend ?? defaultBackendName(), { threads: values.threads === undefined ? undefined : number(values.threads, 'threads', 1) }) : null;
   const loaded = kernels !== null && values.weights !== undefined ? loadModel(values.weights, kernels) : null;
   // Class names: the weights file's, else --classes, else VOC's.
   const classes: readonly string[] = loaded?.classes ?? classList(values.classes ?? 'voc');

@@ -2,7 +2,8 @@
 // bad box (inverted, empty, outside the image, NaN) from ever reaching the matching and the log
 // in the box encoding, where it would turn the loss into NaN, and is reported where it happens.
 
-import { RgbImage, readImage } from './image';
+import { RgbImage } from './image';
+import { DecodeOptions, readImage } from './image_files';
 
 /** A box as (x1, y1, x2, y2): boundary coordinates in fractions of the image width and height. */
 export type BoxXy = [number, number, number, number];
@@ -28,6 +29,8 @@ export interface Sample {
 export interface LabeledImage {
   image: RgbImage;
   objects: ObjectAnnotation[];
+  /** Where the image came from (its file), for error messages; absent for images made in memory. */
+  source?: string;
 }
 
 /**
@@ -70,8 +73,8 @@ export function validateSample(sample: Sample, numClasses?: number): void {
 }
 
 /** Read a sample's image, checking that its size is the one the annotation says. */
-export function loadSampleImage(sample: Sample): RgbImage {
-  const image = readImage(sample.imagePath);
+export function loadSampleImage(sample: Sample, options: DecodeOptions = {}): RgbImage {
+  const image = readImage(sample.imagePath, options);
   if (image.width !== sample.width || image.height !== sample.height) {
     throw new Error(
       `${sample.imagePath}: image is ${image.width}x${image.height} but its annotation says ${sample.width}x${sample.height}`,

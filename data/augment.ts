@@ -20,7 +20,9 @@
 
 import { Rng } from '../tensor/random';
 import { BoxXy, LabeledImage, ObjectAnnotation, cloneObjects } from './annotations';
-import { IMAGENET_MEAN, Rgb, RgbImage, SSD_INPUT_SIZE, checkImage, resizeBilinear } from './image';
+import { Rgb, RgbImage, checkImage } from './image';
+import { resizeBilinear } from './resize';
+import { IMAGENET_MEAN, SSD_INPUT_SIZE } from './image_tensor';
 
 /** The ImageNet mean as bytes, [124, 116, 104]: expand's filler, which normalizes to (about) 0. */
 export const IMAGENET_MEAN_BYTES: Rgb = [

@@ -4,7 +4,9 @@
 
 import { Tensor } from '../tensor/tensor';
 import { LabeledImage, Sample, loadSampleImage } from './annotations';
-import { SSD_INPUT_SIZE, imageToTensor, resizeBilinear } from './image';
+import { DecodeOptions } from './image_files';
+import { resizeBilinear } from './resize';
+import { SSD_INPUT_SIZE, imageToTensor } from './image_tensor';
 
 /** A data set as the loops see it: a length and a way to get image i with its objects. */
 export interface DataSource {
@@ -16,9 +18,9 @@ export function inMemorySource(items: readonly LabeledImage[]): DataSource {
   return { length: items.length, get: (i) => items[i] };
 }
 
-/** Samples on disk (VOC layout): the image is decoded when asked for. */
-export function diskSource(samples: readonly Sample[]): DataSource {
-  return { length: samples.length, get: (i) => ({ image: loadSampleImage(samples[i]), objects: samples[i].objects }) };
+/** Samples on disk (VOC layout): the image is decoded when asked for (options: see decodeImage). */
+export function diskSource(samples: readonly Sample[], options: DecodeOptions = {}): DataSource {
+  return { length: samples.length, get: (i) => ({ image: loadSampleImage(samples[i], options), objects: samples[i].objects, source: samples[i].imagePath }) };
 }
 
 /** One target per image, as the MultiBox loss takes them: boxes (n_objects, 4) in xy fractions, and labels. */

@@ -17,7 +17,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { LabeledImage, ObjectAnnotation, Sample, validateObjects } from './annotations';
-import { encodeJpeg, encodePng } from './image';
+import { encodeJpeg, encodePng } from './image_files';
+import { XmlElement, childNamed, parseXml } from './xml';
 import { readFileNamed, writeFileAtomic } from '../tensor/files';
 
 /** Background, then the 20 VOC classes in the standard order: label k is VOC_CLASSES[k]. */
@@ -39,107 +40,6 @@ export interface VocAnnotation {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A small XML reader: enough for VOC annotations (elements, text, attributes skipped, comments,
-// processing instructions, CDATA, the five named entities and numeric character references).
-// ---------------------------------------------------------------------------------------------
-
-interface XmlElement {
-  name: string;
-  children: XmlElement[];
-  /** The character data directly inside this element (not inside its children), entities decoded. */
-  text: string;
-}
-
-function parseXml(xml: string, source: string): XmlElement {
-  const lineAt = (pos: number): number => xml.slice(0, pos).split('\n').length;
-  const fail = (pos: number, what: string): never => {
-    throw new Error(`${source}: malformed XML at line ${lineAt(pos)}: ${what}`);
-  };
-  const stack: XmlElement[] = [];
-  let root: XmlElement | null = null;
-  let pos = 0;
-  while (pos < xml.length) {
-    const lt = xml.indexOf('<', pos);
-    const textEnd = lt === -1 ? xml.length : lt;
-    if (textEnd > pos) {
-      const text = xml.slice(pos, textEnd);
-      if (stack.length > 0) stack[stack.length - 1].text += decodeEntities(text, () => fail(pos, 'bad entity'));
-      else if (text.trim() !== '') fail(pos, 'text outside the root element');
-    }
-    if (lt === -1) break;
-    pos = lt;
-    if (xml.startsWith('<!--', pos)) {
-      const end = xml.indexOf('-->', pos + 4);
-      if (end === -1) fail(pos, 'unterminated comment');
-      pos = end + 3;
-    } else if (xml.startsWith('<![CDATA[', pos)) {
-      const end = xml.indexOf(']]>', pos + 9);
-      if (end === -1) fail(pos, 'unterminated CDATA');
-      if (stack.length === 0) fail(pos, 'CDATA outside the root element');
-      stack[stack.length - 1].text += xml.slice(pos + 9, end);
-      pos = end + 3;
-    } else if (xml.startsWith('<?', pos) || xml.startsWith('<!', pos)) {
-      // <?xml ...?> declaration or <!DOCTYPE ...>: nothing we need.
-      const end = xml.indexOf('>', pos);
-      if (end === -1) fail(pos, 'unterminated declaration');
-      pos = end + 1;
-    } else if (xml.startsWith('</', pos)) {
-      const end = xml.indexOf('>', pos);
-      if (end === -1) fail(pos, 'unterminated closing tag');
-      const name = xml.slice(pos + 2, end).trim();
-      const open = stack.pop();
-      if (open === undefined) fail(pos, `closing tag </${name}> without an opening tag`);
-      else if (open.name !== name) fail(pos, `closing tag </${name}> does not match <${open.name}>`);
-      pos = end + 1;
-    } else {
-      // An opening tag <name attr="v" ...> or an empty element <name ... />; a quoted attribute
-      // value may contain '>', so scan to the first '>' outside quotes.
-      let end = pos + 1;
-      let quote: string | null = null;
-      while (end < xml.length && (quote !== null || xml[end] !== '>')) {
-        const ch = xml[end];
-        if (quote !== null) {
-          if (ch === quote) quote = null;
-        } else if (ch === '"' || ch === "'") {
-          quote = ch;
-        }
-        end++;
-      }
-      if (end >= xml.length) fail(pos, 'unterminated tag');
-      const selfClosing = xml[end - 1] === '/';
-      const inner = xml.slice(pos + 1, selfClosing ? end - 1 : end);
-      const name = inner.split(/\s/, 1)[0];
-      if (!/^[A-Za-z_][\w.:-]*$/.test(name)) fail(pos, `bad tag name "${name}"`);
-      const element: XmlElement = { name, children: [], text: '' };
-      if (stack.length > 0) stack[stack.length - 1].children.push(element);
-      else if (root === null) root = element;
-      else fail(pos, `second root element <${name}>`);
-      if (!selfClosing) stack.push(element);
-      pos = end + 1;
-    }
-  }
-  if (stack.length > 0) fail(xml.length, `<${stack[stack.length - 1].name}> is never closed (file cut short?)`);
-  if (root === null) throw new Error(`${source}: no XML element found`);
-  return root;
-}
-
-const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-function decodeEntities(text: string, onBad: () => never): string {
-  return text.replace(/&([^;&\s]*);?/g, (whole, ref: string) => {
-    if (!whole.endsWith(';')) return onBad();
-    if (ref in NAMED_ENTITIES) return NAMED_ENTITIES[ref];
-    const code = ref.startsWith('#x') ? parseInt(ref.slice(2), 16) : ref.startsWith('#') ? parseInt(ref.slice(1), 10) : NaN;
-    if (!Number.isInteger(code) || code < 0 || code > 0x10ffff) return onBad();
-    return String.fromCodePoint(code);
-  });
-}
-
-function childNamed(parent: XmlElement, name: string): XmlElement | undefined {
-  return parent.children.find((c) => c.name === name);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Annotations
 // ---------------------------------------------------------------------------------------------
 
@@ -152,8 +52,10 @@ function childNamed(parent: XmlElement, name: string): XmlElement | undefined {
  * direct children count, so the <bndbox> of a person's <part> (head, hand) is not taken for
  * the person's. Boxes become fractions by the 1-based convention at the top of this file.
  *
- * Errors: malformed XML, a missing field, a size that is not a positive integer, no <object>,
- * an unknown class name, a coordinate that is not a number, an inverted box (xmax < xmin), a
+ * An annotation without any <object> is an image of background only: valid here (evaluation
+ * counts detections on it as false positives); readVocDataset decides whether training takes it.
+ *
+ * Errors: malformed XML, a missing field, a size that is not a positive integer, an unknown class name, a coordinate that is not a number, an inverted box (xmax < xmin), a
  * box outside the image (xmin < 1 or xmax > width).
  */
 export function parseVocAnnotation(xml: string, source: string, classes: readonly string[] = VOC_CLASSES): VocAnnotation {
@@ -179,9 +81,6 @@ export function parseVocAnnotation(xml: string, source: string, classes: readonl
   const height = sizeOf('height');
 
   const objectEls = root.children.filter((c) => c.name === 'object');
-  if (objectEls.length === 0) {
-    throw new Error(`${source}: no <object> in the annotation (every training image needs at least one box)`);
-  }
   let clampedBoxes = 0;
   const objects = objectEls.map((el, i): ObjectAnnotation => {
     let where = `object ${i}`;
@@ -292,6 +191,23 @@ export function readVocSplit(root: string, split: string): string[] {
   return ids;
 }
 
+export interface VocReadOptions {
+  /**
+   * Keep images whose annotation has no object (background only). Evaluation wants them: they make
+   * false positives count. Training takes them only when asked (the CLI's --allow-empty): a data
+   * set of empty annotations is more often a mistake than a choice. Default false: an error.
+   */
+  allowEmpty?: boolean;
+  /**
+   * Skip an image whose annotation cannot be read or is wrong, or whose image file is missing,
+   * instead of stopping at the first one; the skipped files are listed at the end with a count,
+   * through `warn`. Default false: the first bad one is an error.
+   */
+  skipBad?: boolean;
+  /** Where warnings go (clamped boxes, skipped files). Default console.warn. */
+  warn?: (message: string) => void;
+}
+
 /**
  * Every sample of a split: annotation parsed (see parseVocAnnotation), image path found
  * (JPEGImages/<id>.jpg, else .png). Images are not decoded here; loadSampleImage reads one.
@@ -300,42 +216,66 @@ export function readVocDataset(
   root: string,
   split: 'trainval' | 'test' | string,
   classes: readonly string[] = VOC_CLASSES,
-  warn: (message: string) => void = (message) => console.warn(message),
+  options: VocReadOptions = {},
 ): Sample[] {
+  const warn = options.warn ?? ((message: string) => console.warn(message));
   let clamped = 0;
   let clampedFiles = 0;
-  const samples = readVocSplit(root, split).map((id): Sample => {
-    const annotationPath = path.join(root, 'Annotations', `${id}.xml`);
-    const xml = readFileNamed(annotationPath, 'VOC annotation').toString('utf8');
-    const { width, height, objects, clampedBoxes } = parseVocAnnotation(xml, annotationPath, classes);
-    clamped += clampedBoxes;
-    if (clampedBoxes > 0) clampedFiles++;
-    const jpgPath = path.join(root, 'JPEGImages', `${id}.jpg`);
-    const pngPath = path.join(root, 'JPEGImages', `${id}.png`);
-    const imagePath = fs.existsSync(jpgPath) ? jpgPath : fs.existsSync(pngPath) ? pngPath : null;
-    if (imagePath === null) throw new Error(`${jpgPath}: no image for id "${id}" (looked for .jpg and .png)`);
-    return { imagePath, width, height, objects };
-  });
+  const samples: Sample[] = [];
+  const skipped: string[] = []; // one message per skipped image
+  const ids = readVocSplit(root, split);
+  for (const id of ids) {
+    try {
+      const annotationPath = path.join(root, 'Annotations', `${id}.xml`);
+      const xml = readFileNamed(annotationPath, 'VOC annotation').toString('utf8');
+      const { width, height, objects, clampedBoxes } = parseVocAnnotation(xml, annotationPath, classes);
+      if (objects.length === 0 && options.allowEmpty !== true) {
+        throw new Error(`${annotationPath}: no <object> in the annotation (to train on images of background only, allow them: --allow-empty)`);
+      }
+      const jpgPath = path.join(root, 'JPEGImages', `${id}.jpg`);
+      const pngPath = path.join(root, 'JPEGImages', `${id}.png`);
+      const imagePath = fs.existsSync(jpgPath) ? jpgPath : fs.existsSync(pngPath) ? pngPath : null;
+      if (imagePath === null) throw new Error(`${jpgPath}: no image for id "${id}" (looked for .jpg and .png)`);
+      clamped += clampedBoxes;
+      if (clampedBoxes > 0) clampedFiles++;
+      samples.push({ imagePath, width, height, objects });
+    } catch (e) {
+      if (options.skipBad !== true) throw e;
+      skipped.push((e as Error).message);
+    }
+  }
   if (clamped > 0) {
     warn(`${root} (${split}): ${clamped} box(es) in ${clampedFiles} annotation(s) reached one pixel past the image (0-based pixels?) and were clamped to it`);
   }
+  if (skipped.length > 0) {
+    warn(`${root} (${split}): skipped ${skipped.length} of ${ids.length} images:\n${skipped.map((m) => `  ${m}`).join('\n')}`);
+  }
+  if (samples.length === 0) throw new Error(`${root} (${split}): no usable image (all ${ids.length} were skipped)`);
   return samples;
 }
 
 /**
  * The class names used in a split's annotations, sorted, with 'background' first: the class list
- * of a data set whose classes were not given. Reads only the <object><name> of each annotation.
+ * of a data set whose classes were not given. Reads only the <object><name> of each annotation;
+ * with skipBad, files that are not XML are passed over (readVocDataset then lists them).
  */
-export function readVocClassNames(root: string, split: string): string[] {
+export function readVocClassNames(root: string, split: string, options: Pick<VocReadOptions, 'skipBad'> = {}): string[] {
   const names = new Set<string>();
   for (const id of readVocSplit(root, split)) {
     const annotationPath = path.join(root, 'Annotations', `${id}.xml`);
-    const annotation = parseXml(readFileNamed(annotationPath, 'VOC annotation').toString('utf8'), annotationPath);
-    for (const object of annotation.children.filter((c) => c.name === 'object')) {
-      const name = childNamed(object, 'name')?.text.trim();
-      if (name === undefined || name === '') throw new Error(`${annotationPath}: an <object> without a <name>`);
-      if (name === 'background') throw new Error(`${annotationPath}: 'background' is reserved for class 0 and cannot name an object`);
-      names.add(name);
+    try {
+      const annotation = parseXml(readFileNamed(annotationPath, 'VOC annotation').toString('utf8'), annotationPath);
+      const namesHere: string[] = [];
+      for (const object of annotation.children.filter((c) => c.name === 'object')) {
+        const name = childNamed(object, 'name')?.text.trim();
+        if (name === undefined || name === '') throw new Error(`${annotationPath}: an <object> without a <name>`);
+        if (name === 'background') throw new Error(`${annotationPath}: 'background' is reserved for class 0 and cannot name an object`);
+        namesHere.push(name);
+      }
+      namesHere.forEach((name) => names.add(name));
+    } catch (e) {
+      if (options.skipBad !== true) throw e;
+      // readVocDataset skips this file too, and lists it
     }
   }
   if (names.size === 0) throw new Error(`${root} (${split}): no objects in any annotation`);

@@ -19,7 +19,7 @@ import { createKernels, defaultBackendName } from '../kernels/select';
 import { SSD300 } from '../ssd/ssd300';
 import { SYNTHETIC_CLASSES, SYNTHETIC_TASK, makeSyntheticDataset } from '../data/synthetic';
 import { readVocDataset, writeVocDataset } from '../data/voc';
-import { writePng } from '../data/image';
+import { writePng } from '../data/image_files';
 import { loadSampleImage } from '../data/annotations';
 import { inMemorySource } from '../data/source';
 import { train, curvesPath } from '../train/trainer';

@@ -23,6 +23,7 @@
 import { Tensor, allocate, assertShape } from '../tensor/tensor';
 import { sliceBatch, softmax } from '../tensor/ops';
 import { cxcyToXy, gcxgcyToCxcy, jaccardOverlap } from './boxes';
+import { FEATURE_MAPS, priorCount, priorLocation } from './priors';
 
 /** One detected object. */
 export interface Detection {
@@ -111,6 +112,39 @@ function selectRows(t: Tensor, rows: readonly number[]): Tensor {
  * lower class first, then the NMS order within the class). An image with nothing above minScore
  * gets [].
  */
+/**
+ * Throw unless every predicted offset and score is finite. A NaN or infinity here (non-finite or
+ * overflowing weights) would otherwise vanish: NaN scores never pass `minScore`, so the image
+ * would just show fewer objects. The message names the image (imageNames[i], else its index in
+ * the batch), the prior's feature map, cell and box, and what was not finite.
+ * predLocs (N, n_priors, 4), predScores (N, n_priors, n_classes).
+ */
+export function checkPredictionsFinite(predLocs: Tensor, predScores: Tensor, imageNames?: readonly string[]): void {
+  const [batchSize, nPriors] = predLocs.shape;
+  const nClasses = predScores.shape[2];
+  for (let i = 0; i < batchSize; i++) {
+    for (const [what, t, width] of [['box offsets', predLocs, 4], ['class scores', predScores, nClasses]] as const) {
+      const rows = t.data.subarray(i * nPriors * width, (i + 1) * nPriors * width); // (n_priors, width)
+      for (let k = 0; k < rows.length; k++) {
+        if (Number.isFinite(rows[k])) continue;
+        let badCount = 0;
+        for (let m = k; m < rows.length; m++) if (!Number.isFinite(rows[m])) badCount++;
+        const image = imageNames?.[i] ?? `image ${i} of the batch`;
+        const prior = Math.floor(k / width);
+        let where = `prior ${prior}`;
+        if (nPriors === priorCount(FEATURE_MAPS)) {
+          const at = priorLocation(prior);
+          where += ` (feature map ${at.map.name}, row ${at.row}, column ${at.column}, box ${at.box})`;
+        }
+        throw new Error(
+          `${image}: the network's ${what} are not finite (${rows[k]} at ${where}; ${badCount} non-finite values in all); ` +
+            `the weights or the input hold NaN or infinity, or overflow`,
+        );
+      }
+    }
+  }
+}
+
 export function detectObjects(
   predLocs: Tensor,
   predScores: Tensor,
@@ -129,6 +163,7 @@ export function detectObjects(
   if (!(topK === Infinity || (Number.isInteger(topK) && topK >= 1))) {
     throw new Error(`detectObjects: topK must be a positive integer (or Infinity), got ${topK}`);
   }
+  checkPredictionsFinite(predLocs, predScores);
 
   const probs = softmax(predScores, 2); // (N, n_priors, n_classes), each row sums to 1
   const results: Detection[][] = [];

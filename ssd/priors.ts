@@ -93,3 +93,22 @@ export function createPriors(dtype: DType = 'float32'): Tensor {
   });
   return priors;
 }
+
+/** Where prior `index` (0..8731) comes from: its feature map, cell (row, column) and box at that cell. */
+export function priorLocation(index: number): { map: FeatureMap; row: number; column: number; box: number } {
+  if (!Number.isInteger(index) || index < 0 || index >= priorCount()) {
+    throw new Error(`priorLocation: prior index must be an integer in 0..${priorCount() - 1}, got ${index}`);
+  }
+  let first = 0; // the index of the current map's first prior
+  for (const map of FEATURE_MAPS) {
+    const perCell = boxesPerPosition(map);
+    const count = map.size * map.size * perCell;
+    if (index < first + count) {
+      const inMap = index - first;
+      const cell = Math.floor(inMap / perCell);
+      return { map, row: Math.floor(cell / map.size), column: cell % map.size, box: inMap % perCell };
+    }
+    first += count;
+  }
+  throw new Error('priorLocation: unreachable'); // the range check above covers every index
+}

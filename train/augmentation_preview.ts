@@ -3,7 +3,8 @@
 // boxes and class names drawn. `ssd augment-preview` writes it.
 
 import { Rng } from '../tensor/random';
-import { RgbImage, drawBoxes, LABEL_COLORS } from '../data/image';
+import { RgbImage } from '../data/image';
+import { drawBoxes, LABEL_COLORS } from '../data/draw_boxes';
 import { augmentForTraining } from '../data/augment';
 import { DataSource } from '../data/source';
 import { blankCanvas, drawLabel, paste } from '../explain/draw';

@@ -2,7 +2,8 @@
 // parts (localization, confidence) against the step, and the mAP of each evaluation. Redrawn at
 // every checkpoint, so a long run can be watched by opening the file.
 
-import { RgbImage, Rgb, writePng } from '../data/image';
+import { RgbImage, Rgb } from '../data/image';
+import { writePng } from '../data/image_files';
 import { blankCanvas, drawText, fillRect, INK, GREY } from '../explain/draw';
 import { textSize } from '../explain/font';
 import { TrainingState } from './checkpoint';

@@ -1,7 +1,8 @@
 // Detections drawn the way a person would show them: a box in one colour per class, each
 // labelled with its class name and score in legible text on a filled tag.
 
-import { RgbImage, cloneImage, drawBoxes, LABEL_COLORS } from '../data/image';
+import { RgbImage, cloneImage } from '../data/image';
+import { drawBoxes, LABEL_COLORS } from '../data/draw_boxes';
 import { Detection } from '../ssd/detect';
 import { drawLabel } from '../explain/draw';
 import { textSize } from '../explain/font';

@@ -3,9 +3,11 @@
 // put back in the mode it was in.
 
 import { SSD300 } from '../ssd/ssd300';
-import { Detection, DetectOptions, detectObjects } from '../ssd/detect';
+import { Detection, DetectOptions, checkPredictionsFinite, detectObjects } from '../ssd/detect';
 import { ApMethod, EvaluationResult, GroundTruth, evaluateDetections } from '../ssd/evaluate';
-import { RgbImage, SSD_INPUT_SIZE, imageToTensor, resizeBilinear } from '../data/image';
+import { RgbImage } from '../data/image';
+import { resizeBilinear } from '../data/resize';
+import { SSD_INPUT_SIZE, imageToTensor } from '../data/image_tensor';
 import { LabeledImage } from '../data/annotations';
 import { DataSource } from '../data/source';
 
@@ -20,8 +22,18 @@ export async function inEvalMode<T>(model: SSD300, f: () => Promise<T>): Promise
   }
 }
 
-/** Detections for a list of images (resized to 300x300; boxes are fractions, so they apply to the original). */
-export async function detectImages(model: SSD300, images: readonly RgbImage[], options: DetectOptions & { batchSize?: number } = {}): Promise<Detection[][]> {
+export interface DetectImagesOptions extends DetectOptions {
+  /** Images per forward pass. Default 4. */
+  batchSize?: number;
+  /** A name for each image (its file), for error messages. Default: its index. */
+  names?: readonly string[];
+}
+
+/**
+ * Detections for a list of images (resized to 300x300; boxes are fractions, so they apply to the
+ * original). Outputs that are not finite are an error naming the image and the feature map.
+ */
+export async function detectImages(model: SSD300, images: readonly RgbImage[], options: DetectImagesOptions = {}): Promise<Detection[][]> {
   const batchSize = options.batchSize ?? 4;
   return inEvalMode(model, async () => {
     const out: Detection[][] = [];
@@ -29,6 +41,8 @@ export async function detectImages(model: SSD300, images: readonly RgbImage[], o
       const batch = images.slice(i, i + batchSize).map((img) => resizeBilinear(img, SSD_INPUT_SIZE, SSD_INPUT_SIZE));
       const { locs, scores } = await model.forward(imageToTensor(batch)); // (B, 8732, 4), (B, 8732, n_classes)
       model.clearCache();
+      const names = batch.map((_, k) => options.names?.[i + k] ?? `image ${i + k}`);
+      checkPredictionsFinite(locs, scores, names);
       out.push(...detectObjects(locs, scores, model.priorsCxcy, options));
     }
     return out;
@@ -43,7 +57,8 @@ export async function evaluateModel(model: SSD300, data: DataSource, method: ApM
   for (let i = 0; i < data.length; i += batchSize) {
     const items: LabeledImage[] = [];
     for (let k = i; k < Math.min(i + batchSize, data.length); k++) items.push(data.get(k));
-    detections.push(...(await detectImages(model, items.map((it) => it.image), { minScore: 0.01, maxOverlap: 0.45, topK: 200, batchSize })));
+    const names = items.map((it, k) => it.source ?? `image ${i + k}`);
+    detections.push(...(await detectImages(model, items.map((it) => it.image), { minScore: 0.01, maxOverlap: 0.45, topK: 200, batchSize, names })));
     for (const it of items) {
       truth.push({ boxes: it.objects.map((o) => [...o.boxXy]), labels: it.objects.map((o) => o.label), difficult: it.objects.map((o) => o.difficult) });
     }

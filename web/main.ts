@@ -2,7 +2,9 @@
 // `ssd explain` on that image, interactive. Everything numeric comes from the project's modules
 // (web/model.ts, explain/); this file only wires them to the page.
 
-import { RgbImage, resizeBilinear, SSD_INPUT_SIZE } from '../data/image';
+import { RgbImage } from '../data/image';
+import { resizeBilinear } from '../data/resize';
+import { SSD_INPUT_SIZE } from '../data/image_tensor';
 import { createPriors, FEATURE_MAPS } from '../ssd/priors';
 import { SSD300 } from '../ssd/ssd300';
 import { Panel } from '../explain/draw';

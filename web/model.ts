@@ -14,7 +14,8 @@ import { ReferenceKernels } from '../kernels/cpu/reference';
 import { GpuJsKernels } from '../kernels/gpu';
 import { GpuJsMode } from '../kernels/gpu/runtime';
 import { Detection, DetectOptions, detectObjects } from '../ssd/detect';
-import { RgbImage, prepareForSSD } from '../data/image';
+import { RgbImage } from '../data/image';
+import { prepareForSSD } from '../data/image_tensor';
 
 export type BackendChoice = 'webgl' | 'cpu';
 

@@ -3,21 +3,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import {
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  RgbImage,
-  decodeImage,
-  drawBoxes,
-  encodeJpeg,
-  encodePng,
-  imageToTensor,
-  makeImage,
-  prepareForSSD,
-  readImage,
-  resizeBilinear,
-  writePng,
-} from '../../data/image';
+import * as zlib from 'zlib';
+import { RgbImage, makeImage } from '../../data/image';
+import { decodeImage, encodeJpeg, encodePng, readImage, writePng } from '../../data/image_files';
+import { resizeBilinear } from '../../data/resize';
+import { IMAGENET_MEAN, IMAGENET_STD, imageToTensor, prepareForSSD } from '../../data/image_tensor';
+import { drawBoxes } from '../../data/draw_boxes';
 
 /** A w x h image whose bytes follow a smooth pattern (JPEG-friendly) with every channel different. */
 function gradient(w: number, h: number): RgbImage {
@@ -42,6 +33,33 @@ function pixels(img: RgbImage): number[][] {
   const out: number[][] = [];
   for (let p = 0; p < img.width * img.height; p++) out.push([...img.data.subarray(p * 3, p * 3 + 3)]);
   return out;
+}
+
+/**
+ * A real PNG of width x height pixels, 1-bit grey, all black: its rows of zeros compress about
+ * 1000:1, so a 400-megapixel image fits in ~50 kB, and a decoder would expand it to RGBA in memory.
+ */
+function pngBomb(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 1; // bit depth
+  ihdr[9] = 0; // colour type: grey
+  const rows = Buffer.alloc(height * (1 + Math.ceil(width / 8))); // a filter byte (0) and the bits of each row
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(rows, { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 describe('data/image', () => {
@@ -119,6 +137,32 @@ describe('data/image', () => {
     it('a missing file is an error naming it', () => {
       const file = path.join(dir, 'missing.png');
       expect(() => readImage(file)).to.throw(`${file}: cannot read image: no such file`);
+    });
+
+    it('a decompression bomb (a 50 kB PNG of 20000x20000 pixels) is refused before decoding, naming the file and its size', () => {
+      const bomb = pngBomb(20000, 20000);
+      expect(bomb.length).to.be.below(100_000);
+      const file = path.join(dir, 'bomb.png');
+      fs.writeFileSync(file, bomb);
+      const before = process.memoryUsage().rss;
+      expect(() => readImage(file)).to.throw(
+        `${file}: the image is 20000x20000 (400,000,000 pixels), above the limit of 64,000,000 pixels; not decoded`,
+      );
+      expect(process.memoryUsage().rss - before).to.be.below(200 * 2 ** 20); // decoding would take 1.6 GB
+      // the limit is an option: a small image under a smaller limit
+      const img = gradient(100, 80);
+      expect(() => decodeImage(encodePng(img), 'small.png', { maxPixels: 7999 })).to.throw(/small\.png: the image is 100x80 \(8,000 pixels\), above the limit of 7,999 pixels/);
+      expect(decodeImage(encodePng(img), 'small.png', { maxPixels: 8000 }).width).to.equal(100);
+    });
+
+    it("a JPEG above the limit is refused from its frame header, and the message says what the limit is", () => {
+      const bytes = Buffer.from(encodeJpeg(gradient(100, 80), 90));
+      expect(() => decodeImage(bytes, 'photo.jpg', { maxPixels: 5000 })).to.throw(/photo\.jpg: the image is 100x80 \(8,000 pixels\), above the limit of 5,000 pixels; not decoded/);
+      // the same file with its frame header saying 30000 x 30000
+      const sof = bytes.indexOf(Buffer.from([0xff, 0xc0]));
+      bytes.writeUInt16BE(30000, sof + 5);
+      bytes.writeUInt16BE(30000, sof + 7);
+      expect(() => decodeImage(bytes, 'huge.jpg')).to.throw(/huge\.jpg: the image is 30000x30000 \(900,000,000 pixels\), above the limit of 64,000,000 pixels/);
     });
 
     it('rejects a malformed RgbImage and a bad JPEG quality', () => {

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { ObjectAnnotation, loadSampleImage, validateObjects } from '../../data/annotations';
 import { RgbImage } from '../../data/image';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../../data/synthetic';
-import { VOC_CLASSES, parseVocAnnotation, readVocDataset, writeVocDataset } from '../../data/voc';
+import { VOC_CLASSES, parseVocAnnotation, readVocClassNames, readVocDataset, writeVocDataset } from '../../data/voc';
 
 // VOC2007 image 000001, written by hand in the VOC style, with a comment, a <part> whose own
 // <bndbox> must not be taken for the person's, and the dog marked difficult for the test.
@@ -94,8 +94,12 @@ describe('data/voc', () => {
       expect(a.objects[0].label).to.equal(2);
     });
 
+    it('reads an annotation without objects (an image of background only) as no objects', () => {
+      const a = parseVocAnnotation('<annotation><size><width>10</width><height>8</height></size></annotation>', 'empty.xml');
+      expect(a).to.deep.equal({ width: 10, height: 8, objects: [], clampedBoxes: 0 });
+    });
+
     const bad: Array<[string, string, RegExp]> = [
-      ['no <object>', '<annotation><size><width>10</width><height>10</height></size></annotation>', /bad\.xml: no <object>/],
       ['an unknown class name', oneObject(box(1, 1, 10, 10), 'unicorn'), /bad\.xml: object 0 \(unicorn\): unknown class name "unicorn"/],
       ['background as a class name', oneObject(box(1, 1, 10, 10), 'background'), /bad\.xml: object 0 \(background\): unknown class name/],
       ['an inverted box (xmax < xmin)', oneObject(box(30, 1, 20, 10)), /bad\.xml: object 0 \(cat\): inverted box \(xmin=30 ymin=1 xmax=20 ymax=10\)/],
@@ -195,6 +199,36 @@ describe('data/voc', () => {
       writeVocDataset(root, 'trainval', items, SYNTHETIC_CLASSES);
       fs.rmSync(path.join(root, 'JPEGImages', 'trainval_000003.png'));
       expect(() => readVocDataset(root, 'trainval', SYNTHETIC_CLASSES)).to.throw(/trainval_000003\.jpg: no image for id "trainval_000003"/);
+    });
+
+    it('images without objects: an error unless allowEmpty, which keeps them', () => {
+      writeVocDataset(root, 'trainval', [items[0], { image: items[1].image, objects: [] }, items[2]], SYNTHETIC_CLASSES);
+      const emptyXml = path.join(root, 'Annotations', 'trainval_000002.xml');
+      expect(() => readVocDataset(root, 'trainval', SYNTHETIC_CLASSES)).to.throw(`${emptyXml}: no <object> in the annotation (to train on images of background only, allow them: --allow-empty)`);
+      const read = readVocDataset(root, 'trainval', SYNTHETIC_CLASSES, { allowEmpty: true });
+      expect(read.map((s) => s.objects.length)).to.deep.equal([items[0].objects.length, 0, items[2].objects.length]);
+    });
+
+    it('skipBad skips bad annotations and missing images, and lists them with a count', () => {
+      const many = makeSyntheticDataset(5, 3, { size: 32 });
+      writeVocDataset(root, 'trainval', many, SYNTHETIC_CLASSES);
+      const broken = path.join(root, 'Annotations', 'trainval_000002.xml');
+      fs.writeFileSync(broken, '<annotation><size><width>32</width>'); // cut short
+      fs.rmSync(path.join(root, 'JPEGImages', 'trainval_000004.png'));
+      expect(() => readVocDataset(root, 'trainval', SYNTHETIC_CLASSES)).to.throw(/trainval_000002\.xml: malformed XML/);
+      const warnings: string[] = [];
+      const read = readVocDataset(root, 'trainval', SYNTHETIC_CLASSES, { skipBad: true, warn: (m) => warnings.push(m) });
+      expect(read.map((s) => path.basename(s.imagePath))).to.deep.equal(['trainval_000001.png', 'trainval_000003.png', 'trainval_000005.png']);
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]).to.contain('skipped 2 of 5 images');
+      expect(warnings[0]).to.contain(`${broken}: malformed XML`);
+      expect(warnings[0]).to.match(/trainval_000004\.jpg: no image for id "trainval_000004"/);
+      // the class names are read past the broken file too
+      expect(() => readVocClassNames(root, 'trainval')).to.throw(/malformed XML/);
+      expect(readVocClassNames(root, 'trainval', { skipBad: true })[0]).to.equal('background');
+      // nothing usable left is still an error
+      for (const id of ['000001', '000003', '000005']) fs.writeFileSync(path.join(root, 'Annotations', `trainval_${id}.xml`), 'not xml');
+      expect(() => readVocDataset(root, 'trainval', SYNTHETIC_CLASSES, { skipBad: true, warn: () => undefined })).to.throw(/no usable image \(all 5 were skipped\)/);
     });
 
     it('an annotation that disagrees with its image size is caught when the image is loaded', () => {

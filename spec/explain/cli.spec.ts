@@ -9,7 +9,7 @@ import * as path from 'path';
 import { SSD300 } from '../../ssd/ssd300';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../../data/synthetic';
 import { writeVocDataset } from '../../data/voc';
-import { decodeImage } from '../../data/image';
+import { decodeImage } from '../../data/image_files';
 
 const CLI = path.join(__dirname, '../../cli/ssd.js');
 

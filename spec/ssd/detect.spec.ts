@@ -3,7 +3,8 @@ import { Tensor } from '../../tensor/tensor';
 import { fromArray, zeros } from '../../tensor/create';
 import { Rng } from '../../tensor/random';
 import { jaccardOverlap } from '../../ssd/boxes';
-import { Detection, detectObjects, nms } from '../../ssd/detect';
+import { Detection, checkPredictionsFinite, detectObjects, nms } from '../../ssd/detect';
+import { createPriors } from '../../ssd/priors';
 
 /** The tutorial's NMS, kept as the reference: full (n, n) IoU matrix, each kept box suppresses later ones. */
 function referenceNms(boxesXy: Tensor, scores: number[], maxOverlap: number): number[] {
@@ -269,5 +270,23 @@ describe('ssd/detect: detectObjects', () => {
     expect(() => detectObjects(...args, { topK: 0 })).to.throw(/topK must be a positive integer/);
     expect(() => detectObjects(...args, { minScore: 2 })).to.throw(/minScore must be in \[0, 1\], got 2/);
     expect(() => detectObjects(...args, { maxOverlap: -1 })).to.throw(/maxOverlap must be in \[0, 1\], got -1/);
+  });
+});
+
+describe('ssd/detect: checkPredictionsFinite', () => {
+  it('passes finite outputs, and names the image, the feature map and the count of a non-finite one', () => {
+    const priors = createPriors(); // (8732, 4)
+    const locs = zeros([2, 8732, 4]);
+    const scores = zeros([2, 8732, 3]);
+    expect(() => checkPredictionsFinite(locs, scores, ['a.png', 'b.png'])).to.not.throw();
+    expect(detectObjects(locs, scores, priors)).to.have.length(2);
+    scores.data[(8732 + 5776 + 19 * 6 + 7) * 3 + 2] = NaN; // image 1, conv7 cell (1, 1), box 1, class 2
+    scores.data[(8732 + 8731) * 3] = Infinity;
+    expect(() => checkPredictionsFinite(locs, scores, ['a.png', 'b.png'])).to.throw(
+      "b.png: the network's class scores are not finite (NaN at prior 5897 (feature map conv7, row 1, column 1, box 1); 2 non-finite values in all)",
+    );
+    expect(() => detectObjects(locs, scores, priors)).to.throw(/^image 1 of the batch: the network's class scores are not finite/);
+    locs.data[3] = -Infinity;
+    expect(() => checkPredictionsFinite(locs, scores)).to.throw(/^image 0 of the batch: the network's box offsets are not finite \(-Infinity at prior 0 \(feature map conv4_3, row 0, column 0, box 0\); 1 non-finite/);
   });
 });

@@ -2,7 +2,7 @@
 // feature map worked out by hand from the numerics contract (README, Numerics).
 
 import { expect } from 'chai';
-import { FEATURE_MAPS, boxesPerPosition, createPriors, priorCount } from '../../ssd/priors';
+import { FEATURE_MAPS, boxesPerPosition, createPriors, priorCount, priorLocation } from '../../ssd/priors';
 import { Tensor } from '../../tensor/tensor';
 
 /** Prior `index` as [cx, cy, w, h]. */
@@ -120,5 +120,20 @@ describe('ssd/priors', () => {
   it('float64 priors equal the float32 ones to float32 precision', () => {
     const p64 = createPriors('float64');
     for (let k = 0; k < p64.size; k++) expect(Math.fround(p64.data[k])).to.equal(priors.data[k]);
+  });
+
+  it('priorLocation: the map, cell and box of a prior index, worked by hand', () => {
+    const at = (i: number): string => {
+      const l = priorLocation(i);
+      return `${l.map.name} ${l.row},${l.column} #${l.box}`;
+    };
+    expect(at(0)).to.equal('conv4_3 0,0 #0');
+    expect(at(5)).to.equal('conv4_3 0,1 #1'); // 4 boxes per conv4_3 cell
+    expect(at(38 * 4)).to.equal('conv4_3 1,0 #0');
+    expect(at(5775)).to.equal('conv4_3 37,37 #3'); // 38 * 38 * 4 = 5776 conv4_3 priors
+    expect(at(5776)).to.equal('conv7 0,0 #0');
+    expect(at(5776 + 19 * 6 + 7)).to.equal('conv7 1,1 #1');
+    expect(at(8731)).to.equal('conv11_2 0,0 #3');
+    expect(() => priorLocation(8732)).to.throw(/0\.\.8731, got 8732/);
   });
 });

@@ -14,7 +14,7 @@ import { SSD300 } from '../../ssd/ssd300';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../../data/synthetic';
 import { DataSource, inMemorySource } from '../../data/source';
 import { writeVocDataset } from '../../data/voc';
-import { decodeImage } from '../../data/image';
+import { decodeImage } from '../../data/image_files';
 import { TrainerConfig, curvesPath, train } from '../../train/trainer';
 import { readCheckpoint } from '../../train/checkpoint';
 import { learningRate } from '../../train/schedule';

@@ -18,7 +18,7 @@ import { chromium, BrowserContext, Page } from 'playwright-core';
 import { referenceKernels } from '../../kernels/cpu/reference';
 import { loadModel } from '../../cli/model_files';
 import { detectImages } from '../../train/evaluate';
-import { readImage } from '../../data/image';
+import { readImage } from '../../data/image_files';
 import { Detection } from '../../ssd/detect';
 
 const ROOT = path.join(__dirname, '..', '..', '..');

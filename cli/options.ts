@@ -1,0 +1,42 @@
+// Reading the CLI's options: numbers with their option's name in every error, and class lists.
+
+import { VOC_CLASSES } from '../data/voc';
+import { SYNTHETIC_CLASSES } from '../data/synthetic';
+
+/** Parsed option values: strings, or booleans for flags. */
+export type OptionValues = Record<string, string | boolean | undefined>;
+
+/** A numeric option: its default when absent, an error naming it when not a number. */
+export function num(values: OptionValues, name: string, fallback: number, integer = false): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
+    throw new Error(`--${name}: expected ${integer ? 'an integer' : 'a number'}, got '${raw}'`);
+  }
+  return v;
+}
+
+/** A numeric option that must be above zero (a batch of at least 1, a learning rate), or absent. */
+export function positive(values: OptionValues, name: string, integer: boolean): number | undefined {
+  if (values[name] === undefined) return undefined;
+  const v = num(values, name, 0, integer);
+  if (!(v > 0)) throw new Error(`--${name}: expected a positive ${integer ? 'integer' : 'number'}, got '${values[name]}'`);
+  return v;
+}
+
+/** A string option that must be given. */
+export function required(values: OptionValues, name: string, command: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new Error(`${command}: --${name} is required (see \`ssd ${command} --help\`)`);
+  return v;
+}
+
+/** --classes: 'voc', 'synthetic' or a comma-separated list of names ('background' is put first). */
+export function classList(spec: string): string[] {
+  if (spec === 'voc') return [...VOC_CLASSES];
+  if (spec === 'synthetic') return [...SYNTHETIC_CLASSES];
+  const names = spec.split(',').map((s) => s.trim());
+  if (names.length === 0 || names.some((n) => n === '')) throw new Error(`--classes: expected voc, synthetic or a comma-separated list, got '${spec}'`);
+  return ['background', ...names.filter((n) => n !== 'background')];
+}

@@ -1,0 +1,165 @@
+// The `ssd` command under bad input, as a user meets it: each case runs the CLI as a child
+// process and checks the exit code, that the message names the file, tensor or option, and that
+// nothing that existed before was changed.
+
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { SSD300 } from '../../ssd/ssd300';
+import { COMMANDS } from '../../cli/help';
+import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../../data/synthetic';
+import { writeVocDataset } from '../../data/voc';
+import { encodeJpeg, encodePng } from '../../data/image_files';
+
+const CLI = path.join(__dirname, '../../cli/ssd.js');
+
+function ssd(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 240000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A PNG whose header says width x height (1-bit grey rows of zeros): tiny on disk, huge decoded. */
+function pngBomb(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([head, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 1;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.alloc(height * (1 + Math.ceil(width / 8))), { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+describe('cli/ssd under bad input', () => {
+  let dir = '';
+  let weights = '';
+  const images = makeSyntheticDataset(3, 11, { size: 96 });
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssd-bad-'));
+    // an untrained small model is enough: these tests are about what goes in, not what is found
+    weights = path.join(dir, 'small.safetensors');
+    new SSD300({ nClasses: SYNTHETIC_CLASSES.length, widthDivisor: 32, seed: 1 }).saveWeights(weights, { classes: JSON.stringify(SYNTHETIC_CLASSES) });
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('`ssd <command> --help` prints that command\'s options and examples, exits 0 and runs nothing', () => {
+    for (const command of Object.keys(COMMANDS)) {
+      const r = ssd(command, '--help');
+      expect(r.status, `${command}: ${r.stderr}`).to.equal(0);
+      expect(r.stdout).to.match(new RegExp(`^usage: ssd ${command}`));
+      expect(r.stdout).to.contain('examples:\n  ssd ');
+    }
+    // options that would start work are ignored with --help: nothing is trained or written
+    const out = path.join(dir, 'never.safetensors');
+    const r = ssd('train', '--data', path.join(dir, 'no-such-data'), '--out', out, '-h');
+    expect(r.status).to.equal(0);
+    expect(fs.existsSync(out)).to.equal(false);
+    expect(ssd('help', 'eval').stdout).to.match(/^usage: ssd eval/);
+    const unknown = ssd('trian');
+    expect(unknown.status).to.equal(1);
+    expect(unknown.stderr).to.contain("ssd: unknown command 'trian'");
+  });
+
+  it('detect goes on past bad images, reports each, exits 1, and never writes two inputs to one file', function () {
+    this.timeout(240000);
+    const good = path.join(dir, 'good.png');
+    fs.writeFileSync(good, encodePng(images[0].image));
+    const samePng = path.join(dir, 'one.png');
+    const sameJpg = path.join(dir, 'one.jpg');
+    fs.writeFileSync(samePng, encodePng(images[1].image));
+    fs.writeFileSync(sameJpg, encodeJpeg(images[2].image));
+    const corrupt = path.join(dir, 'corrupt.png');
+    fs.writeFileSync(corrupt, encodePng(images[0].image).subarray(0, 200));
+    const bomb = path.join(dir, 'bomb.png');
+    fs.writeFileSync(bomb, pngBomb(20000, 20000));
+    const out = path.join(dir, 'found');
+    const r = ssd('detect', '--weights', weights, '--min-score', '0', '--top-k', '50', '--out', out, good, corrupt, samePng, bomb, sameJpg);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.contain(`ssd: ${corrupt}: truncated or corrupt PNG file`);
+    expect(r.stderr).to.contain(`ssd: ${bomb}: the image is 20000x20000 (400,000,000 pixels), above the limit of 64,000,000 pixels`);
+    expect(r.stderr).to.contain(`ssd: detect: 2 of 5 image(s) failed: ${corrupt}, ${bomb}`);
+    expect(fs.readdirSync(out).sort()).to.deep.equal(['good.detections.png', 'one.jpg.detections.png', 'one.png.detections.png']);
+    // every printed box lies inside its 96x96 image; those that reached past an edge say so
+    const boxes = [...r.stdout.matchAll(/\[(-?\d+), (-?\d+), (-?\d+), (-?\d+)\]/g)].map((m) => m.slice(1, 5).map(Number));
+    expect(boxes.length).to.be.above(0);
+    for (const b of boxes) for (const c of b) expect(c).to.be.within(0, 96);
+    expect(r.stdout).to.contain('in pixels, clipped to the image');
+    expect(r.stdout).to.match(/\]  clipped/);
+    // a smaller limit, given on the command line
+    const small = ssd('detect', '--weights', weights, '--max-pixels', '1000', '--out', out, good);
+    expect(small.status).to.equal(1);
+    expect(small.stderr).to.contain(`${good}: the image is 96x96 (9,216 pixels), above the limit of 1,000 pixels`);
+    expect(ssd('detect', '--weights', weights, '--max-pixels', '0', good).stderr).to.contain("--max-pixels: expected a positive integer, got '0'");
+  });
+
+  it('weights that overflow make outputs that are not finite: detect and eval name the image and the feature map', function () {
+    this.timeout(240000);
+    const model = new SSD300({ nClasses: SYNTHETIC_CLASSES.length, widthDivisor: 32, seed: 1 });
+    const [, weight] = model.namedParameters().find(([name]) => name === 'pred_convs.cl_conv4_3.weight')!;
+    weight.value.data.fill(3e38); // finite, so loading takes it; the convolution's sums overflow to infinity
+    const overflowing = path.join(dir, 'overflow.safetensors');
+    model.saveWeights(overflowing, { classes: JSON.stringify(SYNTHETIC_CLASSES) });
+    const image = path.join(dir, 'scene.png');
+    fs.writeFileSync(image, encodePng(images[0].image));
+    const detect = ssd('detect', '--weights', overflowing, '--out', path.join(dir, 'overflow-out'), image);
+    expect(detect.status).to.equal(1);
+    expect(detect.stderr).to.match(new RegExp(`ssd: ${image.replace(/[.]/g, '\\.')}: the network's class scores are not finite \\((Infinity|-Infinity|NaN) at prior \\d+ \\(feature map conv4_3, row \\d+, column \\d+, box \\d\\)`));
+    const data = path.join(dir, 'voc-overflow');
+    writeVocDataset(data, 'test', images.slice(0, 2), SYNTHETIC_CLASSES);
+    const evaluation = ssd('eval', '--weights', overflowing, '--data', data);
+    expect(evaluation.status).to.equal(1);
+    expect(evaluation.stderr).to.match(/test_000001\.png: the network's class scores are not finite .*feature map conv4_3/);
+    expect(evaluation.stdout).to.not.contain('mAP');
+  });
+
+  it('images without objects: eval takes them; train refuses them unless --allow-empty, writing nothing', function () {
+    this.timeout(240000);
+    const data = path.join(dir, 'voc-empty');
+    const items = [images[0], { image: images[1].image, objects: [] }, images[2]];
+    writeVocDataset(data, 'trainval', items, SYNTHETIC_CLASSES);
+    writeVocDataset(data, 'test', items, SYNTHETIC_CLASSES);
+    const evaluation = ssd('eval', '--weights', weights, '--data', data);
+    expect(evaluation.status, evaluation.stderr).to.equal(0);
+    expect(evaluation.stdout).to.match(/mAP \(VOC2007 11-point\): \d\.\d{4}/);
+
+    const out = path.join(dir, 'empty.safetensors');
+    fs.writeFileSync(out, 'an older file');
+    const refused = ssd('train', '--data', data, '--classes', 'synthetic', '--width-divisor', '32', '--batch', '3', '--max-steps', '1', '--out', out);
+    expect(refused.status).to.equal(1);
+    expect(refused.stderr).to.contain(`${path.join(data, 'Annotations', 'trainval_000002.xml')}: no <object> in the annotation (to train on images of background only, allow them: --allow-empty)`);
+    expect(fs.readFileSync(out, 'utf8')).to.equal('an older file');
+    const trained = ssd('train', '--data', data, '--classes', 'synthetic', '--width-divisor', '32', '--batch', '3', '--max-steps', '1', '--out', out, '--allow-empty', '--no-augment');
+    expect(trained.status, trained.stderr).to.equal(0);
+    expect(trained.stdout).to.match(/step 1: loss \d+\.\d+/);
+  });
+
+  it('train --skip-bad skips a bad annotation and lists it with a count; without it the run stops, writing nothing', function () {
+    this.timeout(240000);
+    const data = path.join(dir, 'voc-bad');
+    writeVocDataset(data, 'trainval', images, SYNTHETIC_CLASSES);
+    const broken = path.join(data, 'Annotations', 'trainval_000003.xml');
+    fs.writeFileSync(broken, fs.readFileSync(broken, 'utf8').replace('<name>', '<name>unicorn'));
+    const out = path.join(dir, 'skip.safetensors');
+    const stopped = ssd('train', '--data', data, '--classes', 'synthetic', '--width-divisor', '32', '--batch', '2', '--max-steps', '1', '--out', out);
+    expect(stopped.status).to.equal(1);
+    expect(stopped.stderr).to.match(new RegExp(`${broken.replace(/[.]/g, '\\.')}: object 0 \\(unicorn\\w+\\): unknown class name`));
+    expect(fs.existsSync(out)).to.equal(false);
+    const skipped = ssd('train', '--data', data, '--classes', 'synthetic', '--width-divisor', '32', '--batch', '2', '--max-steps', '1', '--out', out, '--skip-bad');
+    expect(skipped.status, skipped.stderr).to.equal(0);
+    expect(skipped.stderr).to.contain(`(trainval): skipped 1 of 3 images:\n  ${broken}: object 0`);
+    expect(skipped.stdout).to.contain('training on 2 images');
+  });
+});
