@@ -6,11 +6,10 @@
 //   conv9_2  (N, 256, 5, 5)     3x3 stride 2 pad 1
 //   conv10_2 (N, 256, 3, 3)     3x3 valid
 //   conv11_2 (N, 256, 1, 1)     3x3 valid
-// Every conv is followed by a ReLU (with `batchNorm`, by a BatchNorm2d and then the ReLU).
+// Every conv is followed by a ReLU (with `batchNorm`, by a BatchNorm2d and then the ReLU). Each
+// map feeds both the next stage and the detector; SSD300's topology runs the stages.
 
-import { Tensor } from '../tensor/tensor';
 import { Rng } from '../tensor/random';
-import { add } from '../tensor/ops';
 import { Conv2d } from '../layers/conv2d';
 import { Layer, Module } from '../layers/layer';
 import { ReLU } from '../layers/relu';
@@ -57,30 +56,5 @@ export class AuxiliaryConvs extends Module {
 
   override children(): Layer[] {
     return this.stages.flat();
-  }
-
-  /** conv7 (N, 1024, 19, 19) -> [conv8_2, conv9_2, conv10_2, conv11_2] */
-  async forward(conv7: Tensor): Promise<Tensor[]> {
-    const maps: Tensor[] = [];
-    let x = conv7;
-    for (const stage of this.stages) {
-      for (const layer of stage) x = await layer.forward(x);
-      maps.push(x);
-    }
-    return maps;
-  }
-
-  /**
-   * Gradients of the four maps -> gradient of conv7. Each map feeds both the detector and the
-   * next stage, so walking back from the smallest map, each stage's output gradient is the sum
-   * of the detector's and the one coming back from the next stage.
-   */
-  async backward(dMaps: Tensor[]): Promise<Tensor> {
-    let g: Tensor | null = null;
-    for (let s = this.stages.length - 1; s >= 0; s--) {
-      g = g === null ? dMaps[s] : add(g, dMaps[s]);
-      for (let i = this.stages[s].length - 1; i >= 0; i--) g = await this.stages[s][i].backward(g);
-    }
-    return g as Tensor;
   }
 }

@@ -4,15 +4,16 @@
 // says how many priors each position has (4 or 6): that is what makes a channel of cl_conv7 the
 // score of one particular prior.
 //
-// The six outputs are permuted NCHW -> NHWC and flattened, so that the priors of a position are
-// consecutive and positions run row by row, the order createPriors() uses, and concatenated:
+// The twelve outputs (SSD300's topology runs the convs) are permuted NCHW -> NHWC and flattened,
+// so that the priors of a position are consecutive and positions run row by row, the order
+// createPriors() uses, and concatenated (gather; scatter undoes it for backward):
 //   locs   (N, 8732, 4)
 //   scores (N, 8732, n_classes)
 // 8732 = 38*38*4 + 19*19*6 + 10*10*6 + 5*5*6 + 3*3*4 + 1*1*4.
 
 import { Tensor } from '../tensor/tensor';
 import { Rng } from '../tensor/random';
-import { addInPlace, concat, permute, split } from '../tensor/ops';
+import { concat, permute, split } from '../tensor/ops';
 import { Conv2d } from '../layers/conv2d';
 import { Module } from '../layers/layer';
 import { FEATURE_MAPS, boxesPerPosition } from './priors';
@@ -44,37 +45,35 @@ export class PredictionConvs extends Module {
     return [...this.locConvs, ...this.classConvs];
   }
 
-  /** The six feature maps -> locs (N, 8732, 4) and class scores (N, 8732, n_classes). */
-  async forward(maps: Tensor[]): Promise<{ locs: Tensor; scores: Tensor }> {
+  /**
+   * The twelve conv outputs -> locs (N, 8732, 4) and class scores (N, 8732, n_classes).
+   * locMaps[k] (N, boxes*4, H, W), classMaps[k] (N, boxes*n_classes, H, W), in FEATURE_MAPS order.
+   */
+  gather(locMaps: readonly Tensor[], classMaps: readonly Tensor[]): { locs: Tensor; scores: Tensor } {
     const locs: Tensor[] = [];
     const scores: Tensor[] = [];
     for (let k = 0; k < FEATURE_MAPS.length; k++) {
-      const n = maps[k].shape[0];
-      const loc = await this.locConvs[k].forward(maps[k]); //       (N, boxes*4, H, W)
-      locs.push(permute(loc, [0, 2, 3, 1]).reshape([n, -1, 4])); // (N, H*W*boxes, 4)
-      const cl = await this.classConvs[k].forward(maps[k]); //      (N, boxes*n_classes, H, W)
-      scores.push(permute(cl, [0, 2, 3, 1]).reshape([n, -1, this.nClasses])); // (N, H*W*boxes, n_classes)
+      const n = locMaps[k].shape[0];
+      locs.push(permute(locMaps[k], [0, 2, 3, 1]).reshape([n, -1, 4])); // (N, H*W*boxes, 4)
+      scores.push(permute(classMaps[k], [0, 2, 3, 1]).reshape([n, -1, this.nClasses])); // (N, H*W*boxes, n_classes)
     }
     return { locs: concat(locs, 1), scores: concat(scores, 1) };
   }
 
-  /** dL/dlocs (N, 8732, 4) and dL/dscores (N, 8732, n_classes) -> the gradient of each of the six maps. */
-  async backward(dLocs: Tensor, dScores: Tensor): Promise<Tensor[]> {
+  /** The inverse of gather, for backward: dL/dlocs and dL/dscores -> the gradient of each conv's output. */
+  scatter(dLocs: Tensor, dScores: Tensor): { dLocMaps: Tensor[]; dClassMaps: Tensor[] } {
     const priorsPerMap = FEATURE_MAPS.map((m) => m.size * m.size * boxesPerPosition(m));
     const dLocParts = split(dLocs, priorsPerMap, 1);
     const dScoreParts = split(dScores, priorsPerMap, 1);
-    const dMaps: Tensor[] = [];
+    const n = dLocs.shape[0];
+    const dLocMaps: Tensor[] = [];
+    const dClassMaps: Tensor[] = [];
     for (let k = 0; k < FEATURE_MAPS.length; k++) {
-      const n = dLocs.shape[0];
       const size = FEATURE_MAPS[k].size;
       // undo the reshape and the permute: (N, H*W*boxes, 4) -> (N, H, W, boxes*4) -> (N, boxes*4, H, W)
-      const dLoc = permute(dLocParts[k].reshape([n, size, size, -1]), [0, 3, 1, 2]);
-      const dCl = permute(dScoreParts[k].reshape([n, size, size, -1]), [0, 3, 1, 2]);
-      const fromLoc = await this.locConvs[k].backward(dLoc);
-      const fromCl = await this.classConvs[k].backward(dCl);
-      addInPlace(fromLoc, fromCl); // the map feeds both convs: its gradient is the sum
-      dMaps.push(fromLoc);
+      dLocMaps.push(permute(dLocParts[k].reshape([n, size, size, -1]), [0, 3, 1, 2]));
+      dClassMaps.push(permute(dScoreParts[k].reshape([n, size, size, -1]), [0, 3, 1, 2]));
     }
-    return dMaps;
+    return { dLocMaps, dClassMaps };
   }
 }

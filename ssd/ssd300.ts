@@ -7,8 +7,12 @@
 //                              conv10_2 (N, 256, 3, 3), conv11_2 (N, 256, 1, 1)
 //     -> prediction convs .... locs (N, 8732, 4), class scores (N, 8732, n_classes)
 //
-// `forward` keeps what `backward` needs; `backward` takes dL/dlocs and dL/dscores (from the
-// MultiBox loss), fills every parameter's gradient and returns dL/dimage.
+// The data flow is written down once, as `topology`: chains of layers, each reading one named map
+// and making another. `forward` runs the chains in order, `backward` in reverse (a map read by
+// several chains, as conv4_3, conv7 and conv8_2 ... are, gets the sum of their gradients), and
+// the summary (summary.ts) walks the same list. `forward` keeps what `backward` needs; `backward`
+// takes dL/dlocs and dL/dscores (from the MultiBox loss), fills every parameter's gradient and
+// returns dL/dimage.
 
 import { Tensor, assertShape } from '../tensor/tensor';
 import { Rng } from '../tensor/random';
@@ -16,13 +20,13 @@ import { addInPlace } from '../tensor/ops';
 import { Kernels } from '../kernels/kernels';
 import { referenceKernels } from '../kernels/cpu/reference';
 import { L2Norm } from '../layers/l2norm';
-import { Module, NamedParameter, loadStateDict, stateDict } from '../layers/layer';
+import { Layer, Module, NamedParameter, loadStateDict, stateDict } from '../layers/layer';
 import { readSafetensors, writeSafetensors } from '../tensor/safetensors';
 import { DType } from '../tensor/tensor';
 import { VGGBase } from './vgg_base';
-import { AuxiliaryConvs } from './auxiliary_convs';
+import { AUX_TABLE, AuxiliaryConvs } from './auxiliary_convs';
 import { PredictionConvs } from './prediction_convs';
-import { createPriors } from './priors';
+import { FEATURE_MAPS, createPriors } from './priors';
 
 export interface SSD300Options {
   /** Number of classes including background (index 0); 21 for Pascal VOC. */
@@ -51,6 +55,20 @@ export interface SSD300Output {
 
 export const SSD_INPUT_SIZE = 300;
 
+/**
+ * One chain of the model's data flow: it reads the map called `from`, runs `layers` in order and
+ * makes the map called `to`. 'image' is the input; the last twelve chains are the prediction
+ * convs, making 'loc_conv4_3', 'cl_conv4_3', ... 'cl_conv11_2'.
+ */
+export interface LayerChain {
+  from: string;
+  to: string;
+  layers: readonly Layer[];
+}
+
+/** The map of conv4_3 after the L2 norm: what the detector sees of conv4_3. */
+const CONV4_3_NORMALIZED = 'conv4_3 (L2 normalized)';
+
 export class SSD300 extends Module {
   readonly nClasses: number;
   readonly widthDivisor: number;
@@ -62,6 +80,10 @@ export class SSD300 extends Module {
   readonly predConvs: PredictionConvs;
   /** The 8732 priors in centre-size form (c_x, c_y, w, h), fractions of the image. */
   readonly priorsCxcy: Tensor;
+  /** The data flow, in the order forward runs it (see LayerChain). */
+  readonly topology: readonly LayerChain[];
+  /** The six maps the prediction convs read, in FEATURE_MAPS order. */
+  readonly detectorInputs: readonly string[];
 
   constructor(options: SSD300Options = {}) {
     const kernels = options.kernels ?? referenceKernels;
@@ -77,6 +99,22 @@ export class SSD300 extends Module {
     const mapChannels = [this.base.conv4_3Channels, this.base.conv7Channels, ...this.auxConvs.outChannels];
     this.predConvs = new PredictionConvs(mapChannels, this.nClasses, common);
     this.priorsCxcy = createPriors();
+
+    //   image -> conv4_3 -> conv7 -> conv8_2 -> conv9_2 -> conv10_2 -> conv11_2   (the trunk)
+    //            conv4_3 -> L2 norm                                                  (its own scale)
+    //   each of the six detector inputs -> loc_<map> and cl_<map>                    (the predictions)
+    const auxMaps = AUX_TABLE.map((row) => `${row.name}_2`); // conv8_2 ... conv11_2
+    this.detectorInputs = [CONV4_3_NORMALIZED, 'conv7', ...auxMaps];
+    this.topology = [
+      { from: 'image', to: 'conv4_3', layers: this.base.toConv4_3 },
+      { from: 'conv4_3', to: 'conv7', layers: this.base.toConv7 },
+      { from: 'conv4_3', to: CONV4_3_NORMALIZED, layers: [this.l2norm] },
+      ...this.auxConvs.stages.map((stage, k) => ({ from: k === 0 ? 'conv7' : auxMaps[k - 1], to: auxMaps[k], layers: stage })),
+      ...FEATURE_MAPS.flatMap((map, k) => [
+        { from: this.detectorInputs[k], to: `loc_${map.name}`, layers: [this.predConvs.locConvs[k]] },
+        { from: this.detectorInputs[k], to: `cl_${map.name}`, layers: [this.predConvs.classConvs[k]] },
+      ]),
+    ];
   }
 
   override children(): Module[] {
@@ -94,22 +132,38 @@ export class SSD300 extends Module {
 
   async forward(images: Tensor, options: { features?: boolean } = {}): Promise<SSD300Output> {
     assertShape(images, [-1, 3, SSD_INPUT_SIZE, SSD_INPUT_SIZE], 'SSD300 input images');
-    const { conv4_3, conv7 } = await this.base.forward(images); // (N, 512, 38, 38), (N, 1024, 19, 19)
-    const conv4_3Normalized = await this.l2norm.forward(conv4_3); // (N, 512, 38, 38)
-    const auxMaps = await this.auxConvs.forward(conv7); // conv8_2 ... conv11_2
-    const maps = [conv4_3Normalized, conv7, ...auxMaps];
-    const { locs, scores } = await this.predConvs.forward(maps); // (N, 8732, 4), (N, 8732, n_classes)
-    return options.features ? { locs, scores, features: maps } : { locs, scores };
+    const maps = new Map<string, Tensor>([['image', images]]); // every map the chains make, by name
+    for (const chain of this.topology) {
+      let x = maps.get(chain.from)!;
+      for (const layer of chain.layers) x = await layer.forward(x);
+      maps.set(chain.to, x);
+    }
+    // the twelve prediction maps, (N, boxes*4, H, W) and (N, boxes*n_classes, H, W), laid out prior by prior
+    const { locs, scores } = this.predConvs.gather(
+      FEATURE_MAPS.map((m) => maps.get(`loc_${m.name}`)!),
+      FEATURE_MAPS.map((m) => maps.get(`cl_${m.name}`)!),
+    ); // (N, 8732, 4), (N, 8732, n_classes)
+    if (!options.features) return { locs, scores };
+    return { locs, scores, features: this.detectorInputs.map((name) => maps.get(name)!) };
   }
 
   /** dL/dlocs (N, 8732, 4), dL/dscores (N, 8732, n_classes) -> dL/dimages (N, 3, 300, 300). */
   async backward(dLocs: Tensor, dScores: Tensor): Promise<Tensor> {
-    const dMaps = await this.predConvs.backward(dLocs, dScores);
-    const [dConv4_3Normalized, dConv7FromPred, ...dAux] = dMaps;
-    const dConv7FromAux = await this.auxConvs.backward(dAux);
-    addInPlace(dConv7FromAux, dConv7FromPred); // conv7 feeds both the detector and conv8_1
-    const dConv4_3 = await this.l2norm.backward(dConv4_3Normalized);
-    return this.base.backward(dConv4_3, dConv7FromAux);
+    const { dLocMaps, dClassMaps } = this.predConvs.scatter(dLocs, dScores);
+    const grads = new Map<string, Tensor>(); // dL/d(map), by name
+    FEATURE_MAPS.forEach((m, k) => {
+      grads.set(`loc_${m.name}`, dLocMaps[k]);
+      grads.set(`cl_${m.name}`, dClassMaps[k]);
+    });
+    for (let c = this.topology.length - 1; c >= 0; c--) {
+      const chain = this.topology[c];
+      let g = grads.get(chain.to)!; // complete: every chain reading this map came later, so is done
+      for (let i = chain.layers.length - 1; i >= 0; i--) g = await chain.layers[i].backward(g);
+      const sum = grads.get(chain.from);
+      if (sum === undefined) grads.set(chain.from, g);
+      else addInPlace(sum, g); // this map feeds several chains: its gradient is the sum of theirs
+    }
+    return grads.get('image')!;
   }
 
   /**

@@ -1,11 +1,14 @@
 // The model summary: every layer with its output shape, parameter count and multiply-adds, in
-// the order the data flows, computed from the layer geometry alone (nothing is run).
+// the order the data flows (SSD300's topology, the list forward and backward run), computed from
+// the layer geometry alone (nothing is run).
 
 import { Shape, shapeToString } from '../tensor/tensor';
 import { Conv2d } from '../layers/conv2d';
 import { Layer } from '../layers/layer';
 import { MaxPool2d } from '../layers/maxpool2d';
 import { BatchNorm2d } from '../layers/batchnorm2d';
+import { L2Norm } from '../layers/l2norm';
+import { ReLU } from '../layers/relu';
 import { SSD300, SSD_INPUT_SIZE } from './ssd300';
 
 export interface SummaryRow {
@@ -33,43 +36,44 @@ function paramCount(layer: Layer): number {
   return layer.parameters().reduce((s, p) => s + p.value.size, 0);
 }
 
+/**
+ * One row per conv, pool and L2 norm, walking the model's topology (the chains forward runs, in
+ * the same order). A batch norm or ReLU joins the row of the conv it follows in its chain
+ * ('Conv2d+BN+ReLU'). Rows are named as the state_dict names the layer's weights.
+ */
 export function summarize(model: SSD300, batch = 1): ModelSummary {
-  const rows: SummaryRow[] = [];
-  // One row per conv or pool (batch norms and ReLUs are folded into the conv before them); returns the output shape.
-  const visit = (prefix: string, layer: Layer, input: Shape): number[] => {
-    if (layer instanceof Conv2d) {
-      const out = layer.outputShape(input);
-      rows.push({ name: prefix + layer.name, type: 'Conv2d+ReLU', outputShape: out, params: paramCount(layer), macs: convMacs(layer, out) });
-      return out;
-    }
-    if (layer instanceof MaxPool2d) {
-      const out = layer.outputShape(input);
-      rows.push({ name: prefix + layer.name, type: 'MaxPool2d', outputShape: out, params: 0, macs: 0 });
-      return out;
-    }
-    if (layer instanceof BatchNorm2d) {
-      const conv = rows[rows.length - 1];
-      conv.type = 'Conv2d+BN+ReLU';
-      conv.params += paramCount(layer);
-    }
-    return [...input]; // BatchNorm2d, ReLU
+  const weightNames = new Map(model.namedParameters().map(([name, p]) => [p, name]));
+  const rowName = (layer: Layer): string => {
+    const first = layer.parameters()[0];
+    if (first === undefined) return `base.${layer.name}`; // a pool: only the base has them
+    return weightNames.get(first)!.replace(/\.weight$/, ''); // 'base.conv1_1.weight' -> 'base.conv1_1'
   };
-
-  let shape: number[] = [batch, 3, SSD_INPUT_SIZE, SSD_INPUT_SIZE];
-  for (const layer of model.base.toConv4_3) shape = visit('base.', layer, shape);
-  const conv4_3 = shape;
-  for (const layer of model.base.toConv7) shape = visit('base.', layer, shape);
-  const conv7 = shape;
-  rows.push({ name: 'rescale_factors', type: 'L2Norm', outputShape: conv4_3, params: model.l2norm.scale.value.size, macs: 0 });
-  const maps = [conv4_3, conv7];
-  for (const stage of model.auxConvs.stages) {
-    for (const layer of stage) shape = visit('aux_convs.', layer, shape);
-    maps.push(shape);
+  const rows: SummaryRow[] = [];
+  const shapes = new Map<string, number[]>([['image', [batch, 3, SSD_INPUT_SIZE, SSD_INPUT_SIZE]]]);
+  for (const chain of model.topology) {
+    let shape = shapes.get(chain.from)!;
+    let conv: SummaryRow | null = null; // the row a following batch norm or ReLU joins
+    for (const layer of chain.layers) {
+      if (layer instanceof Conv2d) {
+        shape = layer.outputShape(shape);
+        conv = { name: rowName(layer), type: 'Conv2d', outputShape: shape, params: paramCount(layer), macs: convMacs(layer, shape) };
+        rows.push(conv);
+      } else if (layer instanceof MaxPool2d) {
+        shape = layer.outputShape(shape);
+        rows.push({ name: rowName(layer), type: 'MaxPool2d', outputShape: shape, params: 0, macs: 0 });
+        conv = null;
+      } else if (layer instanceof L2Norm) {
+        rows.push({ name: rowName(layer), type: 'L2Norm', outputShape: shape, params: paramCount(layer), macs: 0 });
+        conv = null;
+      } else if (conv !== null && (layer instanceof BatchNorm2d || layer instanceof ReLU)) {
+        conv.type += layer instanceof BatchNorm2d ? '+BN' : '+ReLU';
+        conv.params += paramCount(layer);
+      } else {
+        throw new Error(`summarize: no row for layer ${layer.name} (${layer.constructor.name})`);
+      }
+    }
+    shapes.set(chain.to, shape);
   }
-  model.predConvs.locConvs.forEach((conv, k) => visit('pred_convs.', conv, maps[k]));
-  model.predConvs.classConvs.forEach((conv, k) => visit('pred_convs.', conv, maps[k]));
-  for (const row of rows) if (row.name.startsWith('pred_convs.')) row.type = 'Conv2d';
-
   const totalParams = rows.reduce((s, r) => s + r.params, 0);
   const totalMacs = rows.reduce((s, r) => s + r.macs, 0);
   return { rows, totalParams, totalMacs, batch };

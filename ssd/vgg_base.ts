@@ -3,14 +3,13 @@
 // the fully connected fc6 and fc7 become conv6 (3x3, dilation 6: an "atrous" convolution that
 // sees as wide as the original fc6 with far fewer weights) and conv7 (1x1).
 //
-// Two of its maps feed the detector: conv4_3 (N, 512, 38, 38) and conv7 (N, 1024, 19, 19).
+// Two of its maps feed the detector: conv4_3 (N, 512, 38, 38) and conv7 (N, 1024, 19, 19); the
+// layers up to each are kept as two lists, which SSD300's topology runs.
 // `widthDivisor` divides every output channel count (for small test and demo models with the
 // very same structure and spatial sizes). With `batchNorm`, every conv is followed by a
 // BatchNorm2d before its ReLU (as torchvision's vgg16_bn), named after it: conv1_1 -> bn1_1.
 
-import { Tensor } from '../tensor/tensor';
 import { Rng } from '../tensor/random';
-import { add } from '../tensor/ops';
 import { Conv2d } from '../layers/conv2d';
 import { Layer, LayerOptions, Module } from '../layers/layer';
 import { MaxPool2d } from '../layers/maxpool2d';
@@ -117,26 +116,5 @@ export class VGGBase extends Module {
 
   override children(): Layer[] {
     return [...this.toConv4_3, ...this.toConv7];
-  }
-
-  /** image (N, 3, 300, 300) -> conv4_3 (N, 512, 38, 38) and conv7 (N, 1024, 19, 19), both after ReLU. */
-  async forward(image: Tensor): Promise<{ conv4_3: Tensor; conv7: Tensor }> {
-    let x = image;
-    for (const layer of this.toConv4_3) x = await layer.forward(x);
-    const conv4_3 = x;
-    for (const layer of this.toConv7) x = await layer.forward(x);
-    return { conv4_3, conv7: x };
-  }
-
-  /**
-   * Gradients of both feature maps -> gradient of the image. conv4_3 feeds both the detector and
-   * pool4, so its gradient is the sum of the two.
-   */
-  async backward(dConv4_3: Tensor, dConv7: Tensor): Promise<Tensor> {
-    let g = dConv7;
-    for (let i = this.toConv7.length - 1; i >= 0; i--) g = await this.toConv7[i].backward(g);
-    g = add(g, dConv4_3);
-    for (let i = this.toConv4_3.length - 1; i >= 0; i--) g = await this.toConv4_3[i].backward(g);
-    return g;
   }
 }

@@ -34,6 +34,27 @@ describe('ssd/SSD300: structure', () => {
     expect(formatSummary(s)).to.match(/total parameters: 26,285,486/);
   });
 
+  it('one topology: every layer runs in exactly one chain, each chain reads a map made before it, and the summary has a row for every weight', () => {
+    for (const batchNorm of [false, true]) {
+      const model = new SSD300({ nClasses: 4, widthDivisor: 32, batchNorm });
+      const layers = model.topology.flatMap((chain) => chain.layers);
+      expect(new Set(layers).size).to.equal(layers.length); // no layer twice
+      const made = new Set(['image']);
+      for (const chain of model.topology) {
+        expect(made.has(chain.from), `${chain.from} is made before ${chain.to} reads it`).to.equal(true);
+        made.add(chain.to);
+      }
+      // every parameter of the model is in some chain's layers
+      const inChains = new Set(layers.flatMap((layer) => layer.parameters()));
+      expect(model.parameters().every((p) => inChains.has(p))).to.equal(true);
+      const s = summarize(model);
+      expect(s.totalParams).to.equal(model.parameters().reduce((n, p) => n + p.value.size, 0));
+      expect(s.rows.find((r) => r.name === 'base.conv1_1')?.type).to.equal(batchNorm ? 'Conv2d+BN+ReLU' : 'Conv2d+ReLU');
+      expect(s.rows.find((r) => r.name === 'pred_convs.cl_conv4_3')?.type).to.equal('Conv2d');
+      expect(s.rows.find((r) => r.name === 'rescale_factors')?.type).to.equal('L2Norm');
+    }
+  });
+
   it("parameter names are the reference PyTorch SSD300's state_dict names", () => {
     const names = [...stateDict(new SSD300({ nClasses: 21, widthDivisor: 8 })).keys()];
     expect(names.length).to.equal(1 + 2 * 15 + 2 * 8 + 2 * 12);
