@@ -25,6 +25,33 @@ export function positive(values: OptionValues, name: string, integer: boolean): 
   return v;
 }
 
+/** A number in [0, 1] (a score, an overlap, a fraction of the image), or its default. */
+export function fraction(values: OptionValues, name: string, fallback: number): number {
+  const v = num(values, name, fallback);
+  if (!(v >= 0 && v <= 1)) throw new Error(`--${name}: expected a number from 0 to 1, got '${values[name]}'`);
+  return v;
+}
+
+/**
+ * `--batch -4` as `--batch=-4`: util.parseArgs takes a value that starts with '-' for an option
+ * and refuses it, so a negative number would get a message about option syntax rather than the
+ * option's own check ("--batch: expected a positive integer, got '-4'").
+ */
+export function valuesGlued(args: readonly string[], options: Record<string, { type: 'string' | 'boolean' }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith('--') ? args[i].slice(2) : '';
+    const next = args[i + 1];
+    if (options[name]?.type === 'string' && next !== undefined && /^-[0-9.]/.test(next)) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
+}
+
 /** A string option that must be given. */
 export function required(values: OptionValues, name: string, command: string): string {
   const v = values[name];

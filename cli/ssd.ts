@@ -9,7 +9,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { parseArgs } from 'util';
 import { Kernels } from '../kernels/kernels';
-import { createKernels, defaultBackendName } from '../kernels/select';
+import { BACKEND_NAMES, createKernels, defaultBackendName, isBackendName } from '../kernels/select';
 import { SSD300 } from '../ssd/ssd300';
 import { formatSummary, summarize } from '../ssd/summary';
 import { ApMethod } from '../ssd/evaluate';
@@ -25,7 +25,8 @@ import { augmentationPreview } from '../train/augmentation_preview';
 import { loadModel } from './model_files';
 import { explainCommand } from './explain';
 import { commandHelp, isCommandName, overview } from './help';
-import { classList, num, positive, required } from './options';
+import { classList, fraction, num, positive, required, valuesGlued } from './options';
+import { makeDirectory } from '../tensor/files';
 import { uniqueOutputNames } from './output_names';
 
 const OPTIONS = {
@@ -88,7 +89,7 @@ async function backend(values: Values): Promise<Kernels> {
 function checkWritable(file: string): void {
   const dir = path.dirname(path.resolve(file));
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (e) {
     throw new Error(`--out ${file}: cannot write there (${(e as Error).message})`);
@@ -116,9 +117,12 @@ function makeSyntheticCommand(v: Values): void {
   const task = {
     ...SYNTHETIC_TASK,
     maxObjects: positive(v, 'max-objects', true) ?? SYNTHETIC_TASK.maxObjects,
-    minSide: positive(v, 'min-side', false) ?? SYNTHETIC_TASK.minSide,
-    maxSide: positive(v, 'max-side', false) ?? SYNTHETIC_TASK.maxSide,
+    minSide: fraction(v, 'min-side', SYNTHETIC_TASK.minSide ?? 0.1),
+    maxSide: fraction(v, 'max-side', SYNTHETIC_TASK.maxSide ?? 0.6),
   };
+  if (!(task.minSide > 0 && task.minSide <= task.maxSide)) {
+    throw new Error(`--min-side ${task.minSide} and --max-side ${task.maxSide}: need 0 < min-side <= max-side <= 1`);
+  }
   writeVocDataset(root, 'trainval', makeSyntheticDataset(positive(v, 'train', true) ?? 200, seed, task), classes);
   writeVocDataset(root, 'test', makeSyntheticDataset(positive(v, 'test', true) ?? 50, seed + 1, task), classes);
   console.log(`wrote ${root}: splits trainval and test; train with --classes synthetic`);
@@ -138,8 +142,8 @@ function boxInPixels(box: readonly number[], width: number, height: number): { p
 async function detectCommand(v: Values, files: readonly string[]): Promise<void> {
   if (files.length === 0) throw new Error('detect: give at least one image file (see `ssd detect --help`)');
   const weights = required(v, 'weights', 'detect');
-  const minScore = num(v, 'min-score', 0.5);
-  const options = { minScore, maxOverlap: num(v, 'max-overlap', 0.45), topK: positive(v, 'top-k', true) ?? 200 };
+  const minScore = fraction(v, 'min-score', 0.5);
+  const options = { minScore, maxOverlap: fraction(v, 'max-overlap', 0.45), topK: positive(v, 'top-k', true) ?? 200 };
   const decode = decodeOptions(v);
   const outDir = v.out ?? 'detections';
   const outNames = uniqueOutputNames(files);
@@ -147,7 +151,12 @@ async function detectCommand(v: Values, files: readonly string[]): Promise<void>
   const failed: string[] = [];
   try {
     const { model, classes } = loadModel(weights, kernels);
-    fs.mkdirSync(outDir, { recursive: true });
+    try {
+      makeDirectory(outDir);
+      fs.accessSync(outDir, fs.constants.W_OK);
+    } catch (e) {
+      throw new Error(`--out ${outDir}: cannot write pictures there (${(e as Error).message})`);
+    }
     for (const [i, file] of files.entries()) {
       try {
         const image = readImage(file, decode);
@@ -303,8 +312,11 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'bench') return benchCommand(args);
   if (command === 'explain') return explainCommand(args);
 
-  const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args: valuesGlued(args, OPTIONS), options: OPTIONS, allowPositionals: true, strict: true });
   const v = values as Values;
+  // the options every command takes are checked even where the command has no use for them
+  if (v.backend !== undefined && !isBackendName(v.backend)) throw new Error(`--backend: expected one of ${BACKEND_NAMES.join(', ')}, got '${v.backend}'`);
+  positive(v, 'threads', true);
   if (command !== 'detect' && positionals.length > 0) {
     throw new Error(`${command}: unexpected argument '${positionals[0]}' (see \`ssd ${command} --help\`)`);
   }

@@ -18,6 +18,32 @@ export function readFileNamed(filePath: string, what: string): Buffer {
 }
 
 /**
+ * Create a directory and any missing parents (like `mkdir -p`), with errors that say which
+ * directory could not be made. Done one level at a time on purpose: Node 20's
+ * `fs.mkdirSync(dir, { recursive: true })` never returns for a path under /proc (it retries the
+ * ENOENT forever), so a mistyped output folder would hang the command.
+ */
+export function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  let at = path.resolve(dir);
+  while (!fs.existsSync(at)) {
+    missing.push(at);
+    const parent = path.dirname(at);
+    if (parent === at) break; // the root
+    at = parent;
+  }
+  if (fs.existsSync(at) && !fs.statSync(at).isDirectory()) throw new Error(`${dir}: cannot create the directory: ${at} is a file`);
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code !== 'EEXIST') throw new Error(`${dir}: cannot create the directory ${d}: ${e.code ?? e.message}`);
+    }
+  }
+}
+
+/**
  * Write `bytes` to `filePath` atomically: they go to a temporary file in the same directory,
  * which is flushed and then renamed over `filePath`. A rename within one directory is atomic,
  * so an interrupted write leaves either the old file or the complete new one, never a mix.
@@ -27,7 +53,7 @@ export function writeFileAtomic(filePath: string, bytes: Uint8Array | string, wh
   const tmpPath = `${filePath}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   let fd: number | undefined;
   try {
-    if (options.createDirectory) fs.mkdirSync(path.dirname(filePath), { recursive: true });
+    if (options.createDirectory) makeDirectory(path.dirname(filePath));
     fd = fs.openSync(tmpPath, 'wx'); // 'x': never clobber a file that happens to have this name
     const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
     let written = 0;

@@ -73,6 +73,33 @@ describe('cli/ssd under bad input', () => {
     expect(unknown.stderr).to.contain("ssd: unknown command 'trian'");
   });
 
+  it('options are checked before anything runs: negative numbers, ranges, backends, unwritable outputs', function () {
+    this.timeout(240000);
+    const image = path.join(dir, 'options.png');
+    fs.writeFileSync(image, encodePng(images[0].image));
+    const cases: Array<[string[], string]> = [
+      [['train', '--data', dir, '--batch', '-4'], "ssd: --batch: expected a positive integer, got '-4'"],
+      [['train', '--data', dir, '--warmup', '-1'], "ssd: --warmup: expected a non-negative integer, got '-1'"],
+      [['train', '--data', dir, '--epochs', '0'], "ssd: --epochs: expected a positive integer, got '0'"],
+      [['detect', '--weights', weights, '--min-score', '2', image], "ssd: --min-score: expected a number from 0 to 1, got '2'"],
+      [['detect', '--weights', weights, '--max-overlap', '-0.5', image], "ssd: --max-overlap: expected a number from 0 to 1, got '-0.5'"],
+      [['summary', '--backend', 'tpu'], "ssd: --backend: expected one of reference, wasm, cpu"],
+      [['summary', '--threads', '0'], "ssd: --threads: expected a positive integer, got '0'"],
+      [['make-synthetic', '--out', path.join(dir, 'never'), '--min-side', '0.5', '--max-side', '0.2'], 'ssd: --min-side 0.5 and --max-side 0.2: need 0 < min-side <= max-side <= 1'],
+      [['detect', '--weights', weights, '--out', image, image], `ssd: --out ${image}: cannot write pictures there`],
+    ];
+    if (fs.existsSync('/proc/self')) {
+      // Node's recursive mkdir never returns under /proc: this once hung the command
+      cases.push([['train', '--data', dir, '--out', '/proc/nope/w.safetensors'], 'ssd: --out /proc/nope/w.safetensors: cannot write there']);
+    }
+    for (const [args, message] of cases) {
+      const r = ssd(...args);
+      expect(r.status, args.join(' ')).to.equal(1);
+      expect(r.stderr, args.join(' ')).to.contain(message);
+    }
+    expect(fs.existsSync(path.join(dir, 'never'))).to.equal(false);
+  });
+
   it('detect goes on past bad images, reports each, exits 1, and never writes two inputs to one file', function () {
     this.timeout(240000);
     const good = path.join(dir, 'good.png');
