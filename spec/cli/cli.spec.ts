@@ -88,7 +88,8 @@ describe('cli/ssd', () => {
     const notWeights = path.join(dir, 'not.safetensors');
     fs.writeFileSync(notWeights, 'hello');
     expect(ssd('detect', '--weights', notWeights, 'x.png').stderr).to.contain(notWeights);
-    expect(ssd('summary', '--backend', 'tpu').status).to.equal(0); // summary runs nothing
-    expect(ssd('eval', '--backend', 'tpu', '--weights', notWeights, '--data', dir).stderr).to.contain("unknown backend 'tpu'");
+    // checked by every command, even one that runs no kernel
+    expect(ssd('summary', '--backend', 'tpu').status).to.equal(1);
+    expect(ssd('eval', '--backend', 'tpu', '--weights', notWeights, '--data', dir).stderr).to.contain("--backend: expected one of reference, wasm, cpu, gpu.js:webasm, gpu.js:headlessgl, gpu.js:cpu, got 'tpu'");
   });
 });
