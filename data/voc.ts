@@ -17,7 +17,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { LabeledImage, ObjectAnnotation, Sample, validateObjects } from './annotations';
-import { encodeJpeg, encodePng } from './image_files';
+import { encodeJpeg, encodePng, readImageSize } from './image_files';
 import { XmlElement, childNamed, parseXml } from './xml';
 import { readFileNamed, writeFileAtomic } from '../tensor/files';
 
@@ -200,6 +200,7 @@ export interface VocReadOptions {
   allowEmpty?: boolean;
   /**
    * Skip an image whose annotation cannot be read or is wrong, or whose image file is missing,
+   * not PNG/JPEG, or of another size than the annotation says,
    * instead of stopping at the first one; the skipped files are listed at the end with a count,
    * through `warn`. Default false: the first bad one is an error.
    */
@@ -210,7 +211,8 @@ export interface VocReadOptions {
 
 /**
  * Every sample of a split: annotation parsed (see parseVocAnnotation), image path found
- * (JPEGImages/<id>.jpg, else .png). Images are not decoded here; loadSampleImage reads one.
+ * (JPEGImages/<id>.jpg, else .png) and its header read (format and size must fit the annotation).
+ * Images are not decoded here; loadSampleImage reads one.
  */
 export function readVocDataset(
   root: string,
@@ -236,6 +238,11 @@ export function readVocDataset(
       const pngPath = path.join(root, 'JPEGImages', `${id}.png`);
       const imagePath = fs.existsSync(jpgPath) ? jpgPath : fs.existsSync(pngPath) ? pngPath : null;
       if (imagePath === null) throw new Error(`${jpgPath}: no image for id "${id}" (looked for .jpg and .png)`);
+      // the image's header now, so that a wrong or unreadable image stops the run before training, not an hour into it
+      const size = readImageSize(imagePath);
+      if (size.width !== width || size.height !== height) {
+        throw new Error(`${imagePath}: image is ${size.width}x${size.height} but its annotation says ${width}x${height}`);
+      }
       clamped += clampedBoxes;
       if (clampedBoxes > 0) clampedFiles++;
       samples.push({ imagePath, width, height, objects });

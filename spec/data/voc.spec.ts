@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ObjectAnnotation, loadSampleImage, validateObjects } from '../../data/annotations';
 import { RgbImage } from '../../data/image';
+import { encodeJpeg, encodePng, readImageSize } from '../../data/image_files';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../../data/synthetic';
 import { VOC_CLASSES, parseVocAnnotation, readVocClassNames, readVocDataset, writeVocDataset } from '../../data/voc';
 
@@ -234,6 +235,34 @@ describe('data/voc', () => {
     it('an annotation that disagrees with its image size is caught when the image is loaded', () => {
       const [sample] = writeVocDataset(root, 'trainval', items.slice(0, 1), SYNTHETIC_CLASSES);
       expect(() => loadSampleImage({ ...sample, width: 65 })).to.throw(/image is 64x64 but its annotation says 65x64/);
+    });
+
+    it('reading a data set checks each image header: a wrong size, a corrupt or non-image file stops it (or is skipped)', () => {
+      writeVocDataset(root, 'trainval', makeSyntheticDataset(3, 4, { size: 32 }), SYNTHETIC_CLASSES);
+      const annotation = path.join(root, 'Annotations', 'trainval_000001.xml');
+      fs.writeFileSync(annotation, fs.readFileSync(annotation, 'utf8').replace('<width>32</width>', '<width>40</width>'));
+      const image1 = path.join(root, 'JPEGImages', 'trainval_000001.png');
+      expect(() => readVocDataset(root, 'trainval', SYNTHETIC_CLASSES)).to.throw(`${image1}: image is 32x32 but its annotation says 40x32`);
+      const image2 = path.join(root, 'JPEGImages', 'trainval_000002.png');
+      fs.writeFileSync(image2, 'GIF89a\x01\x00\x01\x00');
+      const warnings: string[] = [];
+      const read = readVocDataset(root, 'trainval', SYNTHETIC_CLASSES, { skipBad: true, warn: (m) => warnings.push(m) });
+      expect(read.map((s) => path.basename(s.imagePath))).to.deep.equal(['trainval_000003.png']);
+      expect(warnings[0]).to.contain('skipped 2 of 3 images');
+      expect(warnings[0]).to.contain(`${image2}: unsupported image format (GIF)`);
+    });
+
+    it('readImageSize reads the size from the header of a PNG and of a JPEG', () => {
+      const image = makeSyntheticDataset(1, 2, { size: 48 })[0].image;
+      const png = path.join(root, 'a.png');
+      const jpg = path.join(root, 'a.jpg');
+      fs.mkdirSync(root, { recursive: true });
+      fs.writeFileSync(png, encodePng(image));
+      fs.writeFileSync(jpg, encodeJpeg(image));
+      expect(readImageSize(png)).to.deep.equal({ width: 48, height: 48 });
+      expect(readImageSize(jpg)).to.deep.equal({ width: 48, height: 48 });
+      fs.writeFileSync(jpg, encodeJpeg(image).subarray(0, 4));
+      expect(() => readImageSize(jpg)).to.throw(`${jpg}: no image size in its header (truncated or corrupt file)`);
     });
 
     it('refuses to write a bad box', () => {
