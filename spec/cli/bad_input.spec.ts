@@ -7,40 +7,18 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as zlib from 'zlib';
 import { SSD300 } from '../../ssd/ssd300';
 import { COMMANDS } from '../../cli/help';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../../data/synthetic';
 import { writeVocDataset } from '../../data/voc';
 import { encodeJpeg, encodePng } from '../../data/image_files';
+import { pngBomb } from '../helpers/png_bomb';
 
 const CLI = path.join(__dirname, '../../cli/ssd.js');
 
 function ssd(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 240000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A PNG whose header says width x height (1-bit grey rows of zeros): tiny on disk, huge decoded. */
-function pngBomb(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(zlib.crc32(body));
-    return Buffer.concat([head, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 1;
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', zlib.deflateSync(Buffer.alloc(height * (1 + Math.ceil(width / 8))), { level: 9 })),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
 }
 
 describe('cli/ssd under bad input', () => {

@@ -3,12 +3,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import * as zlib from 'zlib';
 import { RgbImage, makeImage } from '../../data/image';
 import { decodeImage, encodeJpeg, encodePng, readImage, writePng } from '../../data/image_files';
 import { resizeBilinear } from '../../data/resize';
 import { IMAGENET_MEAN, IMAGENET_STD, imageToTensor, prepareForSSD } from '../../data/image_tensor';
 import { drawBoxes } from '../../data/draw_boxes';
+import { pngBomb } from '../helpers/png_bomb';
 
 /** A w x h image whose bytes follow a smooth pattern (JPEG-friendly) with every channel different. */
 function gradient(w: number, h: number): RgbImage {
@@ -33,33 +33,6 @@ function pixels(img: RgbImage): number[][] {
   const out: number[][] = [];
   for (let p = 0; p < img.width * img.height; p++) out.push([...img.data.subarray(p * 3, p * 3 + 3)]);
   return out;
-}
-
-/**
- * A real PNG of width x height pixels, 1-bit grey, all black: its rows of zeros compress about
- * 1000:1, so a 400-megapixel image fits in ~50 kB, and a decoder would expand it to RGBA in memory.
- */
-function pngBomb(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(zlib.crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 1; // bit depth
-  ihdr[9] = 0; // colour type: grey
-  const rows = Buffer.alloc(height * (1 + Math.ceil(width / 8))); // a filter byte (0) and the bits of each row
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', zlib.deflateSync(rows, { level: 9 })),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
 }
 
 describe('data/image', () => {
