@@ -198,7 +198,7 @@ const SSD_CONVS: SsdConv[] = [
 const WASM_VARIANTS: { label: string; create: () => WasmKernels }[] = [];
 for (const variant of VARIANTS) {
   WASM_VARIANTS.push({ label: `${variant}, 1 thread`, create: () => new WasmKernels({ threads: 1, microKernel: variant }) });
-  WASM_VARIANTS.push({ label: `${variant}, 2 threads`, create: () => new WasmKernels({ threads: 2, microKernel: variant, minParallelFlops: 0 }) });
+  WASM_VARIANTS.push({ label: `${variant}, 2 threads`, create: () => new WasmKernels({ threads: 2, microKernel: variant, minParallelFlops: 0, minParallelElements: 0 }) });
 }
 
 describe('kernels/wasm: every SSD300 convolution geometry against the reference', function () {
