@@ -7,12 +7,14 @@
 // and everything is float32, as in PyTorch's own CPU kernels.
 //
 //   forward           task = (image, block of output channels, block of positions)
-//                     y tile = bias, then += W (rows) * im2col(x) (columns), K in KC blocks
+//                     y tile = bias, then += W (rows) * im2col(x) (columns), K in KC blocks;
+//                     W is packed once per call (packOperandA), every task reads it
 //   backward input    task = (image, block of input channels): dcol rows of those channels =
 //                     W^T * dy, one NC block of positions at a time, then col2im onto dx
 //                     (neighbouring positions add onto the same pixel, so a task keeps whole channels)
 //   backward weight   task = (block of output channels, block of taps): dW tile +=
-//                     dy * im2col(x)^T over every image, the positions being the GEMM's K
+//                     dy * im2col(x)^T over every image, the positions being the GEMM's K;
+//                     dy is packed once per call (packOperandA), every task reads it
 //
 // This file runs on the main thread and in the workers (worker.ts), with each thread's own
 // instances of the modules (WasmExports) and its own scratch memory.
@@ -44,6 +46,11 @@ export interface ConvJob {
   bias: number; // forward; 0 when there is none
   dy: number; // backwardInput, backwardWeight
   /**
+   * The GEMM's A operand packed once for every task (packOperandA): W in the forward pass, each
+   * image's dy in backward weight; 0 in backward input (whose tasks pack their own rows of W^T).
+   */
+  packedA: number;
+  /**
    * y, dx, or dW. The weight gradient is `parts` partial sums, one after the other (each over a
    * range of images, so that small layers still give every thread work); the caller zeroes them
    * and adds them up.
@@ -73,6 +80,34 @@ export function writeGeometry(heap: Int32Array, address: number, g: Conv2dGeomet
   heap.set(fields, address / 4);
 }
 
+/**
+ * The A operand of a pass, packed once per call so that no task repeats it (tasks cut the
+ * columns, and each would otherwise pack all of A again): a matrix of `rows` x `depth`, row-major
+ * with row stride `depth` at `src`, as KC blocks of MR-row panels, zero-padded to whole panels:
+ *   K block k0 starts at dst + 4 * roundUp(rows, MR) * k0, and its rows from m0 (a multiple of MR)
+ *   at + 4 * m0 * kc: the layout gemm reads (see packedABlock).
+ * Forward: W (C_out x C_in kH kW). Backward weight: each image's dy (C_out x positions), one after
+ * the other (image n at dst + 4 * packedAFloats(rows, depth) * n).
+ */
+export function packedAFloats(rows: number, depth: number): number {
+  return roundUp(rows, MR) * depth;
+}
+
+export function packOperandA(wasm: WasmExports, src: number, rows: number, depth: number, dst: number): void {
+  const rowsPadded = roundUp(rows, MR);
+  for (let k0 = 0; k0 < depth; k0 += KC) {
+    const kc = Math.min(KC, depth - k0);
+    const block = dst + 4 * rowsPadded * k0;
+    zeroLastPanel(wasm, block, rows, MR, kc);
+    for (let m0 = 0; m0 < rows; m0 += MC) wasm.pack_a(src + 4 * (m0 * depth + k0), depth, 1, Math.min(MC, rows - m0), kc, block + 4 * m0 * kc);
+  }
+}
+
+/** Where rows [m0, ...) of K block k0 (depth kc) of an operand packed by packOperandA start. */
+function packedABlock(packed: number, rows: number, k0: number, kc: number, m0: number): number {
+  return packed + 4 * (roundUp(rows, MR) * k0 + m0 * kc);
+}
+
 /** Largest number of dcol rows a backward-input task holds: whole channels, about MC rows. */
 function inputRowsPerTask(g: Conv2dGeometry): number {
   const taps = g.kernelH * g.kernelW;
@@ -81,8 +116,9 @@ function inputRowsPerTask(g: Conv2dGeometry): number {
 
 /** Where each part of a thread's scratch lies, in bytes from its start. */
 export function scratchLayout(pass: ConvPass, g: Conv2dGeometry): { a: number; b: number; dcol: number; tmp: number; bytes: number } {
-  // A: one MC x KC block, or in backward input all of a task's rows of W^T (rows x C_out).
-  const aFloats = pass === 'backwardInput' ? roundUp(inputRowsPerTask(g), MR) * g.outChannels : MC * KC;
+  // A: in backward input all of a task's rows of W^T (rows x C_out); the other passes read A
+  // packed once per call (packOperandA).
+  const aFloats = pass === 'backwardInput' ? roundUp(inputRowsPerTask(g), MR) * g.outChannels : 0;
   const bFloats = KC * NC;
   const dcolFloats = pass === 'backwardInput' ? inputRowsPerTask(g) * NC : 0;
   const a = 0;
@@ -167,7 +203,6 @@ function zeroLastPanel(wasm: WasmExports, packed: number, used: number, tile: nu
 function forwardTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number, co0: number, co1: number, p0: number, p1: number): void {
   const { g } = job;
   const layout = scratchLayout('forward', g);
-  const aPacked = scratch + layout.a;
   const bPacked = scratch + layout.b;
   const tmp = scratch + layout.tmp;
   const K = g.inChannels * g.kernelH * g.kernelW;
@@ -181,9 +216,7 @@ function forwardTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number
     wasm.im2col_pack(xImage, job.geometry, k0, kc, p0, nc, bPacked); // pads the last panel with zeros itself
     for (let m0 = co0; m0 < co1; m0 += MC) {
       const mc = Math.min(MC, co1 - m0);
-      zeroLastPanel(wasm, aPacked, mc, MR, kc);
-      wasm.pack_a(job.w + 4 * (m0 * K + k0), K, 1, mc, kc, aPacked);
-      wasm.gemm(mc, nc, kc, aPacked, bPacked, yTile(m0), P, tmp);
+      wasm.gemm(mc, nc, kc, packedABlock(job.packedA, g.outChannels, k0, kc, m0), bPacked, yTile(m0), P, tmp);
     }
   }
 }
@@ -238,7 +271,6 @@ function backwardWeightTask(
 ): void {
   const { g } = job;
   const layout = scratchLayout('backwardWeight', g);
-  const aPacked = scratch + layout.a;
   const bPacked = scratch + layout.b;
   const tmp = scratch + layout.tmp;
   const K = g.inChannels * g.kernelH * g.kernelW;
@@ -248,7 +280,7 @@ function backwardWeightTask(
   const dw = job.out + 4 * part * Co * K; // this part's partial sum
   for (let n = n0; n < n1; n++) {
     const xImage = job.x + 4 * n * g.inChannels * g.inH * g.inW;
-    const dyImage = job.dy + 4 * n * Co * P;
+    const dyImage = job.packedA + 4 * n * packedAFloats(Co, P); // this image's dy, packed
     // The sum runs over output positions: they are this GEMM's K dimension.
     for (let p0 = 0; p0 < P; p0 += KC) {
       const kc = Math.min(KC, P - p0);
@@ -256,9 +288,7 @@ function backwardWeightTask(
       wasm.im2col_pack_transposed(xImage, job.geometry, c0, nc, p0, kc, bPacked);
       for (let m0 = co0; m0 < co1; m0 += MC) {
         const mc = Math.min(MC, co1 - m0);
-        zeroLastPanel(wasm, aPacked, mc, MR, kc);
-        wasm.pack_a(dyImage + 4 * (m0 * P + p0), P, 1, mc, kc, aPacked);
-        wasm.gemm(mc, nc, kc, aPacked, bPacked, dw + 4 * (m0 * K + c0), K, tmp);
+        wasm.gemm(mc, nc, kc, packedABlock(dyImage, Co, p0, kc, m0), bPacked, dw + 4 * (m0 * K + c0), K, tmp);
       }
     }
   }

@@ -15,7 +15,7 @@ import * as os from 'os';
 import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
 import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
-import { ConvJob, ConvPass, convFlops, planConvTasks, roundUp, scratchLayout, writeGeometry } from './conv';
+import { ConvJob, ConvPass, convFlops, packOperandA, packedAFloats, planConvTasks, roundUp, scratchLayout, writeGeometry } from './conv';
 import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
 import { SWEEP_TASK_FIELDS, planSweepTasks, writePoolGeometry } from './sweep';
 import { Job, WasmThreads, runJobTasks } from './threads';
@@ -142,11 +142,18 @@ export class WasmKernels implements Kernels {
       : g.outChannels * g.inChannels * g.kernelH * g.kernelW;
     const { tasks, parts } = planConvTasks(pass, g, threads);
     const layout = scratchLayout(pass, g);
-    // The arena: the inputs (0 floats for those this pass has not), the output (dW as `parts`
-    // partial sums), then each thread's scratch.
-    const [x, w, bias, dy, out, scratch] = this.arena([
+    const K = g.inChannels * g.kernelH * g.kernelW;
+    const P = g.outH * g.outW;
+    // The GEMM's A operand, packed once for all tasks: W (forward) or each image's dy (backward weight).
+    const packedFloats =
+      pass === 'forward' ? packedAFloats(g.outChannels, K)
+      : pass === 'backwardWeight' ? g.batch * packedAFloats(g.outChannels, P)
+      : 0;
+    // The arena: the inputs (0 floats for those this pass has not), the packed A, the output (dW
+    // as `parts` partial sums), then each thread's scratch.
+    const [x, w, bias, dy, packedA, out, scratch] = this.arena([
       inputs.x?.length ?? 0, inputs.w?.length ?? 0, inputs.bias?.length ?? 0, inputs.dy?.length ?? 0,
-      outLength * parts, (layout.bytes / 4) * threads,
+      packedFloats, outLength * parts, (layout.bytes / 4) * threads,
     ]);
     const heap = new Float32Array(this.memory.buffer);
     if (inputs.x !== undefined) heap.set(inputs.x, x / 4);
@@ -155,9 +162,15 @@ export class WasmKernels implements Kernels {
     if (inputs.dy !== undefined) heap.set(inputs.dy, dy / 4);
     if (pass === 'backwardWeight') heap.fill(0, out / 4, out / 4 + outLength * parts); // tasks add to dW
     writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
+    if (pass === 'forward') packOperandA(this.wasm, w, g.outChannels, K, packedA);
+    if (pass === 'backwardWeight') {
+      for (let n = 0; n < g.batch; n++) {
+        packOperandA(this.wasm, dy + 4 * n * g.outChannels * P, g.outChannels, P, packedA + 4 * n * packedAFloats(g.outChannels, P));
+      }
+    }
 
     const job: ConvJob = {
-      pass, g, geometry: GEOMETRY_ADDRESS, x, w, bias: inputs.bias ? bias : 0, dy, out, // bias 0: none
+      pass, g, geometry: GEOMETRY_ADDRESS, x, w, bias: inputs.bias ? bias : 0, dy, packedA, out, // bias 0: none
       scratch, scratchBytes: layout.bytes, tasks,
     };
     await this.run(job, threads);
