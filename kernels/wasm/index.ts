@@ -38,6 +38,19 @@ function f32(t: Tensor): Float32Array {
   return t.data as Float32Array;
 }
 
+/** What a convolution call copies into the arena (each pass has some of them). */
+interface ConvInputs {
+  x?: Float32Array;
+  w?: Float32Array;
+  bias?: Float32Array | null;
+  dy?: Float32Array;
+  /**
+   * w holds the weights of the convolution whose input gradient this forward pass computes
+   * (C_in' = this pass's C_out, C_out' = its C_in): use them flipped and transposed (transposedAsForward).
+   */
+  flipWeights?: boolean;
+}
+
 /** Where the fixed parts of the shared memory lie (byte addresses); calls use the arena after them. */
 const GEOMETRY_ADDRESS = 64;
 const ARENA_START = 1024;
@@ -94,9 +107,9 @@ export class WasmKernels implements Kernels {
     const g = conv2dGeometry(inputShape, w.shape, options);
     const transposed = transposedAsForward(g);
     if (transposed !== null) {
-      // stride 1: dx is a forward convolution of dy (see transposedAsForward), no col2im needed
-      const flipped = flippedTransposedWeights(f32(w), g);
-      return new Tensor(inputShape, await this.convolve('forward', transposed, { x: f32(dy), w: flipped, bias: null }));
+      // stride 1: dx is a forward convolution of dy with the weights flipped and transposed
+      // (see transposedAsForward), no col2im needed
+      return new Tensor(inputShape, await this.convolve('forward', transposed, { x: f32(dy), w: f32(w), bias: null, flipWeights: true }));
     }
     return new Tensor(inputShape, await this.convolve('backwardInput', g, { dy: f32(dy), w: f32(w) }));
   }
@@ -124,7 +137,7 @@ export class WasmKernels implements Kernels {
   private convolve(
     pass: ConvPass,
     g: Conv2dGeometry,
-    inputs: { x?: Float32Array; w?: Float32Array; bias?: Float32Array | null; dy?: Float32Array },
+    inputs: ConvInputs,
   ): Promise<Float32Array> {
     return this.exclusive(() => this.convolveNow(pass, g, inputs));
   }
@@ -132,7 +145,7 @@ export class WasmKernels implements Kernels {
   private async convolveNow(
     pass: ConvPass,
     g: Conv2dGeometry,
-    inputs: { x?: Float32Array; w?: Float32Array; bias?: Float32Array | null; dy?: Float32Array },
+    inputs: ConvInputs,
   ): Promise<Float32Array> {
     const parallel = this.threads > 1 && convFlops(g) >= this.minParallelFlops;
     const threads = parallel ? this.threads : 1;
@@ -151,9 +164,9 @@ export class WasmKernels implements Kernels {
       : 0;
     // The arena: the inputs (0 floats for those this pass has not), the packed A, the output (dW
     // as `parts` partial sums), then each thread's scratch.
-    const [x, w, bias, dy, packedA, out, scratch] = this.arena([
-      inputs.x?.length ?? 0, inputs.w?.length ?? 0, inputs.bias?.length ?? 0, inputs.dy?.length ?? 0,
-      packedFloats, outLength * parts, (layout.bytes / 4) * threads,
+    const [x, w, flipped, bias, dy, packedA, out, scratch] = this.arena([
+      inputs.x?.length ?? 0, inputs.w?.length ?? 0, inputs.flipWeights ? g.outChannels * K : 0, inputs.bias?.length ?? 0,
+      inputs.dy?.length ?? 0, packedFloats, outLength * parts, (layout.bytes / 4) * threads,
     ]);
     const heap = new Float32Array(this.memory.buffer);
     if (inputs.x !== undefined) heap.set(inputs.x, x / 4);
@@ -162,7 +175,8 @@ export class WasmKernels implements Kernels {
     if (inputs.dy !== undefined) heap.set(inputs.dy, dy / 4);
     if (pass === 'backwardWeight') heap.fill(0, out / 4, out / 4 + outLength * parts); // tasks add to dW
     writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
-    if (pass === 'forward') packOperandA(this.wasm, w, g.outChannels, K, packedA);
+    if (inputs.flipWeights) this.wasm.flip_transpose(w, flipped, g.inChannels, g.outChannels, g.kernelH * g.kernelW);
+    if (pass === 'forward') packOperandA(this.wasm, inputs.flipWeights ? flipped : w, g.outChannels, K, packedA);
     if (pass === 'backwardWeight') {
       for (let n = 0; n < g.batch; n++) {
         packOperandA(this.wasm, dy + 4 * n * g.outChannels * P, g.outChannels, P, packedA + 4 * n * packedAFloats(g.outChannels, P));
@@ -361,17 +375,4 @@ function transposedAsForward(g: Conv2dGeometry): Conv2dGeometry | null {
   );
   if (t.outH !== g.inH || t.outW !== g.inW) throw new Error(`wasm backend: transposed convolution gives ${t.outH}x${t.outW}, expected ${g.inH}x${g.inW}`);
   return t;
-}
-
-/** w (C_out, C_in, kH, kW) -> w' (C_in, C_out, kH, kW) with w'[ci, co, ky, kx] = w[co, ci, kH - 1 - ky, kW - 1 - kx]. */
-function flippedTransposedWeights(w: Float32Array, g: Conv2dGeometry): Float32Array {
-  const { outChannels: Co, inChannels: Ci, kernelH: kH, kernelW: kW } = g;
-  const flipped = new Float32Array(w.length);
-  for (let co = 0; co < Co; co++)
-    for (let ci = 0; ci < Ci; ci++)
-      for (let ky = 0; ky < kH; ky++)
-        for (let kx = 0; kx < kW; kx++) {
-          flipped[((ci * Co + co) * kH + (kH - 1 - ky)) * kW + (kW - 1 - kx)] = w[((co * Ci + ci) * kH + ky) * kW + kx];
-        }
-  return flipped;
 }

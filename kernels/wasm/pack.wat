@@ -291,6 +291,38 @@
       (br $nextR)))
   )
 
+  ;; The weights of a stride-1 input gradient run as a forward convolution (kernels/wasm/index.ts,
+  ;; transposedAsForward): w (C_out, C_in, taps) -> dst (C_in, C_out, taps), flipped in space:
+  ;;   dst[ci][co][taps - 1 - t] = w[co][ci][t]
+  ;; (a tap t = ky * kW + kx flipped in both axes is (kH - 1 - ky) * kW + (kW - 1 - kx) = taps - 1 - t).
+  ;; dst is written in order; w is read a run of taps at a time.
+  (func (export "flip_transpose")
+    (param $w i32) (param $dst i32) (param $outChannels i32) (param $inChannels i32) (param $taps i32)
+    (local $ci i32) (local $co i32) (local $t i32) (local $src i32)
+    (local.set $ci (i32.const 0))
+    (block $doneCi (loop $nextCi
+      (br_if $doneCi (i32.ge_s (local.get $ci) (local.get $inChannels)))
+      (local.set $co (i32.const 0))
+      (block $doneCo (loop $nextCo
+        (br_if $doneCo (i32.ge_s (local.get $co) (local.get $outChannels)))
+        ;; the last tap of w[co][ci], read backwards
+        (local.set $src (i32.add (local.get $w) (i32.shl
+          (i32.sub (i32.mul (i32.add (i32.add (i32.mul (local.get $co) (local.get $inChannels)) (local.get $ci)) (i32.const 1)) (local.get $taps)) (i32.const 1))
+          (i32.const 2))))
+        (local.set $t (local.get $taps))
+        (block $doneT (loop $nextT
+          (br_if $doneT (i32.eqz (local.get $t)))
+          (f32.store (local.get $dst) (f32.load (local.get $src)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+          (local.set $src (i32.sub (local.get $src) (i32.const 4)))
+          (local.set $t (i32.sub (local.get $t) (i32.const 1)))
+          (br $nextT)))
+        (local.set $co (i32.add (local.get $co) (i32.const 1)))
+        (br $nextCo)))
+      (local.set $ci (i32.add (local.get $ci) (i32.const 1)))
+      (br $nextCi)))
+  )
+
   ;; C rows [0, rows) x columns [0, cols) (row stride ldc floats) = bias[row], or 0 when $bias is 0.
   (func (export "fill_rows")
     (param $c i32) (param $ldc i32) (param $rows i32) (param $cols i32) (param $bias i32)
