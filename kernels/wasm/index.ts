@@ -15,7 +15,7 @@ import * as os from 'os';
 import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
 import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
-import { ConvJob, ConvPass, convFlops, packOperandA, packedAFloats, planConvTasks, roundUp, scratchLayout, writeGeometry } from './conv';
+import { ConvJob, ConvPass, convFlops, packOperandA, packedAFloats, planConvTasks, roundUp, scratchLayout, useDirect, writeGeometry } from './conv';
 import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
 import { SWEEP_TASK_FIELDS, planSweepTasks, writePoolGeometry } from './sweep';
 import { Job, WasmThreads, runJobTasks } from './threads';
@@ -30,6 +30,11 @@ export interface WasmKernelsOptions {
    * costs more than it saves. Default 2e6.
    */
   minParallelFlops?: number;
+  /**
+   * Stride-1 convolutions (and stride-1 input gradients) with at most this many output channels
+   * run the direct convolution instead of the GEMM (conv.ts, useDirect). Default 8; 0 turns it off.
+   */
+  directMaxChannels?: number;
   /** Sweeps (pooling, L2 norm, bias gradient, ReLU) over fewer elements run on the main thread alone. Default 65536. */
   minParallelElements?: number;
 }
@@ -61,6 +66,7 @@ export class WasmKernels implements Kernels {
   readonly microKernel: MicroKernel;
   readonly minParallelFlops: number;
   readonly minParallelElements: number;
+  readonly directMaxChannels: number;
   private readonly modules: WasmModules;
   private readonly memory: WebAssembly.Memory;
   private readonly wasm: WasmExports; // this thread's instances
@@ -75,6 +81,7 @@ export class WasmKernels implements Kernels {
     this.microKernel = options.microKernel ?? pickMicroKernel();
     this.minParallelFlops = options.minParallelFlops ?? 2e6;
     this.minParallelElements = options.minParallelElements ?? 65536;
+    this.directMaxChannels = options.directMaxChannels ?? 8;
     this.modules = compileModules(this.microKernel);
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
     this.wasm = instantiate(this.modules, this.memory);
@@ -153,13 +160,14 @@ export class WasmKernels implements Kernels {
       pass === 'forward' ? g.batch * g.outChannels * g.outH * g.outW
       : pass === 'backwardInput' ? g.batch * g.inChannels * g.inH * g.inW
       : g.outChannels * g.inChannels * g.kernelH * g.kernelW;
-    const { tasks, parts } = planConvTasks(pass, g, threads);
+    const direct = pass === 'forward' && useDirect(g, this.directMaxChannels);
+    const { tasks, parts } = planConvTasks(pass, g, threads, direct);
     const layout = scratchLayout(pass, g);
     const K = g.inChannels * g.kernelH * g.kernelW;
     const P = g.outH * g.outW;
     // The GEMM's A operand, packed once for all tasks: W (forward) or each image's dy (backward weight).
     const packedFloats =
-      pass === 'forward' ? packedAFloats(g.outChannels, K)
+      pass === 'forward' && !direct ? packedAFloats(g.outChannels, K)
       : pass === 'backwardWeight' ? g.batch * packedAFloats(g.outChannels, P)
       : 0;
     // The arena: the inputs (0 floats for those this pass has not), the packed A, the output (dW
@@ -176,7 +184,8 @@ export class WasmKernels implements Kernels {
     if (pass === 'backwardWeight') heap.fill(0, out / 4, out / 4 + outLength * parts); // tasks add to dW
     writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
     if (inputs.flipWeights) this.wasm.flip_transpose(w, flipped, g.inChannels, g.outChannels, g.kernelH * g.kernelW);
-    if (pass === 'forward') packOperandA(this.wasm, inputs.flipWeights ? flipped : w, g.outChannels, K, packedA);
+    const weights = inputs.flipWeights ? flipped : w;
+    if (pass === 'forward' && !direct) packOperandA(this.wasm, weights, g.outChannels, K, packedA);
     if (pass === 'backwardWeight') {
       for (let n = 0; n < g.batch; n++) {
         packOperandA(this.wasm, dy + 4 * n * g.outChannels * P, g.outChannels, P, packedA + 4 * n * packedAFloats(g.outChannels, P));
@@ -184,8 +193,8 @@ export class WasmKernels implements Kernels {
     }
 
     const job: ConvJob = {
-      pass, g, geometry: GEOMETRY_ADDRESS, x, w, bias: inputs.bias ? bias : 0, dy, packedA, out, // bias 0: none
-      scratch, scratchBytes: layout.bytes, tasks,
+      pass, g, geometry: GEOMETRY_ADDRESS, x, w: weights, bias: inputs.bias ? bias : 0, dy, packedA, out, // bias 0: none
+      scratch, scratchBytes: layout.bytes, direct, tasks,
     };
     await this.run(job, threads);
     const result = heap.slice(out / 4, out / 4 + outLength);

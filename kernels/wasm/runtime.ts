@@ -6,6 +6,7 @@
 //   gemm-4x8-simd.wasm     the GEMM macro-kernel, SIMD128 multiply then add
 //   gemm-4x8-relaxed.wasm  the same with f32x4.relaxed_madd (a fused multiply-add on x86 with FMA)
 //   relu.wasm              ReLU forward and backward
+//   direct.wasm            direct convolution (stride 1, few output channels: no im2col)
 //   sweep.wasm             max pooling, the L2 norm and the bias gradient (float64 sums in f64x2)
 // All of them import one shared WebAssembly.Memory: the main thread and every worker instantiate
 // the same compiled modules on that same memory, so they read and write the same bytes.
@@ -23,6 +24,7 @@ export interface WasmModules {
   gemm: WebAssembly.Module;
   relu: WebAssembly.Module;
   sweep: WebAssembly.Module;
+  direct: WebAssembly.Module;
   microKernel: MicroKernel;
 }
 
@@ -34,6 +36,10 @@ export interface WasmExports {
   im2col_pack_transposed(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number): void;
   col2im_add(dcol: number, ld: number, geometry: number, r0: number, rows: number, q0: number, nq: number, dx: number): void;
   flip_transpose(w: number, dst: number, outChannels: number, inChannels: number, taps: number): void;
+  conv_direct(
+    x: number, w: number, bias: number, y: number, geometry: number, inChannels: number, rows: number, ldw: number, yPlane: number,
+    oy0: number, oy1: number, tmp: number,
+  ): void;
   fill_rows(c: number, ldc: number, rows: number, cols: number, bias: number): void;
   gemm(mc: number, nc: number, kc: number, a: number, b: number, c: number, ldc: number, tmp: number): void;
   relu_forward(x: number, y: number, n: number): void;
@@ -112,6 +118,7 @@ export function compileModules(microKernel: MicroKernel): WasmModules {
     gemm: new WebAssembly.Module(wasmBytes(`gemm-4x8-${microKernel}`)),
     relu: new WebAssembly.Module(wasmBytes('relu')),
     sweep: new WebAssembly.Module(wasmBytes('sweep')),
+    direct: new WebAssembly.Module(wasmBytes('direct')),
     microKernel,
   };
 }
@@ -123,5 +130,6 @@ export function instantiate(modules: WasmModules, memory: WebAssembly.Memory): W
   const gemm = new WebAssembly.Instance(modules.gemm, imports).exports;
   const relu = new WebAssembly.Instance(modules.relu, imports).exports;
   const sweep = new WebAssembly.Instance(modules.sweep, imports).exports;
-  return { ...pack, ...gemm, ...relu, ...sweep } as unknown as WasmExports;
+  const direct = new WebAssembly.Instance(modules.direct, imports).exports;
+  return { ...pack, ...gemm, ...relu, ...sweep, ...direct } as unknown as WasmExports;
 }
