@@ -22,7 +22,7 @@
 ;;   6 x 8          22.1 / 28.4    23.5 / 25.4
 ;;   8 x 8          22.7 / 28.5    21.0 / 14.2
 ;;   4 x 12         23.2 / 29.3    22.8 / 27.2
-;; Every other candidate loses by a third or more. The likely cause, not examined in V8's code:
+;; Every other candidate loses a fifth or more. The likely cause, not examined in V8's code:
 ;; with more live vectors than 4 x 8's 11, its register allocator spills to the stack.
 ;; An earlier session's run (96 x 256 x 256, best of 7) ranked them the same.
 ;;
