@@ -372,7 +372,7 @@ async function main(): Promise<void> {
       });
     }
   }
-  console.log('memory-bound kernels (one thread: single sweeps; rate = float32 bytes read and written / time):');
+  console.log('memory-bound kernels (wasm cuts each sweep over its threads, cpu sweeps on one; rate = float32 bytes read and written / time):');
   printTable(memRows);
 
   if (JSON_FILE !== undefined) {

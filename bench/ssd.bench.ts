@@ -2,8 +2,15 @@
 // (forward, MultiBox loss, backward) per image, per backend and batch size, with GFLOP/s and the
 // share of the machine's peak, and a per-layer table showing where the time goes.
 //
-//   node dist/bench/ssd.bench.js [--backends wasm,cpu] [--batches 1,4] [--runs 3] [--quick]
-//                                [--width-divisor 16 --classes 4] [--json FILE]
+//   node dist/bench/ssd.bench.js [--backends wasm,cpu] [--batches 1,4] [--runs 3] [--warmup 2] [--quick]
+//                                [--forward-only] [--width-divisor 16 --classes 4] [--json FILE]
+//
+// Warm-up: `--warmup` untimed forward passes (default 2) before the timed runs: the first starts
+// the workers and compiles, and the first few also grow the process's heap, whose fresh pages
+// cost a page fault each (on this VM 58,000 faults in the first forward of the full model,
+// 21,000 in the second, a few thousand from the third on: the C allocator then reuses freed
+// memory). The timed runs measure the steady state that a long inference or training run sees.
+// `--forward-only` skips the training steps (the cpu backend's take minutes on the full model).
 //
 // FLOPs: a forward pass of the full model is 31.37 GMAC = 62.7 GFLOP per image (convolutions
 // only; see `ssd summary`); --width-divisor 16 gives the demo's small model. A training step
@@ -96,7 +103,7 @@ interface Result {
 
 async function benchBackend(
   name: string, batches: number[], runs: number, peaks: { scalar: number; simd: number; relaxed: number },
-  model0: { nClasses: number; widthDivisor: number }, results: Result[],
+  model0: { nClasses: number; widthDivisor: number }, results: Result[], options: { warmup: number; forwardOnly: boolean },
 ): Promise<void> {
   const kernels: Kernels = await createKernels(name);
   // The wasm backend's micro-kernel variant decides its peak.
@@ -110,9 +117,11 @@ async function benchBackend(
   for (const batch of batches) {
     const images = randNormal([batch, 3, 300, 300], new Rng(batch));
     const targets = syntheticTargets(batch, model0.nClasses);
-    // warm-up: first calls compile kernels (GPU.js) and start workers (cpu)
-    await model.forward(images);
-    model.clearCache();
+    // warm-up: first calls compile kernels (GPU.js), start workers, and grow the heap (see the top)
+    for (let w = 0; w < Math.max(1, options.warmup); w++) {
+      await model.forward(images);
+      model.clearCache();
+    }
     const forwardMs: number[] = [];
     const stepMs: number[] = [];
     for (const t of times.values()) t.forward = t.backward = 0;
@@ -120,6 +129,8 @@ async function benchBackend(
       let start = performance.now();
       await model.forward(images);
       forwardMs.push(performance.now() - start);
+      model.clearCache();
+      if (options.forwardOnly) continue;
       start = performance.now();
       const out = await model.forward(images);
       const loss = multiboxLoss(out.locs, out.scores, targets, model.priorsCxcy);
@@ -129,25 +140,28 @@ async function benchBackend(
       model.clearCache();
     }
     const fwd = median(forwardMs) / batch;
-    const step = median(stepMs) / batch;
+    const step = options.forwardOnly ? NaN : median(stepMs) / batch;
     const fwdGflops = gflopForward / (fwd / 1000);
     const stepGflops = (3 * gflopForward) / (step / 1000);
     console.log(
-      `batch ${batch}: forward ${(fwd / 1000).toFixed(2)} s/image  ${fwdGflops.toFixed(2)} GFLOP/s (${((100 * fwdGflops) / peak).toFixed(1)}% of peak)` +
-        `   train step ${(step / 1000).toFixed(2)} s/image  ${stepGflops.toFixed(2)} GFLOP/s (${((100 * stepGflops) / peak).toFixed(1)}% of peak)`,
+      `batch ${batch}: forward ${(fwd / 1000).toFixed(3)} s/image  ${fwdGflops.toFixed(2)} GFLOP/s (${((100 * fwdGflops) / peak).toFixed(1)}% of peak)` +
+        (options.forwardOnly ? '' :
+          `   train step ${(step / 1000).toFixed(3)} s/image  ${stepGflops.toFixed(2)} GFLOP/s (${((100 * stepGflops) / peak).toFixed(1)}% of peak)` +
+          `   step / forward ${(step / fwd).toFixed(2)}`),
     );
     results.push({
       backend: name, microKernel, batch, forwardSecondsPerImage: fwd / 1000, forwardGflops: fwdGflops,
       stepSecondsPerImage: step / 1000, stepGflops, peakGflops: peak,
     });
-    if (batch === batches[batches.length - 1]) printLayerTable(times, runs, batch);
+    if (batch === batches[batches.length - 1]) printLayerTable(times, runs, batch, options.forwardOnly);
   }
   await kernels.dispose();
 }
 
-function printLayerTable(times: Map<string, LayerTime>, runs: number, batch: number): void {
-  // Each run did two forwards (one timed alone, one in the step) and one backward.
-  const rows = [...times.entries()].map(([name, t]) => ({ name, forward: t.forward / (2 * runs), backward: t.backward / runs }));
+function printLayerTable(times: Map<string, LayerTime>, runs: number, batch: number, forwardOnly: boolean): void {
+  // Each run did two forwards (one timed alone, one in the step) and one backward, or one forward.
+  const forwards = forwardOnly ? runs : 2 * runs;
+  const rows = [...times.entries()].map(([name, t]) => ({ name, forward: t.forward / forwards, backward: t.backward / runs }));
   const total = rows.reduce((s, r) => s + r.forward + r.backward, 0);
   rows.sort((a, b) => b.forward + b.backward - (a.forward + a.backward));
   console.log(`per layer, batch ${batch} (ms per batch; largest first; share of forward + backward):`);
@@ -163,6 +177,8 @@ async function main(): Promise<void> {
   const backends = arg('backends', 'wasm,cpu').split(',');
   const batches = arg('batches', quick ? '1' : '1,4').split(',').map(Number);
   const runs = Number(arg('runs', quick ? '1' : '3'));
+  const warmup = Number(arg('warmup', quick ? '1' : '2'));
+  const forwardOnly = process.argv.includes('--forward-only');
   const model = { nClasses: Number(arg('classes', '21')), widthDivisor: Number(arg('width-divisor', '1')) };
   const jsonFile = arg('json', '');
   const cores = os.availableParallelism();
@@ -172,9 +188,9 @@ async function main(): Promise<void> {
   console.log(`SSD300 benchmark: ${cores} cores at ${ghz.toFixed(2)} GHz (measured); peaks: scalar ${scalar.toFixed(1)} GFLOP/s, ` +
     `WebAssembly SIMD ${peaks.simd.toFixed(1)} (mul + add) / ${peaks.relaxed.toFixed(1)} (relaxed_madd) GFLOP/s`);
   console.log(`model: ${model.nClasses} classes, width / ${model.widthDivisor}: forward = ${gflop.toFixed(2)} GFLOP per image; ` +
-    `training step counted as 3x forward; median of ${runs} run(s)`);
+    `training step counted as 3x forward; ${warmup} warm-up forward(s), then the median of ${runs} run(s)`);
   const results: Result[] = [];
-  for (const name of backends) await benchBackend(name, batches, runs, peaks, model, results);
+  for (const name of backends) await benchBackend(name, batches, runs, peaks, model, results, { warmup, forwardOnly });
   if (jsonFile !== '') {
     fs.writeFileSync(jsonFile, JSON.stringify({ node: process.version, cores, ghz, peaks, model, gflopPerImage: gflop, results }, null, 2));
     console.log(`\nwrote ${jsonFile}`);

@@ -7,12 +7,16 @@
 // and everything is float32, as in PyTorch's own CPU kernels.
 //
 //   forward           task = (image, block of output channels, block of positions)
-//                     y tile = bias, then += W (rows) * im2col(x) (columns), K in KC blocks
+//                     y tile = bias, then += W (rows) * im2col(x) (columns), K in KC blocks;
+//                     W is packed once per call (packOperandA), every task reads it.
+//                     With stride 1 and few output channels (job.direct), no GEMM: task =
+//                     (image, block of output rows), direct.wat reads x's rows in place
 //   backward input    task = (image, block of input channels): dcol rows of those channels =
 //                     W^T * dy, one NC block of positions at a time, then col2im onto dx
 //                     (neighbouring positions add onto the same pixel, so a task keeps whole channels)
 //   backward weight   task = (block of output channels, block of taps): dW tile +=
-//                     dy * im2col(x)^T over every image, the positions being the GEMM's K
+//                     dy * im2col(x)^T over every image, the positions being the GEMM's K;
+//                     dy is packed once per call (packOperandA), every task reads it
 //
 // This file runs on the main thread and in the workers (worker.ts), with each thread's own
 // instances of the modules (WasmExports) and its own scratch memory.
@@ -44,6 +48,11 @@ export interface ConvJob {
   bias: number; // forward; 0 when there is none
   dy: number; // backwardInput, backwardWeight
   /**
+   * The GEMM's A operand packed once for every task (packOperandA): W in the forward pass, each
+   * image's dy in backward weight; 0 in backward input (whose tasks pack their own rows of W^T).
+   */
+  packedA: number;
+  /**
    * y, dx, or dW. The weight gradient is `parts` partial sums, one after the other (each over a
    * range of images, so that small layers still give every thread work); the caller zeroes them
    * and adds them up.
@@ -52,6 +61,11 @@ export interface ConvJob {
   /** Thread t's scratch starts at scratch + t * scratchBytes (layout: scratchLayout). */
   scratch: number;
   scratchBytes: number;
+  /**
+   * Forward only: run the direct convolution (direct.wat) on w as it is, instead of the GEMM on
+   * packedA (see useDirect).
+   */
+  direct: boolean;
   /** TASK_FIELDS ints per task: (part, first image, end image, row start, row end, column start, column end). */
   tasks: Int32Array;
 }
@@ -73,6 +87,47 @@ export function writeGeometry(heap: Int32Array, address: number, g: Conv2dGeomet
   heap.set(fields, address / 4);
 }
 
+/**
+ * The A operand of a pass, packed once per call so that no task repeats it (tasks cut the
+ * columns, and each would otherwise pack all of A again): a matrix of `rows` x `depth`, row-major
+ * with row stride `depth` at `src`, as KC blocks of MR-row panels, zero-padded to whole panels:
+ *   K block k0 starts at dst + 4 * roundUp(rows, MR) * k0, and its rows from m0 (a multiple of MR)
+ *   at + 4 * m0 * kc: the layout gemm reads (see packedABlock).
+ * Forward: W (C_out x C_in kH kW). Backward weight: each image's dy (C_out x positions), one after
+ * the other (image n at dst + 4 * packedAFloats(rows, depth) * n).
+ */
+export function packedAFloats(rows: number, depth: number): number {
+  return roundUp(rows, MR) * depth;
+}
+
+export function packOperandA(wasm: WasmExports, src: number, rows: number, depth: number, dst: number): void {
+  const rowsPadded = roundUp(rows, MR);
+  for (let k0 = 0; k0 < depth; k0 += KC) {
+    const kc = Math.min(KC, depth - k0);
+    const block = dst + 4 * rowsPadded * k0;
+    zeroLastPanel(wasm, block, rows, MR, kc);
+    for (let m0 = 0; m0 < rows; m0 += MC) wasm.pack_a(src + 4 * (m0 * depth + k0), depth, 1, Math.min(MC, rows - m0), kc, block + 4 * m0 * kc);
+  }
+}
+
+/** Where rows [m0, ...) of K block k0 (depth kc) of an operand packed by packOperandA start. */
+function packedABlock(packed: number, rows: number, k0: number, kc: number, m0: number): number {
+  return packed + 4 * (roundUp(rows, MR) * k0 + m0 * kc);
+}
+
+/**
+ * Whether a forward pass runs the direct convolution: stride 1 and at most `maxChannels` output
+ * channels, where packing the im2col matrix for the GEMM costs as much as the multiply (each
+ * packed element serves only 2 x C_out FLOPs). Measured on the channels / 16 model at batch 8
+ * (ssd bench, quiet machine, 2 threads, GEMM then direct): conv1_2 (4 channels) forward 38.6 ->
+ * 17.7 ms, backward 67.7 -> 41.9 ms (its input gradient runs as a forward pass with 4 output
+ * channels); conv1_1 8.7 / 27.5 ms from 20.9 / 53.3; the training step 0.67 -> 0.46 s. A limit of
+ * 16 or 32 (conv3_x, conv4_x there) measured no better within the machine's noise: 8 it is.
+ */
+export function useDirect(g: Conv2dGeometry, maxChannels: number): boolean {
+  return g.strideH === 1 && g.strideW === 1 && g.outChannels <= maxChannels;
+}
+
 /** Largest number of dcol rows a backward-input task holds: whole channels, about MC rows. */
 function inputRowsPerTask(g: Conv2dGeometry): number {
   const taps = g.kernelH * g.kernelW;
@@ -81,8 +136,9 @@ function inputRowsPerTask(g: Conv2dGeometry): number {
 
 /** Where each part of a thread's scratch lies, in bytes from its start. */
 export function scratchLayout(pass: ConvPass, g: Conv2dGeometry): { a: number; b: number; dcol: number; tmp: number; bytes: number } {
-  // A: one MC x KC block, or in backward input all of a task's rows of W^T (rows x C_out).
-  const aFloats = pass === 'backwardInput' ? roundUp(inputRowsPerTask(g), MR) * g.outChannels : MC * KC;
+  // A: in backward input all of a task's rows of W^T (rows x C_out); the other passes read A
+  // packed once per call (packOperandA).
+  const aFloats = pass === 'backwardInput' ? roundUp(inputRowsPerTask(g), MR) * g.outChannels : 0;
   const bFloats = KC * NC;
   const dcolFloats = pass === 'backwardInput' ? inputRowsPerTask(g) * NC : 0;
   const a = 0;
@@ -97,12 +153,19 @@ export function scratchLayout(pass: ConvPass, g: Conv2dGeometry): { a: number; b
  * thread gets the biggest tasks the blocking allows; several get ~8 tasks each where the layer is
  * big enough, so that a thread slowed down by another process holds the others up only briefly.
  */
-export function planConvTasks(pass: ConvPass, g: Conv2dGeometry, threads: number): { tasks: Int32Array; parts: number } {
+export function planConvTasks(pass: ConvPass, g: Conv2dGeometry, threads: number, direct = false): { tasks: Int32Array; parts: number } {
   const tasks: number[] = [];
   const wanted = threads > 1 ? 8 * threads : 1;
   const enough = threads > 1 ? 4 * threads : 1;
   const P = g.outH * g.outW;
   const taps = g.kernelH * g.kernelW;
+  if (pass === 'forward' && direct) {
+    // Direct convolution: blocks of output rows, every output channel in each task.
+    const rows = splitRange(g.outH, Infinity, 1, Math.ceil(wanted / g.batch), 1);
+    for (let n = 0; n < g.batch; n++)
+      for (let r = 0; r + 1 < rows.length; r++) tasks.push(0, n, n + 1, 0, g.outChannels, rows[r], rows[r + 1]);
+    return { tasks: Int32Array.from(tasks), parts: 1 };
+  }
   if (pass === 'forward') {
     // Cut the positions; cut the channels only when the positions are too few to share (each
     // cut of the channels repeats the im2col packing).
@@ -151,7 +214,8 @@ export function runConvTasks(job: ConvJob, wasm: WasmExports, thread: number, co
 function runConvTask(job: ConvJob, wasm: WasmExports, thread: number, t: number): void {
   const [part, n0, n1, r0, r1, c0, c1] = job.tasks.subarray(t * TASK_FIELDS, (t + 1) * TASK_FIELDS);
   const scratch = job.scratch + thread * job.scratchBytes;
-  if (job.pass === 'forward') forwardTask(job, wasm, scratch, n0, r0, r1, c0, c1);
+  if (job.pass === 'forward' && job.direct) directTask(job, wasm, scratch, n0, c0, c1);
+  else if (job.pass === 'forward') forwardTask(job, wasm, scratch, n0, r0, r1, c0, c1);
   else if (job.pass === 'backwardInput') backwardInputTask(job, wasm, scratch, n0, r0, r1);
   else backwardWeightTask(job, wasm, scratch, part, n0, n1, r0, r1, c0, c1);
 }
@@ -167,7 +231,6 @@ function zeroLastPanel(wasm: WasmExports, packed: number, used: number, tile: nu
 function forwardTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number, co0: number, co1: number, p0: number, p1: number): void {
   const { g } = job;
   const layout = scratchLayout('forward', g);
-  const aPacked = scratch + layout.a;
   const bPacked = scratch + layout.b;
   const tmp = scratch + layout.tmp;
   const K = g.inChannels * g.kernelH * g.kernelW;
@@ -181,10 +244,22 @@ function forwardTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number
     wasm.im2col_pack(xImage, job.geometry, k0, kc, p0, nc, bPacked); // pads the last panel with zeros itself
     for (let m0 = co0; m0 < co1; m0 += MC) {
       const mc = Math.min(MC, co1 - m0);
-      zeroLastPanel(wasm, aPacked, mc, MR, kc);
-      wasm.pack_a(job.w + 4 * (m0 * K + k0), K, 1, mc, kc, aPacked);
-      wasm.gemm(mc, nc, kc, aPacked, bPacked, yTile(m0), P, tmp);
+      wasm.gemm(mc, nc, kc, packedABlock(job.packedA, g.outChannels, k0, kc, m0), bPacked, yTile(m0), P, tmp);
     }
+  }
+}
+
+/** y[n, :, oy0..oy1, :] by the direct convolution, four output channels at a time. */
+function directTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number, oy0: number, oy1: number): void {
+  const { g } = job;
+  const tmp = scratch + scratchLayout('forward', g).tmp;
+  const K = g.inChannels * g.kernelH * g.kernelW;
+  const P = g.outH * g.outW;
+  const xImage = job.x + 4 * n * g.inChannels * g.inH * g.inW;
+  const yImage = job.out + 4 * n * g.outChannels * P;
+  for (let co = 0; co < g.outChannels; co += MR) {
+    const bias = job.bias === 0 ? 0 : job.bias + 4 * co;
+    wasm.conv_direct(xImage, job.w + 4 * co * K, bias, yImage + 4 * co * P, job.geometry, g.inChannels, Math.min(MR, g.outChannels - co), K, P, oy0, oy1, tmp);
   }
 }
 
@@ -238,7 +313,6 @@ function backwardWeightTask(
 ): void {
   const { g } = job;
   const layout = scratchLayout('backwardWeight', g);
-  const aPacked = scratch + layout.a;
   const bPacked = scratch + layout.b;
   const tmp = scratch + layout.tmp;
   const K = g.inChannels * g.kernelH * g.kernelW;
@@ -248,7 +322,7 @@ function backwardWeightTask(
   const dw = job.out + 4 * part * Co * K; // this part's partial sum
   for (let n = n0; n < n1; n++) {
     const xImage = job.x + 4 * n * g.inChannels * g.inH * g.inW;
-    const dyImage = job.dy + 4 * n * Co * P;
+    const dyImage = job.packedA + 4 * n * packedAFloats(Co, P); // this image's dy, packed
     // The sum runs over output positions: they are this GEMM's K dimension.
     for (let p0 = 0; p0 < P; p0 += KC) {
       const kc = Math.min(KC, P - p0);
@@ -256,9 +330,7 @@ function backwardWeightTask(
       wasm.im2col_pack_transposed(xImage, job.geometry, c0, nc, p0, kc, bPacked);
       for (let m0 = co0; m0 < co1; m0 += MC) {
         const mc = Math.min(MC, co1 - m0);
-        zeroLastPanel(wasm, aPacked, mc, MR, kc);
-        wasm.pack_a(dyImage + 4 * (m0 * P + p0), P, 1, mc, kc, aPacked);
-        wasm.gemm(mc, nc, kc, aPacked, bPacked, dw + 4 * (m0 * K + c0), K, tmp);
+        wasm.gemm(mc, nc, kc, packedABlock(dyImage, Co, p0, kc, m0), bPacked, dw + 4 * (m0 * K + c0), K, tmp);
       }
     }
   }

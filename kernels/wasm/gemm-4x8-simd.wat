@@ -2,7 +2,7 @@
 ;;
 ;;   C (mc x nc, row-major, row stride ldc floats) += A (mc x kc) * B (kc x nc)
 ;;
-;; A and B arrive packed (kernels/wasm/im2col.wat packs them), zero-padded to whole tiles:
+;; A and B arrive packed (kernels/wasm/pack.wat packs them), zero-padded to whole tiles:
 ;;   A: ceil(mc / 4) panels, each kc x 4 floats: for every k, the 4 values of one column
 ;;   B: ceil(nc / 8) panels, each kc x 8 floats: for every k, the 8 values of one row
 ;; so the inner loop reads both strictly forwards and has no edge cases. Edge tiles of C (fewer
@@ -11,10 +11,20 @@
 ;; Why 4 x 8 (XNNPACK's f32-gemm-4x8-wasmsimd "loadsplat" shape): x86-64 has 16 vector registers;
 ;; the tile takes 8 (4 rows x 2 f32x4), B's row 2, A's splatted value 1, leaving room so V8
 ;; spills nothing. Per step of k: 2 loads of B, 4 load-and-splats of A, 8 multiplies, 8 adds:
-;; 64 FLOPs. Measured on this machine (one thread, a 96 x 256 x 256 product on packed operands,
-;; best of 7 runs interleaved, while other work shared the machine), in GFLOP/s, relaxed / plain:
-;;   4 x 8: 31-38 / 24-30     4 x 8, k unrolled by 2: 17-19 / 19-22
-;;   6 x 8: 16-19 / 18-19     8 x 8: 16-20 / 15-16   (12 and 16 accumulators: V8 spills them)
+;; 64 FLOPs. The shape was chosen by measurement: bench/microkernel.bench.ts (`npm run
+;; bench:microkernel`) writes each candidate out, checks it, and times it on one thread on packed
+;; operands in cache (128 x 256 times 256 x 256). On this machine, one other process busy on the
+;; second core, median of 5 runs interleaved, GFLOP/s (share of the one-thread SIMD peak):
+;;                  relaxed        plain
+;;   4 x 8          45.8 (87%)     35.5 (83%)
+;;   4 x 8, k/2     24.5           28.5         (k unrolled by 2)
+;;   5 x 8          18.8 / 28.0    19.5 / 26.4  (k/1 / k/2)
+;;   6 x 8          22.1 / 28.4    23.5 / 25.4
+;;   8 x 8          22.7 / 28.5    21.0 / 14.2
+;;   4 x 12         23.2 / 29.3    22.8 / 27.2
+;; Every other candidate loses a fifth or more. The likely cause, not examined in V8's code:
+;; with more live vectors than 4 x 8's 11, its register allocator spills to the stack.
+;; An earlier session's run (96 x 256 x 256, best of 7) ranked them the same.
 ;;
 ;; This file and gemm-4x8-relaxed.wat are the same but for the multiply-add of the inner loop.
 

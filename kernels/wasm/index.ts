@@ -2,13 +2,11 @@
 // hand-written WebAssembly (kernels/wasm/*.wat), on all cores through worker threads that share
 // one WebAssembly.Memory.
 //
-// A convolution call copies its inputs into the shared memory (an arena reset at every call, grown
-// to the largest call and then reused, so memory stays flat), runs its tasks (conv.ts) on this
-// thread and the workers, and copies the result out. ReLU runs in WebAssembly too (relu.wat).
-// Pooling, the L2 norm and the bias gradient are single memory-bound sweeps that are not branchy:
-// copying their tensors into the WebAssembly memory and back would cost about what the sweep
-// costs, so they run where the tensors are, with the cpu backend's loops
-// (kernels/cpu/fast/memory_bound.ts).
+// A call copies its inputs into the shared memory (an arena reset at every call, grown to the
+// largest call and then reused, so memory stays flat), runs its tasks (conv.ts for convolutions,
+// sweep.ts for max pooling, the L2 norm, the bias gradient and ReLU) on this thread and the
+// workers, and copies the result out. Small calls run on this thread alone: handing them to the
+// workers costs more than it saves.
 //
 // Arguments are checked, and float64 tensors (the gradient checks) sent to the reference, by
 // kernels/checked.ts, which createKernels puts in front of this backend: it sees float32 only.
@@ -17,10 +15,10 @@ import * as os from 'os';
 import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
 import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
-import * as ew from '../cpu/fast/memory_bound';
-import { ConvJob, ConvPass, convFlops, planConvTasks, roundUp, runConvTasks, scratchLayout, writeGeometry } from './conv';
+import { ConvJob, ConvPass, convFlops, packOperandA, packedAFloats, planConvTasks, roundUp, scratchLayout, useDirect, writeGeometry } from './conv';
 import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
-import { WasmThreads } from './threads';
+import { SWEEP_TASK_FIELDS, planSweepTasks, writePoolGeometry } from './sweep';
+import { Job, WasmThreads, runJobTasks } from './threads';
 
 export interface WasmKernelsOptions {
   /** Threads in all, the main thread included (threads - 1 workers). Default: os.availableParallelism(). */
@@ -32,10 +30,30 @@ export interface WasmKernelsOptions {
    * costs more than it saves. Default 2e6.
    */
   minParallelFlops?: number;
+  /**
+   * Stride-1 convolutions (and stride-1 input gradients) with at most this many output channels
+   * run the direct convolution instead of the GEMM (conv.ts, useDirect). Default 8; 0 turns it off.
+   */
+  directMaxChannels?: number;
+  /** Sweeps (pooling, L2 norm, bias gradient, ReLU) over fewer elements run on the main thread alone. Default 65536. */
+  minParallelElements?: number;
 }
 
 function f32(t: Tensor): Float32Array {
   return t.data as Float32Array;
+}
+
+/** What a convolution call copies into the arena (each pass has some of them). */
+interface ConvInputs {
+  x?: Float32Array;
+  w?: Float32Array;
+  bias?: Float32Array | null;
+  dy?: Float32Array;
+  /**
+   * w holds the weights of the convolution whose input gradient this forward pass computes
+   * (C_in' = this pass's C_out, C_out' = its C_in): use them flipped and transposed (transposedAsForward).
+   */
+  flipWeights?: boolean;
 }
 
 /** Where the fixed parts of the shared memory lie (byte addresses); calls use the arena after them. */
@@ -47,6 +65,8 @@ export class WasmKernels implements Kernels {
   readonly threads: number;
   readonly microKernel: MicroKernel;
   readonly minParallelFlops: number;
+  readonly minParallelElements: number;
+  readonly directMaxChannels: number;
   private readonly modules: WasmModules;
   private readonly memory: WebAssembly.Memory;
   private readonly wasm: WasmExports; // this thread's instances
@@ -60,6 +80,8 @@ export class WasmKernels implements Kernels {
     this.threads = threads;
     this.microKernel = options.microKernel ?? pickMicroKernel();
     this.minParallelFlops = options.minParallelFlops ?? 2e6;
+    this.minParallelElements = options.minParallelElements ?? 65536;
+    this.directMaxChannels = options.directMaxChannels ?? 8;
     this.modules = compileModules(this.microKernel);
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
     this.wasm = instantiate(this.modules, this.memory);
@@ -92,9 +114,9 @@ export class WasmKernels implements Kernels {
     const g = conv2dGeometry(inputShape, w.shape, options);
     const transposed = transposedAsForward(g);
     if (transposed !== null) {
-      // stride 1: dx is a forward convolution of dy (see transposedAsForward), no col2im needed
-      const flipped = flippedTransposedWeights(f32(w), g);
-      return new Tensor(inputShape, await this.convolve('forward', transposed, { x: f32(dy), w: flipped, bias: null }));
+      // stride 1: dx is a forward convolution of dy with the weights flipped and transposed
+      // (see transposedAsForward), no col2im needed
+      return new Tensor(inputShape, await this.convolve('forward', transposed, { x: f32(dy), w: f32(w), bias: null, flipWeights: true }));
     }
     return new Tensor(inputShape, await this.convolve('backwardInput', g, { dy: f32(dy), w: f32(w) }));
   }
@@ -104,9 +126,15 @@ export class WasmKernels implements Kernels {
     return new Tensor(weightShape, await this.convolve('backwardWeight', g, { dy: f32(dy), x: f32(x) }));
   }
 
-  async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
+  conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
     const [batch, channels, h, w] = dy.shape;
-    return new Tensor([channels], ew.biasGradient(f32(dy), batch, channels, h * w));
+    return this.exclusive(async () => {
+      const [gradient, db] = this.arena([dy.size, channels]);
+      new Float32Array(this.memory.buffer).set(f32(dy), gradient / 4);
+      const threads = this.sweepThreads(dy.size);
+      await this.run({ kind: 'biasGradient', dy: gradient, db, batch, channels, plane: h * w, tasks: planSweepTasks(1, channels, threads, 1, 1) }, threads);
+      return new Tensor([channels], this.read(db, channels));
+    });
   }
 
   /**
@@ -116,7 +144,7 @@ export class WasmKernels implements Kernels {
   private convolve(
     pass: ConvPass,
     g: Conv2dGeometry,
-    inputs: { x?: Float32Array; w?: Float32Array; bias?: Float32Array | null; dy?: Float32Array },
+    inputs: ConvInputs,
   ): Promise<Float32Array> {
     return this.exclusive(() => this.convolveNow(pass, g, inputs));
   }
@@ -124,7 +152,7 @@ export class WasmKernels implements Kernels {
   private async convolveNow(
     pass: ConvPass,
     g: Conv2dGeometry,
-    inputs: { x?: Float32Array; w?: Float32Array; bias?: Float32Array | null; dy?: Float32Array },
+    inputs: ConvInputs,
   ): Promise<Float32Array> {
     const parallel = this.threads > 1 && convFlops(g) >= this.minParallelFlops;
     const threads = parallel ? this.threads : 1;
@@ -132,13 +160,21 @@ export class WasmKernels implements Kernels {
       pass === 'forward' ? g.batch * g.outChannels * g.outH * g.outW
       : pass === 'backwardInput' ? g.batch * g.inChannels * g.inH * g.inW
       : g.outChannels * g.inChannels * g.kernelH * g.kernelW;
-    const { tasks, parts } = planConvTasks(pass, g, threads);
+    const direct = pass === 'forward' && useDirect(g, this.directMaxChannels);
+    const { tasks, parts } = planConvTasks(pass, g, threads, direct);
     const layout = scratchLayout(pass, g);
-    // The arena: the inputs (0 floats for those this pass has not), the output (dW as `parts`
-    // partial sums), then each thread's scratch.
-    const [x, w, bias, dy, out, scratch] = this.arena([
-      inputs.x?.length ?? 0, inputs.w?.length ?? 0, inputs.bias?.length ?? 0, inputs.dy?.length ?? 0,
-      outLength * parts, (layout.bytes / 4) * threads,
+    const K = g.inChannels * g.kernelH * g.kernelW;
+    const P = g.outH * g.outW;
+    // The GEMM's A operand, packed once for all tasks: W (forward) or each image's dy (backward weight).
+    const packedFloats =
+      pass === 'forward' && !direct ? packedAFloats(g.outChannels, K)
+      : pass === 'backwardWeight' ? g.batch * packedAFloats(g.outChannels, P)
+      : 0;
+    // The arena: the inputs (0 floats for those this pass has not), the packed A, the output (dW
+    // as `parts` partial sums), then each thread's scratch.
+    const [x, w, flipped, bias, dy, packedA, out, scratch] = this.arena([
+      inputs.x?.length ?? 0, inputs.w?.length ?? 0, inputs.flipWeights ? g.outChannels * K : 0, inputs.bias?.length ?? 0,
+      inputs.dy?.length ?? 0, packedFloats, outLength * parts, (layout.bytes / 4) * threads,
     ]);
     const heap = new Float32Array(this.memory.buffer);
     if (inputs.x !== undefined) heap.set(inputs.x, x / 4);
@@ -147,17 +183,20 @@ export class WasmKernels implements Kernels {
     if (inputs.dy !== undefined) heap.set(inputs.dy, dy / 4);
     if (pass === 'backwardWeight') heap.fill(0, out / 4, out / 4 + outLength * parts); // tasks add to dW
     writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
+    if (inputs.flipWeights) this.wasm.flip_transpose(w, flipped, g.inChannels, g.outChannels, g.kernelH * g.kernelW);
+    const weights = inputs.flipWeights ? flipped : w;
+    if (pass === 'forward' && !direct) packOperandA(this.wasm, weights, g.outChannels, K, packedA);
+    if (pass === 'backwardWeight') {
+      for (let n = 0; n < g.batch; n++) {
+        packOperandA(this.wasm, dy + 4 * n * g.outChannels * P, g.outChannels, P, packedA + 4 * n * packedAFloats(g.outChannels, P));
+      }
+    }
 
     const job: ConvJob = {
-      pass, g, geometry: GEOMETRY_ADDRESS, x, w, bias: inputs.bias ? bias : 0, dy, out, // bias 0: none
-      scratch, scratchBytes: layout.bytes, tasks,
+      pass, g, geometry: GEOMETRY_ADDRESS, x, w: weights, bias: inputs.bias ? bias : 0, dy, packedA, out, // bias 0: none
+      scratch, scratchBytes: layout.bytes, direct, tasks,
     };
-    if (!parallel) {
-      runConvTasks(job, this.wasm, 0, null);
-    } else {
-      this.workers ??= new WasmThreads(this.threads - 1, this.modules, this.memory);
-      await this.workers.run(job, this.wasm);
-    }
+    await this.run(job, threads);
     const result = heap.slice(out / 4, out / 4 + outLength);
     for (let part = 1; part < parts; part++) {
       const partial = out / 4 + part * outLength;
@@ -176,52 +215,120 @@ export class WasmKernels implements Kernels {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Pooling, L2 norm, ReLU: the cpu backend's sweeps, on the tensors where they are
+  // The sweeps: max pooling, L2 norm, ReLU (sweep.ts). Their cost is a few passes over memory, so
+  // the copies into the arena and out count: each tensor is copied once each way.
 
-  async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
+  maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
     const g = pool2dGeometry(x.shape, options);
-    const { y, argmax } = ew.maxPoolForward(f32(x), g);
-    return { y: new Tensor([g.batch, g.channels, g.outH, g.outW], y), argmax };
+    const outLength = g.batch * g.channels * g.outH * g.outW;
+    return this.exclusive(async () => {
+      const [input, y, argmax] = this.arena([x.size, outLength, outLength]);
+      new Float32Array(this.memory.buffer).set(f32(x), input / 4);
+      writePoolGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
+      const threads = this.sweepThreads(x.size);
+      const tasks = planSweepTasks(1, g.batch * g.channels, threads, 1, 1);
+      await this.run({ kind: 'maxPoolForward', x: input, y, argmax, geometry: GEOMETRY_ADDRESS, tasks }, threads);
+      return {
+        y: new Tensor([g.batch, g.channels, g.outH, g.outW], this.read(y, outLength)),
+        argmax: new Int32Array(this.memory.buffer).slice(argmax / 4, argmax / 4 + outLength),
+      };
+    });
   }
 
-  async maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Promise<Tensor> {
+  maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Promise<Tensor> {
     const g = pool2dGeometry(inputShape, options);
-    return new Tensor(inputShape, ew.maxPoolBackward(f32(dy), argmax, g));
+    const inLength = g.batch * g.channels * g.inH * g.inW;
+    return this.exclusive(async () => {
+      const [gradient, maxima, dx] = this.arena([dy.size, argmax.length, inLength]);
+      new Float32Array(this.memory.buffer).set(f32(dy), gradient / 4);
+      new Int32Array(this.memory.buffer).set(argmax, maxima / 4);
+      writePoolGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
+      const threads = this.sweepThreads(inLength);
+      const tasks = planSweepTasks(1, g.batch * g.channels, threads, 1, 1);
+      await this.run({ kind: 'maxPoolBackward', dy: gradient, argmax: maxima, dx, geometry: GEOMETRY_ADDRESS, tasks }, threads);
+      return new Tensor(inputShape, this.read(dx, inLength));
+    });
   }
 
-  async l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult> {
-    const [batch, , h, w] = x.shape;
-    const { y, norm } = ew.l2NormForward(f32(x), f32(scale), x.shape, eps);
-    return { y: new Tensor(x.shape, y), norm: new Tensor([batch, 1, h, w], norm) };
+  l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult> {
+    const [batch, channels, h, w] = x.shape;
+    const plane = h * w;
+    return this.exclusive(async () => {
+      const [input, scales, y, norm] = this.arena([x.size, channels, x.size, batch * plane]);
+      const heap = new Float32Array(this.memory.buffer);
+      heap.set(f32(x), input / 4);
+      heap.set(f32(scale), scales / 4);
+      const threads = this.sweepThreads(x.size);
+      const tasks = planSweepTasks(batch, plane, threads, 16, 4);
+      await this.run({ kind: 'l2NormForward', x: input, scale: scales, y, norm, channels, plane, eps, tasks }, threads);
+      return { y: new Tensor(x.shape, this.read(y, x.size)), norm: new Tensor([batch, 1, h, w], this.read(norm, batch * plane)) };
+    });
   }
 
-  async l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
-    const { dx, dscale } = ew.l2NormBackward(f32(dy), f32(x), f32(scale), f32(norm), x.shape);
-    return { dx: new Tensor(x.shape, dx), dscale: new Tensor(scale.shape, dscale) };
+  l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
+    const [batch, channels, h, w] = x.shape;
+    const plane = h * w;
+    const threads = this.sweepThreads(x.size);
+    const tasks = planSweepTasks(batch, plane, threads, 16, 2);
+    const parts = tasks.length / SWEEP_TASK_FIELDS; // each task writes its own float64 partial sums of dscale
+    return this.exclusive(async () => {
+      const [gradient, input, scales, norms, dx, partials] = this.arena([dy.size, x.size, channels, norm.size, x.size, 2 * channels * parts]);
+      const heap = new Float32Array(this.memory.buffer);
+      heap.set(f32(dy), gradient / 4);
+      heap.set(f32(x), input / 4);
+      heap.set(f32(scale), scales / 4);
+      heap.set(f32(norm), norms / 4);
+      await this.run({ kind: 'l2NormBackward', dy: gradient, x: input, scale: scales, norm: norms, dx, dscale: partials, channels, plane, tasks }, threads);
+      const sums = new Float64Array(this.memory.buffer, partials, channels * parts);
+      const dscale = new Float64Array(channels);
+      for (let part = 0; part < parts; part++) for (let c = 0; c < channels; c++) dscale[c] += sums[part * channels + c];
+      return { dx: new Tensor(x.shape, this.read(dx, x.size)), dscale: new Tensor(scale.shape, Float32Array.from(dscale)) };
+    });
   }
 
   // ReLU runs in WebAssembly (relu.wat): the copy into the arena and out costs less than the
   // branchy JavaScript loop on activations that are positive half the time.
 
   reluForward(x: Tensor): Promise<Tensor> {
-    return this.exclusive(() => {
+    return this.exclusive(async () => {
       const [input, output] = this.arena([x.size, x.size]);
-      const heap = new Float32Array(this.memory.buffer);
-      heap.set(f32(x), input / 4);
-      this.wasm.relu_forward(input, output, x.size);
-      return new Tensor(x.shape, heap.slice(output / 4, output / 4 + x.size));
+      new Float32Array(this.memory.buffer).set(f32(x), input / 4);
+      const threads = this.sweepThreads(x.size);
+      await this.run({ kind: 'reluForward', x: input, y: output, tasks: planSweepTasks(1, x.size, threads, 4096, 4) }, threads);
+      return new Tensor(x.shape, this.read(output, x.size));
     });
   }
 
   reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
-    return this.exclusive(() => {
+    return this.exclusive(async () => {
       const [gradient, output, dx] = this.arena([dy.size, y.size, dy.size]);
       const heap = new Float32Array(this.memory.buffer);
       heap.set(f32(dy), gradient / 4);
       heap.set(f32(y), output / 4);
-      this.wasm.relu_backward(gradient, output, dx, dy.size);
-      return new Tensor(dy.shape, heap.slice(dx / 4, dx / 4 + dy.size));
+      const threads = this.sweepThreads(dy.size);
+      await this.run({ kind: 'reluBackward', dy: gradient, y: output, dx, tasks: planSweepTasks(1, dy.size, threads, 4096, 4) }, threads);
+      return new Tensor(dy.shape, this.read(dx, dy.size));
     });
+  }
+
+  /** Threads for a sweep over `elements` elements: all of them for big tensors, else this one. */
+  private sweepThreads(elements: number): number {
+    return elements >= this.minParallelElements ? this.threads : 1;
+  }
+
+  /** Runs a job's tasks here (one thread) or here and on the workers, started on first need. */
+  private async run(job: Job, threads: number): Promise<void> {
+    if (threads === 1) {
+      runJobTasks(job, this.wasm, 0, null);
+      return;
+    }
+    this.workers ??= new WasmThreads(this.threads - 1, this.modules, this.memory);
+    await this.workers.run(job, this.wasm);
+  }
+
+  /** A copy of `length` floats of the shared memory at byte address `address`. */
+  private read(address: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer).slice(address / 4, address / 4 + length);
   }
 
   /** Runs fn alone: calls share the arena, and a caller may start several without awaiting each. */
@@ -277,17 +384,4 @@ function transposedAsForward(g: Conv2dGeometry): Conv2dGeometry | null {
   );
   if (t.outH !== g.inH || t.outW !== g.inW) throw new Error(`wasm backend: transposed convolution gives ${t.outH}x${t.outW}, expected ${g.inH}x${g.inW}`);
   return t;
-}
-
-/** w (C_out, C_in, kH, kW) -> w' (C_in, C_out, kH, kW) with w'[ci, co, ky, kx] = w[co, ci, kH - 1 - ky, kW - 1 - kx]. */
-function flippedTransposedWeights(w: Float32Array, g: Conv2dGeometry): Float32Array {
-  const { outChannels: Co, inChannels: Ci, kernelH: kH, kernelW: kW } = g;
-  const flipped = new Float32Array(w.length);
-  for (let co = 0; co < Co; co++)
-    for (let ci = 0; ci < Ci; ci++)
-      for (let ky = 0; ky < kH; ky++)
-        for (let kx = 0; kx < kW; kx++) {
-          flipped[((ci * Co + co) * kH + (kH - 1 - ky)) * kW + (kW - 1 - kx)] = w[((co * Ci + ci) * kH + ky) * kW + kx];
-        }
-  return flipped;
 }

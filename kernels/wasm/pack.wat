@@ -71,8 +71,9 @@
   ;;   col[tap][oy * outW + ox] = x[ci][iy][ix],  iy = oy * strideH - padH + ky * dilationH (ix alike)
   ;; and 0 where (iy, ix) falls in the zero padding. B = col (k = tap, j = position): the forward pass.
   ;; Panel by panel, so dst is written in order. A panel's 8 positions usually lie in one output
-  ;; row; with stride 1 and the row inside the input they are 8 consecutive floats of x: two
-  ;; vector copies. Panels at the image's edges or across rows take the element-by-element path.
+  ;; row; with stride 1 they are then 8 consecutive floats of an input row: two vector copies,
+  ;; masked where the row's ends reach into the padding. Panels across rows, and strided
+  ;; convolutions, take the element-by-element path.
   (func (export "im2col_pack")
     (param $x i32) (param $g i32) (param $t0 i32) (param $nt i32) (param $q0 i32) (param $nq i32) (param $dst i32)
     (local $inH i32) (local $inW i32) (local $kW i32) (local $taps i32) (local $outW i32) (local $plane i32)
@@ -80,6 +81,7 @@
     (local $p i32) (local $oy0 i32) (local $ox0 i32) (local $width i32) (local $oneRow i32)
     (local $t i32) (local $tap i32) (local $ci i32) (local $ky i32) (local $kx i32) (local $src i32)
     (local $iy i32) (local $ix i32) (local $oy i32) (local $ox i32) (local $lane i32) (local $d i32) (local $value f32)
+    (local $columns v128)
     (local.set $inH (i32.load offset=0 (local.get $g)))
     (local.set $inW (i32.load offset=4 (local.get $g)))
     (local.set $kW (i32.load offset=12 (local.get $g)))
@@ -112,16 +114,33 @@
         (br_if $doneTaps (i32.ge_s (local.get $t) (local.get $nt)))
         (local.set $iy (i32.add (i32.mul (local.get $oy0) (local.get $strideH)) (i32.sub (i32.mul (local.get $ky) (local.get $dilationH)) (local.get $padH))))
         (local.set $ix (i32.add (i32.mul (local.get $ox0) (local.get $strideW)) (i32.sub (i32.mul (local.get $kx) (local.get $dilationW)) (local.get $padW))))
-        (if (i32.and (local.get $oneRow)
-              (i32.and (i32.lt_u (local.get $iy) (local.get $inH))
-                       (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (i32.const 8)) (local.get $inW)))))
+        (if (local.get $oneRow)
           (then
-            ;; the fast path: 8 consecutive floats of one input row
-            (local.set $src (i32.add (local.get $x) (i32.shl
-              (i32.add (i32.mul (local.get $ci) (local.get $plane)) (i32.add (i32.mul (local.get $iy) (local.get $inW)) (local.get $ix)))
-              (i32.const 2))))
-            (v128.store offset=0 (local.get $d) (v128.load offset=0 (local.get $src)))
-            (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $src))))
+            (if (i32.lt_u (local.get $iy) (local.get $inH))
+              (then
+                (local.set $src (i32.add (local.get $x) (i32.shl
+                  (i32.add (i32.mul (local.get $ci) (local.get $plane)) (i32.add (i32.mul (local.get $iy) (local.get $inW)) (local.get $ix)))
+                  (i32.const 2))))
+                (if (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (i32.const 8)) (local.get $inW)))
+                  (then
+                    ;; the fast path: 8 consecutive floats of one input row
+                    (v128.store offset=0 (local.get $d) (v128.load offset=0 (local.get $src)))
+                    (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $src))))
+                  (else
+                    ;; the row's first or last panel, partly in the padding: the same 8 floats,
+                    ;; with the lanes whose column lies outside [0, inW) masked to +0 (the
+                    ;; unsigned compare sends negative columns above inW). The loads reach at most
+                    ;; (kW - 1) * dilation floats before or after the row: inside the arena, where
+                    ;; other tensors lie, and the mask drops them.
+                    (local.set $columns (i32x4.add (i32x4.splat (local.get $ix)) (v128.const i32x4 0 1 2 3)))
+                    (v128.store offset=0 (local.get $d) (v128.and (v128.load offset=0 (local.get $src))
+                      (i32x4.lt_u (local.get $columns) (i32x4.splat (local.get $inW)))))
+                    (v128.store offset=16 (local.get $d) (v128.and (v128.load offset=16 (local.get $src))
+                      (i32x4.lt_u (i32x4.add (local.get $columns) (i32x4.splat (i32.const 4))) (i32x4.splat (local.get $inW))))))))
+              (else
+                ;; the whole row lies in the padding
+                (v128.store offset=0 (local.get $d) (v128.const i32x4 0 0 0 0))
+                (v128.store offset=16 (local.get $d) (v128.const i32x4 0 0 0 0)))))
           (else
             ;; lane by lane, each position with its own row and bounds; lanes past width are 0
             (local.set $oy (local.get $oy0))
@@ -270,6 +289,38 @@
         (br $nextQ)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $nextR)))
+  )
+
+  ;; The weights of a stride-1 input gradient run as a forward convolution (kernels/wasm/index.ts,
+  ;; transposedAsForward): w (C_out, C_in, taps) -> dst (C_in, C_out, taps), flipped in space:
+  ;;   dst[ci][co][taps - 1 - t] = w[co][ci][t]
+  ;; (a tap t = ky * kW + kx flipped in both axes is (kH - 1 - ky) * kW + (kW - 1 - kx) = taps - 1 - t).
+  ;; dst is written in order; w is read a run of taps at a time.
+  (func (export "flip_transpose")
+    (param $w i32) (param $dst i32) (param $outChannels i32) (param $inChannels i32) (param $taps i32)
+    (local $ci i32) (local $co i32) (local $t i32) (local $src i32)
+    (local.set $ci (i32.const 0))
+    (block $doneCi (loop $nextCi
+      (br_if $doneCi (i32.ge_s (local.get $ci) (local.get $inChannels)))
+      (local.set $co (i32.const 0))
+      (block $doneCo (loop $nextCo
+        (br_if $doneCo (i32.ge_s (local.get $co) (local.get $outChannels)))
+        ;; the last tap of w[co][ci], read backwards
+        (local.set $src (i32.add (local.get $w) (i32.shl
+          (i32.sub (i32.mul (i32.add (i32.add (i32.mul (local.get $co) (local.get $inChannels)) (local.get $ci)) (i32.const 1)) (local.get $taps)) (i32.const 1))
+          (i32.const 2))))
+        (local.set $t (local.get $taps))
+        (block $doneT (loop $nextT
+          (br_if $doneT (i32.eqz (local.get $t)))
+          (f32.store (local.get $dst) (f32.load (local.get $src)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+          (local.set $src (i32.sub (local.get $src) (i32.const 4)))
+          (local.set $t (i32.sub (local.get $t) (i32.const 1)))
+          (br $nextT)))
+        (local.set $co (i32.add (local.get $co) (i32.const 1)))
+        (br $nextCo)))
+      (local.set $ci (i32.add (local.get $ci) (i32.const 1)))
+      (br $nextCi)))
   )
 
   ;; C rows [0, rows) x columns [0, cols) (row stride ldc floats) = bias[row], or 0 when $bias is 0.

@@ -6,7 +6,9 @@
 //   gemm-4x8-simd.wasm     the GEMM macro-kernel, SIMD128 multiply then add
 //   gemm-4x8-relaxed.wasm  the same with f32x4.relaxed_madd (a fused multiply-add on x86 with FMA)
 //   relu.wasm              ReLU forward and backward
-// All three import one shared WebAssembly.Memory: the main thread and every worker instantiate
+//   direct.wasm            direct convolution (stride 1, few output channels: no im2col)
+//   sweep.wasm             max pooling, the L2 norm and the bias gradient (float64 sums in f64x2)
+// All of them import one shared WebAssembly.Memory: the main thread and every worker instantiate
 // the same compiled modules on that same memory, so they read and write the same bytes.
 
 import * as fs from 'fs';
@@ -21,6 +23,8 @@ export interface WasmModules {
   pack: WebAssembly.Module;
   gemm: WebAssembly.Module;
   relu: WebAssembly.Module;
+  sweep: WebAssembly.Module;
+  direct: WebAssembly.Module;
   microKernel: MicroKernel;
 }
 
@@ -31,10 +35,22 @@ export interface WasmExports {
   im2col_pack(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number): void;
   im2col_pack_transposed(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number): void;
   col2im_add(dcol: number, ld: number, geometry: number, r0: number, rows: number, q0: number, nq: number, dx: number): void;
+  flip_transpose(w: number, dst: number, outChannels: number, inChannels: number, taps: number): void;
+  conv_direct(
+    x: number, w: number, bias: number, y: number, geometry: number, inChannels: number, rows: number, ldw: number, yPlane: number,
+    oy0: number, oy1: number, tmp: number,
+  ): void;
   fill_rows(c: number, ldc: number, rows: number, cols: number, bias: number): void;
   gemm(mc: number, nc: number, kc: number, a: number, b: number, c: number, ldc: number, tmp: number): void;
   relu_forward(x: number, y: number, n: number): void;
   relu_backward(dy: number, y: number, dx: number, n: number): void;
+  maxpool_forward(x: number, y: number, argmax: number, geometry: number, p0: number, p1: number): void;
+  maxpool_backward(dy: number, argmax: number, dx: number, geometry: number, p0: number, p1: number): void;
+  bias_gradient(dy: number, db: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
+  l2norm_forward(x: number, scale: number, y: number, norm: number, channels: number, plane: number, eps: number, i0: number, i1: number): void;
+  l2norm_backward(
+    dy: number, x: number, scale: number, norm: number, dx: number, dscale: number, channels: number, plane: number, i0: number, i1: number,
+  ): void;
 }
 
 /** Largest memory the modules declare: 65536 pages of 64 KiB = 4 GiB (the whole 32-bit space). */
@@ -101,6 +117,8 @@ export function compileModules(microKernel: MicroKernel): WasmModules {
     pack: new WebAssembly.Module(wasmBytes('pack')),
     gemm: new WebAssembly.Module(wasmBytes(`gemm-4x8-${microKernel}`)),
     relu: new WebAssembly.Module(wasmBytes('relu')),
+    sweep: new WebAssembly.Module(wasmBytes('sweep')),
+    direct: new WebAssembly.Module(wasmBytes('direct')),
     microKernel,
   };
 }
@@ -111,5 +129,7 @@ export function instantiate(modules: WasmModules, memory: WebAssembly.Memory): W
   const pack = new WebAssembly.Instance(modules.pack, imports).exports;
   const gemm = new WebAssembly.Instance(modules.gemm, imports).exports;
   const relu = new WebAssembly.Instance(modules.relu, imports).exports;
-  return { ...pack, ...gemm, ...relu } as unknown as WasmExports;
+  const sweep = new WebAssembly.Instance(modules.sweep, imports).exports;
+  const direct = new WebAssembly.Instance(modules.direct, imports).exports;
+  return { ...pack, ...gemm, ...relu, ...sweep, ...direct } as unknown as WasmExports;
 }

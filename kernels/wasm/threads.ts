@@ -1,6 +1,7 @@
 // The worker threads of the 'wasm' backend: each instantiates the same compiled modules on the
-// same shared WebAssembly.Memory, so a job is only a description (addresses and a task list),
-// and every thread, the main one included, takes task numbers from one atomic counter.
+// same shared WebAssembly.Memory, so a job is only a description (addresses and a task list: a
+// convolution pass of conv.ts or a sweep of sweep.ts), and every thread, the main one included,
+// takes task numbers from one atomic counter.
 //
 // Lifetime as in the cpu backend's pool: workers are unref()'d while idle (a forgotten backend
 // never keeps Node alive) and ref()'d while a job runs; dispose() terminates them.
@@ -8,7 +9,17 @@
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { ConvJob, runConvTasks } from './conv';
+import { SweepJob, runSweepTasks } from './sweep';
 import { WasmExports, WasmModules } from './runtime';
+
+/** What the threads run: a convolution pass or a memory-bound sweep. */
+export type Job = ConvJob | SweepJob;
+
+/** Runs a job's tasks on this thread until there are none left (counter null: all of them). */
+export function runJobTasks(job: Job, wasm: WasmExports, thread: number, counter: Int32Array | null): void {
+  if ('pass' in job) runConvTasks(job, wasm, thread, counter);
+  else runSweepTasks(job, wasm, counter);
+}
 
 /** What a worker is started with. */
 export interface WorkerSetup {
@@ -20,7 +31,7 @@ export interface WorkerSetup {
 
 /** What a worker receives per job: the job and the shared task counter. */
 export interface JobMessage {
-  job: ConvJob;
+  job: Job;
   counter: SharedArrayBuffer;
 }
 
@@ -65,7 +76,7 @@ export class WasmThreads {
   }
 
   /** Runs a job on every worker and on the calling thread (thread 0); resolves when all tasks are done. */
-  async run(job: ConvJob, wasm: WasmExports): Promise<void> {
+  async run(job: Job, wasm: WasmExports): Promise<void> {
     if (this.disposed) throw new Error('wasm backend: worker threads used after dispose()');
     if (this.broken !== null) throw this.broken;
     Atomics.store(this.counter, 0, 0);
@@ -77,10 +88,10 @@ export class WasmThreads {
     }
     let mainError: unknown = null;
     try {
-      runConvTasks(job, wasm, 0, this.counter);
+      runJobTasks(job, wasm, 0, this.counter);
     } catch (error) {
       mainError = error;
-      Atomics.store(this.counter, 0, job.tasks.length); // no more tasks for anyone
+      Atomics.store(this.counter, 0, job.tasks.length); // no more tasks for anyone (a task is several ints)
     }
     // Wait for every worker, even after a failure: none may still be writing when the next job starts.
     const settled = await Promise.allSettled(replies);

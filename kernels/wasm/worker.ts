@@ -3,9 +3,8 @@
 // Compiled to dist/kernels/wasm/worker.js, which threads.ts starts.
 
 import { parentPort, workerData } from 'worker_threads';
-import { runConvTasks } from './conv';
 import { instantiate } from './runtime';
-import { JobMessage, WorkerReply, WorkerSetup } from './threads';
+import { JobMessage, WorkerReply, WorkerSetup, runJobTasks } from './threads';
 
 if (parentPort === null) throw new Error('kernels/wasm/worker.js must be started as a worker thread');
 const port = parentPort;
@@ -15,7 +14,7 @@ const wasm = instantiate(setup.modules, setup.memory);
 port.on('message', (message: JobMessage) => {
   let reply: WorkerReply;
   try {
-    runConvTasks(message.job, wasm, setup.thread, new Int32Array(message.counter));
+    runJobTasks(message.job, wasm, setup.thread, new Int32Array(message.counter));
     reply = { ok: true };
   } catch (error) {
     // Report instead of crashing: the call fails, the threads stay usable.

@@ -4,7 +4,8 @@
 // the whole small model against the reference, and memory over repeated calls.
 // (spec/kernels/backends.spec.ts runs the common backend suite on 'wasm' as on every backend.)
 //
-// Tolerances, as in backends.spec.ts: the wasm kernels sum in float32, in another order than the
+// Tolerances, as in backends.spec.ts (the direct convolution sums the same terms in the same order
+// as the GEMM, multiply then add): the wasm kernels sum in float32, in another order than the
 // reference (which sums in float64 and rounds once); rounding errors of a sum of K terms grow
 // like sqrt(K) units of the last place of the largest partial sums, so each output is checked
 // against  4 * 2^-24 * sqrt(K) * max|expected|  with K the terms behind one output. The packers
@@ -13,10 +14,10 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Tensor, shapeToString } from '../../tensor/tensor';
+import { Shape, Tensor, shapeToString } from '../../tensor/tensor';
 import { Rng, randNormal } from '../../tensor/random';
 import { fromArray } from '../../tensor/create';
-import { Conv2dOptions, conv2dGeometry } from '../../kernels/geometry';
+import { Conv2dOptions, Pool2dOptions, conv2dGeometry } from '../../kernels/geometry';
 import * as reference from '../../kernels/cpu/reference';
 import { im2col } from '../../kernels/cpu/fast/im2col';
 import { WasmKernels } from '../../kernels/wasm';
@@ -25,7 +26,7 @@ import { Engine, MicroKernel, compileModules, instantiate, pickMicroKernel, rela
 import { defaultBackendName } from '../../kernels/select';
 import { SSD300 } from '../../ssd/ssd300';
 import { multiboxLoss } from '../../ssd/loss';
-import { Kernels } from '../../kernels/kernels';
+import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../../kernels/kernels';
 
 const VARIANTS: MicroKernel[] = ['simd', 'relaxed'];
 
@@ -198,8 +199,13 @@ const SSD_CONVS: SsdConv[] = [
 const WASM_VARIANTS: { label: string; create: () => WasmKernels }[] = [];
 for (const variant of VARIANTS) {
   WASM_VARIANTS.push({ label: `${variant}, 1 thread`, create: () => new WasmKernels({ threads: 1, microKernel: variant }) });
-  WASM_VARIANTS.push({ label: `${variant}, 2 threads`, create: () => new WasmKernels({ threads: 2, microKernel: variant, minParallelFlops: 0 }) });
+  WASM_VARIANTS.push({ label: `${variant}, 2 threads`, create: () => new WasmKernels({ threads: 2, microKernel: variant, minParallelFlops: 0, minParallelElements: 0 }) });
 }
+// Stride-1 convolutions with up to 8 output channels run the direct convolution (direct.wat) by
+// default: these two run every geometry through the GEMM only, and through the direct
+// convolution wherever the stride allows (any number of channels, 4 at a time).
+WASM_VARIANTS.push({ label: 'GEMM only, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: 0 }) });
+WASM_VARIANTS.push({ label: 'direct wherever stride 1, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: Infinity }) });
 
 describe('kernels/wasm: every SSD300 convolution geometry against the reference', function () {
   this.timeout(300000);
@@ -262,6 +268,63 @@ describe('kernels/wasm: every SSD300 convolution geometry against the reference'
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * `inner`, with max pooling's choice of maxima recorded (replay false) or replaced by recorded ones
+ * (replay true), call by call. A near-tie in a pooling window (pool5 is 3x3 with stride 1) may
+ * pick another element under float32 rounding than under the reference's float64, and the
+ * gradient then flows through another pixel: a discrete difference, not an error of the kernels.
+ * The whole-model comparison routes both runs through the same maxima, the reference run's.
+ */
+class PoolMaxima implements Kernels {
+  private call = 0;
+  constructor(
+    private readonly inner: Kernels,
+    readonly maxima: Int32Array[],
+    private readonly replay: boolean,
+  ) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
+    const { y, argmax } = await this.inner.maxPool2dForward(x, options);
+    if (!this.replay) {
+      this.maxima.push(argmax);
+      return { y, argmax };
+    }
+    return { y, argmax: this.maxima[this.call++] };
+  }
+  conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, o: Conv2dOptions): Promise<Tensor> {
+    return this.inner.conv2dForward(x, w, b, o);
+  }
+  conv2dBackwardInput(dy: Tensor, w: Tensor, s: Shape, o: Conv2dOptions): Promise<Tensor> {
+    return this.inner.conv2dBackwardInput(dy, w, s, o);
+  }
+  conv2dBackwardWeight(dy: Tensor, x: Tensor, s: Shape, o: Conv2dOptions): Promise<Tensor> {
+    return this.inner.conv2dBackwardWeight(dy, x, s, o);
+  }
+  conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
+    return this.inner.conv2dBackwardBias(dy);
+  }
+  maxPool2dBackward(dy: Tensor, argmax: Int32Array, s: Shape, o: Pool2dOptions): Promise<Tensor> {
+    return this.inner.maxPool2dBackward(dy, argmax, s, o);
+  }
+  l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult> {
+    return this.inner.l2NormForward(x, scale, eps);
+  }
+  l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
+    return this.inner.l2NormBackward(dy, x, scale, norm);
+  }
+  reluForward(x: Tensor): Promise<Tensor> {
+    return this.inner.reluForward(x);
+  }
+  reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
+    return this.inner.reluBackward(dy, y);
+  }
+  dispose(): Promise<void> {
+    return this.inner.dispose();
+  }
+}
+
 /** Forward, MultiBox loss and every parameter gradient of a small SSD300 on the given kernels. */
 async function smallModelRun(kernels: Kernels, images: Tensor, dLocs?: Tensor, dScores?: Tensor) {
   const model = new SSD300({ nClasses: 3, widthDivisor: 16, kernels, seed: 11 });
@@ -282,10 +345,11 @@ describe('kernels/wasm: the small SSD300 (channels / 16) on wasm matches the ref
   it('forward outputs, the MultiBox loss and every parameter gradient, batch 2', async function () {
     this.timeout(300000);
     const images = randNormal([2, 3, 300, 300], new Rng(12));
-    const want = await smallModelRun(reference.referenceKernels, images);
+    const maxima: Int32Array[] = [];
+    const want = await smallModelRun(new PoolMaxima(reference.referenceKernels, maxima, false), images);
     const wasm = new WasmKernels({ threads: 2 });
     try {
-      const got = await smallModelRun(wasm, images, want.loss.dLocs, want.loss.dScores);
+      const got = await smallModelRun(new PoolMaxima(wasm, maxima, true), images, want.loss.dLocs, want.loss.dScores);
       // About 20 layers of float32 sums of up to 4608 terms in each direction; each layer's
       // relative error is at most 4 * 2^-24 * sqrt(4608) = 1.6e-5 of its largest output, and
       // they add up along the path: 40 such layers give 6.5e-4. Checked against 1e-3 of each

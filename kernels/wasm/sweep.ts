@@ -1,0 +1,95 @@
+// The memory-bound kernels of the 'wasm' backend (max pooling, the L2 norm, the bias gradient and
+// ReLU) as tasks that any thread can run, like the convolutions of conv.ts: each kernel is one
+// sweep over its tensors (sweep.wat, relu.wat), cut into ranges that write disjoint parts of the
+// output.
+//
+//   max pooling       task = a range of (image, channel) planes
+//   bias gradient     task = a range of channels (each sums over every image)
+//   L2 norm           task = (image, range of positions): the sums run over the channels, so a
+//                     position's channels stay in one task; backward writes each task's float64
+//                     partial sum of dscale, which the caller adds up
+//   ReLU              task = a range of elements
+
+import { Pool2dGeometry } from '../geometry';
+import { splitRange } from '../cpu/fast/conv';
+import { WasmExports } from './runtime';
+
+/** One call as the threads see it: byte addresses in the shared memory, and the task list. */
+export type SweepJob = { tasks: Int32Array } & (
+  | { kind: 'maxPoolForward'; x: number; y: number; argmax: number; geometry: number }
+  | { kind: 'maxPoolBackward'; dy: number; argmax: number; dx: number; geometry: number }
+  | { kind: 'biasGradient'; dy: number; db: number; batch: number; channels: number; plane: number }
+  | { kind: 'l2NormForward'; x: number; scale: number; y: number; norm: number; channels: number; plane: number; eps: number }
+  | {
+      kind: 'l2NormBackward'; dy: number; x: number; scale: number; norm: number; dx: number;
+      /** Task t's float64 partial sums of dscale (channels doubles) start at dscale + 8 * t * channels. */
+      dscale: number; channels: number; plane: number;
+    }
+  | { kind: 'reluForward'; x: number; y: number }
+  | { kind: 'reluBackward'; dy: number; y: number; dx: number }
+);
+
+export type SweepKind = SweepJob['kind'];
+
+/** Ints per task: (image, start, end); the image is 0 where the ranges span images. */
+export const SWEEP_TASK_FIELDS = 3;
+
+/** The struct sweep.wat reads: 10 i32 in this order. */
+export function writePoolGeometry(heap: Int32Array, address: number, g: Pool2dGeometry): void {
+  const fields = [g.inH, g.inW, g.kernelH, g.kernelW, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW];
+  heap.set(fields, address / 4);
+}
+
+/**
+ * Tasks cutting [0, total) of each of `images` images (1 where the ranges span the whole tensor)
+ * for `threads` threads: about 4 per thread, none shorter than `minChunk`, starts multiples of
+ * `align` (so four-wide loops stay aligned).
+ */
+export function planSweepTasks(images: number, total: number, threads: number, minChunk: number, align: number): Int32Array {
+  const wanted = threads > 1 ? Math.ceil((4 * threads) / images) : 1;
+  const bounds = splitRange(total, Infinity, minChunk, wanted, align);
+  const tasks: number[] = [];
+  for (let n = 0; n < images; n++) for (let i = 0; i + 1 < bounds.length; i++) tasks.push(n, bounds[i], bounds[i + 1]);
+  return Int32Array.from(tasks);
+}
+
+/** Runs tasks until the shared counter (or, with none, the list) says there are none left. */
+export function runSweepTasks(job: SweepJob, wasm: WasmExports, counter: Int32Array | null): void {
+  const count = job.tasks.length / SWEEP_TASK_FIELDS;
+  if (counter === null) {
+    for (let t = 0; t < count; t++) runSweepTask(job, wasm, t);
+    return;
+  }
+  for (;;) {
+    const t = Atomics.add(counter, 0, 1);
+    if (t >= count) return;
+    runSweepTask(job, wasm, t);
+  }
+}
+
+function runSweepTask(job: SweepJob, wasm: WasmExports, t: number): void {
+  const [n, start, end] = job.tasks.subarray(t * SWEEP_TASK_FIELDS, (t + 1) * SWEEP_TASK_FIELDS);
+  switch (job.kind) {
+    case 'maxPoolForward':
+      return wasm.maxpool_forward(job.x, job.y, job.argmax, job.geometry, start, end);
+    case 'maxPoolBackward':
+      return wasm.maxpool_backward(job.dy, job.argmax, job.dx, job.geometry, start, end);
+    case 'biasGradient':
+      return wasm.bias_gradient(job.dy, job.db, job.batch, job.channels, job.plane, start, end);
+    case 'l2NormForward': {
+      const image = 4 * n * job.channels * job.plane; // bytes to image n of x and y
+      return wasm.l2norm_forward(job.x + image, job.scale, job.y + image, job.norm + 4 * n * job.plane, job.channels, job.plane, job.eps, start, end);
+    }
+    case 'l2NormBackward': {
+      const image = 4 * n * job.channels * job.plane;
+      return wasm.l2norm_backward(
+        job.dy + image, job.x + image, job.scale, job.norm + 4 * n * job.plane, job.dx + image,
+        job.dscale + 8 * t * job.channels, job.channels, job.plane, start, end,
+      );
+    }
+    case 'reluForward':
+      return wasm.relu_forward(job.x + 4 * start, job.y + 4 * start, end - start);
+    case 'reluBackward':
+      return wasm.relu_backward(job.dy + 4 * start, job.y + 4 * start, job.dx + 4 * start, end - start);
+  }
+}
