@@ -5,6 +5,9 @@
 //   node dist/bench/kernels.bench.js [--quick] [--threads 1,2] [--runs 7] [--retries 10] [--json FILE]
 //                                    [--backends wasm,cpu,gpu.js:webasm,gpu.js:cpu,gpu.js:headlessgl]
 //
+// --quick: well under a minute here: conv3_1 only, wasm and cpu on all cores only, 3 runs, no
+// retries. Every row is printed as soon as it is measured, in quick mode and otherwise.
+//
 // GPU.js backends compile a kernel on its first call for each geometry: the column `first call`
 // is that call (compile + one run), reported apart from the median of the runs after it.
 // gpu.js:headlessgl needs an X server: run under `xvfb-run -a` (it is benchmarked by default
@@ -52,12 +55,12 @@ function arg(name: string): string | undefined {
 
 const WARMUP = quick ? 1 : 2;
 const RUNS = Number(arg('runs') ?? (quick ? 3 : 7));
-const RETRIES = Number(arg('retries') ?? (quick ? 3 : 10));
-const THREADS = (arg('threads') ?? [...new Set([1, 2, os.availableParallelism()])].join(','))
+const RETRIES = Number(arg('retries') ?? (quick ? 1 : 10));
+const THREADS = (arg('threads') ?? (quick ? String(os.availableParallelism()) : [...new Set([1, 2, os.availableParallelism()])].join(',')))
   .split(',')
   .map(Number)
   .filter((t) => Number.isInteger(t) && t >= 1);
-const GPUJS_BACKENDS = (arg('backends') ?? `wasm,cpu,gpu.js:webasm,gpu.js:cpu${process.env.DISPLAY ? ',gpu.js:headlessgl' : ''}`)
+const GPUJS_BACKENDS = (arg('backends') ?? (quick ? 'wasm,cpu' : `wasm,cpu,gpu.js:webasm,gpu.js:cpu${process.env.DISPLAY ? ',gpu.js:headlessgl' : ''}`))
   .split(',')
   .filter((name) => name.startsWith('gpu.js:'));
 const BENCH_CPU = (arg('backends') ?? 'cpu').split(',').includes('cpu');
@@ -143,7 +146,7 @@ interface ConvLayer {
   referenceOutChannels: number;
 }
 
-const LAYERS: ConvLayer[] = [
+const ALL_LAYERS: ConvLayer[] = [
   {
     name: 'conv3_1',
     x: [1, 256, 75, 75],
@@ -161,6 +164,7 @@ const LAYERS: ConvLayer[] = [
     referenceOutChannels: quick ? 8 : 32,
   },
 ];
+const LAYERS = quick ? ALL_LAYERS.slice(0, 1) : ALL_LAYERS;
 
 type Pass = 'forward' | 'backward input' | 'backward weight';
 const PASSES: Pass[] = ['forward', 'backward input', 'backward weight'];
@@ -223,14 +227,28 @@ interface Row {
   first?: string;
 }
 
-function printTable(rows: Row[]): void {
-  const header = ['kernel', 'pass', 'backend', 'threads', 'first call ms', 'median ms', 'rate', '% of peak', 'others'];
-  const cells = rows.map((r) => [r.kernel, r.pass, r.backend, String(r.threads), r.first ?? '-', r.ms.toFixed(1), r.rate, r.peak, r.others]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]): string => c.map((s, i) => (i >= 3 ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const c of cells) console.log(line(c));
+/**
+ * A table printed row by row, as each is measured (a long run shows its progress): the columns
+ * have fixed widths, wide enough for this benchmark's cells.
+ */
+class TablePrinter {
+  private static readonly HEADER = ['kernel', 'pass', 'backend', 'threads', 'first call ms', 'median ms', 'rate', '% of peak', 'others'];
+  private static readonly WIDTHS = [38, 15, 16, 7, 13, 9, 16, 9, 6];
+  readonly rows: Row[] = [];
+
+  constructor() {
+    console.log(this.line(TablePrinter.HEADER));
+    console.log(TablePrinter.WIDTHS.map((w) => '-'.repeat(w)).join('  '));
+  }
+
+  add(r: Row): void {
+    this.rows.push(r);
+    console.log(this.line([r.kernel, r.pass, r.backend, String(r.threads), r.first ?? '-', r.ms.toFixed(1), r.rate, r.peak, r.others]));
+  }
+
+  private line(cells: string[]): string {
+    return cells.map((s, i) => (i >= 3 ? s.padStart(TablePrinter.WIDTHS[i]) : s.padEnd(TablePrinter.WIDTHS[i]))).join('  ');
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,7 +261,7 @@ async function main(): Promise<void> {
   const clocks = new Map<number, number>();
   for (const t of new Set([1, ...THREADS, os.availableParallelism()])) {
     let ghz = 0;
-    for (let i = 0; i < 5; i++) ghz = Math.max(ghz, await measureClockGhz(t));
+    for (let i = 0; i < (quick ? 1 : 5); i++) ghz = Math.max(ghz, await measureClockGhz(t));
     clocks.set(t, ghz);
   }
   const nominal = nominalGhz();
@@ -296,14 +314,17 @@ async function main(): Promise<void> {
   console.log();
 
   // 2. Convolutions.
-  const rows: Row[] = [];
+  const perPass = LAYERS.map((l) => `${l.name} ${(flopsOf(l) / 1e9).toFixed(2)}`).join(', ');
+  console.log(`convolutions (GFLOP per pass: ${perPass}; each pass costs the same; reference rows: ms extrapolated to the full layer;`);
+  console.log('% of peak: wasm of the WebAssembly SIMD peak of its micro-kernel variant, the others of the scalar peak):');
+  const convTable = new TablePrinter();
   for (const layer of LAYERS) {
     const full = convData(layer.x, layer.w, layer.options, 2);
     const refW = [layer.referenceOutChannels, ...layer.w.slice(1)];
     const slice = convData(layer.x, refW, layer.options, 3);
     for (const pass of PASSES) {
       const r = await time(() => runPass(reference.referenceKernels, pass, slice, layer.options), 0, 1, 1); // one run: it is slow
-      rows.push({
+      convTable.add({
         kernel: `${layer.name} (ref: C_out ${layer.referenceOutChannels})`,
         pass,
         backend: 'reference',
@@ -319,7 +340,7 @@ async function main(): Promise<void> {
         const firstMs = performance.now() - first0;
         const t = await time(() => runPass(b.kernels, pass, full, layer.options), WARMUP - 1, b.runs);
         const gflops = full.flops / t.median / 1e9;
-        rows.push({
+        convTable.add({
           kernel: `${layer.name} ${JSON.stringify(layer.x)}->${layer.w[0]}`,
           pass,
           backend: b.label,
@@ -333,14 +354,11 @@ async function main(): Promise<void> {
       }
     }
   }
-  const perPass = LAYERS.map((l) => `${l.name} ${(flopsOf(l) / 1e9).toFixed(2)}`).join(', ');
-  console.log(`convolutions (GFLOP per pass: ${perPass}; each pass costs the same; reference rows: ms extrapolated to the full layer;`);
-  console.log('% of peak: wasm of the WebAssembly SIMD peak of its micro-kernel variant, the others of the scalar peak):');
-  printTable(rows);
   console.log();
 
   // 3. The memory-bound kernels: GB/s of tensors read and written (float32).
-  const memRows: Row[] = [];
+  console.log('memory-bound kernels (wasm cuts each sweep over its threads, cpu sweeps on one; rate = float32 bytes read and written / time):');
+  const memTable = new TablePrinter();
   const rng = new Rng(4);
   const pool1 = randNormal([1, 64, 300, 300], rng);
   const conv43 = randNormal([1, 512, 38, 38], rng);
@@ -360,7 +378,7 @@ async function main(): Promise<void> {
     const firstOfEach = backends.filter((b, i) => backends.findIndex((o) => o.label === b.label) === i && !b.label.startsWith('gpu.js'));
     for (const b of [{ label: 'reference', threads: 1, kernels: reference.referenceKernels }, ...firstOfEach]) {
       const t = await time(() => m.run(b.kernels), WARMUP, RUNS);
-      memRows.push({
+      memTable.add({
         kernel: m.name,
         pass: '',
         backend: b.label,
@@ -372,15 +390,13 @@ async function main(): Promise<void> {
       });
     }
   }
-  console.log('memory-bound kernels (wasm cuts each sweep over its threads, cpu sweeps on one; rate = float32 bytes read and written / time):');
-  printTable(memRows);
 
   if (JSON_FILE !== undefined) {
     const peaks = {
       scalar: Object.fromEntries([...clocks.keys()].map((t) => [`${t} threads`, scalarPeak(t)])),
       simd: Object.fromEntries(simdPeaks),
     };
-    fs.writeFileSync(JSON_FILE, JSON.stringify({ node: process.version, cpu: os.cpus()[0]?.model, peaks, convolutions: rows, memoryBound: memRows }, null, 2));
+    fs.writeFileSync(JSON_FILE, JSON.stringify({ node: process.version, cpu: os.cpus()[0]?.model, peaks, convolutions: convTable.rows, memoryBound: memTable.rows }, null, 2));
     console.log(`\nwrote ${JSON_FILE}`);
   }
   for (const b of backends) await b.kernels.dispose();

@@ -11,6 +11,7 @@
 // 21,000 in the second, a few thousand from the third on: the C allocator then reuses freed
 // memory). The timed runs measure the steady state that a long inference or training run sees.
 // `--forward-only` skips the training steps (the cpu backend's take minutes on the full model).
+// `--quick`: batch 1, one warm-up and one timed forward per backend, no training step.
 //
 // FLOPs: a forward pass of the full model is 31.37 GMAC = 62.7 GFLOP per image (convolutions
 // only; see `ssd summary`); --width-divisor 16 gives the demo's small model. A training step
@@ -178,7 +179,7 @@ async function main(): Promise<void> {
   const batches = arg('batches', quick ? '1' : '1,4').split(',').map(Number);
   const runs = Number(arg('runs', quick ? '1' : '3'));
   const warmup = Number(arg('warmup', quick ? '1' : '2'));
-  const forwardOnly = process.argv.includes('--forward-only');
+  const forwardOnly = quick || process.argv.includes('--forward-only'); // --quick: under half a minute here
   const model = { nClasses: Number(arg('classes', '21')), widthDivisor: Number(arg('width-divisor', '1')) };
   const jsonFile = arg('json', '');
   const cores = os.availableParallelism();
