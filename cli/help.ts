@@ -43,7 +43,7 @@ export const COMMANDS = {
       '--batch-norm (a batch norm after every base and auxiliary conv: trains from scratch)',
       '--width-divisor D (1)  --epochs E (1)  --batch B (8)  --max-minutes M',
       '--max-steps N (stops the run; the schedule follows --epochs, or --max-minutes if it ends first)',
-      '--lr LR (1e-3; with --batch-norm 0.015 x batch / 8)  --schedule cosine|steps|constant (cosine)',
+      '--lr LR (1e-3; with --batch-norm 0.01 x batch / 8)  --schedule cosine|steps|constant (cosine)',
       '--warmup W (100 steps)  --max-grad-norm G (10)  --no-augment  --seed S (0)',
       "--checkpoint-every N|Mm (steps, or minutes with 'm': 500 or 10m)",
       '--eval-every E (epochs)  --eval-split S (test)  --diagnose N (layer statistics, first N steps)',

@@ -190,8 +190,9 @@ async function trainCommand(v: Values): Promise<void> {
   const maxSteps = positive(v, 'max-steps', true);
   const maxMinutes = positive(v, 'max-minutes', false);
   const batchNorm = v['batch-norm'] === true;
-  // batch norm takes large rates: 0.015 at batch 8, scaled with the batch (the linear scaling rule)
-  const lr = positive(v, 'lr', false) ?? (batchNorm ? (0.015 * batchSize) / 8 : 1e-3);
+  // batch norm takes large rates: 0.01 at batch 8 (0.015 made the gradient norm spike and some
+  // classes collapse in the demo), scaled with the batch (the linear scaling rule)
+  const lr = positive(v, 'lr', false) ?? (batchNorm ? (0.01 * batchSize) / 8 : 1e-3);
   const warmupSteps = num(v, 'warmup', 100, true);
   if (warmupSteps < 0) throw new Error(`--warmup: expected a non-negative integer, got '${v.warmup}'`);
   const maxGradNorm = positive(v, 'max-grad-norm', false) ?? 10;
