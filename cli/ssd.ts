@@ -85,15 +85,19 @@ async function backend(values: Values): Promise<Kernels> {
   return kernels;
 }
 
-/** Fail before training, not after the first epoch, if the checkpoint cannot be written. */
-function checkWritable(file: string): void {
-  const dir = path.dirname(path.resolve(file));
+/** Make `dir` if needed and check that it can be written, before any work; `refusal` starts the error. */
+function checkWritableDirectory(dir: string, refusal: string): void {
   try {
     makeDirectory(dir);
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (e) {
-    throw new Error(`--out ${file}: cannot write there (${(e as Error).message})`);
+    throw new Error(`${refusal} (${(e as Error).message})`);
   }
+}
+
+/** Fail before training, not after the first epoch, if the checkpoint cannot be written. */
+function checkWritable(file: string): void {
+  checkWritableDirectory(path.dirname(path.resolve(file)), `--out ${file}: cannot write there`);
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error(`--out ${file}: is a directory`);
 }
 
@@ -151,12 +155,7 @@ async function detectCommand(v: Values, files: readonly string[]): Promise<void>
   const failed: string[] = [];
   try {
     const { model, classes } = loadModel(weights, kernels);
-    try {
-      makeDirectory(outDir);
-      fs.accessSync(outDir, fs.constants.W_OK);
-    } catch (e) {
-      throw new Error(`--out ${outDir}: cannot write pictures there (${(e as Error).message})`);
-    }
+    checkWritableDirectory(outDir, `--out ${outDir}: cannot write pictures there`);
     for (const [i, file] of files.entries()) {
       try {
         const image = readImage(file, decode);

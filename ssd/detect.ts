@@ -150,6 +150,8 @@ export function detectObjects(
   predScores: Tensor,
   priorsCxcy: Tensor,
   options: DetectOptions = {},
+  /** A name for each image of the batch (its file), for the error when an output is not finite. */
+  imageNames?: readonly string[],
 ): Detection[][] {
   const { minScore = 0.01, maxOverlap = 0.45, topK = 200 } = options;
   assertShape(priorsCxcy, [-1, 4], 'detectObjects: priorsCxcy');
@@ -163,7 +165,7 @@ export function detectObjects(
   if (!(topK === Infinity || (Number.isInteger(topK) && topK >= 1))) {
     throw new Error(`detectObjects: topK must be a positive integer (or Infinity), got ${topK}`);
   }
-  checkPredictionsFinite(predLocs, predScores);
+  checkPredictionsFinite(predLocs, predScores, imageNames);
 
   const probs = softmax(predScores, 2); // (N, n_priors, n_classes), each row sums to 1
   const results: Detection[][] = [];

@@ -3,7 +3,7 @@
 // put back in the mode it was in.
 
 import { SSD300 } from '../ssd/ssd300';
-import { Detection, DetectOptions, checkPredictionsFinite, detectObjects } from '../ssd/detect';
+import { Detection, DetectOptions, detectObjects } from '../ssd/detect';
 import { ApMethod, EvaluationResult, GroundTruth, evaluateDetections } from '../ssd/evaluate';
 import { RgbImage } from '../data/image';
 import { resizeBilinear } from '../data/resize';
@@ -42,8 +42,7 @@ export async function detectImages(model: SSD300, images: readonly RgbImage[], o
       const { locs, scores } = await model.forward(imageToTensor(batch)); // (B, 8732, 4), (B, 8732, n_classes)
       model.clearCache();
       const names = batch.map((_, k) => options.names?.[i + k] ?? `image ${i + k}`);
-      checkPredictionsFinite(locs, scores, names);
-      out.push(...detectObjects(locs, scores, model.priorsCxcy, options));
+      out.push(...detectObjects(locs, scores, model.priorsCxcy, options, names)); // names: for a non-finite output's error
     }
     return out;
   });

@@ -3,7 +3,6 @@
 // nothing that existed before was changed.
 
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -13,12 +12,11 @@ import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../../data/synthetic';
 import { writeVocDataset } from '../../data/voc';
 import { encodeJpeg, encodePng } from '../../data/image_files';
 import { pngBomb } from '../helpers/png_bomb';
+import { runSsd } from '../helpers/cli';
 
-const CLI = path.join(__dirname, '../../cli/ssd.js');
 
-function ssd(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 240000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function ssd(...args: string[]): ReturnType<typeof runSsd> {
+  return runSsd(args, 240000);
 }
 
 describe('cli/ssd under bad input', () => {

@@ -2,16 +2,14 @@
 // step of the small model, evaluation, detection with a picture written, and the error messages.
 
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { runSsd } from '../helpers/cli';
 
-const CLI = path.join(__dirname, '../../cli/ssd.js');
 
-function ssd(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function ssd(...args: string[]): ReturnType<typeof runSsd> {
+  return runSsd(args);
 }
 
 describe('cli/ssd', () => {

@@ -2,7 +2,6 @@
 // its VOC annotation and a weights file.
 
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -10,12 +9,11 @@ import { SSD300 } from '../../ssd/ssd300';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../../data/synthetic';
 import { writeVocDataset } from '../../data/voc';
 import { decodeImage } from '../../data/image_files';
+import { runSsd } from '../helpers/cli';
 
-const CLI = path.join(__dirname, '../../cli/ssd.js');
 
-function ssd(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function ssd(...args: string[]): ReturnType<typeof runSsd> {
+  return runSsd(args);
 }
 
 describe('cli/explain', () => {
