@@ -45,6 +45,7 @@ import { CpuKernels } from '../kernels/cpu/fast';
 import { WasmKernels } from '../kernels/wasm';
 import { createKernels } from '../kernels/select';
 import { measureClockGhz, nominalGhz, simdPeakGflops } from './machine';
+import { allocatorSettings, relaunchWithTunedAllocator } from '../cli/allocator';
 
 const quick = process.argv.includes('--quick');
 
@@ -255,7 +256,8 @@ class TablePrinter {
 
 async function main(): Promise<void> {
   console.log(`kernels benchmark${quick ? ' (--quick)' : ''}: Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} threads available`);
-  console.log(`warm-up ${WARMUP}, median of ${RUNS} runs; cpu backend with ${THREADS.join(', ')} thread(s)\n`);
+  console.log(`warm-up ${WARMUP}, median of ${RUNS} runs; cpu backend with ${THREADS.join(', ')} thread(s)`);
+  console.log(`${allocatorSettings()}\n`);
 
   // The best of a few measurements: another process sharing a core makes the chain look slower.
   const clocks = new Map<number, number>();
@@ -402,7 +404,10 @@ async function main(): Promise<void> {
   for (const b of backends) await b.kernels.dispose();
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+// restart once with the C allocator tuned for big tensors (cli/allocator.ts), then run
+if (!relaunchWithTunedAllocator()) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

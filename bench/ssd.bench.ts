@@ -1,9 +1,10 @@
 // Benchmark of the whole SSD300 (21 classes): forward time per image and a training step
-// (forward, MultiBox loss, backward) per image, per backend and batch size, with GFLOP/s and the
-// share of the machine's peak, and a per-layer table showing where the time goes.
+// (forward, MultiBox loss, backward, SGD with momentum and weight decay) per image, per backend
+// and batch size, with GFLOP/s and the share of the machine's peak, and a per-layer table showing
+// where the time goes. It runs with the C allocator tuned for big tensors (cli/allocator.ts).
 //
 //   node dist/bench/ssd.bench.js [--backends wasm,cpu] [--batches 1,4] [--runs 3] [--warmup 2] [--quick]
-//                                [--forward-only] [--width-divisor 16 --classes 4] [--json FILE]
+//                                [--forward-only] [--width-divisor 16 --classes 4] [--layers 20] [--json FILE]
 //
 // Warm-up: `--warmup` untimed forward passes (default 2) before the timed runs: the first starts
 // the workers and compiles, and the first few also grow the process's heap, whose fresh pages
@@ -30,6 +31,7 @@ import { fromArray } from '../tensor/create';
 import { createKernels } from '../kernels/select';
 import { Kernels } from '../kernels/kernels';
 import { Layer } from '../layers/layer';
+import { Conv2d } from '../layers/conv2d';
 import { SSD300 } from '../ssd/ssd300';
 import { summarize } from '../ssd/summary';
 import { multiboxLoss, ImageTargets } from '../ssd/loss';
@@ -37,6 +39,8 @@ import * as fs from 'fs';
 import { scalarPeakGflops, simdPeakGflops } from './machine';
 import { WasmKernels } from '../kernels/wasm';
 import { CheckedKernels } from '../kernels/checked';
+import { allocatorSettings, relaunchWithTunedAllocator } from '../cli/allocator';
+import { SGD } from '../layers/sgd';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -63,12 +67,25 @@ function instrument(model: SSD300): Map<string, LayerTime> {
       t.forward += performance.now() - start;
       return y;
     };
+    let inBackward = false;
     layer.backward = async (dy: Tensor): Promise<Tensor> => {
       const start = performance.now();
+      inBackward = true;
       const dx = await backward(dy);
+      inBackward = false;
       t.backward += performance.now() - start;
       return dx;
     };
+    if (layer instanceof Conv2d) {
+      // conv1_1 in a training step: only the parameters' half of backward (SSD300.backwardToParameters)
+      const parameterGradients = layer.parameterGradients.bind(layer);
+      layer.parameterGradients = async (dy: Tensor): Promise<void> => {
+        if (inBackward) return parameterGradients(dy); // counted by backward
+        const start = performance.now();
+        await parameterGradients(dy);
+        t.backward += performance.now() - start;
+      };
+    }
   };
   for (const layer of model.base.children()) wrap('base.', layer);
   wrap('', model.l2norm);
@@ -114,6 +131,8 @@ async function benchBackend(
   const model = new SSD300({ nClasses: model0.nClasses, widthDivisor: model0.widthDivisor, kernels });
   const gflopForward = (2 * summarize(model).totalMacs) / 1e9; // per image
   const times = instrument(model);
+  // the trainer's optimizer settings; a small learning rate keeps the weights (and so the work) alike from step to step
+  const optimizer = new SGD(model.parameters(), { lr: 1e-6, momentum: 0.9, weightDecay: 5e-4 });
   console.log(`\n== backend ${name}${microKernel ? ` (micro-kernel: ${microKernel}; peak ${peak.toFixed(1)} GFLOP/s)` : ` (scalar peak ${peak.toFixed(1)} GFLOP/s)`} ==`);
   for (const batch of batches) {
     const images = randNormal([batch, 3, 300, 300], new Rng(batch));
@@ -135,7 +154,8 @@ async function benchBackend(
       start = performance.now();
       const out = await model.forward(images);
       const loss = multiboxLoss(out.locs, out.scores, targets, model.priorsCxcy);
-      await model.backward(loss.dLocs, loss.dScores);
+      await model.backwardToParameters(loss.dLocs, loss.dScores);
+      optimizer.step();
       stepMs.push(performance.now() - start);
       model.zeroGrad();
       model.clearCache();
@@ -167,10 +187,11 @@ function printLayerTable(times: Map<string, LayerTime>, runs: number, batch: num
   rows.sort((a, b) => b.forward + b.backward - (a.forward + a.backward));
   console.log(`per layer, batch ${batch} (ms per batch; largest first; share of forward + backward):`);
   console.log(`${'layer'.padEnd(26)}${'forward'.padStart(10)}${'backward'.padStart(10)}${'share'.padStart(8)}`);
-  for (const r of rows.slice(0, 20)) {
+  const shown = Number(arg('layers', '20'));
+  for (const r of rows.slice(0, shown)) {
     console.log(`${r.name.padEnd(26)}${r.forward.toFixed(1).padStart(10)}${r.backward.toFixed(1).padStart(10)}${((100 * (r.forward + r.backward)) / total).toFixed(1).padStart(7)}%`);
   }
-  console.log(`(${rows.length - 20} smaller layers not shown)`);
+  if (rows.length > shown) console.log(`(${rows.length - shown} smaller layers not shown; --layers ${rows.length} shows all)`);
 }
 
 async function main(): Promise<void> {
@@ -190,6 +211,7 @@ async function main(): Promise<void> {
     `WebAssembly SIMD ${peaks.simd.toFixed(1)} (mul + add) / ${peaks.relaxed.toFixed(1)} (relaxed_madd) GFLOP/s`);
   console.log(`model: ${model.nClasses} classes, width / ${model.widthDivisor}: forward = ${gflop.toFixed(2)} GFLOP per image; ` +
     `training step counted as 3x forward; ${warmup} warm-up forward(s), then the median of ${runs} run(s)`);
+  console.log(allocatorSettings());
   const results: Result[] = [];
   for (const name of backends) await benchBackend(name, batches, runs, peaks, model, results, { warmup, forwardOnly });
   if (jsonFile !== '') {
@@ -198,7 +220,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: Error) => {
-  console.error(e.message);
-  process.exit(1);
-});
+// restart once with the C allocator tuned for big tensors (cli/allocator.ts), then run
+if (!relaunchWithTunedAllocator()) {
+  main().catch((e: Error) => {
+    console.error(e.message);
+    process.exit(1);
+  });
+}

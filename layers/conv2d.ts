@@ -69,13 +69,21 @@ export class Conv2d extends Layer {
   }
 
   async backward(dy: Tensor): Promise<Tensor> {
+    await this.parameterGradients(dy);
+    const x = this.cached(this.input, 'input');
+    return this.kernels.conv2dBackwardInput(dy, this.weight.value, x.shape, this.options);
+  }
+
+  /**
+   * Half of backward: adds dL/dW and dL/db to the gradients, and stops there. The network's first
+   * conv needs no more in training: the gradient of the image would be thrown away.
+   */
+  async parameterGradients(dy: Tensor): Promise<void> {
     const x = this.cached(this.input, 'input');
     assertShape(dy, this.outputShape(x.shape), `Conv2d ${this.name}: output gradient`);
-    const w = this.weight.value;
-    const dw = await this.kernels.conv2dBackwardWeight(dy, x, w.shape, this.options);
+    const dw = await this.kernels.conv2dBackwardWeight(dy, x, this.weight.value.shape, this.options);
     addTo(this.weight.grad, dw);
     if (this.bias !== null) addTo(this.bias.grad, await this.kernels.conv2dBackwardBias(dy));
-    return this.kernels.conv2dBackwardInput(dy, w, x.shape, this.options);
   }
 
   override clearCache(): void {

@@ -7,7 +7,7 @@
 // For float32 parameters every step is rounded to float32 where PyTorch rounds (its CPU kernels
 // fuse `a + alpha * b` into one rounding), so a trajectory matches PyTorch's to the last bit or so.
 
-import { Tensor } from '../tensor/tensor';
+import { FloatArray, Tensor, allocate } from '../tensor/tensor';
 import { Parameter } from './layer';
 
 export interface SGDOptions {
@@ -16,13 +16,12 @@ export interface SGDOptions {
   weightDecay?: number; // default 0
 }
 
-const identity = (v: number): number => v;
-
 export class SGD {
   lr: number;
   readonly momentum: number;
   readonly weightDecay: number;
-  private readonly buffers = new Map<Parameter, Float64Array>();
+  /** The momentum buffers, in the parameter's dtype (float32 rounding is where PyTorch rounds, so float32 holds them exactly). */
+  private readonly buffers = new Map<Parameter, FloatArray>();
 
   constructor(
     readonly params: Parameter[],
@@ -36,26 +35,15 @@ export class SGD {
 
   step(): void {
     for (const p of this.params) {
-      const round = p.value.dtype === 'float32' ? Math.fround : identity;
-      const lr = round(-this.lr * p.lrMult);
-      const wd = round(this.weightDecay);
-      const momentum = round(this.momentum);
-      const value = p.value.data;
-      const grad = p.grad.data;
       let buf = this.buffers.get(p);
       const firstStep = buf === undefined;
       if (buf === undefined && this.momentum !== 0) {
-        buf = new Float64Array(value.length);
+        buf = allocate(p.value.dtype, p.value.size);
         this.buffers.set(p, buf);
       }
-      for (let i = 0; i < value.length; i++) {
-        let d = round(grad[i] + wd * value[i]);
-        if (buf !== undefined) {
-          buf[i] = firstStep ? d : round(round(momentum * buf[i]) + d);
-          d = buf[i];
-        }
-        value[i] = round(value[i] + lr * d);
-      }
+      const rates = { lr: -this.lr * p.lrMult, weightDecay: this.weightDecay, momentum: this.momentum };
+      if (p.value.dtype === 'float32') stepFloat32(p.value.data, p.grad.data, buf, firstStep, rates);
+      else stepFloat64(p.value.data, p.grad.data, buf, firstStep, rates);
     }
   }
 
@@ -64,7 +52,7 @@ export class SGD {
   }
 
   /** The momentum buffer of a parameter (undefined before its first step): saved in checkpoints. */
-  momentumBuffer(p: Parameter): Float64Array | undefined {
+  momentumBuffer(p: Parameter): FloatArray | undefined {
     return this.buffers.get(p);
   }
 
@@ -72,7 +60,54 @@ export class SGD {
   setMomentumBuffer(p: Parameter, values: ArrayLike<number>): void {
     if (!this.params.includes(p)) throw new Error('SGD.setMomentumBuffer: not a parameter of this optimizer');
     if (values.length !== p.value.size) throw new Error(`SGD.setMomentumBuffer: ${values.length} values for a parameter of ${p.value.size}`);
-    this.buffers.set(p, Float64Array.from(values));
+    this.buffers.set(p, p.value.dtype === 'float32' ? Float32Array.from(values) : Float64Array.from(values));
+  }
+}
+
+interface Rates {
+  lr: number; // -lr * lrMult: the step goes down the gradient
+  weightDecay: number;
+  momentum: number;
+}
+
+/**
+ * One step of a float32 parameter, rounding to float32 where PyTorch's kernels do: the decayed
+ * gradient, momentum * buf, the new buf, and the new value (each `a + alpha * b` is one rounding).
+ * Storing into a Float32Array rounds too. One plain loop per case keeps the hot loop free of
+ * branches: 26 million parameters of the full SSD300 take about 0.1 s.
+ */
+function stepFloat32(value: FloatArray, grad: FloatArray, buf: FloatArray | undefined, firstStep: boolean, rates: Rates): void {
+  const fround = Math.fround;
+  const lr = fround(rates.lr);
+  const wd = fround(rates.weightDecay);
+  const momentum = fround(rates.momentum);
+  if (buf === undefined) {
+    for (let i = 0; i < value.length; i++) value[i] = value[i] + lr * fround(grad[i] + wd * value[i]);
+  } else if (firstStep) {
+    for (let i = 0; i < value.length; i++) {
+      const d = fround(grad[i] + wd * value[i]);
+      buf[i] = d;
+      value[i] = value[i] + lr * d;
+    }
+  } else {
+    for (let i = 0; i < value.length; i++) {
+      const d = fround(fround(momentum * buf[i]) + fround(grad[i] + wd * value[i]));
+      buf[i] = d;
+      value[i] = value[i] + lr * d;
+    }
+  }
+}
+
+/** The same step in float64 (the gradient checks' models): no rounding but the arithmetic's own. */
+function stepFloat64(value: FloatArray, grad: FloatArray, buf: FloatArray | undefined, firstStep: boolean, rates: Rates): void {
+  const { lr, weightDecay: wd, momentum } = rates;
+  for (let i = 0; i < value.length; i++) {
+    let d = grad[i] + wd * value[i];
+    if (buf !== undefined) {
+      buf[i] = firstStep ? d : momentum * buf[i] + d;
+      d = buf[i];
+    }
+    value[i] = value[i] + lr * d;
   }
 }
 

@@ -37,7 +37,7 @@ export async function trainStep(
     throw new Error(`trainStep: the loss is ${result.loss} (loc ${result.locLoss}, conf ${result.confLoss}); stopping before the weights are damaged`);
   }
   optimizer.zeroGrad();
-  await model.backward(result.dLocs, result.dScores);
+  await model.backwardToParameters(result.dLocs, result.dScores); // the images need no gradient
   const gradNorm = options.maxGradNorm === undefined ? clipGradNorm(model.parameters(), Infinity) : clipGradNorm(model.parameters(), options.maxGradNorm);
   if (!Number.isFinite(gradNorm)) {
     throw new Error(`trainStep: the gradient norm is ${gradNorm}; stopping before the weights are damaged (try a lower learning rate)`);

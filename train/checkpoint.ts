@@ -61,7 +61,7 @@ export function saveCheckpoint(file: string, model: SSD300, optimizer: SGD, stat
   const tensors = stateDict(model);
   for (const [name, p] of model.namedParameters()) {
     const buffer = optimizer.momentumBuffer(p);
-    if (buffer !== undefined) tensors.set(MOMENTUM_PREFIX + name, new Tensor(p.value.shape, buffer, 'float64'));
+    if (buffer !== undefined) tensors.set(MOMENTUM_PREFIX + name, new Tensor(p.value.shape, buffer));
   }
   writeSafetensors(file, tensors, { ...model.weightsMetadata(), classes: JSON.stringify(classes), training_state: JSON.stringify(state) });
 }

@@ -12,6 +12,8 @@ import { dot } from '../../tensor/ops';
 import { writeSafetensors, readSafetensors } from '../../tensor/safetensors';
 import { stateDict } from '../../layers/layer';
 import { SSD300 } from '../../ssd/ssd300';
+import { Kernels } from '../../kernels/kernels';
+import { referenceKernels } from '../../kernels/cpu/reference';
 import { centralDifference } from '../helpers/gradcheck';
 import { formatSummary, summarize } from '../../ssd/summary';
 
@@ -116,6 +118,33 @@ describe('ssd/SSD300: forward and backward through the small model', () => {
     expect(out.locs.shape).to.deep.equal([2, 8732, 4]);
     expect(out.scores.shape).to.deep.equal([2, 8732, 3]);
     expect(out.features?.map((f) => f.shape.slice(2))).to.deep.equal([[38, 38], [19, 19], [10, 10], [5, 5], [3, 3], [1, 1]]);
+  });
+
+  it('backwardToParameters gives every parameter the same gradient as backward, and skips the image\'s', async () => {
+    // the reference kernels, counting the input gradients computed for 3-channel inputs (images)
+    let imageGradients = 0;
+    const kernels = Object.create(referenceKernels) as Kernels;
+    kernels.conv2dBackwardInput = (dy, w, shape, options) => {
+      if (shape[1] === 3) imageGradients++;
+      return referenceKernels.conv2dBackwardInput(dy, w, shape, options);
+    };
+    const model = new SSD300({ nClasses: 3, widthDivisor: 32, seed: 6, kernels });
+    const rng = new Rng(7);
+    const x = randNormal([2, 3, 300, 300], rng);
+    const out = await model.forward(x);
+    const rLocs = randNormal(out.locs.shape, rng);
+    const rScores = randNormal(out.scores.shape, rng);
+    model.zeroGrad();
+    await model.backward(rLocs, rScores);
+    expect(imageGradients).to.equal(1);
+    const full = model.namedParameters().map(([name, p]): [string, number[]] => [name, Array.from(p.grad.data)]);
+    model.zeroGrad();
+    await model.forward(x);
+    await model.backwardToParameters(rLocs, rScores);
+    expect(imageGradients).to.equal(1); // none this time
+    const params = new Map(model.namedParameters());
+    expect(full.length).to.be.greaterThan(40);
+    for (const [name, grad] of full) expect(Array.from(params.get(name)!.grad.data), name).to.deep.equal(grad);
   });
 
   it('finite-difference check of the input and parameter gradients (float64)', async function () {
