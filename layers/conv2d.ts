@@ -82,15 +82,11 @@ export class Conv2d extends Layer {
     const x = this.cached(this.input, 'input');
     assertShape(dy, this.outputShape(x.shape), `Conv2d ${this.name}: output gradient`);
     const dw = await this.kernels.conv2dBackwardWeight(dy, x, this.weight.value.shape, this.options);
-    addTo(this.weight.grad, dw);
-    if (this.bias !== null) addTo(this.bias.grad, await this.kernels.conv2dBackwardBias(dy));
+    this.weight.accumulateGrad(dw);
+    if (this.bias !== null) this.bias.accumulateGrad(await this.kernels.conv2dBackwardBias(dy));
   }
 
   override clearCache(): void {
     this.input = null;
   }
-}
-
-function addTo(grad: Tensor, delta: Tensor): void {
-  for (let i = 0; i < grad.size; i++) grad.data[i] += delta.data[i];
 }
