@@ -174,22 +174,39 @@ async function benchBackend(
       backend: name, microKernel, batch, forwardSecondsPerImage: fwd / 1000, forwardGflops: fwdGflops,
       stepSecondsPerImage: step / 1000, stepGflops, peakGflops: peak,
     });
-    if (batch === batches[batches.length - 1]) printLayerTable(times, runs, batch, options.forwardOnly);
+    if (batch === batches[batches.length - 1]) printLayerTable(times, runs, batch, options.forwardOnly, model, peak);
   }
   await kernels.dispose();
 }
 
-function printLayerTable(times: Map<string, LayerTime>, runs: number, batch: number, forwardOnly: boolean): void {
+function printLayerTable(
+  times: Map<string, LayerTime>, runs: number, batch: number, forwardOnly: boolean, model: SSD300, peak: number,
+): void {
   // Each run did two forwards (one timed alone, one in the step) and one backward, or one forward.
   const forwards = forwardOnly ? runs : 2 * runs;
-  const rows = [...times.entries()].map(([name, t]) => ({ name, forward: t.forward / forwards, backward: t.backward / runs }));
-  const total = rows.reduce((s, r) => s + r.forward + r.backward, 0);
+  const macs = new Map(summarize(model, batch).rows.map((r) => [r.name, r.macs])); // convolutions only
+  const firstConv = model.topology[0].layers[0]; // its backward in a step has only the weights' half
+  const rows = [...times.entries()].map(([name, t]) => {
+    const forwardFlops = 2 * (macs.get(name) ?? 0);
+    const backwardFlops = name === `base.${firstConv.name}` ? forwardFlops : 2 * forwardFlops;
+    return { name, forward: t.forward / forwards, backward: t.backward / runs, forwardFlops, backwardFlops };
+  });
+  const total = rows.reduce((s, r) => s + r.forward + (forwardOnly ? 0 : r.backward), 0);
   rows.sort((a, b) => b.forward + b.backward - (a.forward + a.backward));
-  console.log(`per layer, batch ${batch} (ms per batch; largest first; share of forward + backward):`);
-  console.log(`${'layer'.padEnd(26)}${'forward'.padStart(10)}${'backward'.padStart(10)}${'share'.padStart(8)}`);
+  // GFLOP/s and the share of the peak, for convolutions (the other layers move memory)
+  const rate = (flops: number, ms: number): string => {
+    if (flops === 0 || ms === 0) return `${'-'.padStart(9)}${'-'.padStart(7)}`;
+    const gflops = flops / 1e6 / ms;
+    return `${gflops.toFixed(1).padStart(9)}${`${((100 * gflops) / peak).toFixed(0)}%`.padStart(7)}`;
+  };
+  const pass = (ms: number, flops: number): string => `${ms.toFixed(1).padStart(10)}${rate(flops, ms)}`;
+  console.log(`per layer, batch ${batch} (ms per batch, GFLOP/s and share of the peak; largest first; share of the time):`);
+  const header = (title: string): string => `${title.padStart(10)}${'GFLOP/s'.padStart(9)}${'peak'.padStart(7)}`;
+  console.log(`${'layer'.padEnd(26)}${header('forward')}${forwardOnly ? '' : header('backward')}${'share'.padStart(8)}`);
   const shown = Number(arg('layers', '20'));
   for (const r of rows.slice(0, shown)) {
-    console.log(`${r.name.padEnd(26)}${r.forward.toFixed(1).padStart(10)}${r.backward.toFixed(1).padStart(10)}${((100 * (r.forward + r.backward)) / total).toFixed(1).padStart(7)}%`);
+    const share = (100 * (r.forward + (forwardOnly ? 0 : r.backward))) / total;
+    console.log(`${r.name.padEnd(26)}${pass(r.forward, r.forwardFlops)}${forwardOnly ? '' : pass(r.backward, r.backwardFlops)}${share.toFixed(1).padStart(7)}%`);
   }
   if (rows.length > shown) console.log(`(${rows.length - shown} smaller layers not shown; --layers ${rows.length} shows all)`);
 }
