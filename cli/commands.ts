@@ -110,7 +110,9 @@ function classesOf(v: Values, root: string, split: string): string[] {
 }
 
 function summaryCommand(v: Values): void {
-  const model = new SSD300({ nClasses: num(v, 'classes', 21, true), widthDivisor: num(v, 'width-divisor', 1, true) });
+  const nClasses = num(v, 'classes', 21, true);
+  if (nClasses < 2) throw new Error(`--classes: expected the number of classes with the background, at least 2, got '${v.classes}'`);
+  const model = new SSD300({ nClasses, widthDivisor: num(v, 'width-divisor', 1, true) });
   console.log(formatSummary(summarize(model, positive(v, 'batch', true) ?? 1)));
 }
 

@@ -61,6 +61,7 @@ describe('cli/ssd under bad input', () => {
       [['detect', '--weights', weights, '--max-overlap', '-0.5', image], "ssd: --max-overlap: expected a number from 0 to 1, got '-0.5'"],
       [['summary', '--backend', 'tpu'], "ssd: --backend: expected one of reference, wasm, cpu"],
       [['summary', '--threads', '0'], "ssd: --threads: expected a positive integer, got '0'"],
+      [['summary', '--classes', '1'], "ssd: --classes: expected the number of classes with the background, at least 2, got '1'"],
       [['make-synthetic', '--out', path.join(dir, 'never'), '--min-side', '0.5', '--max-side', '0.2'], 'ssd: --min-side 0.5 and --max-side 0.2: need 0 < min-side <= max-side <= 1'],
       [['detect', '--weights', weights, '--out', image, image], `ssd: --out ${image}: cannot write pictures there`],
     ];
