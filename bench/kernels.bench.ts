@@ -46,13 +46,9 @@ import { WasmKernels } from '../kernels/wasm';
 import { createKernels } from '../kernels/select';
 import { measureClockGhz, nominalGhz, simdPeakGflops } from './machine';
 import { allocatorSettings, relaunchWithTunedAllocator } from '../cli/allocator';
+import { arg } from './args';
 
 const quick = process.argv.includes('--quick');
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : undefined;
-}
 
 const WARMUP = quick ? 1 : 2;
 const RUNS = Number(arg('runs') ?? (quick ? 3 : 7));

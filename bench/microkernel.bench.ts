@@ -19,11 +19,7 @@
 import * as fs from 'fs';
 import { simdPeakGflops } from './machine';
 import { relaxedSimdSupported } from '../kernels/wasm/runtime';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+import { arg } from './args';
 
 interface Candidate {
   mr: number;

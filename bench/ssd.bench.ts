@@ -41,11 +41,7 @@ import { WasmKernels } from '../kernels/wasm';
 import { CheckedKernels } from '../kernels/checked';
 import { allocatorSettings, relaunchWithTunedAllocator } from '../cli/allocator';
 import { SGD } from '../layers/sgd';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+import { arg } from './args';
 
 interface LayerTime {
   forward: number;

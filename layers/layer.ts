@@ -14,7 +14,7 @@ export class Parameter {
   /**
    * Set by zeroGrad: the gradient holds stale values that stand for zeros. The first
    * accumulateGrad then copies instead of adding (no pass to clear it, none to add to zeros: for
-   * the 26 million weights of the full SSD300, about 0.07 s of every training step here); reading
+   * the 26 million weights of the full SSD300, about 0.05 s of every training step here); reading
    * `grad` clears it first, so nothing ever sees the stale values.
    */
   private stale = false;

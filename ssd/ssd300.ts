@@ -177,7 +177,9 @@ export class SSD300 extends Module {
       for (let i = chain.layers.length - 1; i >= 0; i--) {
         const layer = chain.layers[i];
         if (!imageGradient && chain.from === 'image' && i === 0 && layer instanceof Conv2d) {
-          await layer.parameterGradients(g); // conv1_1: its weights' gradients, not the image's
+          // conv1_1: its weights' gradients, not the image's. The chain from the image runs first
+          // forward, so last backward: nothing is left to do.
+          await layer.parameterGradients(g);
           return null;
         }
         g = await layer.backward(g);
