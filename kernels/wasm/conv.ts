@@ -9,14 +9,22 @@
 //   forward           task = (image, block of output channels, block of positions)
 //                     y tile = bias, then += W (rows) * im2col(x) (columns), K in KC blocks;
 //                     W is packed once per call (packOperandA), every task reads it.
-//                     With stride 1 and few output channels (job.direct), no GEMM: task =
-//                     (image, block of output rows), direct.wat reads x's rows in place
+//                     Three ways to get im2col(x) (convMethod picks one per call):
+//                       'packed'    im2col_pack copies each block of it into B panels
+//                       'implicit'  stride 1: none; gemm_rows reads it in place from a zero-padded
+//                                   copy of x, on padded rows (positions oy * paddedW + ox: the
+//                                   columns past outW are computed, then dropped)
+//                       'direct'    stride 1, few output channels: no GEMM; task = (image, block of
+//                                   output rows), direct.wat reads x's rows in place
 //   backward input    task = (image, block of input channels): dcol rows of those channels =
 //                     W^T * dy, one NC block of positions at a time, then col2im onto dx
 //                     (neighbouring positions add onto the same pixel, so a task keeps whole channels)
 //   backward weight   task = (block of output channels, block of taps): dW tile +=
 //                     dy * im2col(x)^T over every image, the positions being the GEMM's K;
-//                     dy is packed once per call (packOperandA), every task reads it
+//                     dy is packed once per call (packOperandA), every task reads it.
+//                     Method 'implicit' (stride 1): dW^T tile += im2col(x) * dy^T on padded
+//                     rows, im2col's rows read in place, dy^T packed once per call
+//                     (packOperandB), gemm_rows_transposed storing the tile transposed
 //
 // This file runs on the main thread and in the workers (worker.ts), with each thread's own
 // instances of the modules (WasmExports) and its own scratch memory.
@@ -26,6 +34,9 @@ import { splitRange } from '../cpu/fast/conv';
 import { WasmExports } from './runtime';
 
 export type ConvPass = 'forward' | 'backwardInput' | 'backwardWeight';
+
+/** How a pass gets its im2col matrix (see the top of this file and convMethod). */
+export type ConvMethod = 'packed' | 'implicit' | 'direct';
 
 /** Rows of A (and C) per micro-kernel tile, and columns of B (and C): see gemm-4x8-simd.wat. */
 export const MR = 4;
@@ -43,15 +54,16 @@ export interface ConvJob {
   g: Conv2dGeometry;
   /** The geometry struct read by pack.wat (see writeGeometry). */
   geometry: number;
-  x: number; // forward, backwardWeight
+  x: number; // forward, backwardWeight (the zero-padded copy with method 'implicit')
   w: number; // forward, backwardInput
   bias: number; // forward; 0 when there is none
   dy: number; // backwardInput, backwardWeight
   /**
-   * The GEMM's A operand packed once for every task (packOperandA): W in the forward pass, each
-   * image's dy in backward weight; 0 in backward input (whose tasks pack their own rows of W^T).
+   * The operand packed once for every task: W in the forward pass, each image's dy in backward
+   * weight, as A panels (packOperandA); with method 'implicit', backward weight's dy^T as B panels
+   * (packOperandB); 0 in backward input (whose tasks pack their own rows of W^T).
    */
-  packedA: number;
+  packed: number;
   /**
    * y, dx, or dW. The weight gradient is `parts` partial sums, one after the other (each over a
    * range of images, so that small layers still give every thread work); the caller zeroes them
@@ -61,11 +73,15 @@ export interface ConvJob {
   /** Thread t's scratch starts at scratch + t * scratchBytes (layout: scratchLayout). */
   scratch: number;
   scratchBytes: number;
+  /** How im2col(x) is formed ('direct', forward only: no GEMM, direct.wat on w as it is). */
+  method: ConvMethod;
   /**
-   * Forward only: run the direct convolution (direct.wat) on w as it is, instead of the GEMM on
-   * packedA (see useDirect).
+   * Method 'implicit': x's padded plane is paddedH x paddedW, and rowsAt holds the K byte
+   * offsets of im2col's rows in it (rowOffsets); 0 otherwise.
    */
-  direct: boolean;
+  paddedH: number;
+  paddedW: number;
+  rowsAt: number;
   /** TASK_FIELDS ints per task: (part, first image, end image, row start, row end, column start, column end). */
   tasks: Int32Array;
 }
@@ -116,6 +132,29 @@ function packedABlock(packed: number, rows: number, k0: number, kc: number, m0: 
 }
 
 /**
+ * The implicit weight gradient's B operand, packed once per call: dy^T of one image (positions on
+ * padded rows x output channels) from dy on padded rows (`channels` rows of `depth` floats at
+ * src), as KC blocks of NR-column panels, zero-padded to whole panels: K block k0 at
+ * dst + 4 * roundUp(channels, NR) * k0, its columns from j0 (a multiple of NR) at + 4 * j0 * kc.
+ */
+export function packedBFloats(channels: number, depth: number): number {
+  return roundUp(channels, NR) * depth;
+}
+
+export function packOperandB(wasm: WasmExports, src: number, channels: number, depth: number, dst: number): void {
+  for (let k0 = 0; k0 < depth; k0 += KC) {
+    const kc = Math.min(KC, depth - k0);
+    const block = dst + 4 * roundUp(channels, NR) * k0;
+    zeroLastPanel(wasm, block, channels, NR, kc);
+    wasm.pack_b(src + 4 * k0, 1, depth, kc, channels, block);
+  }
+}
+
+function packedBBlock(packed: number, channels: number, k0: number, kc: number, j0: number): number {
+  return packed + 4 * (roundUp(channels, NR) * k0 + j0 * kc);
+}
+
+/**
  * Whether a forward pass runs the direct convolution: stride 1 and at most `maxChannels` output
  * channels, where packing the im2col matrix for the GEMM costs as much as the multiply (each
  * packed element serves only 2 x C_out FLOPs). Measured on the channels / 16 model at batch 8
@@ -126,6 +165,66 @@ function packedABlock(packed: number, rows: number, k0: number, kc: number, m0: 
  */
 export function useDirect(g: Conv2dGeometry, maxChannels: number): boolean {
   return g.strideH === 1 && g.strideW === 1 && g.outChannels <= maxChannels;
+}
+
+/**
+ * Packing one element of im2col's B panels costs about what this many rows of A cost it in the
+ * GEMM (one thread, this machine: packing 0.76 ns per element; the GEMM at 44 GFLOP/s, 0.045 ns
+ * per element and row).
+ */
+export const PACKING_COST_ROWS = 16;
+
+/**
+ * The implicit weight gradient's micro-kernel (gemm_rows_transposed: A's 4 values per step from 4
+ * rows, the tile stored transposed) runs this much slower per FLOP than gemm on packed operands:
+ * measured on conv3_1 and conv4_2 (2 threads), 48 -> 55 and 95 -> 104 ms.
+ */
+export const IMPLICIT_WEIGHT_SLOWDOWN = 1.25;
+
+/**
+ * How a forward or weight-gradient pass forms im2col (backward input, run as a forward pass with
+ * stride 1, packs its own). 'implicit' (stride 1 only) saves packing im2col but computes paddedW
+ * columns for every outW real ones; 'packed' packs every element once. Per element of im2col that
+ * is C_out * paddedW / outW rows of work against C_out + PACKING_COST_ROWS.
+ *
+ * Forward: the implicit GEMM wins where the padding is thin next to the rows (conv1_x to conv3_x)
+ * or the output channels are few (the prediction convs), and loses on conv5_x (19 + 2 for 19
+ * columns, 512 channels) and on conv6 (19 + 12 for 19). Measured on one thread, 3x3 pad 1, ms
+ * (packed -> implicit): 64 -> 64 channels at 300x300 200 -> 155; 128 -> 128 at 150x150 181 -> 159;
+ * 256 -> 256 at 75x75 157 -> 156; 512 -> 512 at 38x38 156 -> 161 and at 19x19 41 -> 43; 512 -> 84
+ * at 38x38 32 -> 28; 512 -> 16 at 38x38 12.3 -> 6.5.
+ *
+ * Weight gradient: its slower micro-kernel (IMPLICIT_WEIGHT_SLOWDOWN) leaves it the layers with
+ * few output channels. Measured on 2 threads, ms (packed -> implicit): 512 -> 16 at 38x38 10.1 ->
+ * 4.7; 512 -> 84 at 38x38 19.6 -> 17.5; 64 -> 64 at 300x300 129 -> 127; 128 -> 128 at 150x150
+ * 56 -> 60; 3 -> 64 at 300x300 (conv1_1: 27 taps, a quarter of its tiles edge tiles) 20 -> 30.
+ *
+ * `implicit` 'never' or 'always' overrides the choice (the tests run both).
+ */
+export function convMethod(
+  pass: ConvPass, g: Conv2dGeometry, maxDirectChannels: number, implicit: 'auto' | 'never' | 'always' = 'auto',
+): ConvMethod {
+  if (pass === 'backwardInput' || g.strideH !== 1 || g.strideW !== 1) return 'packed';
+  if (pass === 'forward' && useDirect(g, maxDirectChannels)) return 'direct';
+  if (implicit !== 'auto') return implicit === 'always' ? 'implicit' : 'packed';
+  const paddedW = g.inW + 2 * g.padW;
+  const slowdown = pass === 'backwardWeight' ? IMPLICIT_WEIGHT_SLOWDOWN : 1;
+  const implicitRows = (slowdown * g.outChannels * paddedW) / g.outW;
+  return implicitRows <= g.outChannels + PACKING_COST_ROWS ? 'implicit' : 'packed';
+}
+
+/**
+ * The byte offsets in a zero-padded image (planes paddedH x paddedW) of im2col's rows for the
+ * implicit GEMM: row (ci, ky, kx) holds, at position oy * paddedW + ox, the padded input at
+ * (ci, oy + ky * dilationH, ox + kx * dilationW) (stride 1), so it starts at that offset.
+ */
+export function rowOffsets(g: Conv2dGeometry, paddedH: number, paddedW: number): Int32Array {
+  const offsets = new Int32Array(g.inChannels * g.kernelH * g.kernelW);
+  let k = 0;
+  for (let ci = 0; ci < g.inChannels; ci++)
+    for (let ky = 0; ky < g.kernelH; ky++)
+      for (let kx = 0; kx < g.kernelW; kx++) offsets[k++] = 4 * (ci * paddedH * paddedW + ky * g.dilationH * paddedW + kx * g.dilationW);
+  return offsets;
 }
 
 /** Largest number of dcol rows a backward-input task holds: whole channels, about MC rows. */
@@ -153,13 +252,14 @@ export function scratchLayout(pass: ConvPass, g: Conv2dGeometry): { a: number; b
  * thread gets the biggest tasks the blocking allows; several get ~8 tasks each where the layer is
  * big enough, so that a thread slowed down by another process holds the others up only briefly.
  */
-export function planConvTasks(pass: ConvPass, g: Conv2dGeometry, threads: number, direct = false): { tasks: Int32Array; parts: number } {
+export function planConvTasks(pass: ConvPass, g: Conv2dGeometry, threads: number, method: ConvMethod = 'packed'): { tasks: Int32Array; parts: number } {
   const tasks: number[] = [];
   const wanted = threads > 1 ? 8 * threads : 1;
   const enough = threads > 1 ? 4 * threads : 1;
-  const P = g.outH * g.outW;
+  // the implicit GEMM's columns are the positions on padded rows
+  const P = g.outH * (method === 'implicit' ? g.inW + 2 * g.padW : g.outW);
   const taps = g.kernelH * g.kernelW;
-  if (pass === 'forward' && direct) {
+  if (pass === 'forward' && method === 'direct') {
     // Direct convolution: blocks of output rows, every output channel in each task.
     const rows = splitRange(g.outH, Infinity, 1, Math.ceil(wanted / g.batch), 1);
     for (let n = 0; n < g.batch; n++)
@@ -185,9 +285,10 @@ export function planConvTasks(pass: ConvPass, g: Conv2dGeometry, threads: number
   // Backward weight: tiles of dW, and when the tiles are too few to share (a small layer: conv1_1
   // of the channels / 16 model has one 4 x 27 tile), the images too, each range into its own
   // partial sum.
+  // (the implicit one's channel blocks start at whole NR-column panels of dy^T)
   const K = g.inChannels * taps;
   const cols = splitRange(K, NC, 32, wanted, NR);
-  const rows = splitRange(g.outChannels, Infinity, 32, Math.ceil(enough / (cols.length - 1)), MR);
+  const rows = splitRange(g.outChannels, Infinity, 32, Math.ceil(enough / (cols.length - 1)), method === 'implicit' ? NR : MR);
   const tiles = (rows.length - 1) * (cols.length - 1);
   const parts = tiles >= enough ? 1 : Math.min(g.batch, Math.ceil(wanted / tiles));
   const images = splitRange(g.batch, Infinity, 1, parts, 1);
@@ -214,9 +315,11 @@ export function runConvTasks(job: ConvJob, wasm: WasmExports, thread: number, co
 function runConvTask(job: ConvJob, wasm: WasmExports, thread: number, t: number): void {
   const [part, n0, n1, r0, r1, c0, c1] = job.tasks.subarray(t * TASK_FIELDS, (t + 1) * TASK_FIELDS);
   const scratch = job.scratch + thread * job.scratchBytes;
-  if (job.pass === 'forward' && job.direct) directTask(job, wasm, scratch, n0, c0, c1);
+  if (job.pass === 'forward' && job.method === 'direct') directTask(job, wasm, scratch, n0, c0, c1);
+  else if (job.pass === 'forward' && job.method === 'implicit') implicitTask(job, wasm, scratch, n0, r0, r1, c0, c1);
   else if (job.pass === 'forward') forwardTask(job, wasm, scratch, n0, r0, r1, c0, c1);
   else if (job.pass === 'backwardInput') backwardInputTask(job, wasm, scratch, n0, r0, r1);
+  else if (job.method === 'implicit') implicitWeightTask(job, wasm, scratch, part, n0, n1, r0, r1, c0, c1);
   else backwardWeightTask(job, wasm, scratch, part, n0, n1, r0, r1, c0, c1);
 }
 
@@ -244,7 +347,29 @@ function forwardTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number
     wasm.im2col_pack(xImage, job.geometry, k0, kc, p0, nc, bPacked); // pads the last panel with zeros itself
     for (let m0 = co0; m0 < co1; m0 += MC) {
       const mc = Math.min(MC, co1 - m0);
-      wasm.gemm(mc, nc, kc, packedABlock(job.packedA, g.outChannels, k0, kc, m0), bPacked, yTile(m0), P, tmp);
+      wasm.gemm(mc, nc, kc, packedABlock(job.packed, g.outChannels, k0, kc, m0), bPacked, yTile(m0), P, tmp);
+    }
+  }
+}
+
+/**
+ * The same as forwardTask with B read in place (gemm_rows): y on padded rows, positions
+ * q = oy * paddedW + ox in [q0, q1), column q of im2col's row k being x_padded[n] at rowsAt[k] + 4 q.
+ */
+function implicitTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number, co0: number, co1: number, q0: number, q1: number): void {
+  const { g } = job;
+  const tmp = scratch + scratchLayout('forward', g).tmp;
+  const K = g.inChannels * g.kernelH * g.kernelW;
+  const Q = g.outH * job.paddedW;
+  const nc = q1 - q0;
+  const xImage = job.x + 4 * n * g.inChannels * job.paddedH * job.paddedW;
+  const yTile = (co: number): number => job.out + 4 * ((n * g.outChannels + co) * Q + q0); // row co of this tile
+  wasm.fill_rows(yTile(co0), Q, co1 - co0, nc, job.bias === 0 ? 0 : job.bias + 4 * co0);
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = Math.min(KC, K - k0);
+    for (let m0 = co0; m0 < co1; m0 += MC) {
+      const mc = Math.min(MC, co1 - m0);
+      wasm.gemm_rows(mc, nc, kc, packedABlock(job.packed, g.outChannels, k0, kc, m0), xImage + 4 * q0, job.rowsAt + 4 * k0, yTile(m0), Q, tmp);
     }
   }
 }
@@ -322,7 +447,7 @@ function backwardWeightTask(
   const dw = job.out + 4 * part * Co * K; // this part's partial sum
   for (let n = n0; n < n1; n++) {
     const xImage = job.x + 4 * n * g.inChannels * g.inH * g.inW;
-    const dyImage = job.packedA + 4 * n * packedAFloats(Co, P); // this image's dy, packed
+    const dyImage = job.packed + 4 * n * packedAFloats(Co, P); // this image's dy, packed
     // The sum runs over output positions: they are this GEMM's K dimension.
     for (let p0 = 0; p0 < P; p0 += KC) {
       const kc = Math.min(KC, P - p0);
@@ -331,6 +456,33 @@ function backwardWeightTask(
       for (let m0 = co0; m0 < co1; m0 += MC) {
         const mc = Math.min(MC, co1 - m0);
         wasm.gemm(mc, nc, kc, packedABlock(dyImage, Co, p0, kc, m0), bPacked, dw + 4 * (m0 * K + c0), K, tmp);
+      }
+    }
+  }
+}
+
+/**
+ * backwardWeightTask on padded rows: partial sum `part` of dW^T[t0..t1, co0..co1] += sum over
+ * images n0..n1 of col(x[n])[t0..t1, :] * dy[n]^T[:, co0..co1], positions q = oy * paddedW + ox
+ * (dy is 0 past outW: those columns add nothing), im2col's row t read in place at rowsAt[t].
+ */
+function implicitWeightTask(
+  job: ConvJob, wasm: WasmExports, scratch: number, part: number, n0: number, n1: number, co0: number, co1: number, t0: number, t1: number,
+): void {
+  const { g } = job;
+  const tmp = scratch + scratchLayout('backwardWeight', g).tmp;
+  const K = g.inChannels * g.kernelH * g.kernelW;
+  const Q = g.outH * job.paddedW;
+  const Co = g.outChannels;
+  const dw = job.out + 4 * part * Co * K; // this part's partial sum
+  for (let n = n0; n < n1; n++) {
+    const xImage = job.x + 4 * n * g.inChannels * job.paddedH * job.paddedW;
+    const dyT = job.packed + 4 * n * packedBFloats(Co, Q); // this image's dy^T, packed
+    for (let q0 = 0; q0 < Q; q0 += KC) {
+      const kc = Math.min(KC, Q - q0);
+      for (let m0 = t0; m0 < t1; m0 += MC) {
+        const mc = Math.min(MC, t1 - m0);
+        wasm.gemm_rows_transposed(mc, co1 - co0, kc, xImage + 4 * q0, job.rowsAt + 4 * m0, packedBBlock(dyT, Co, q0, kc, co0), dw + 4 * (co0 * K + m0), K, tmp);
       }
     }
   }

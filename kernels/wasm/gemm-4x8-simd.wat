@@ -8,6 +8,13 @@
 ;; so the inner loop reads both strictly forwards and has no edge cases. Edge tiles of C (fewer
 ;; than 4 rows or 8 columns left) go through a 32-float scratch tile at $tmp.
 ;;
+;; A second entry point, gemm_rows, reads B in place instead of packed: row k of B is the floats
+;; from x + rowsAt[k] on (rowsAt: kc byte offsets). A stride-1 convolution's im2col matrix is of
+;; that form once x is zero-padded (kernels/wasm/conv.ts, the 'implicit' method): row (ci, ky, kx)
+;; is x_padded[ci] shifted by (ky, kx), read along the padded rows. That saves packing it, which
+;; costs as much as the multiply where the convolution has few output channels. An edge tile
+;; still computes 8 columns (reading up to 7 floats past column nc) and keeps those that exist.
+;;
 ;; Why 4 x 8 (XNNPACK's f32-gemm-4x8-wasmsimd "loadsplat" shape): x86-64 has 16 vector registers;
 ;; the tile takes 8 (4 rows x 2 f32x4), B's row 2, A's splatted value 1, leaving room so V8
 ;; spills nothing. Per step of k: 2 loads of B, 4 load-and-splats of A, 8 multiplies, 8 adds:
@@ -26,7 +33,7 @@
 ;; with more live vectors than 4 x 8's 11, its register allocator spills to the stack.
 ;; An earlier session's run (96 x 256 x 256, best of 7) ranked them the same.
 ;;
-;; This file and gemm-4x8-relaxed.wat are the same but for the multiply-add of the inner loop.
+;; gemm-4x8-simd.wat and gemm-4x8-relaxed.wat are the same but for the multiply-adds of the inner loops.
 
 (module
   (import "env" "memory" (memory 1 65536 shared))
@@ -35,7 +42,7 @@
     (param $mc i32) (param $nc i32) (param $kc i32)
     (param $a i32) (param $b i32) (param $c i32) (param $ldc i32) (param $tmp i32)
     (local $i i32) (local $j i32) (local $k i32) (local $ap i32) (local $bp i32) (local $cp i32)
-    (local $rows i32) (local $cols i32) (local $r i32) (local $s i32) (local $ldcBytes i32)
+    (local $rows i32) (local $cols i32) (local $ldcBytes i32)
     (local $c0l v128) (local $c0h v128) (local $c1l v128) (local $c1h v128)
     (local $c2l v128) (local $c2h v128) (local $c3l v128) (local $c3h v128)
     (local $bl v128) (local $bh v128) (local $av v128)
@@ -101,27 +108,248 @@
             (v128.store offset=32 (local.get $tmp) (local.get $c1l)) (v128.store offset=48 (local.get $tmp) (local.get $c1h))
             (v128.store offset=64 (local.get $tmp) (local.get $c2l)) (v128.store offset=80 (local.get $tmp) (local.get $c2h))
             (v128.store offset=96 (local.get $tmp) (local.get $c3l)) (v128.store offset=112 (local.get $tmp) (local.get $c3h))
-            (if (i32.gt_s (local.get $rows) (i32.const 4)) (then (local.set $rows (i32.const 4))))
-            (if (i32.gt_s (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
-            (local.set $r (i32.const 0))
-            (block $doneR (loop $nextR
-              (br_if $doneR (i32.ge_s (local.get $r) (local.get $rows)))
-              (local.set $s (i32.const 0))
-              (block $doneS (loop $nextS
-                (br_if $doneS (i32.ge_s (local.get $s) (local.get $cols)))
-                (f32.store
-                  (i32.add (local.get $cp) (i32.shl (local.get $s) (i32.const 2)))
-                  (f32.add
-                    (f32.load (i32.add (local.get $cp) (i32.shl (local.get $s) (i32.const 2))))
-                    (f32.load (i32.add (local.get $tmp) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $s)) (i32.const 2))))))
-                (local.set $s (i32.add (local.get $s) (i32.const 1)))
-                (br $nextS)))
-              (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
-              (local.set $r (i32.add (local.get $r) (i32.const 1)))
-              (br $nextR)))))
+            (call $add_edge_tile (local.get $cp) (local.get $ldcBytes) (local.get $rows) (local.get $cols) (local.get $tmp))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $nextI)))
       (local.set $j (i32.add (local.get $j) (i32.const 8)))
       (br $nextJ)))
   )
+
+  ;; C (mc x nc) += A (mc x kc, packed as for gemm) * B, B(k, j) = x[rowsAt[k] / 4 + j]: see the top.
+  (func (export "gemm_rows")
+    (param $mc i32) (param $nc i32) (param $kc i32)
+    (param $a i32) (param $x i32) (param $rowsAt i32) (param $c i32) (param $ldc i32) (param $tmp i32)
+    (local $xb i32) (local $rp i32) (local $i i32) (local $j i32) (local $k i32) (local $ap i32) (local $bp i32) (local $cp i32)
+    (local $rows i32) (local $cols i32) (local $ldcBytes i32)
+    (local $c0l v128) (local $c0h v128) (local $c1l v128) (local $c1h v128)
+    (local $c2l v128) (local $c2h v128) (local $c3l v128) (local $c3h v128)
+    (local $bl v128) (local $bh v128) (local $av v128)
+    (local.set $ldcBytes (i32.shl (local.get $ldc) (i32.const 2)))
+    ;; B's column blocks outside, A panels inside, as in gemm: the kc rows' 8 floats stay in L1.
+    (local.set $j (i32.const 0))
+    (block $doneJ (loop $nextJ
+      (br_if $doneJ (i32.ge_s (local.get $j) (local.get $nc)))
+      (local.set $i (i32.const 0))
+      (block $doneI (loop $nextI
+        (br_if $doneI (i32.ge_s (local.get $i) (local.get $mc)))
+        ;; the tile's A panel (as in gemm), and B's columns j.. from x + j * 4 on
+        (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $i) (i32.shl (local.get $kc) (i32.const 2)))))
+        (local.set $xb (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $rp (local.get $rowsAt))
+        (local.set $c0l (v128.const i32x4 0 0 0 0)) (local.set $c0h (v128.const i32x4 0 0 0 0))
+        (local.set $c1l (v128.const i32x4 0 0 0 0)) (local.set $c1h (v128.const i32x4 0 0 0 0))
+        (local.set $c2l (v128.const i32x4 0 0 0 0)) (local.set $c2h (v128.const i32x4 0 0 0 0))
+        (local.set $c3l (v128.const i32x4 0 0 0 0)) (local.set $c3h (v128.const i32x4 0 0 0 0))
+        (local.set $k (local.get $kc))
+        (block $doneK (loop $nextK
+          (br_if $doneK (i32.eqz (local.get $k)))
+          ;; row k of B, columns j .. j + 7: 8 floats from x + rowsAt[k] + j * 4
+          (local.set $bp (i32.add (local.get $xb) (i32.load (local.get $rp))))
+          (local.set $bl (v128.load offset=0 (local.get $bp)))
+          (local.set $bh (v128.load offset=16 (local.get $bp)))
+          ;; column k of the A panel, one value at a time, broadcast to all 4 lanes
+          (local.set $av (v128.load32_splat offset=0 (local.get $ap)))
+          (local.set $c0l (f32x4.add (local.get $c0l) (f32x4.mul (local.get $av) (local.get $bl))))
+          (local.set $c0h (f32x4.add (local.get $c0h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $av (v128.load32_splat offset=4 (local.get $ap)))
+          (local.set $c1l (f32x4.add (local.get $c1l) (f32x4.mul (local.get $av) (local.get $bl))))
+          (local.set $c1h (f32x4.add (local.get $c1h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $av (v128.load32_splat offset=8 (local.get $ap)))
+          (local.set $c2l (f32x4.add (local.get $c2l) (f32x4.mul (local.get $av) (local.get $bl))))
+          (local.set $c2h (f32x4.add (local.get $c2h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $av (v128.load32_splat offset=12 (local.get $ap)))
+          (local.set $c3l (f32x4.add (local.get $c3l) (f32x4.mul (local.get $av) (local.get $bl))))
+          (local.set $c3h (f32x4.add (local.get $c3h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
+          (local.set $rp (i32.add (local.get $rp) (i32.const 4)))
+          (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+          (br $nextK)))
+        ;; C tile += accumulators
+        (local.set $cp (i32.add (local.get $c)
+          (i32.shl (i32.add (i32.mul (local.get $i) (local.get $ldc)) (local.get $j)) (i32.const 2))))
+        (local.set $rows (i32.sub (local.get $mc) (local.get $i)))
+        (local.set $cols (i32.sub (local.get $nc) (local.get $j)))
+        (if (i32.and (i32.ge_s (local.get $rows) (i32.const 4)) (i32.ge_s (local.get $cols) (i32.const 8)))
+          (then
+            (v128.store offset=0 (local.get $cp) (f32x4.add (v128.load offset=0 (local.get $cp)) (local.get $c0l)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c0h)))
+            (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+            (v128.store offset=0 (local.get $cp) (f32x4.add (v128.load offset=0 (local.get $cp)) (local.get $c1l)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c1h)))
+            (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+            (v128.store offset=0 (local.get $cp) (f32x4.add (v128.load offset=0 (local.get $cp)) (local.get $c2l)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c2h)))
+            (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+            (v128.store offset=0 (local.get $cp) (f32x4.add (v128.load offset=0 (local.get $cp)) (local.get $c3l)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c3h))))
+          (else
+            ;; an edge tile: park it at tmp (4 x 8), then add only the rows and columns that exist
+            (v128.store offset=0 (local.get $tmp) (local.get $c0l)) (v128.store offset=16 (local.get $tmp) (local.get $c0h))
+            (v128.store offset=32 (local.get $tmp) (local.get $c1l)) (v128.store offset=48 (local.get $tmp) (local.get $c1h))
+            (v128.store offset=64 (local.get $tmp) (local.get $c2l)) (v128.store offset=80 (local.get $tmp) (local.get $c2h))
+            (v128.store offset=96 (local.get $tmp) (local.get $c3l)) (v128.store offset=112 (local.get $tmp) (local.get $c3h))
+            (call $add_edge_tile (local.get $cp) (local.get $ldcBytes) (local.get $rows) (local.get $cols) (local.get $tmp))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $nextI)))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $nextJ)))
+  )
+
+  ;; C^T += (A * B)^T for the weight gradient on padded rows: A (mc x kc) read in place, row i
+  ;; being the floats from x + rowsAt[i] on (im2col's row of tap i), B (kc x nc) packed as for gemm
+  ;; (dy^T: k = position, j = output channel), and C(i, j) stored at c + (j * ldc + i) * 4, so that
+  ;; C^T = dW (output channels x taps, row stride ldc). The tile: 4 taps x 8 channels, as in gemm,
+  ;; A's 4 values per k splatted from 4 rows; a full tile is transposed in registers (two 4 x 4
+  ;; shuffles) and added to 8 rows of dW, an edge tile goes through tmp.
+  (func (export "gemm_rows_transposed")
+      (param $mc i32) (param $nc i32) (param $kc i32)
+      (param $x i32) (param $rowsAt i32) (param $b i32) (param $c i32) (param $ldc i32) (param $tmp i32)
+      (local $i i32) (local $j i32) (local $k i32) (local $bp i32) (local $cp i32)
+      (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+      (local $rows i32) (local $cols i32) (local $ldcBytes i32) (local $r i32) (local $s i32)
+      (local $c0l v128) (local $c0h v128) (local $c1l v128) (local $c1h v128)
+      (local $c2l v128) (local $c2h v128) (local $c3l v128) (local $c3h v128)
+      (local $bl v128) (local $bh v128) (local $av v128)
+      (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+      (local.set $ldcBytes (i32.shl (local.get $ldc) (i32.const 2)))
+      (local.set $j (i32.const 0))
+      (block $doneJ (loop $nextJ
+        (br_if $doneJ (i32.ge_s (local.get $j) (local.get $nc)))
+        (local.set $i (i32.const 0))
+        (block $doneI (loop $nextI
+          (br_if $doneI (i32.ge_s (local.get $i) (local.get $mc)))
+          (local.set $rows (i32.sub (local.get $mc) (local.get $i)))
+          (local.set $cols (i32.sub (local.get $nc) (local.get $j)))
+          ;; the tile's 4 rows of A (a row past mc repeats row i: its sums are dropped)
+          (local.set $r0 (i32.add (local.get $x) (i32.load (i32.add (local.get $rowsAt) (i32.shl (local.get $i) (i32.const 2))))))
+          (local.set $r1 (local.get $r0)) (local.set $r2 (local.get $r0)) (local.set $r3 (local.get $r0))
+          (if (i32.gt_s (local.get $rows) (i32.const 1))
+            (then (local.set $r1 (i32.add (local.get $x) (i32.load offset=4 (i32.add (local.get $rowsAt) (i32.shl (local.get $i) (i32.const 2))))))))
+          (if (i32.gt_s (local.get $rows) (i32.const 2))
+            (then (local.set $r2 (i32.add (local.get $x) (i32.load offset=8 (i32.add (local.get $rowsAt) (i32.shl (local.get $i) (i32.const 2))))))))
+          (if (i32.gt_s (local.get $rows) (i32.const 3))
+            (then (local.set $r3 (i32.add (local.get $x) (i32.load offset=12 (i32.add (local.get $rowsAt) (i32.shl (local.get $i) (i32.const 2))))))))
+          ;; B panel j/8 starts at b + (j/8) * kc * 32 bytes = b + j * kc * 4
+          (local.set $bp (i32.add (local.get $b) (i32.mul (local.get $j) (i32.shl (local.get $kc) (i32.const 2)))))
+          (local.set $c0l (v128.const i32x4 0 0 0 0)) (local.set $c0h (v128.const i32x4 0 0 0 0))
+          (local.set $c1l (v128.const i32x4 0 0 0 0)) (local.set $c1h (v128.const i32x4 0 0 0 0))
+          (local.set $c2l (v128.const i32x4 0 0 0 0)) (local.set $c2h (v128.const i32x4 0 0 0 0))
+          (local.set $c3l (v128.const i32x4 0 0 0 0)) (local.set $c3h (v128.const i32x4 0 0 0 0))
+          (local.set $k (local.get $kc))
+          (block $doneK (loop $nextK
+            (br_if $doneK (i32.eqz (local.get $k)))
+            ;; row k of the B panel: 8 channels
+            (local.set $bl (v128.load offset=0 (local.get $bp)))
+            (local.set $bh (v128.load offset=16 (local.get $bp)))
+            ;; column k of A: one float of each of the 4 rows, broadcast
+            (local.set $av (v128.load32_splat (local.get $r0)))
+            (local.set $c0l (f32x4.add (local.get $c0l) (f32x4.mul (local.get $av) (local.get $bl))))
+            (local.set $c0h (f32x4.add (local.get $c0h) (f32x4.mul (local.get $av) (local.get $bh))))
+            (local.set $av (v128.load32_splat (local.get $r1)))
+            (local.set $c1l (f32x4.add (local.get $c1l) (f32x4.mul (local.get $av) (local.get $bl))))
+            (local.set $c1h (f32x4.add (local.get $c1h) (f32x4.mul (local.get $av) (local.get $bh))))
+            (local.set $av (v128.load32_splat (local.get $r2)))
+            (local.set $c2l (f32x4.add (local.get $c2l) (f32x4.mul (local.get $av) (local.get $bl))))
+            (local.set $c2h (f32x4.add (local.get $c2h) (f32x4.mul (local.get $av) (local.get $bh))))
+            (local.set $av (v128.load32_splat (local.get $r3)))
+            (local.set $c3l (f32x4.add (local.get $c3l) (f32x4.mul (local.get $av) (local.get $bl))))
+            (local.set $c3h (f32x4.add (local.get $c3h) (f32x4.mul (local.get $av) (local.get $bh))))
+            (local.set $r0 (i32.add (local.get $r0) (i32.const 4)))
+            (local.set $r1 (i32.add (local.get $r1) (i32.const 4)))
+            (local.set $r2 (i32.add (local.get $r2) (i32.const 4)))
+            (local.set $r3 (i32.add (local.get $r3) (i32.const 4)))
+            (local.set $bp (i32.add (local.get $bp) (i32.const 32)))
+            (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+            (br $nextK)))
+          ;; C(i.., j..) is at c + (j * ldc + i) * 4: row j + s of dW holds column s of the tile
+          (local.set $cp (i32.add (local.get $c)
+            (i32.shl (i32.add (i32.mul (local.get $j) (local.get $ldc)) (local.get $i)) (i32.const 2))))
+          (if (i32.and (i32.ge_s (local.get $rows) (i32.const 4)) (i32.ge_s (local.get $cols) (i32.const 8)))
+            (then
+              ;; channels 0-3: transpose the 4 x 4 block (taps x channels) [c0l c1l c2l c3l]
+              (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c0l) (local.get $c1l)))
+              (local.set $t1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c2l) (local.get $c3l)))
+              (local.set $t2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c0l) (local.get $c1l)))
+              (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c2l) (local.get $c3l)))
+              (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp))
+                (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1))))
+              (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+              (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp))
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1))))
+              (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+              (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp))
+                (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t2) (local.get $t3))))
+              (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+              (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp))
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $t3))))
+              (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+              ;; channels 4-7: the same with the high halves
+              (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c0h) (local.get $c1h)))
+              (local.set $t1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c2h) (local.get $c3h)))
+              (local.set $t2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c0h) (local.get $c1h)))
+              (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c2h) (local.get $c3h)))
+              (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp))
+                (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1))))
+              (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+              (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp))
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1))))
+              (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+              (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp))
+                (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t2) (local.get $t3))))
+              (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+              (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp))
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $t3)))))
+            (else
+              ;; an edge tile: park it at tmp (4 x 8, row = tap), then add the taps and channels that exist
+              (v128.store offset=0 (local.get $tmp) (local.get $c0l)) (v128.store offset=16 (local.get $tmp) (local.get $c0h))
+              (v128.store offset=32 (local.get $tmp) (local.get $c1l)) (v128.store offset=48 (local.get $tmp) (local.get $c1h))
+              (v128.store offset=64 (local.get $tmp) (local.get $c2l)) (v128.store offset=80 (local.get $tmp) (local.get $c2h))
+              (v128.store offset=96 (local.get $tmp) (local.get $c3l)) (v128.store offset=112 (local.get $tmp) (local.get $c3h))
+              (if (i32.gt_s (local.get $rows) (i32.const 4)) (then (local.set $rows (i32.const 4))))
+              (if (i32.gt_s (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
+              (local.set $s (i32.const 0))
+              (block $doneS (loop $nextS
+                (br_if $doneS (i32.ge_s (local.get $s) (local.get $cols)))
+                (local.set $r (i32.const 0))
+                (block $doneR (loop $nextR
+                  (br_if $doneR (i32.ge_s (local.get $r) (local.get $rows)))
+                  (f32.store
+                    (i32.add (local.get $cp) (i32.shl (local.get $r) (i32.const 2)))
+                    (f32.add
+                      (f32.load (i32.add (local.get $cp) (i32.shl (local.get $r) (i32.const 2))))
+                      (f32.load (i32.add (local.get $tmp) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $s)) (i32.const 2))))))
+                  (local.set $r (i32.add (local.get $r) (i32.const 1)))
+                  (br $nextR)))
+                (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+                (local.set $s (i32.add (local.get $s) (i32.const 1)))
+                (br $nextS)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $nextI)))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $nextJ)))
+    )
+
+  ;; C (from cp, row stride ldcBytes) += the first min(rows, 4) x min(cols, 8) of the 4 x 8 tile at tmp
+  (func $add_edge_tile (param $cp i32) (param $ldcBytes i32) (param $rows i32) (param $cols i32) (param $tmp i32)
+    (local $r i32) (local $s i32)
+    (if (i32.gt_s (local.get $rows) (i32.const 4)) (then (local.set $rows (i32.const 4))))
+    (if (i32.gt_s (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $nextR
+      (br_if $doneR (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $s (i32.const 0))
+      (block $doneS (loop $nextS
+        (br_if $doneS (i32.ge_s (local.get $s) (local.get $cols)))
+        (f32.store
+          (i32.add (local.get $cp) (i32.shl (local.get $s) (i32.const 2)))
+          (f32.add
+            (f32.load (i32.add (local.get $cp) (i32.shl (local.get $s) (i32.const 2))))
+            (f32.load (i32.add (local.get $tmp) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $s)) (i32.const 2))))))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $nextS)))
+      (local.set $cp (i32.add (local.get $cp) (local.get $ldcBytes)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $nextR)))
+  )
+
 )

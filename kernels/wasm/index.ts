@@ -15,7 +15,10 @@ import * as os from 'os';
 import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
 import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
-import { ConvJob, ConvPass, convFlops, packOperandA, packedAFloats, planConvTasks, roundUp, scratchLayout, useDirect, writeGeometry } from './conv';
+import {
+  ConvJob, ConvPass, convFlops, convMethod, packOperandA, packOperandB, packedAFloats, packedBFloats, planConvTasks, roundUp, rowOffsets,
+  scratchLayout, writeGeometry,
+} from './conv';
 import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
 import { SWEEP_TASK_FIELDS, planSweepTasks, writePoolGeometry } from './sweep';
 import { Job, WasmThreads, runJobTasks } from './threads';
@@ -35,6 +38,12 @@ export interface WasmKernelsOptions {
    * run the direct convolution instead of the GEMM (conv.ts, useDirect). Default 8; 0 turns it off.
    */
   directMaxChannels?: number;
+  /**
+   * Stride-1 forward passes (and stride-1 input gradients) and weight gradients read im2col in
+   * place from a padded copy of x where that does less work than packing it (conv.ts, convMethod): 'auto'
+   * (default); 'never' or 'always' (wherever the stride allows) force one way, for the tests.
+   */
+  implicitGemm?: 'auto' | 'never' | 'always';
   /** Sweeps (pooling, L2 norm, bias gradient, ReLU) over fewer elements run on the main thread alone. Default 65536. */
   minParallelElements?: number;
 }
@@ -67,6 +76,7 @@ export class WasmKernels implements Kernels {
   readonly minParallelFlops: number;
   readonly minParallelElements: number;
   readonly directMaxChannels: number;
+  readonly implicitGemm: 'auto' | 'never' | 'always';
   private readonly modules: WasmModules;
   private readonly memory: WebAssembly.Memory;
   private readonly wasm: WasmExports; // this thread's instances
@@ -82,6 +92,7 @@ export class WasmKernels implements Kernels {
     this.minParallelFlops = options.minParallelFlops ?? 2e6;
     this.minParallelElements = options.minParallelElements ?? 65536;
     this.directMaxChannels = options.directMaxChannels ?? 8;
+    this.implicitGemm = options.implicitGemm ?? 'auto';
     this.modules = compileModules(this.microKernel);
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
     this.wasm = instantiate(this.modules, this.memory);
@@ -160,24 +171,41 @@ export class WasmKernels implements Kernels {
       pass === 'forward' ? g.batch * g.outChannels * g.outH * g.outW
       : pass === 'backwardInput' ? g.batch * g.inChannels * g.inH * g.inW
       : g.outChannels * g.inChannels * g.kernelH * g.kernelW;
-    const direct = pass === 'forward' && useDirect(g, this.directMaxChannels);
-    const { tasks, parts } = planConvTasks(pass, g, threads, direct);
+    const method = convMethod(pass, g, this.directMaxChannels, this.implicitGemm);
+    const { tasks, parts } = planConvTasks(pass, g, threads, method);
     const layout = scratchLayout(pass, g);
     const K = g.inChannels * g.kernelH * g.kernelW;
     const P = g.outH * g.outW;
-    // The GEMM's A operand, packed once for all tasks: W (forward) or each image's dy (backward weight).
+    // The implicit GEMM's padded copy of x (its reads run up to (kW - 1) * dilation + 7 floats
+    // past the last plane: slack), the offsets of im2col's rows in it, y on padded rows (forward)
+    // or dy on padded rows (backward weight).
+    const implicit = method === 'implicit';
+    const paddedH = implicit ? g.inH + 2 * g.padH : 0;
+    const paddedW = implicit ? g.inW + 2 * g.padW : 0;
+    const paddedFloats = implicit ? g.batch * g.inChannels * paddedH * paddedW + (g.kernelW - 1) * g.dilationW + 8 : 0;
+    const Q = g.outH * paddedW; // positions on padded rows
+    const outFloats = implicit && pass === 'forward' ? g.batch * g.outChannels * Q : outLength * parts;
+    const dyPaddedFloats = implicit && pass === 'backwardWeight' ? g.batch * g.outChannels * Q : 0;
+    // The operand packed once for all tasks: W (forward) or each image's dy (backward weight), as
+    // A panels; with the implicit weight gradient each image's dy^T, as B panels.
     const packedFloats =
-      pass === 'forward' && !direct ? packedAFloats(g.outChannels, K)
+      pass === 'forward' && method !== 'direct' ? packedAFloats(g.outChannels, K)
+      : pass === 'backwardWeight' && implicit ? g.batch * packedBFloats(g.outChannels, Q)
       : pass === 'backwardWeight' ? g.batch * packedAFloats(g.outChannels, P)
       : 0;
-    // The arena: the inputs (0 floats for those this pass has not), the packed A, the output (dW
-    // as `parts` partial sums), then each thread's scratch.
-    const [x, w, flipped, bias, dy, packedA, out, scratch] = this.arena([
-      inputs.x?.length ?? 0, inputs.w?.length ?? 0, inputs.flipWeights ? g.outChannels * K : 0, inputs.bias?.length ?? 0,
-      inputs.dy?.length ?? 0, packedFloats, outLength * parts, (layout.bytes / 4) * threads,
+    // The arena: the inputs (0 floats for those this pass has not), the implicit GEMM's operands,
+    // the packed operand, the output (dW as `parts` partial sums), then each thread's scratch.
+    const [x, xPadded, rowsAt, w, flipped, bias, dy, dyPadded, packed, out, scratch] = this.arena([
+      inputs.x?.length ?? 0, paddedFloats, implicit ? K : 0, inputs.w?.length ?? 0, inputs.flipWeights ? g.outChannels * K : 0,
+      inputs.bias?.length ?? 0, inputs.dy?.length ?? 0, dyPaddedFloats, packedFloats, outFloats, (layout.bytes / 4) * threads,
     ]);
     const heap = new Float32Array(this.memory.buffer);
     if (inputs.x !== undefined) heap.set(inputs.x, x / 4);
+    if (implicit) {
+      this.wasm.pad_planes(x, xPadded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, paddedH, paddedW);
+      heap.fill(0, xPadded / 4 + g.batch * g.inChannels * paddedH * paddedW, xPadded / 4 + paddedFloats); // the slack
+      new Int32Array(this.memory.buffer).set(rowOffsets(g, paddedH, paddedW), rowsAt / 4);
+    }
     if (inputs.w !== undefined) heap.set(inputs.w, w / 4);
     if (inputs.bias) heap.set(inputs.bias, bias / 4);
     if (inputs.dy !== undefined) heap.set(inputs.dy, dy / 4);
@@ -185,18 +213,26 @@ export class WasmKernels implements Kernels {
     writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
     if (inputs.flipWeights) this.wasm.flip_transpose(w, flipped, g.inChannels, g.outChannels, g.kernelH * g.kernelW);
     const weights = inputs.flipWeights ? flipped : w;
-    if (pass === 'forward' && !direct) packOperandA(this.wasm, weights, g.outChannels, K, packedA);
-    if (pass === 'backwardWeight') {
+    if (pass === 'forward' && method !== 'direct') packOperandA(this.wasm, weights, g.outChannels, K, packed);
+    if (pass === 'backwardWeight' && implicit) {
+      // dy on padded rows (0 in the columns past outW), then each image's dy^T in B panels
+      this.wasm.pad_planes(dy, dyPadded, g.batch * g.outChannels, g.outH, g.outW, 0, 0, g.outH, paddedW);
       for (let n = 0; n < g.batch; n++) {
-        packOperandA(this.wasm, dy + 4 * n * g.outChannels * P, g.outChannels, P, packedA + 4 * n * packedAFloats(g.outChannels, P));
+        packOperandB(this.wasm, dyPadded + 4 * n * g.outChannels * Q, g.outChannels, Q, packed + 4 * n * packedBFloats(g.outChannels, Q));
+      }
+    } else if (pass === 'backwardWeight') {
+      for (let n = 0; n < g.batch; n++) {
+        packOperandA(this.wasm, dy + 4 * n * g.outChannels * P, g.outChannels, P, packed + 4 * n * packedAFloats(g.outChannels, P));
       }
     }
 
     const job: ConvJob = {
-      pass, g, geometry: GEOMETRY_ADDRESS, x, w: weights, bias: inputs.bias ? bias : 0, dy, packedA, out, // bias 0: none
-      scratch, scratchBytes: layout.bytes, direct, tasks,
+      pass, g, geometry: GEOMETRY_ADDRESS, x: implicit ? xPadded : x, w: weights, bias: inputs.bias ? bias : 0, dy, packed, out, // bias 0: none
+      scratch, scratchBytes: layout.bytes, method, paddedH, paddedW, rowsAt, tasks,
     };
     await this.run(job, threads);
+    // y on padded rows -> y: keep the first outW columns of each row
+    if (implicit && pass === 'forward') this.wasm.compact_rows(out, paddedW, out, g.batch * g.outChannels * g.outH, g.outW);
     const result = heap.slice(out / 4, out / 4 + outLength);
     for (let part = 1; part < parts; part++) {
       const partial = out / 4 + part * outLength;

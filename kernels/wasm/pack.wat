@@ -351,4 +351,64 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $nextI)))
   )
+
+  ;; The implicit GEMM's operands (conv.ts, the 'implicit' method): planes of h x w copied into
+  ;; planes of paddedH x paddedW with a zero border, `top` rows above and `left` columns left:
+  ;;   dst[plane][top + iy][left + ix] = src[plane][iy][ix], 0 elsewhere
+  ;; (x padded for the convolution: top = padH, left = padW; dy on padded rows: top = left = 0).
+  (func (export "pad_planes")
+    (param $src i32) (param $dst i32) (param $planes i32) (param $h i32) (param $w i32)
+    (param $top i32) (param $left i32) (param $paddedH i32) (param $paddedW i32)
+    (local $plane i32) (local $iy i32) (local $rowBytes i32) (local $leftBytes i32) (local $rightBytes i32)
+    (local $d i32) (local $s i32)
+    (local.set $rowBytes (i32.shl (local.get $w) (i32.const 2)))
+    (local.set $leftBytes (i32.shl (local.get $left) (i32.const 2)))
+    (local.set $rightBytes (i32.shl (i32.sub (i32.sub (local.get $paddedW) (local.get $w)) (local.get $left)) (i32.const 2)))
+    (local.set $s (local.get $src))
+    (local.set $d (local.get $dst))
+    (local.set $plane (i32.const 0))
+    (block $donePlanes (loop $nextPlane
+      (br_if $donePlanes (i32.ge_s (local.get $plane) (local.get $planes)))
+      ;; the rows above
+      (memory.fill (local.get $d) (i32.const 0) (i32.shl (i32.mul (local.get $top) (local.get $paddedW)) (i32.const 2)))
+      (local.set $d (i32.add (local.get $d) (i32.shl (i32.mul (local.get $top) (local.get $paddedW)) (i32.const 2))))
+      ;; each row: its left border, the row, its right border
+      (local.set $iy (i32.const 0))
+      (block $doneRows (loop $nextRow
+        (br_if $doneRows (i32.ge_s (local.get $iy) (local.get $h)))
+        (memory.fill (local.get $d) (i32.const 0) (local.get $leftBytes))
+        (local.set $d (i32.add (local.get $d) (local.get $leftBytes)))
+        (memory.copy (local.get $d) (local.get $s) (local.get $rowBytes))
+        (local.set $d (i32.add (local.get $d) (local.get $rowBytes)))
+        (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+        (memory.fill (local.get $d) (i32.const 0) (local.get $rightBytes))
+        (local.set $d (i32.add (local.get $d) (local.get $rightBytes)))
+        (local.set $iy (i32.add (local.get $iy) (i32.const 1)))
+        (br $nextRow)))
+      ;; the rows below
+      (memory.fill (local.get $d) (i32.const 0)
+        (i32.shl (i32.mul (i32.sub (i32.sub (local.get $paddedH) (local.get $top)) (local.get $h)) (local.get $paddedW)) (i32.const 2)))
+      (local.set $d (i32.add (local.get $d)
+        (i32.shl (i32.mul (i32.sub (i32.sub (local.get $paddedH) (local.get $top)) (local.get $h)) (local.get $paddedW)) (i32.const 2))))
+      (local.set $plane (i32.add (local.get $plane) (i32.const 1)))
+      (br $nextPlane)))
+  )
+
+  ;; rows x width floats from src (row stride srcStride floats) to dst, packed (row stride width):
+  ;; the implicit GEMM's output, computed on padded rows, cut to the real ones. dst may be src
+  ;; (a forward copy within the same rows: memory.copy moves overlapping bytes correctly).
+  (func (export "compact_rows")
+    (param $src i32) (param $srcStride i32) (param $dst i32) (param $rows i32) (param $width i32)
+    (local $r i32) (local $rowBytes i32) (local $strideBytes i32)
+    (local.set $rowBytes (i32.shl (local.get $width) (i32.const 2)))
+    (local.set $strideBytes (i32.shl (local.get $srcStride) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $r) (local.get $rows)))
+      (memory.copy (local.get $dst) (local.get $src) (local.get $rowBytes))
+      (local.set $dst (i32.add (local.get $dst) (local.get $rowBytes)))
+      (local.set $src (i32.add (local.get $src) (local.get $strideBytes)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $next)))
+  )
 )

@@ -2,8 +2,8 @@
 //
 // Three small modules, assembled from the hand-written text beside this file by
 // scripts/build-wasm.js (run by `npm run build`) into dist/kernels/wasm/*.wasm:
-//   pack.wasm              im2col / col2im and the GEMM's operand packing (scalar)
-//   gemm-4x8-simd.wasm     the GEMM macro-kernel, SIMD128 multiply then add
+//   pack.wasm              im2col / col2im, the GEMM's operand packing (scalar), padding and cutting rows
+//   gemm-4x8-simd.wasm     the GEMM macro-kernel (packed B, or B read in place: gemm_rows), SIMD128 multiply then add
 //   gemm-4x8-relaxed.wasm  the same with f32x4.relaxed_madd (a fused multiply-add on x86 with FMA)
 //   relu.wasm              ReLU forward and backward
 //   direct.wasm            direct convolution (stride 1, few output channels: no im2col)
@@ -42,6 +42,10 @@ export interface WasmExports {
   ): void;
   fill_rows(c: number, ldc: number, rows: number, cols: number, bias: number): void;
   gemm(mc: number, nc: number, kc: number, a: number, b: number, c: number, ldc: number, tmp: number): void;
+  gemm_rows(mc: number, nc: number, kc: number, a: number, x: number, rowsAt: number, c: number, ldc: number, tmp: number): void;
+  gemm_rows_transposed(mc: number, nc: number, kc: number, x: number, rowsAt: number, b: number, c: number, ldc: number, tmp: number): void;
+  pad_planes(src: number, dst: number, planes: number, h: number, w: number, top: number, left: number, paddedH: number, paddedW: number): void;
+  compact_rows(src: number, srcStride: number, dst: number, rows: number, width: number): void;
   relu_forward(x: number, y: number, n: number): void;
   relu_backward(dy: number, y: number, dx: number, n: number): void;
   maxpool_forward(x: number, y: number, argmax: number, geometry: number, p0: number, p1: number): void;

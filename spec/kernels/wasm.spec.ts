@@ -1,5 +1,5 @@
-// The 'wasm' backend: its WebAssembly pieces on their own (the GEMM micro-kernel of both
-// variants, the im2col packers), every convolution geometry of SSD300 at its real spatial size
+// The 'wasm' backend: its WebAssembly pieces on their own (the GEMM micro-kernels of both
+// variants, packed and implicit, the im2col packers, padding), every convolution geometry of SSD300 at its real spatial size
 // with few channels, on 1 thread and 2 and with both micro-kernels, the choice of micro-kernel,
 // the whole small model against the reference, and memory over repeated calls.
 // (spec/kernels/backends.spec.ts runs the common backend suite on 'wasm' as on every backend.)
@@ -122,6 +122,97 @@ describe('kernels/wasm: the GEMM micro-kernel against a plain product', () => {
   }
 });
 
+describe('kernels/wasm: the implicit GEMM kernels (B or A read in place through row offsets) against a plain product', () => {
+  // A source matrix X at some address; the GEMM's rows start at byte offsets into it that overlap
+  // (neighbouring taps of a convolution are one float apart), in no particular order.
+  const SIZES: [number, number, number][] = [[4, 8, 16], [1, 1, 1], [3, 5, 7], [13, 29, 37], [8, 16, 256], [130, 70, 200]];
+  for (const variant of VARIANTS) {
+    for (const [mc, nc, kc] of SIZES) {
+      const sourceFloats = 3 * (kc + mc) + Math.max(nc, kc) + 16;
+      it(`${variant}: gemm_rows, C (${mc} x ${nc}) += A (${mc} x ${kc}) B, row k of B at X + rowsAt[k]`, () => {
+        const { wasm, heap, ints } = bareWasm(variant);
+        const rng = new Rng(mc * 100 + kc);
+        const x = randNormal([sourceFloats], rng).data as Float32Array;
+        const a = randNormal([mc, kc], rng).data as Float32Array;
+        const c0 = randNormal([mc, nc + 3], rng).data as Float32Array; // row stride nc + 3
+        const offsets = Int32Array.from({ length: kc }, (_, k) => (k * 7) % (3 * kc + 1)); // floats
+        const X = 0, A = X + 4 * sourceFloats, AP = A + 4 * a.length, ROWS = AP + 4 * Math.ceil(mc / 4) * 4 * kc;
+        const C = ROWS + 4 * kc, TMP = C + 4 * c0.length;
+        heap.set(x, X / 4);
+        heap.set(a, A / 4);
+        heap.fill(0, AP / 4, ROWS / 4);
+        ints.set(Array.from(offsets, (o) => 4 * o), ROWS / 4);
+        heap.set(c0, C / 4);
+        wasm.pack_a(A, kc, 1, mc, kc, AP);
+        wasm.gemm_rows(mc, nc, kc, AP, X, ROWS, C, nc + 3, TMP);
+        const expected = new Float64Array(c0);
+        for (let i = 0; i < mc; i++)
+          for (let j = 0; j < nc; j++) {
+            let sum = 0;
+            for (let k = 0; k < kc; k++) sum += a[i * kc + k] * x[offsets[k] + j];
+            expected[i * (nc + 3) + j] += sum;
+          }
+        expectClose(heap.subarray(C / 4, C / 4 + c0.length), expected, kc + 1, 'C');
+      });
+      it(`${variant}: gemm_rows_transposed, C^T (${nc} x ${mc}) += (A B)^T, row i of A at X + rowsAt[i], B (${kc} x ${nc}) packed`, () => {
+        const { wasm, heap, ints } = bareWasm(variant);
+        const rng = new Rng(mc * 100 + kc + 1);
+        const x = randNormal([sourceFloats], rng).data as Float32Array;
+        const b = randNormal([kc, nc], rng).data as Float32Array;
+        const ldc = mc + 5;
+        const c0 = randNormal([nc, ldc], rng).data as Float32Array; // C(i, j) at j * ldc + i
+        const offsets = Int32Array.from({ length: mc }, (_, i) => (i * 5) % (3 * mc + 1)); // floats
+        const X = 0, B = X + 4 * sourceFloats, BP = B + 4 * b.length, ROWS = BP + 4 * kc * Math.ceil(nc / 8) * 8;
+        const C = ROWS + 4 * mc, TMP = C + 4 * c0.length;
+        heap.set(x, X / 4);
+        heap.set(b, B / 4);
+        heap.fill(0, BP / 4, ROWS / 4);
+        ints.set(Array.from(offsets, (o) => 4 * o), ROWS / 4);
+        heap.set(c0, C / 4);
+        wasm.pack_b(B, nc, 1, kc, nc, BP);
+        wasm.gemm_rows_transposed(mc, nc, kc, X, ROWS, BP, C, ldc, TMP);
+        const expected = new Float64Array(c0);
+        for (let i = 0; i < mc; i++)
+          for (let j = 0; j < nc; j++) {
+            let sum = 0;
+            for (let k = 0; k < kc; k++) sum += x[offsets[i] + k] * b[k * nc + j];
+            expected[j * ldc + i] += sum;
+          }
+        // entries past mc in each row of C^T are left as they were: compared exactly too
+        expectClose(heap.subarray(C / 4, C / 4 + c0.length), expected, kc + 1, 'C^T');
+        for (let j = 0; j < nc; j++) for (let i = mc; i < ldc; i++) expect(heap[C / 4 + j * ldc + i]).to.equal(c0[j * ldc + i]);
+      });
+    }
+  }
+
+  it('pad_planes surrounds each plane with its zero border (any border, none included), compact_rows cuts padded rows back', () => {
+    const { wasm, heap } = bareWasm('simd');
+    for (const [planes, h, w, top, left, paddedH, paddedW] of [[3, 4, 5, 1, 1, 6, 7], [2, 3, 4, 0, 0, 3, 6], [1, 2, 2, 6, 6, 14, 14], [2, 5, 3, 2, 1, 7, 4]]) {
+      const src = randNormal([planes, h, w], new Rng(planes * 10 + h)).data as Float32Array;
+      const SRC = 64, DST = SRC + 4 * src.length + 64, END = DST + 4 * planes * paddedH * paddedW;
+      heap.fill(NaN, 0, END / 4 + 16); // whatever pad_planes leaves unwritten shows
+      heap.set(src, SRC / 4);
+      wasm.pad_planes(SRC, DST, planes, h, w, top, left, paddedH, paddedW);
+      for (let p = 0; p < planes; p++)
+        for (let y = 0; y < paddedH; y++)
+          for (let x = 0; x < paddedW; x++) {
+            const inside = y >= top && y < top + h && x >= left && x < left + w;
+            const expected = inside ? src[(p * h + y - top) * w + x - left] : 0;
+            expect(heap[DST / 4 + (p * paddedH + y) * paddedW + x], `plane ${p} (${y}, ${x})`).to.equal(expected);
+          }
+      expect(heap[END / 4], 'past the last plane').to.be.NaN;
+      // and back: the padded planes' rows top.. cut to the columns left.., in place
+      wasm.compact_rows(DST + 4 * (top * paddedW + left), paddedW, DST, planes * paddedH - top, w);
+      for (let p = 0; p < planes; p++)
+        for (let y = 0; y < h; y++)
+          for (let x = 0; x < w; x++) {
+            // row r of the cut rows is padded row top + r, which for r = p * paddedH + y is plane p's row y
+            expect(heap[DST / 4 + (p * paddedH + y) * w + x]).to.equal(src[(p * h + y) * w + x]);
+          }
+    }
+  });
+});
+
 describe('kernels/wasm: the im2col packers equal packing the explicit column matrix', () => {
   const CASES: { x: number[]; w: number[]; options: Conv2dOptions }[] = [
     { x: [2, 3, 13, 11], w: [1, 3, 3, 3], options: { padding: 1 } },
@@ -202,9 +293,16 @@ for (const variant of VARIANTS) {
   WASM_VARIANTS.push({ label: `${variant}, 2 threads`, create: () => new WasmKernels({ threads: 2, microKernel: variant, minParallelFlops: 0, minParallelElements: 0 }) });
 }
 // Stride-1 convolutions with up to 8 output channels run the direct convolution (direct.wat) by
-// default: these two run every geometry through the GEMM only, and through the direct
-// convolution wherever the stride allows (any number of channels, 4 at a time).
-WASM_VARIANTS.push({ label: 'GEMM only, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: 0 }) });
+// default, and the others with few channels the implicit GEMM (conv.ts, forwardMethod): these
+// three run every geometry through the packed GEMM only, through the implicit GEMM wherever the
+// stride allows, and through the direct convolution wherever the stride allows (any number of
+// channels, 4 at a time).
+WASM_VARIANTS.push({
+  label: 'packed GEMM only, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: 0, implicitGemm: 'never' }),
+});
+WASM_VARIANTS.push({
+  label: 'implicit GEMM wherever stride 1, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: 0, implicitGemm: 'always' }),
+});
 WASM_VARIANTS.push({ label: 'direct wherever stride 1, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: Infinity }) });
 
 describe('kernels/wasm: every SSD300 convolution geometry against the reference', function () {
