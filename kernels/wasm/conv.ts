@@ -126,6 +126,23 @@ export function packOperandA(wasm: WasmExports, src: number, rows: number, depth
   }
 }
 
+/**
+ * packOperandA of flip_transpose(w) without writing it out: w (C_out x C_in x taps) is the
+ * weights of the convolution whose input gradient a forward pass computes, and A is C_in x
+ * (C_out taps), A(ci, co * taps + t) = w[co][ci][taps - 1 - t] (pack.wat, pack_a_flipped).
+ */
+export function packFlippedWeights(wasm: WasmExports, w: number, outChannels: number, inChannels: number, taps: number, dst: number): void {
+  const rows = inChannels;
+  const depth = outChannels * taps;
+  const rowsPadded = roundUp(rows, MR);
+  for (let k0 = 0; k0 < depth; k0 += KC) {
+    const kc = Math.min(KC, depth - k0);
+    const block = dst + 4 * rowsPadded * k0;
+    zeroLastPanel(wasm, block, rows, MR, kc);
+    for (let m0 = 0; m0 < rows; m0 += MC) wasm.pack_a_flipped(w, outChannels, inChannels, taps, m0, Math.min(MC, rows - m0), k0, kc, block + 4 * m0 * kc);
+  }
+}
+
 /** Where rows [m0, ...) of K block k0 (depth kc) of an operand packed by packOperandA start. */
 function packedABlock(packed: number, rows: number, k0: number, kc: number, m0: number): number {
   return packed + 4 * (roundUp(rows, MR) * k0 + m0 * kc);

@@ -16,7 +16,7 @@ import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
 import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
 import {
-  ConvJob, ConvPass, convFlops, convMethod, packOperandA, packOperandB, packedAFloats, packedBFloats, planConvTasks, roundUp, rowOffsets,
+  ConvJob, ConvPass, convFlops, convMethod, packFlippedWeights, packOperandA, packOperandB, packedAFloats, packedBFloats, planConvTasks, roundUp, rowOffsets,
   scratchLayout, writeGeometry,
 } from './conv';
 import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
@@ -196,7 +196,7 @@ export class WasmKernels implements Kernels {
     // The arena: the inputs (0 floats for those this pass has not), the implicit GEMM's operands,
     // the packed operand, the output (dW as `parts` partial sums), then each thread's scratch.
     const [x, xPadded, rowsAt, w, flipped, bias, dy, dyPadded, packed, out, scratch] = this.arena([
-      inputs.x?.length ?? 0, paddedFloats, implicit ? K : 0, inputs.w?.length ?? 0, inputs.flipWeights ? g.outChannels * K : 0,
+      inputs.x?.length ?? 0, paddedFloats, implicit ? K : 0, inputs.w?.length ?? 0, inputs.flipWeights && method === 'direct' ? g.outChannels * K : 0,
       inputs.bias?.length ?? 0, inputs.dy?.length ?? 0, dyPaddedFloats, packedFloats, outFloats, (layout.bytes / 4) * threads,
     ]);
     const heap = new Float32Array(this.memory.buffer);
@@ -211,9 +211,12 @@ export class WasmKernels implements Kernels {
     if (inputs.dy !== undefined) heap.set(inputs.dy, dy / 4);
     if (pass === 'backwardWeight') heap.fill(0, out / 4, out / 4 + outLength * parts); // tasks add to dW
     writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
-    if (inputs.flipWeights) this.wasm.flip_transpose(w, flipped, g.inChannels, g.outChannels, g.kernelH * g.kernelW);
-    const weights = inputs.flipWeights ? flipped : w;
-    if (pass === 'forward' && method !== 'direct') packOperandA(this.wasm, weights, g.outChannels, K, packed);
+    // The GEMM packs the flipped weights straight from w; the direct convolution reads them flipped.
+    const taps = g.kernelH * g.kernelW;
+    if (inputs.flipWeights && method === 'direct') this.wasm.flip_transpose(w, flipped, g.inChannels, g.outChannels, taps);
+    const weights = inputs.flipWeights && method === 'direct' ? flipped : w;
+    if (pass === 'forward' && method !== 'direct' && inputs.flipWeights) packFlippedWeights(this.wasm, w, g.inChannels, g.outChannels, taps, packed);
+    else if (pass === 'forward' && method !== 'direct') packOperandA(this.wasm, w, g.outChannels, K, packed);
     if (pass === 'backwardWeight' && implicit) {
       // dy on padded rows (0 in the columns past outW), then each image's dy^T in B panels
       this.wasm.pad_planes(dy, dyPadded, g.batch * g.outChannels, g.outH, g.outW, 0, 0, g.outH, paddedW);

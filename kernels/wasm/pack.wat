@@ -352,6 +352,42 @@
       (br $nextI)))
   )
 
+  ;; flip_transpose and pack_a in one pass: rows [m0, m0 + mc) and columns [k0, k0 + kc) of
+  ;;   A(i, k) = dst of flip_transpose [i][co][t] = w[co][i][taps - 1 - t],  k = co * taps + t
+  ;; packed as pack_a packs them (4-row panels at dst). The weights are read once, not copied flipped first.
+  (func (export "pack_a_flipped")
+    (param $w i32) (param $outChannels i32) (param $inChannels i32) (param $taps i32)
+    (param $m0 i32) (param $mc i32) (param $k0 i32) (param $kc i32) (param $dst i32)
+    (local $i i32) (local $k i32) (local $co i32) (local $t i32) (local $d i32)
+    (local.set $i (i32.const 0))
+    (block $doneI (loop $nextI
+      (br_if $doneI (i32.ge_s (local.get $i) (local.get $mc)))
+      ;; row i goes to lane i % 4 of panel i / 4
+      (local.set $d (i32.add (local.get $dst) (i32.shl
+        (i32.add (i32.mul (i32.shr_u (local.get $i) (i32.const 2)) (i32.shl (local.get $kc) (i32.const 2)))
+                 (i32.and (local.get $i) (i32.const 3)))
+        (i32.const 2))))
+      ;; walk k = co * taps + t from k0 like an odometer
+      (local.set $co (i32.div_u (local.get $k0) (local.get $taps)))
+      (local.set $t (i32.rem_u (local.get $k0) (local.get $taps)))
+      (local.set $k (local.get $kc))
+      (block $doneK (loop $nextK
+        (br_if $doneK (i32.eqz (local.get $k)))
+        (f32.store (local.get $d) (f32.load (i32.add (local.get $w) (i32.shl
+          (i32.sub
+            (i32.mul (i32.add (i32.add (i32.mul (local.get $co) (local.get $inChannels)) (i32.add (local.get $m0) (local.get $i))) (i32.const 1)) (local.get $taps))
+            (i32.add (local.get $t) (i32.const 1)))
+          (i32.const 2)))))
+        (local.set $d (i32.add (local.get $d) (i32.const 16)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (if (i32.eq (local.get $t) (local.get $taps))
+          (then (local.set $t (i32.const 0)) (local.set $co (i32.add (local.get $co) (i32.const 1)))))
+        (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+        (br $nextK)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $nextI)))
+  )
+
   ;; The implicit GEMM's operands (conv.ts, the 'implicit' method): planes of h x w copied into
   ;; planes of paddedH x paddedW with a zero border, `top` rows above and `left` columns left:
   ;;   dst[plane][top + iy][left + ix] = src[plane][iy][ix], 0 elsewhere

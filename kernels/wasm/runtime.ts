@@ -36,6 +36,7 @@ export interface WasmExports {
   im2col_pack_transposed(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number): void;
   col2im_add(dcol: number, ld: number, geometry: number, r0: number, rows: number, q0: number, nq: number, dx: number): void;
   flip_transpose(w: number, dst: number, outChannels: number, inChannels: number, taps: number): void;
+  pack_a_flipped(w: number, outChannels: number, inChannels: number, taps: number, m0: number, mc: number, k0: number, kc: number, dst: number): void;
   conv_direct(
     x: number, w: number, bias: number, y: number, geometry: number, inChannels: number, rows: number, ldw: number, yPlane: number,
     oy0: number, oy1: number, tmp: number,

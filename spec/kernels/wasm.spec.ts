@@ -185,6 +185,25 @@ describe('kernels/wasm: the implicit GEMM kernels (B or A read in place through 
     }
   }
 
+  it('pack_a_flipped packs exactly what pack_a packs of flip_transpose\'s output, block by block', () => {
+    const { wasm, heap } = bareWasm('simd');
+    for (const [outChannels, inChannels, taps] of [[5, 7, 9], [3, 130, 9], [9, 4, 1], [2, 3, 25]]) {
+      const w = randNormal([outChannels * inChannels * taps], new Rng(outChannels + taps)).data as Float32Array;
+      const depth = outChannels * taps;
+      const W = 0, FLIPPED = W + 4 * w.length, A = FLIPPED + 4 * w.length, B = A + 4 * 132 * depth;
+      heap.set(w, W / 4);
+      wasm.flip_transpose(W, FLIPPED, outChannels, inChannels, taps);
+      for (const [m0, mc, k0, kc] of [[0, Math.min(inChannels, 128), 0, depth], [Math.min(4, inChannels - 1), 1, Math.min(7, depth - 1), Math.min(3, depth - Math.min(7, depth - 1))]]) {
+        heap.fill(0, A / 4, B / 4 + 132 * depth);
+        wasm.pack_a(FLIPPED + 4 * (m0 * depth + k0), depth, 1, mc, kc, A);
+        wasm.pack_a_flipped(W, outChannels, inChannels, taps, m0, mc, k0, kc, B);
+        const panels = Math.ceil(mc / 4) * 4 * kc;
+        expect(Array.from(heap.subarray(B / 4, B / 4 + panels)), `${outChannels} x ${inChannels} x ${taps}, rows ${m0}+${mc}, k ${k0}+${kc}`)
+          .to.deep.equal(Array.from(heap.subarray(A / 4, A / 4 + panels)));
+      }
+    }
+  });
+
   it('pad_planes surrounds each plane with its zero border (any border, none included), compact_rows cuts padded rows back', () => {
     const { wasm, heap } = bareWasm('simd');
     for (const [planes, h, w, top, left, paddedH, paddedW] of [[3, 4, 5, 1, 1, 6, 7], [2, 3, 4, 0, 0, 3, 6], [1, 2, 2, 6, 6, 14, 14], [2, 5, 3, 2, 1, 7, 4]]) {
