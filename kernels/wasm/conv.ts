@@ -22,7 +22,8 @@
 //   backward weight   task = (block of output channels, block of taps): dW tile +=
 //                     dy * im2col(x)^T over every image, the positions being the GEMM's K;
 //                     dy is packed once per call (packOperandA), every task reads it.
-//                     Method 'implicit' (stride 1): dW^T tile += im2col(x) * dy^T on padded
+//                     Method 'implicit' (stride 1, only when asked for: see convMethod):
+//                     dW^T tile += im2col(x) * dy^T on padded
 //                     rows, im2col's rows read in place, dy^T packed once per call
 //                     (packOperandB), gemm_rows_transposed storing the tile transposed
 //
@@ -192,13 +193,6 @@ export function useDirect(g: Conv2dGeometry, maxChannels: number): boolean {
 export const PACKING_COST_ROWS = 16;
 
 /**
- * The implicit weight gradient's micro-kernel (gemm_rows_transposed: A's 4 values per step from 4
- * rows, the tile stored transposed) runs this much slower per FLOP than gemm on packed operands:
- * measured on conv3_1 and conv4_2 (2 threads), 48 -> 55 and 95 -> 104 ms.
- */
-export const IMPLICIT_WEIGHT_SLOWDOWN = 1.25;
-
-/**
  * How a forward or weight-gradient pass forms im2col (backward input, run as a forward pass with
  * stride 1, packs its own). 'implicit' (stride 1 only) saves packing im2col but computes paddedW
  * columns for every outW real ones; 'packed' packs every element once. Per element of im2col that
@@ -211,12 +205,16 @@ export const IMPLICIT_WEIGHT_SLOWDOWN = 1.25;
  * 256 -> 256 at 75x75 157 -> 156; 512 -> 512 at 38x38 156 -> 161 and at 19x19 41 -> 43; 512 -> 84
  * at 38x38 32 -> 28; 512 -> 16 at 38x38 12.3 -> 6.5.
  *
- * Weight gradient: its slower micro-kernel (IMPLICIT_WEIGHT_SLOWDOWN) leaves it the layers with
- * few output channels. Measured on 2 threads, ms (packed -> implicit): 512 -> 16 at 38x38 10.1 ->
- * 4.7; 512 -> 84 at 38x38 19.6 -> 17.5; 64 -> 64 at 300x300 129 -> 127; 128 -> 128 at 150x150
- * 56 -> 60; 3 -> 64 at 300x300 (conv1_1: 27 taps, a quarter of its tiles edge tiles) 20 -> 30.
+ * Weight gradient: 'auto' keeps it packed. The implicit one (gemm_rows_transposed) is as fast in
+ * cache, but in the layer it wins only with few output channels. Measured on 2 threads, ms
+ * (packed -> implicit): 512 -> 16 at 38x38 10.1 -> 4.7; 512 -> 84 at 38x38 19.6 -> 17.5; 64 -> 64
+ * at 300x300 129 -> 127; 128 -> 128 at 150x150 56 -> 59; 256 -> 256 at 75x75 48-52 -> 54-55;
+ * conv1_1 (27 taps, a quarter of its tiles edge tiles) 20 -> 30. The channels / 16 model's
+ * training step measured the same either way within the machine's noise (460 / 470 ms, +-7%).
+ * Its other order of summation also sends the demo's 450 steps down another trajectory (mAP
+ * 0.64 instead of 0.91: the demo is that sensitive to rounding).
  *
- * `implicit` 'never' or 'always' overrides the choice (the tests run both).
+ * `implicit` 'never' or 'always' overrides the choice (the tests run both ways for both passes).
  */
 export function convMethod(
   pass: ConvPass, g: Conv2dGeometry, maxDirectChannels: number, implicit: 'auto' | 'never' | 'always' = 'auto',
@@ -224,10 +222,9 @@ export function convMethod(
   if (pass === 'backwardInput' || g.strideH !== 1 || g.strideW !== 1) return 'packed';
   if (pass === 'forward' && useDirect(g, maxDirectChannels)) return 'direct';
   if (implicit !== 'auto') return implicit === 'always' ? 'implicit' : 'packed';
+  if (pass === 'backwardWeight') return 'packed';
   const paddedW = g.inW + 2 * g.padW;
-  const slowdown = pass === 'backwardWeight' ? IMPLICIT_WEIGHT_SLOWDOWN : 1;
-  const implicitRows = (slowdown * g.outChannels * paddedW) / g.outW;
-  return implicitRows <= g.outChannels + PACKING_COST_ROWS ? 'implicit' : 'packed';
+  return (g.outChannels * paddedW) / g.outW <= g.outChannels + PACKING_COST_ROWS ? 'implicit' : 'packed';
 }
 
 /**

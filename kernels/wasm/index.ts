@@ -39,9 +39,10 @@ export interface WasmKernelsOptions {
    */
   directMaxChannels?: number;
   /**
-   * Stride-1 forward passes (and stride-1 input gradients) and weight gradients read im2col in
-   * place from a padded copy of x where that does less work than packing it (conv.ts, convMethod): 'auto'
-   * (default); 'never' or 'always' (wherever the stride allows) force one way, for the tests.
+   * Stride-1 forward passes (and stride-1 input gradients) read im2col in place from a padded
+   * copy of x where that does less work than packing it (conv.ts, convMethod): 'auto' (default;
+   * weight gradients stay packed); 'never' or 'always' (forward and weight gradient, wherever the
+   * stride allows) force one way, for the tests.
    */
   implicitGemm?: 'auto' | 'never' | 'always';
   /** Sweeps (pooling, L2 norm, bias gradient, ReLU) over fewer elements run on the main thread alone. Default 65536. */
