@@ -330,7 +330,6 @@ function runConvTask(job: ConvJob, wasm: WasmExports, thread: number, t: number)
   const [part, n0, n1, r0, r1, c0, c1] = job.tasks.subarray(t * TASK_FIELDS, (t + 1) * TASK_FIELDS);
   const scratch = job.scratch + thread * job.scratchBytes;
   if (job.pass === 'forward' && job.method === 'direct') directTask(job, wasm, scratch, n0, c0, c1);
-  else if (job.pass === 'forward' && job.method === 'implicit') implicitTask(job, wasm, scratch, n0, r0, r1, c0, c1);
   else if (job.pass === 'forward') forwardTask(job, wasm, scratch, n0, r0, r1, c0, c1);
   else if (job.pass === 'backwardInput') backwardInputTask(job, wasm, scratch, n0, r0, r1);
   else if (job.method === 'implicit') implicitWeightTask(job, wasm, scratch, part, n0, n1, r0, r1, c0, c1);
@@ -344,46 +343,32 @@ function zeroLastPanel(wasm: WasmExports, packed: number, used: number, tile: nu
   wasm.fill_rows(packed + 4 * Math.floor(used / tile) * panelFloats, panelFloats, 1, panelFloats, 0);
 }
 
-/** y[n, co0..co1, p0..p1] = bias + W[co0..co1, :] * col(x[n])[:, p0..p1] */
+/**
+ * y[n, co0..co1, p0..p1] = bias + W[co0..co1, :] * col(x[n])[:, p0..p1]. Method 'packed': each K
+ * block of col is packed into B panels (im2col_pack). Method 'implicit': x is the zero-padded copy,
+ * the positions lie on padded rows (p = oy * paddedW + ox), and gemm_rows reads col's row k in
+ * place at rowsAt[k] + 4 p.
+ */
 function forwardTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number, co0: number, co1: number, p0: number, p1: number): void {
   const { g } = job;
+  const implicit = job.method === 'implicit';
   const layout = scratchLayout('forward', g);
   const bPacked = scratch + layout.b;
   const tmp = scratch + layout.tmp;
   const K = g.inChannels * g.kernelH * g.kernelW;
-  const P = g.outH * g.outW;
+  const P = g.outH * (implicit ? job.paddedW : g.outW);
   const nc = p1 - p0;
-  const xImage = job.x + 4 * n * g.inChannels * g.inH * g.inW;
+  const xImage = job.x + 4 * n * g.inChannels * (implicit ? job.paddedH * job.paddedW : g.inH * g.inW);
   const yTile = (co: number): number => job.out + 4 * ((n * g.outChannels + co) * P + p0); // row co of this tile
   wasm.fill_rows(yTile(co0), P, co1 - co0, nc, job.bias === 0 ? 0 : job.bias + 4 * co0);
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = Math.min(KC, K - k0);
-    wasm.im2col_pack(xImage, job.geometry, k0, kc, p0, nc, bPacked); // pads the last panel with zeros itself
+    if (!implicit) wasm.im2col_pack(xImage, job.geometry, k0, kc, p0, nc, bPacked); // pads the last panel with zeros itself
     for (let m0 = co0; m0 < co1; m0 += MC) {
       const mc = Math.min(MC, co1 - m0);
-      wasm.gemm(mc, nc, kc, packedABlock(job.packed, g.outChannels, k0, kc, m0), bPacked, yTile(m0), P, tmp);
-    }
-  }
-}
-
-/**
- * The same as forwardTask with B read in place (gemm_rows): y on padded rows, positions
- * q = oy * paddedW + ox in [q0, q1), column q of im2col's row k being x_padded[n] at rowsAt[k] + 4 q.
- */
-function implicitTask(job: ConvJob, wasm: WasmExports, scratch: number, n: number, co0: number, co1: number, q0: number, q1: number): void {
-  const { g } = job;
-  const tmp = scratch + scratchLayout('forward', g).tmp;
-  const K = g.inChannels * g.kernelH * g.kernelW;
-  const Q = g.outH * job.paddedW;
-  const nc = q1 - q0;
-  const xImage = job.x + 4 * n * g.inChannels * job.paddedH * job.paddedW;
-  const yTile = (co: number): number => job.out + 4 * ((n * g.outChannels + co) * Q + q0); // row co of this tile
-  wasm.fill_rows(yTile(co0), Q, co1 - co0, nc, job.bias === 0 ? 0 : job.bias + 4 * co0);
-  for (let k0 = 0; k0 < K; k0 += KC) {
-    const kc = Math.min(KC, K - k0);
-    for (let m0 = co0; m0 < co1; m0 += MC) {
-      const mc = Math.min(MC, co1 - m0);
-      wasm.gemm_rows(mc, nc, kc, packedABlock(job.packed, g.outChannels, k0, kc, m0), xImage + 4 * q0, job.rowsAt + 4 * k0, yTile(m0), Q, tmp);
+      const a = packedABlock(job.packed, g.outChannels, k0, kc, m0);
+      if (implicit) wasm.gemm_rows(mc, nc, kc, a, xImage + 4 * p0, job.rowsAt + 4 * k0, yTile(m0), P, tmp);
+      else wasm.gemm(mc, nc, kc, a, bPacked, yTile(m0), P, tmp);
     }
   }
 }
