@@ -93,6 +93,10 @@ export class BatchNorm2d extends Layer {
     const y = new Tensor(x.shape, undefined, x.dtype);
     const xHat = new Tensor(x.shape, undefined, x.dtype);
     const invStd = new Float64Array(c);
+    // the arrays in locals: the loops below then index them without reloading the tensors' fields
+    const xs = x.data;
+    const ys = y.data;
+    const xHats = xHat.data;
     for (let ch = 0; ch < c; ch++) {
       let mean: number;
       let variance: number;
@@ -101,14 +105,14 @@ export class BatchNorm2d extends Layer {
         let sum = 0;
         for (let b = 0; b < n; b++) {
           const offset = (b * c + ch) * plane;
-          for (let i = 0; i < plane; i++) sum += x.data[offset + i];
+          for (let i = 0; i < plane; i++) sum += xs[offset + i];
         }
         mean = sum / count;
         let squares = 0;
         for (let b = 0; b < n; b++) {
           const offset = (b * c + ch) * plane;
           for (let i = 0; i < plane; i++) {
-            const d = x.data[offset + i] - mean;
+            const d = xs[offset + i] - mean;
             squares += d * d;
           }
         }
@@ -127,9 +131,9 @@ export class BatchNorm2d extends Layer {
       for (let b = 0; b < n; b++) {
         const offset = (b * c + ch) * plane;
         for (let i = 0; i < plane; i++) {
-          const normalized = (x.data[offset + i] - mean) * inv;
-          xHat.data[offset + i] = normalized;
-          y.data[offset + i] = normalized * gamma + beta;
+          const normalized = (xs[offset + i] - mean) * inv;
+          xHats[offset + i] = normalized;
+          ys[offset + i] = normalized * gamma + beta;
         }
       }
     }
@@ -151,14 +155,17 @@ export class BatchNorm2d extends Layer {
     const plane = h * w;
     const count = n * plane;
     const dx = new Tensor(dy.shape, undefined, dy.dtype);
+    const dys = dy.data;
+    const xHats = xHat.data;
+    const dxs = dx.data;
     for (let ch = 0; ch < c; ch++) {
       let sumDy = 0;
       let sumDyXHat = 0;
       for (let b = 0; b < n; b++) {
         const offset = (b * c + ch) * plane;
         for (let i = 0; i < plane; i++) {
-          sumDy += dy.data[offset + i];
-          sumDyXHat += dy.data[offset + i] * xHat.data[offset + i];
+          sumDy += dys[offset + i];
+          sumDyXHat += dys[offset + i] * xHats[offset + i];
         }
       }
       this.weight.grad.data[ch] += sumDyXHat;
@@ -170,13 +177,13 @@ export class BatchNorm2d extends Layer {
         for (let b = 0; b < n; b++) {
           const offset = (b * c + ch) * plane;
           for (let i = 0; i < plane; i++) {
-            dx.data[offset + i] = scale * (dy.data[offset + i] - meanDy - xHat.data[offset + i] * meanDyXHat);
+            dxs[offset + i] = scale * (dys[offset + i] - meanDy - xHats[offset + i] * meanDyXHat);
           }
         }
       } else {
         for (let b = 0; b < n; b++) {
           const offset = (b * c + ch) * plane;
-          for (let i = 0; i < plane; i++) dx.data[offset + i] = scale * dy.data[offset + i];
+          for (let i = 0; i < plane; i++) dxs[offset + i] = scale * dys[offset + i];
         }
       }
     }
