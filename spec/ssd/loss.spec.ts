@@ -83,6 +83,21 @@ describe('ssd/loss', () => {
       expect(Array.from(hardNegativeMask(ce, positives, 0))).to.deep.equal([0, 0, 0, 0, 0, 0]);
       expect(() => hardNegativeMask(ce, [0, 1], 1)).to.throw(/6 cross-entropies but 2/);
     });
+
+    it('hardNegativeMask picks the same priors as ranking every negative (random CEs with many ties, every count)', () => {
+      const rng = new Rng(7);
+      for (const n of [1, 2, 7, 100, 1000]) {
+        // CEs from a few values only, so that ties are everywhere
+        const ce = Array.from({ length: n }, () => Math.floor(rng.uniform() * 5) / 4);
+        const positives = Array.from({ length: n }, () => (rng.uniform() < 0.1 ? 1 : 0));
+        const ranked = ce.map((_, p) => p).filter((p) => !positives[p]).sort((a, b) => ce[b] - ce[a] || a - b);
+        for (const nNeg of [0, 1, 2, 3, Math.floor(n / 3), n - 1, n, n + 5]) {
+          const expected = new Array(n).fill(0);
+          for (const p of ranked.slice(0, Math.max(nNeg, 0))) expected[p] = 1;
+          expect(Array.from(hardNegativeMask(ce, positives, nNeg)), `${n} priors, nNeg ${nNeg}`).to.deep.equal(expected);
+        }
+      }
+    });
   });
 
   describe('worked by hand on 8 tiles, 2 classes', () => {
