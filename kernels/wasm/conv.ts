@@ -22,10 +22,10 @@
 //   backward weight   task = (block of output channels, block of taps): dW tile +=
 //                     dy * im2col(x)^T over every image, the positions being the GEMM's K;
 //                     dy is packed once per call (packOperandA), every task reads it.
-//                     Method 'implicit' (stride 1, only when asked for: see convMethod):
-//                     dW^T tile += im2col(x) * dy^T on padded
-//                     rows, im2col's rows read in place, dy^T packed once per call
-//                     (packOperandB), gemm_rows_transposed storing the tile transposed
+//                     im2col(x)^T's panels are gathered from x with bounds checks
+//                     (im2col_pack_transposed, method 'packed') or, with stride 1, copied from
+//                     the zero-padded x by rows, eight taps transposed at a time
+//                     (pack_rows_transposed, method 'implicit': the same panels, faster)
 //
 // This file runs on the main thread and in the workers (worker.ts), with each thread's own
 // instances of the modules (WasmExports) and its own scratch memory.
@@ -61,8 +61,7 @@ export interface ConvJob {
   dy: number; // backwardInput, backwardWeight
   /**
    * The operand packed once for every task: W in the forward pass, each image's dy in backward
-   * weight, as A panels (packOperandA); with method 'implicit', backward weight's dy^T as B panels
-   * (packOperandB); 0 in backward input (whose tasks pack their own rows of W^T).
+   * weight, as A panels (packOperandA); 0 in backward input (whose tasks pack their own rows of W^T).
    */
   packed: number;
   /**
@@ -150,29 +149,6 @@ function packedABlock(packed: number, rows: number, k0: number, kc: number, m0: 
 }
 
 /**
- * The implicit weight gradient's B operand, packed once per call: dy^T of one image (positions on
- * padded rows x output channels) from dy on padded rows (`channels` rows of `depth` floats at
- * src), as KC blocks of NR-column panels, zero-padded to whole panels: K block k0 at
- * dst + 4 * roundUp(channels, NR) * k0, its columns from j0 (a multiple of NR) at + 4 * j0 * kc.
- */
-export function packedBFloats(channels: number, depth: number): number {
-  return roundUp(channels, NR) * depth;
-}
-
-export function packOperandB(wasm: WasmExports, src: number, channels: number, depth: number, dst: number): void {
-  for (let k0 = 0; k0 < depth; k0 += KC) {
-    const kc = Math.min(KC, depth - k0);
-    const block = dst + 4 * roundUp(channels, NR) * k0;
-    zeroLastPanel(wasm, block, channels, NR, kc);
-    wasm.pack_b(src + 4 * k0, 1, depth, kc, channels, block);
-  }
-}
-
-function packedBBlock(packed: number, channels: number, k0: number, kc: number, j0: number): number {
-  return packed + 4 * (roundUp(channels, NR) * k0 + j0 * kc);
-}
-
-/**
  * Whether a forward pass runs the direct convolution: stride 1 and at most `maxChannels` output
  * channels, where packing the im2col matrix for the GEMM costs as much as the multiply (each
  * packed element serves only 2 x C_out FLOPs). Measured on the channels / 16 model at batch 8
@@ -194,25 +170,26 @@ export const PACKING_COST_ROWS = 16;
 
 /**
  * How a forward or weight-gradient pass forms im2col (backward input, run as a forward pass with
- * stride 1, packs its own). 'implicit' (stride 1 only) saves packing im2col but computes paddedW
- * columns for every outW real ones; 'packed' packs every element once. Per element of im2col that
- * is C_out * paddedW / outW rows of work against C_out + PACKING_COST_ROWS.
+ * stride 1, packs its own). Both ways need stride 1 for 'implicit'.
  *
- * Forward: the implicit GEMM wins where the padding is thin next to the rows (conv1_x to conv3_x)
- * or the output channels are few (the prediction convs), and loses on conv5_x (19 + 2 for 19
- * columns, 512 channels) and on conv6 (19 + 12 for 19). Measured on one thread, 3x3 pad 1, ms
- * (packed -> implicit): 64 -> 64 channels at 300x300 200 -> 155; 128 -> 128 at 150x150 181 -> 159;
- * 256 -> 256 at 75x75 157 -> 156; 512 -> 512 at 38x38 156 -> 161 and at 19x19 41 -> 43; 512 -> 84
- * at 38x38 32 -> 28; 512 -> 16 at 38x38 12.3 -> 6.5.
+ * Forward: 'implicit' saves packing im2col but computes paddedW columns for every outW real ones;
+ * 'packed' packs every element once. Per element of im2col that is C_out * paddedW / outW rows of
+ * work against C_out + PACKING_COST_ROWS. The implicit GEMM wins where the padding is thin next to
+ * the rows (conv1_x to conv3_x) or the output channels are few (the prediction convs), and loses
+ * on conv5_x (19 + 2 for 19 columns, 512 channels) and on conv6 (19 + 12 for 19). Measured on one
+ * thread, 3x3 pad 1, ms (packed -> implicit): 64 -> 64 channels at 300x300 200 -> 155; 128 -> 128
+ * at 150x150 181 -> 159; 256 -> 256 at 75x75 157 -> 156; 512 -> 512 at 38x38 156 -> 161 and at
+ * 19x19 41 -> 43; 512 -> 84 at 38x38 32 -> 28; 512 -> 16 at 38x38 12.3 -> 6.5.
  *
- * Weight gradient: 'auto' keeps it packed. The implicit one (gemm_rows_transposed) is as fast in
- * cache, but in the layer it wins only with few output channels. Measured on 2 threads, ms
- * (packed -> implicit): 512 -> 16 at 38x38 10.1 -> 4.7; 512 -> 84 at 38x38 19.6 -> 17.5; 64 -> 64
- * at 300x300 129 -> 127; 128 -> 128 at 150x150 56 -> 59; 256 -> 256 at 75x75 48-52 -> 54-55;
- * conv1_1 (27 taps, a quarter of its tiles edge tiles) 20 -> 30. The channels / 16 model's
- * training step measured the same either way within the machine's noise (460 / 470 ms, +-7%).
- * Its other order of summation also sends the demo's 450 steps down another trajectory (mAP
- * 0.64 instead of 0.91: the demo is that sensitive to rounding).
+ * Weight gradient: 'implicit' whenever the stride is 1. Its B panels (im2col^T) are the same
+ * values in the same places either way, so dW is bit for bit the same; 'implicit' copies them from
+ * the zero-padded x by rows, four positions of eight taps transposed at a time
+ * (pack_rows_transposed), where 'packed' gathers each element with bounds checks
+ * (im2col_pack_transposed). Measured on 2 threads, batch 1, SSD300's 3x3 layers, ms (packed ->
+ * implicit, the two side by side in one process): 3 -> 64 channels at 300x300 17.4 -> 15.6;
+ * 64 -> 64 at 300x300 118.9 -> 108.0; 64 -> 128 at 150x150 50.3 -> 46.6; 128 -> 128 95.8 -> 90.2;
+ * 128 -> 256 at 75x75 48.8 -> 46.3; 256 -> 256 87.4 -> 83.1; 256 -> 512 at 38x38 43.7 -> 42.1;
+ * 512 -> 512 84.3 -> 83.2, at 19x19 24.6 -> 23.3; conv6 (dilation 6) 51.9 -> 49.2: 623 -> 588 in all.
  *
  * `implicit` 'never' or 'always' overrides the choice (the tests run both ways for both passes).
  */
@@ -222,7 +199,7 @@ export function convMethod(
   if (pass === 'backwardInput' || g.strideH !== 1 || g.strideW !== 1) return 'packed';
   if (pass === 'forward' && useDirect(g, maxDirectChannels)) return 'direct';
   if (implicit !== 'auto') return implicit === 'always' ? 'implicit' : 'packed';
-  if (pass === 'backwardWeight') return 'packed';
+  if (pass === 'backwardWeight') return 'implicit';
   const paddedW = g.inW + 2 * g.padW;
   return (g.outChannels * paddedW) / g.outW <= g.outChannels + PACKING_COST_ROWS ? 'implicit' : 'packed';
 }
@@ -299,10 +276,9 @@ export function planConvTasks(pass: ConvPass, g: Conv2dGeometry, threads: number
   // Backward weight: tiles of dW, and when the tiles are too few to share (a small layer: conv1_1
   // of the channels / 16 model has one 4 x 27 tile), the images too, each range into its own
   // partial sum.
-  // (the implicit one's channel blocks start at whole NR-column panels of dy^T)
   const K = g.inChannels * taps;
   const cols = splitRange(K, NC, 32, wanted, NR);
-  const rows = splitRange(g.outChannels, Infinity, 32, Math.ceil(enough / (cols.length - 1)), method === 'implicit' ? NR : MR);
+  const rows = splitRange(g.outChannels, Infinity, 32, Math.ceil(enough / (cols.length - 1)), MR);
   const tiles = (rows.length - 1) * (cols.length - 1);
   const parts = tiles >= enough ? 1 : Math.min(g.batch, Math.ceil(wanted / tiles));
   const images = splitRange(g.batch, Infinity, 1, parts, 1);
@@ -332,7 +308,6 @@ function runConvTask(job: ConvJob, wasm: WasmExports, thread: number, t: number)
   if (job.pass === 'forward' && job.method === 'direct') directTask(job, wasm, scratch, n0, c0, c1);
   else if (job.pass === 'forward') forwardTask(job, wasm, scratch, n0, r0, r1, c0, c1);
   else if (job.pass === 'backwardInput') backwardInputTask(job, wasm, scratch, n0, r0, r1);
-  else if (job.method === 'implicit') implicitWeightTask(job, wasm, scratch, part, n0, n1, r0, r1, c0, c1);
   else backwardWeightTask(job, wasm, scratch, part, n0, n1, r0, r1, c0, c1);
 }
 
@@ -444,44 +419,19 @@ function backwardWeightTask(
   const Co = g.outChannels;
   const nc = c1 - c0;
   const dw = job.out + 4 * part * Co * K; // this part's partial sum
+  const implicit = job.method === 'implicit';
   for (let n = n0; n < n1; n++) {
-    const xImage = job.x + 4 * n * g.inChannels * g.inH * g.inW;
+    const xImage = job.x + 4 * n * g.inChannels * (implicit ? job.paddedH * job.paddedW : g.inH * g.inW);
     const dyImage = job.packed + 4 * n * packedAFloats(Co, P); // this image's dy, packed
     // The sum runs over output positions: they are this GEMM's K dimension.
     for (let p0 = 0; p0 < P; p0 += KC) {
       const kc = Math.min(KC, P - p0);
       zeroLastPanel(wasm, bPacked, nc, NR, kc);
-      wasm.im2col_pack_transposed(xImage, job.geometry, c0, nc, p0, kc, bPacked);
+      if (implicit) wasm.pack_rows_transposed(xImage, job.rowsAt + 4 * c0, nc, job.paddedW, g.outW, p0, kc, bPacked);
+      else wasm.im2col_pack_transposed(xImage, job.geometry, c0, nc, p0, kc, bPacked);
       for (let m0 = co0; m0 < co1; m0 += MC) {
         const mc = Math.min(MC, co1 - m0);
         wasm.gemm(mc, nc, kc, packedABlock(dyImage, Co, p0, kc, m0), bPacked, dw + 4 * (m0 * K + c0), K, tmp);
-      }
-    }
-  }
-}
-
-/**
- * backwardWeightTask on padded rows: partial sum `part` of dW^T[t0..t1, co0..co1] += sum over
- * images n0..n1 of col(x[n])[t0..t1, :] * dy[n]^T[:, co0..co1], positions q = oy * paddedW + ox
- * (dy is 0 past outW: those columns add nothing), im2col's row t read in place at rowsAt[t].
- */
-function implicitWeightTask(
-  job: ConvJob, wasm: WasmExports, scratch: number, part: number, n0: number, n1: number, co0: number, co1: number, t0: number, t1: number,
-): void {
-  const { g } = job;
-  const tmp = scratch + scratchLayout('backwardWeight', g).tmp;
-  const K = g.inChannels * g.kernelH * g.kernelW;
-  const Q = g.outH * job.paddedW;
-  const Co = g.outChannels;
-  const dw = job.out + 4 * part * Co * K; // this part's partial sum
-  for (let n = n0; n < n1; n++) {
-    const xImage = job.x + 4 * n * g.inChannels * job.paddedH * job.paddedW;
-    const dyT = job.packed + 4 * n * packedBFloats(Co, Q); // this image's dy^T, packed
-    for (let q0 = 0; q0 < Q; q0 += KC) {
-      const kc = Math.min(KC, Q - q0);
-      for (let m0 = t0; m0 < t1; m0 += MC) {
-        const mc = Math.min(MC, t1 - m0);
-        wasm.gemm_rows_transposed(mc, co1 - co0, kc, xImage + 4 * q0, job.rowsAt + 4 * m0, packedBBlock(dyT, Co, q0, kc, co0), dw + 4 * (co0 * K + m0), K, tmp);
       }
     }
   }

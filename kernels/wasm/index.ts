@@ -16,7 +16,7 @@ import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
 import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
 import {
-  ConvJob, ConvPass, convFlops, convMethod, packFlippedWeights, packOperandA, packOperandB, packedAFloats, packedBFloats, planConvTasks, roundUp, rowOffsets,
+  ConvJob, ConvPass, convFlops, convMethod, packFlippedWeights, packOperandA, packedAFloats, planConvTasks, roundUp, rowOffsets,
   scratchLayout, writeGeometry,
 } from './conv';
 import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
@@ -40,9 +40,9 @@ export interface WasmKernelsOptions {
   directMaxChannels?: number;
   /**
    * Stride-1 forward passes (and stride-1 input gradients) read im2col in place from a padded
-   * copy of x where that does less work than packing it (conv.ts, convMethod): 'auto' (default;
-   * weight gradients stay packed); 'never' or 'always' (forward and weight gradient, wherever the
-   * stride allows) force one way, for the tests.
+   * copy of x where that does less work than packing it, and stride-1 weight gradients pack
+   * im2col^T from that padded copy (conv.ts, convMethod): 'auto' (default); 'never' or 'always'
+   * (forward and weight gradient, wherever the stride allows) force one way, for the tests.
    */
   implicitGemm?: 'auto' | 'never' | 'always';
   /** Sweeps (pooling, L2 norm, bias gradient, ReLU) over fewer elements run on the main thread alone. Default 65536. */
@@ -178,27 +178,25 @@ export class WasmKernels implements Kernels {
     const K = g.inChannels * g.kernelH * g.kernelW;
     const P = g.outH * g.outW;
     // The implicit GEMM's padded copy of x (its reads run up to (kW - 1) * dilation + 7 floats
-    // past the last plane: slack), the offsets of im2col's rows in it, y on padded rows (forward)
-    // or dy on padded rows (backward weight).
+    // past the last plane: slack), the offsets of im2col's rows in it, and the forward's y on
+    // padded rows. (The weight gradient packs im2col^T from the padded copy: pack_rows_transposed.)
     const implicit = method === 'implicit';
     const paddedH = implicit ? g.inH + 2 * g.padH : 0;
     const paddedW = implicit ? g.inW + 2 * g.padW : 0;
     const paddedFloats = implicit ? g.batch * g.inChannels * paddedH * paddedW + (g.kernelW - 1) * g.dilationW + 8 : 0;
     const Q = g.outH * paddedW; // positions on padded rows
     const outFloats = implicit && pass === 'forward' ? g.batch * g.outChannels * Q : outLength * parts;
-    const dyPaddedFloats = implicit && pass === 'backwardWeight' ? g.batch * g.outChannels * Q : 0;
     // The operand packed once for all tasks: W (forward) or each image's dy (backward weight), as
-    // A panels; with the implicit weight gradient each image's dy^T, as B panels.
+    // A panels.
     const packedFloats =
       pass === 'forward' && method !== 'direct' ? packedAFloats(g.outChannels, K)
-      : pass === 'backwardWeight' && implicit ? g.batch * packedBFloats(g.outChannels, Q)
       : pass === 'backwardWeight' ? g.batch * packedAFloats(g.outChannels, P)
       : 0;
     // The arena: the inputs (0 floats for those this pass has not), the implicit GEMM's operands,
     // the packed operand, the output (dW as `parts` partial sums), then each thread's scratch.
-    const [x, xPadded, rowsAt, w, flipped, bias, dy, dyPadded, packed, out, scratch] = this.arena([
+    const [x, xPadded, rowsAt, w, flipped, bias, dy, packed, out, scratch] = this.arena([
       inputs.x?.length ?? 0, paddedFloats, implicit ? K : 0, inputs.w?.length ?? 0, inputs.flipWeights && method === 'direct' ? g.outChannels * K : 0,
-      inputs.bias?.length ?? 0, inputs.dy?.length ?? 0, dyPaddedFloats, packedFloats, outFloats, (layout.bytes / 4) * threads,
+      inputs.bias?.length ?? 0, inputs.dy?.length ?? 0, packedFloats, outFloats, (layout.bytes / 4) * threads,
     ]);
     const heap = new Float32Array(this.memory.buffer);
     if (inputs.x !== undefined) heap.set(inputs.x, x / 4);
@@ -218,13 +216,7 @@ export class WasmKernels implements Kernels {
     const weights = inputs.flipWeights && method === 'direct' ? flipped : w;
     if (pass === 'forward' && method !== 'direct' && inputs.flipWeights) packFlippedWeights(this.wasm, w, g.inChannels, g.outChannels, taps, packed);
     else if (pass === 'forward' && method !== 'direct') packOperandA(this.wasm, w, g.outChannels, K, packed);
-    if (pass === 'backwardWeight' && implicit) {
-      // dy on padded rows (0 in the columns past outW), then each image's dy^T in B panels
-      this.wasm.pad_planes(dy, dyPadded, g.batch * g.outChannels, g.outH, g.outW, 0, 0, g.outH, paddedW);
-      for (let n = 0; n < g.batch; n++) {
-        packOperandB(this.wasm, dyPadded + 4 * n * g.outChannels * Q, g.outChannels, Q, packed + 4 * n * packedBFloats(g.outChannels, Q));
-      }
-    } else if (pass === 'backwardWeight') {
+    if (pass === 'backwardWeight') {
       for (let n = 0; n < g.batch; n++) {
         packOperandA(this.wasm, dy + 4 * n * g.outChannels * P, g.outChannels, P, packed + 4 * n * packedAFloats(g.outChannels, P));
       }

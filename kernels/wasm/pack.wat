@@ -1,5 +1,6 @@
 ;; Packing for the GEMM (gemm-4x8-*.wat) and the convolution's im2col / col2im, in scalar
-;; WebAssembly. Addresses are byte offsets into the shared memory; sizes and strides are in floats.
+;; WebAssembly but for a few vector copies and pack_rows_transposed's transposes. Addresses are
+;; byte offsets into the shared memory; sizes and strides are in floats.
 ;;
 ;; Packed layouts (zero-padded to whole panels; the caller zeroes dst first when it has padding):
 ;;   A (mc x kc) in 4-row panels:     dst[(i / 4) * kc * 4 + k * 4 + i % 4] = A(i, k)
@@ -241,6 +242,128 @@
         (br $nextQ)))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $nextT)))
+  )
+
+  ;; im2col_pack_transposed for a stride-1 convolution, read from the zero-padded copy of x
+  ;; (pad_planes) instead of gathered one element at a time with bounds checks: the same panels,
+  ;; value for value. Tap t's row of im2col is the padded image read from $x + rowsAt[t] (byte
+  ;; offsets, as gemm_rows takes them), position (oy, ox) at + 4 * (oy * paddedW + ox). Eight taps
+  ;; (one panel) at a time: four positions of each of the eight rows are loaded as vectors and
+  ;; turned into four panel rows by two 4 x 4 transposes (eight shuffles each). The positions of a
+  ;; block run along output rows: each row's run of positions goes four at a time, then one at a
+  ;; time. A last panel of fewer than eight taps goes one tap at a time; its other lanes are left
+  ;; as they are (the caller zeroes the last panel).
+  (func (export "pack_rows_transposed")
+    (param $x i32) (param $rowsAt i32) (param $nt i32) (param $paddedW i32) (param $outW i32)
+    (param $q0 i32) (param $nq i32) (param $dst i32)
+    (local $t i32) (local $q i32) (local $oy i32) (local $ox i32) (local $run i32) (local $i i32)
+    (local $o i32) (local $d i32) (local $src i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $r4 i32) (local $r5 i32) (local $r6 i32) (local $r7 i32)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    ;; whole panels of eight taps
+    (local.set $t (i32.const 0))
+    (block $donePanels (loop $nextPanel
+      (br_if $donePanels (i32.gt_s (i32.add (local.get $t) (i32.const 8)) (local.get $nt)))
+      ;; the panel's rows of im2col, and the panel (t / 8) * nq * 8 floats into dst
+      (local.set $r0 (i32.add (local.get $x) (i32.load offset=0 (i32.add (local.get $rowsAt) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $r1 (i32.add (local.get $x) (i32.load offset=4 (i32.add (local.get $rowsAt) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $r2 (i32.add (local.get $x) (i32.load offset=8 (i32.add (local.get $rowsAt) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $r3 (i32.add (local.get $x) (i32.load offset=12 (i32.add (local.get $rowsAt) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $r4 (i32.add (local.get $x) (i32.load offset=16 (i32.add (local.get $rowsAt) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $r5 (i32.add (local.get $x) (i32.load offset=20 (i32.add (local.get $rowsAt) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $r6 (i32.add (local.get $x) (i32.load offset=24 (i32.add (local.get $rowsAt) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $r7 (i32.add (local.get $x) (i32.load offset=28 (i32.add (local.get $rowsAt) (i32.shl (local.get $t) (i32.const 2))))))
+      (local.set $d (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $t) (local.get $nq)) (i32.const 2))))
+      (local.set $q (i32.const 0))
+      (block $doneQ (loop $nextQ
+        (br_if $doneQ (i32.ge_s (local.get $q) (local.get $nq)))
+        ;; the run of positions left in this output row, and its offset in the padded rows
+        (local.set $oy (i32.div_u (i32.add (local.get $q0) (local.get $q)) (local.get $outW)))
+        (local.set $ox (i32.rem_u (i32.add (local.get $q0) (local.get $q)) (local.get $outW)))
+        (local.set $run (i32.sub (local.get $outW) (local.get $ox)))
+        (if (i32.gt_s (local.get $run) (i32.sub (local.get $nq) (local.get $q))) (then (local.set $run (i32.sub (local.get $nq) (local.get $q)))))
+        (local.set $o (i32.shl (i32.add (i32.mul (local.get $oy) (local.get $paddedW)) (local.get $ox)) (i32.const 2)))
+        (local.set $i (i32.const 0))
+        (block $doneFours (loop $nextFour
+          (br_if $doneFours (i32.gt_s (i32.add (local.get $i) (i32.const 4)) (local.get $run)))
+          ;; taps 0-3: four positions each -> lanes 0-3 of four panel rows
+          (local.set $v0 (v128.load (i32.add (local.get $r0) (local.get $o))))
+          (local.set $v1 (v128.load (i32.add (local.get $r1) (local.get $o))))
+          (local.set $v2 (v128.load (i32.add (local.get $r2) (local.get $o))))
+          (local.set $v3 (v128.load (i32.add (local.get $r3) (local.get $o))))
+          (call $transpose4 (local.get $d) (local.get $v0) (local.get $v1) (local.get $v2) (local.get $v3))
+          ;; taps 4-7 -> lanes 4-7
+          (local.set $v0 (v128.load (i32.add (local.get $r4) (local.get $o))))
+          (local.set $v1 (v128.load (i32.add (local.get $r5) (local.get $o))))
+          (local.set $v2 (v128.load (i32.add (local.get $r6) (local.get $o))))
+          (local.set $v3 (v128.load (i32.add (local.get $r7) (local.get $o))))
+          (call $transpose4 (i32.add (local.get $d) (i32.const 16)) (local.get $v0) (local.get $v1) (local.get $v2) (local.get $v3))
+          (local.set $d (i32.add (local.get $d) (i32.const 128)))
+          (local.set $o (i32.add (local.get $o) (i32.const 16)))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $nextFour)))
+        (block $doneOnes (loop $nextOne
+          (br_if $doneOnes (i32.ge_s (local.get $i) (local.get $run)))
+          (f32.store offset=0 (local.get $d) (f32.load (i32.add (local.get $r0) (local.get $o))))
+          (f32.store offset=4 (local.get $d) (f32.load (i32.add (local.get $r1) (local.get $o))))
+          (f32.store offset=8 (local.get $d) (f32.load (i32.add (local.get $r2) (local.get $o))))
+          (f32.store offset=12 (local.get $d) (f32.load (i32.add (local.get $r3) (local.get $o))))
+          (f32.store offset=16 (local.get $d) (f32.load (i32.add (local.get $r4) (local.get $o))))
+          (f32.store offset=20 (local.get $d) (f32.load (i32.add (local.get $r5) (local.get $o))))
+          (f32.store offset=24 (local.get $d) (f32.load (i32.add (local.get $r6) (local.get $o))))
+          (f32.store offset=28 (local.get $d) (f32.load (i32.add (local.get $r7) (local.get $o))))
+          (local.set $d (i32.add (local.get $d) (i32.const 32)))
+          (local.set $o (i32.add (local.get $o) (i32.const 4)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $nextOne)))
+        (local.set $q (i32.add (local.get $q) (local.get $run)))
+        (br $nextQ)))
+      (local.set $t (i32.add (local.get $t) (i32.const 8)))
+      (br $nextPanel)))
+    ;; the last, partial panel: one tap (one lane) at a time
+    (block $doneT (loop $nextT
+      (br_if $doneT (i32.ge_s (local.get $t) (local.get $nt)))
+      (local.set $src (i32.add (local.get $x) (i32.load (i32.add (local.get $rowsAt) (i32.shl (local.get $t) (i32.const 2))))))
+      ;; lane t % 8 of panel t / 8
+      (local.set $d (i32.add (local.get $dst) (i32.shl
+        (i32.add (i32.mul (i32.shr_u (local.get $t) (i32.const 3)) (i32.shl (local.get $nq) (i32.const 3))) (i32.and (local.get $t) (i32.const 7)))
+        (i32.const 2))))
+      (local.set $q (i32.const 0))
+      (block $doneRow (loop $nextRow
+        (br_if $doneRow (i32.ge_s (local.get $q) (local.get $nq)))
+        (local.set $oy (i32.div_u (i32.add (local.get $q0) (local.get $q)) (local.get $outW)))
+        (local.set $ox (i32.rem_u (i32.add (local.get $q0) (local.get $q)) (local.get $outW)))
+        (local.set $run (i32.sub (local.get $outW) (local.get $ox)))
+        (if (i32.gt_s (local.get $run) (i32.sub (local.get $nq) (local.get $q))) (then (local.set $run (i32.sub (local.get $nq) (local.get $q)))))
+        (local.set $o (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $oy) (local.get $paddedW)) (local.get $ox)) (i32.const 2))))
+        (local.set $i (i32.const 0))
+        (block $doneRun (loop $nextRun
+          (br_if $doneRun (i32.ge_s (local.get $i) (local.get $run)))
+          (f32.store (local.get $d) (f32.load (local.get $o)))
+          (local.set $d (i32.add (local.get $d) (i32.const 32)))
+          (local.set $o (i32.add (local.get $o) (i32.const 4)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $nextRun)))
+        (local.set $q (i32.add (local.get $q) (local.get $run)))
+        (br $nextRow)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $nextT)))
+  )
+
+  ;; Four rows of four floats (v0..v3: four positions of four taps) stored transposed, as lanes
+  ;; 0-3 (or, from d + 16, 4-7) of four panel rows 32 bytes apart: row i gets (v0[i], v1[i], v2[i], v3[i]).
+  (func $transpose4 (param $d i32) (param $v0 v128) (param $v1 v128) (param $v2 v128) (param $v3 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    ;; interleave pairs: a0 = (v0[0], v1[0], v0[1], v1[1]), a1 = (v0[2], v1[2], v0[3], v1[3]); a2, a3 from v2, v3
+    (local.set $a0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v0) (local.get $v1)))
+    (local.set $a1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v0) (local.get $v1)))
+    (local.set $a2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v2) (local.get $v3)))
+    (local.set $a3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v2) (local.get $v3)))
+    ;; then halves: row 0 = low halves of a0 and a2, row 1 = their high halves, rows 2, 3 from a1, a3
+    (v128.store offset=0 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a0) (local.get $a2)))
+    (v128.store offset=32 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a0) (local.get $a2)))
+    (v128.store offset=64 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a1) (local.get $a3)))
+    (v128.store offset=96 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a1) (local.get $a3)))
   )
 
   ;; The adjoint of im2col for a block: rows [r0, r0 + rows) (taps) and columns [q0, q0 + nq)

@@ -34,6 +34,7 @@ export interface WasmExports {
   pack_b(src: number, rowStride: number, colStride: number, kc: number, nc: number, dst: number): void;
   im2col_pack(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number): void;
   im2col_pack_transposed(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number): void;
+  pack_rows_transposed(x: number, rowsAt: number, nt: number, paddedW: number, outW: number, q0: number, nq: number, dst: number): void;
   col2im_add(dcol: number, ld: number, geometry: number, r0: number, rows: number, q0: number, nq: number, dx: number): void;
   flip_transpose(w: number, dst: number, outChannels: number, inChannels: number, taps: number): void;
   pack_a_flipped(w: number, outChannels: number, inChannels: number, taps: number, m0: number, mc: number, k0: number, kc: number, dst: number): void;
@@ -44,7 +45,6 @@ export interface WasmExports {
   fill_rows(c: number, ldc: number, rows: number, cols: number, bias: number): void;
   gemm(mc: number, nc: number, kc: number, a: number, b: number, c: number, ldc: number, tmp: number): void;
   gemm_rows(mc: number, nc: number, kc: number, a: number, x: number, rowsAt: number, c: number, ldc: number, tmp: number): void;
-  gemm_rows_transposed(mc: number, nc: number, kc: number, x: number, rowsAt: number, b: number, c: number, ldc: number, tmp: number): void;
   pad_planes(src: number, dst: number, planes: number, h: number, w: number, top: number, left: number, paddedH: number, paddedW: number): void;
   compact_rows(src: number, srcStride: number, dst: number, rows: number, width: number): void;
   relu_forward(x: number, y: number, n: number): void;

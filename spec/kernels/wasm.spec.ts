@@ -21,7 +21,7 @@ import { Conv2dOptions, Pool2dOptions, conv2dGeometry } from '../../kernels/geom
 import * as reference from '../../kernels/cpu/reference';
 import { im2col } from '../../kernels/cpu/fast/im2col';
 import { WasmKernels } from '../../kernels/wasm';
-import { writeGeometry } from '../../kernels/wasm/conv';
+import { rowOffsets, writeGeometry } from '../../kernels/wasm/conv';
 import { Engine, MicroKernel, compileModules, instantiate, pickMicroKernel, relaxedSimdSupported } from '../../kernels/wasm/runtime';
 import { defaultBackendName } from '../../kernels/select';
 import { SSD300 } from '../../ssd/ssd300';
@@ -122,7 +122,7 @@ describe('kernels/wasm: the GEMM micro-kernel against a plain product', () => {
   }
 });
 
-describe('kernels/wasm: the implicit GEMM kernels (B or A read in place through row offsets) against a plain product', () => {
+describe('kernels/wasm: the implicit GEMM kernel (B read in place through row offsets) against a plain product', () => {
   // A source matrix X at some address; the GEMM's rows start at byte offsets into it that overlap
   // (neighbouring taps of a convolution are one float apart), in no particular order.
   const SIZES: [number, number, number][] = [[4, 8, 16], [1, 1, 1], [3, 5, 7], [13, 29, 37], [8, 16, 256], [130, 70, 200]];
@@ -153,34 +153,6 @@ describe('kernels/wasm: the implicit GEMM kernels (B or A read in place through 
             expected[i * (nc + 3) + j] += sum;
           }
         expectClose(heap.subarray(C / 4, C / 4 + c0.length), expected, kc + 1, 'C');
-      });
-      it(`${variant}: gemm_rows_transposed, C^T (${nc} x ${mc}) += (A B)^T, row i of A at X + rowsAt[i], B (${kc} x ${nc}) packed`, () => {
-        const { wasm, heap, ints } = bareWasm(variant);
-        const rng = new Rng(mc * 100 + kc + 1);
-        const x = randNormal([sourceFloats], rng).data as Float32Array;
-        const b = randNormal([kc, nc], rng).data as Float32Array;
-        const ldc = mc + 5;
-        const c0 = randNormal([nc, ldc], rng).data as Float32Array; // C(i, j) at j * ldc + i
-        const offsets = Int32Array.from({ length: mc }, (_, i) => (i * 5) % (3 * mc + 1)); // floats
-        const X = 0, B = X + 4 * sourceFloats, BP = B + 4 * b.length, ROWS = BP + 4 * kc * Math.ceil(nc / 8) * 8;
-        const C = ROWS + 4 * mc, TMP = C + 4 * c0.length;
-        heap.set(x, X / 4);
-        heap.set(b, B / 4);
-        heap.fill(0, BP / 4, ROWS / 4);
-        ints.set(Array.from(offsets, (o) => 4 * o), ROWS / 4);
-        heap.set(c0, C / 4);
-        wasm.pack_b(B, nc, 1, kc, nc, BP);
-        wasm.gemm_rows_transposed(mc, nc, kc, X, ROWS, BP, C, ldc, TMP);
-        const expected = new Float64Array(c0);
-        for (let i = 0; i < mc; i++)
-          for (let j = 0; j < nc; j++) {
-            let sum = 0;
-            for (let k = 0; k < kc; k++) sum += x[offsets[i] + k] * b[k * nc + j];
-            expected[j * ldc + i] += sum;
-          }
-        // entries past mc in each row of C^T are left as they were: compared exactly too
-        expectClose(heap.subarray(C / 4, C / 4 + c0.length), expected, kc + 1, 'C^T');
-        for (let j = 0; j < nc; j++) for (let i = mc; i < ldc; i++) expect(heap[C / 4 + j * ldc + i]).to.equal(c0[j * ldc + i]);
       });
     }
   }
@@ -232,6 +204,15 @@ describe('kernels/wasm: the implicit GEMM kernels (B or A read in place through 
   });
 });
 
+/** The weight gradient's B panels at dst hold col^T: taps [t0, t0 + nt) as columns, positions [q0, q0 + nq) as rows. */
+function expectTransposed(heap: Float32Array, dst: number, col: ArrayLike<number>, P: number, t0: number, nt: number, q0: number, nq: number, what: string): void {
+  for (let q = 0; q < nq; q++)
+    for (let t = 0; t < nt; t++) {
+      const got = heap[dst / 4 + Math.floor(t / 8) * nq * 8 + q * 8 + (t % 8)];
+      expect(got, `${what}: col^T[${q0 + q}][${t0 + t}]`).to.equal(col[(t0 + t) * P + q0 + q]);
+    }
+}
+
 describe('kernels/wasm: the im2col packers equal packing the explicit column matrix', () => {
   const CASES: { x: number[]; w: number[]; options: Conv2dOptions }[] = [
     { x: [2, 3, 13, 11], w: [1, 3, 3, 3], options: { padding: 1 } },
@@ -246,11 +227,17 @@ describe('kernels/wasm: the im2col packers equal packing the explicit column mat
       const g = conv2dGeometry(c.x, c.w, c.options);
       const x = randNormal(c.x, new Rng(9)).data as Float32Array;
       const { wasm, heap, ints } = bareWasm('simd');
-      const GEOM = 0, X = 64, DST = X + 4 * x.length + 64;
-      writeGeometry(ints, GEOM, g);
-      heap.set(x, X / 4);
       const K = g.inChannels * g.kernelH * g.kernelW;
       const P = g.outH * g.outW;
+      // stride 1: also x zero-padded (pad_planes) and the offsets of im2col's rows in it, for pack_rows_transposed
+      const stride1 = g.strideH === 1 && g.strideW === 1;
+      const paddedH = g.inH + 2 * g.padH, paddedW = g.inW + 2 * g.padW;
+      const GEOM = 0, X = 64, PADDED = X + 4 * x.length + 64, ROWS = PADDED + 4 * g.batch * g.inChannels * paddedH * paddedW + 64;
+      const DST = ROWS + 4 * K + 64;
+      writeGeometry(ints, GEOM, g);
+      heap.set(x, X / 4);
+      wasm.pad_planes(X, PADDED, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, paddedH, paddedW);
+      ints.set(rowOffsets(g, paddedH, paddedW), ROWS / 4);
       for (let n = 0; n < g.batch; n++) {
         const col = im2col(x, n, g); // (K x P)
         const image = X + 4 * n * g.inChannels * g.inH * g.inW;
@@ -267,11 +254,13 @@ describe('kernels/wasm: the im2col packers equal packing the explicit column mat
           // weight-gradient layout: B = col^T, panels of 8 taps (lanes past nt are the caller's)
           heap.fill(NaN, DST / 4, DST / 4 + nq * Math.ceil(nt / 8) * 8);
           wasm.im2col_pack_transposed(image, GEOM, t0, nt, q0, nq, DST);
-          for (let q = 0; q < nq; q++)
-            for (let t = 0; t < nt; t++) {
-              const got = heap[DST / 4 + Math.floor(t / 8) * nq * 8 + q * 8 + (t % 8)];
-              expect(got, `col^T[${q0 + q}][${t0 + t}]`).to.equal(col[(t0 + t) * P + q0 + q]);
-            }
+          expectTransposed(heap, DST, col, P, t0, nt, q0, nq, 'im2col_pack_transposed');
+          if (stride1) {
+            // the same panels copied from the zero-padded image by rows (eight taps transposed at a time)
+            heap.fill(NaN, DST / 4, DST / 4 + nq * Math.ceil(nt / 8) * 8);
+            wasm.pack_rows_transposed(PADDED + 4 * n * g.inChannels * paddedH * paddedW, ROWS + 4 * t0, nt, paddedW, g.outW, q0, nq, DST);
+            expectTransposed(heap, DST, col, P, t0, nt, q0, nq, 'pack_rows_transposed');
+          }
         }
       }
     });
