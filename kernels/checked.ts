@@ -9,7 +9,7 @@
 
 import { Shape, Tensor, assertShape, shapeToString, shapesEqual } from '../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dGeometry, Pool2dOptions, conv2dGeometry, pool2dGeometry } from './geometry';
-import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from './kernels';
+import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from './kernels';
 
 // ---------------------------------------------------------------------------------------------
 // The checks: each throws with a message naming the kernel, the tensor and both shapes.
@@ -110,6 +110,11 @@ export class CheckedKernels implements Kernels {
   async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
     checkConv2dBackwardBias(dy);
     return (allFloat32(dy) ? this.fast : this.float64).conv2dBackwardBias(dy);
+  }
+
+  async conv2dBackwardWeightAndBias(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<ConvParameterGrads> {
+    checkConv2dBackwardWeight(dy, x, weightShape, options); // dy's shape too, which covers the bias's check
+    return (allFloat32(dy, x) ? this.fast : this.float64).conv2dBackwardWeightAndBias(dy, x, weightShape, options);
   }
 
   async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {

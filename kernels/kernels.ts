@@ -18,6 +18,12 @@ export interface MaxPoolResult {
   argmax: Int32Array;
 }
 
+/** A convolution's parameter gradients, from conv2dBackwardWeightAndBias. */
+export interface ConvParameterGrads {
+  dw: Tensor; // (C_out, C_in, kH, kW)
+  db: Tensor; // (C_out)
+}
+
 export interface L2NormResult {
   y: Tensor; // (N, C, H, W): scale[c] * x / norm
   norm: Tensor; // (N, 1, H, W): sqrt(sum over channels of x^2 + eps), kept for backward
@@ -39,6 +45,11 @@ export interface Kernels {
   conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<Tensor>;
   /** dL/db: dL/dy summed over the batch and every position. */
   conv2dBackwardBias(dy: Tensor): Promise<Tensor>;
+  /**
+   * Both of the above at once (what a layer with a bias needs), with the same values: a backend
+   * may share its pass over dy (wasm copies dy into its memory once for the two).
+   */
+  conv2dBackwardWeightAndBias(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<ConvParameterGrads>;
 
   maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult>;
   /** Routes each output gradient to the input element that was the maximum. */

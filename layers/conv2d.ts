@@ -81,9 +81,14 @@ export class Conv2d extends Layer {
   async parameterGradients(dy: Tensor): Promise<void> {
     const x = this.cached(this.input, 'input');
     assertShape(dy, this.outputShape(x.shape), `Conv2d ${this.name}: output gradient`);
-    const dw = await this.kernels.conv2dBackwardWeight(dy, x, this.weight.value.shape, this.options);
+    if (this.bias === null) {
+      this.weight.accumulateGrad(await this.kernels.conv2dBackwardWeight(dy, x, this.weight.value.shape, this.options));
+      return;
+    }
+    // both from one call: a backend may read dy once for the two
+    const { dw, db } = await this.kernels.conv2dBackwardWeightAndBias(dy, x, this.weight.value.shape, this.options);
     this.weight.accumulateGrad(dw);
-    if (this.bias !== null) this.bias.accumulateGrad(await this.kernels.conv2dBackwardBias(dy));
+    this.bias.accumulateGrad(db);
   }
 
   override clearCache(): void {

@@ -13,7 +13,7 @@
 
 import { Shape, Tensor, allocate } from '../../tensor/tensor';
 import { Conv2dOptions, Pool2dGeometry, Pool2dOptions } from '../geometry';
-import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
+import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
 import {
   checkConv2dBackwardBias, checkConv2dBackwardInput, checkConv2dBackwardWeight, checkConv2dForward, checkL2NormBackward,
   checkL2NormForward, checkMaxPool2dBackward, checkMaxPool2dForward, checkReluBackward,
@@ -267,6 +267,9 @@ export class ReferenceKernels implements Kernels {
   }
   async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
     return conv2dBackwardBias(dy);
+  }
+  async conv2dBackwardWeightAndBias(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<ConvParameterGrads> {
+    return { dw: conv2dBackwardWeight(dy, x, weightShape, options), db: conv2dBackwardBias(dy) };
   }
   async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
     return maxPool2dForward(x, options);

@@ -20,7 +20,7 @@
 
 import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
-import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
+import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
 import * as reference from '../cpu/reference';
 import { GpuJsMode, GpuJsRuntime } from './runtime';
 import * as conv from './conv';
@@ -84,6 +84,10 @@ export class GpuJsKernels implements Kernels {
   async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
     if (dy.size === 0) return reference.conv2dBackwardBias(dy);
     return new Tensor([dy.shape[1]], await conv.conv2dBackwardBias(this.rt, dy.shape, dy.data as Float32Array));
+  }
+
+  async conv2dBackwardWeightAndBias(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<ConvParameterGrads> {
+    return { dw: await this.conv2dBackwardWeight(dy, x, weightShape, options), db: await this.conv2dBackwardBias(dy) };
   }
 
   async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {

@@ -66,8 +66,8 @@ export interface ConvJob {
   packed: number;
   /**
    * y, dx, or dW. The weight gradient is `parts` partial sums, one after the other (each over a
-   * range of images, so that small layers still give every thread work); the caller zeroes them
-   * and adds them up.
+   * range of images, so that small layers still give every thread work); each task zeroes its
+   * tile of its partial sum first, and the caller adds them up.
    */
   out: number;
   /** Thread t's scratch starts at scratch + t * scratchBytes (layout: scratchLayout). */
@@ -116,9 +116,18 @@ export function packedAFloats(rows: number, depth: number): number {
   return roundUp(rows, MR) * depth;
 }
 
-export function packOperandA(wasm: WasmExports, src: number, rows: number, depth: number, dst: number): void {
+/** The K blocks of an operand of this depth. */
+export function kBlocks(depth: number): number {
+  return Math.ceil(depth / KC);
+}
+
+/**
+ * Packs K blocks [kb0, kb1) (of kBlocks(depth)) of the A operand in the layout above: blocks
+ * write disjoint panels, so the threads share them out (sweep.ts, 'packOperandA').
+ */
+export function packOperandA(wasm: WasmExports, src: number, rows: number, depth: number, dst: number, kb0: number, kb1: number): void {
   const rowsPadded = roundUp(rows, MR);
-  for (let k0 = 0; k0 < depth; k0 += KC) {
+  for (let k0 = kb0 * KC; k0 < Math.min(depth, kb1 * KC); k0 += KC) {
     const kc = Math.min(KC, depth - k0);
     const block = dst + 4 * rowsPadded * k0;
     zeroLastPanel(wasm, block, rows, MR, kc);
@@ -130,12 +139,15 @@ export function packOperandA(wasm: WasmExports, src: number, rows: number, depth
  * packOperandA of flip_transpose(w) without writing it out: w (C_out x C_in x taps) is the
  * weights of the convolution whose input gradient a forward pass computes, and A is C_in x
  * (C_out taps), A(ci, co * taps + t) = w[co][ci][taps - 1 - t] (pack.wat, pack_a_flipped).
+ * K blocks [kb0, kb1), as packOperandA.
  */
-export function packFlippedWeights(wasm: WasmExports, w: number, outChannels: number, inChannels: number, taps: number, dst: number): void {
+export function packFlippedWeights(
+  wasm: WasmExports, w: number, outChannels: number, inChannels: number, taps: number, dst: number, kb0: number, kb1: number,
+): void {
   const rows = inChannels;
   const depth = outChannels * taps;
   const rowsPadded = roundUp(rows, MR);
-  for (let k0 = 0; k0 < depth; k0 += KC) {
+  for (let k0 = kb0 * KC; k0 < Math.min(depth, kb1 * KC); k0 += KC) {
     const kc = Math.min(KC, depth - k0);
     const block = dst + 4 * rowsPadded * k0;
     zeroLastPanel(wasm, block, rows, MR, kc);
@@ -406,7 +418,7 @@ function backwardInputTask(job: ConvJob, wasm: WasmExports, scratch: number, n: 
   }
 }
 
-/** Partial sum `part` of dW[co0..co1, c0..c1] += sum over images n0..n1 of dy[n][co0..co1, :] * col(x[n])^T[:, c0..c1] */
+/** Partial sum `part` of dW[co0..co1, c0..c1] = sum over images n0..n1 of dy[n][co0..co1, :] * col(x[n])^T[:, c0..c1] */
 function backwardWeightTask(
   job: ConvJob, wasm: WasmExports, scratch: number, part: number, n0: number, n1: number, co0: number, co1: number, c0: number, c1: number,
 ): void {
@@ -420,6 +432,7 @@ function backwardWeightTask(
   const nc = c1 - c0;
   const dw = job.out + 4 * part * Co * K; // this part's partial sum
   const implicit = job.method === 'implicit';
+  wasm.fill_rows(dw + 4 * (co0 * K + c0), K, co1 - co0, nc, 0); // this task's tile of it, to be added to
   for (let n = n0; n < n1; n++) {
     const xImage = job.x + 4 * n * g.inChannels * (implicit ? job.paddedH * job.paddedW : g.inH * g.inW);
     const dyImage = job.packed + 4 * n * packedAFloats(Co, P); // this image's dy, packed

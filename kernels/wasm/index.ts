@@ -14,9 +14,9 @@
 import * as os from 'os';
 import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
-import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
+import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
 import {
-  ConvJob, ConvPass, convFlops, convMethod, packFlippedWeights, packOperandA, packedAFloats, planConvTasks, roundUp, rowOffsets,
+  ConvJob, ConvPass, convFlops, convMethod, kBlocks, packedAFloats, planConvTasks, roundUp, rowOffsets,
   scratchLayout, writeGeometry,
 } from './conv';
 import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
@@ -47,6 +47,13 @@ export interface WasmKernelsOptions {
   implicitGemm?: 'auto' | 'never' | 'always';
   /** Sweeps (pooling, L2 norm, bias gradient, ReLU) over fewer elements run on the main thread alone. Default 65536. */
   minParallelElements?: number;
+  /**
+   * A convolution's padding of x and packing of W or dy over fewer elements run on the main
+   * thread alone. Default 2^20 (4 MB): handing a job to the workers costs about 0.25 ms here,
+   * and these are mostly copies (measured: ReLU over 70,000 floats took 0.33 ms shared and 0.08
+   * on this thread alone; over 1.2 million, 1.38 against 1.14).
+   */
+  minParallelPrep?: number;
 }
 
 function f32(t: Tensor): Float32Array {
@@ -64,6 +71,14 @@ interface ConvInputs {
    * (C_in' = this pass's C_out, C_out' = its C_in): use them flipped and transposed (transposedAsForward).
    */
   flipWeights?: boolean;
+  /** Backward weight: also sum dy into dL/db, from the same copy of dy. */
+  biasGradient?: boolean;
+}
+
+/** What a convolution call returns: y, dx or dW, and dL/db when it was asked for. */
+interface ConvOutputs {
+  out: Float32Array;
+  db: Float32Array | null;
 }
 
 /** Where the fixed parts of the shared memory lie (byte addresses); calls use the arena after them. */
@@ -76,6 +91,7 @@ export class WasmKernels implements Kernels {
   readonly microKernel: MicroKernel;
   readonly minParallelFlops: number;
   readonly minParallelElements: number;
+  readonly minParallelPrep: number;
   readonly directMaxChannels: number;
   readonly implicitGemm: 'auto' | 'never' | 'always';
   private readonly modules: WasmModules;
@@ -92,6 +108,7 @@ export class WasmKernels implements Kernels {
     this.microKernel = options.microKernel ?? pickMicroKernel();
     this.minParallelFlops = options.minParallelFlops ?? 2e6;
     this.minParallelElements = options.minParallelElements ?? 65536;
+    this.minParallelPrep = options.minParallelPrep ?? 1 << 20;
     this.directMaxChannels = options.directMaxChannels ?? 8;
     this.implicitGemm = options.implicitGemm ?? 'auto';
     this.modules = compileModules(this.microKernel);
@@ -118,7 +135,7 @@ export class WasmKernels implements Kernels {
 
   async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
     const g = conv2dGeometry(x.shape, w.shape, options);
-    const y = await this.convolve('forward', g, { x: f32(x), w: f32(w), bias: b === null ? null : f32(b) });
+    const { out: y } = await this.convolve('forward', g, { x: f32(x), w: f32(w), bias: b === null ? null : f32(b) });
     return new Tensor([g.batch, g.outChannels, g.outH, g.outW], y);
   }
 
@@ -128,36 +145,50 @@ export class WasmKernels implements Kernels {
     if (transposed !== null) {
       // stride 1: dx is a forward convolution of dy with the weights flipped and transposed
       // (see transposedAsForward), no col2im needed
-      return new Tensor(inputShape, await this.convolve('forward', transposed, { x: f32(dy), w: f32(w), bias: null, flipWeights: true }));
+      return new Tensor(inputShape, (await this.convolve('forward', transposed, { x: f32(dy), w: f32(w), bias: null, flipWeights: true })).out);
     }
-    return new Tensor(inputShape, await this.convolve('backwardInput', g, { dy: f32(dy), w: f32(w) }));
+    return new Tensor(inputShape, (await this.convolve('backwardInput', g, { dy: f32(dy), w: f32(w) })).out);
   }
 
   async conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<Tensor> {
     const g = conv2dGeometry(x.shape, weightShape, options);
-    return new Tensor(weightShape, await this.convolve('backwardWeight', g, { dy: f32(dy), x: f32(x) }));
+    return new Tensor(weightShape, (await this.convolve('backwardWeight', g, { dy: f32(dy), x: f32(x) })).out);
   }
 
   conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
-    const [batch, channels, h, w] = dy.shape;
+    const [, channels] = dy.shape;
     return this.exclusive(async () => {
       const [gradient, db] = this.arena([dy.size, channels]);
       new Float32Array(this.memory.buffer).set(f32(dy), gradient / 4);
-      const threads = this.sweepThreads(dy.size);
-      await this.run({ kind: 'biasGradient', dy: gradient, db, batch, channels, plane: h * w, tasks: planSweepTasks(1, channels, threads, 1, 1) }, threads);
+      await this.sumBiasGradient(gradient, db, dy.shape);
       return new Tensor([channels], this.read(db, channels));
     });
   }
 
+  /** dL/dw and dL/db with dy copied into the arena once: the bias sums the weight gradient's copy. */
+  async conv2dBackwardWeightAndBias(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<ConvParameterGrads> {
+    const g = conv2dGeometry(x.shape, weightShape, options);
+    const { out, db } = await this.convolve('backwardWeight', g, { dy: f32(dy), x: f32(x), biasGradient: true });
+    if (db === null) throw new Error('wasm backend: the weight gradient returned no bias gradient');
+    return { dw: new Tensor(weightShape, out), db: new Tensor([g.outChannels], db) };
+  }
+
+  /** db[c] = the sum of dy[:, c] (dy at byte address `dy` in the arena, of shape dyShape), into the arena at `db`. */
+  private async sumBiasGradient(dy: number, db: number, dyShape: Shape): Promise<void> {
+    const [batch, channels, h, w] = dyShape;
+    const threads = this.sweepThreads(batch * channels * h * w);
+    await this.run({ kind: 'biasGradient', dy, db, batch, channels, plane: h * w, tasks: planSweepTasks(1, channels, threads, 1, 1) }, threads);
+  }
+
   /**
    * Runs one convolution pass: copies the inputs into the arena, runs the tasks (here, or here
-   * and on the workers), and returns a copy of the output (y, dx or dW).
+   * and on the workers), and returns a copy of the output (y, dx or dW), and of dL/db if asked.
    */
   private convolve(
     pass: ConvPass,
     g: Conv2dGeometry,
     inputs: ConvInputs,
-  ): Promise<Float32Array> {
+  ): Promise<ConvOutputs> {
     return this.exclusive(() => this.convolveNow(pass, g, inputs));
   }
 
@@ -165,7 +196,7 @@ export class WasmKernels implements Kernels {
     pass: ConvPass,
     g: Conv2dGeometry,
     inputs: ConvInputs,
-  ): Promise<Float32Array> {
+  ): Promise<ConvOutputs> {
     const parallel = this.threads > 1 && convFlops(g) >= this.minParallelFlops;
     const threads = parallel ? this.threads : 1;
     const outLength =
@@ -194,32 +225,46 @@ export class WasmKernels implements Kernels {
       : 0;
     // The arena: the inputs (0 floats for those this pass has not), the implicit GEMM's operands,
     // the packed operand, the output (dW as `parts` partial sums), then each thread's scratch.
-    const [x, xPadded, rowsAt, w, flipped, bias, dy, packed, out, scratch] = this.arena([
+    const [x, xPadded, rowsAt, w, flipped, bias, dy, db, packed, out, scratch] = this.arena([
       inputs.x?.length ?? 0, paddedFloats, implicit ? K : 0, inputs.w?.length ?? 0, inputs.flipWeights && method === 'direct' ? g.outChannels * K : 0,
-      inputs.bias?.length ?? 0, inputs.dy?.length ?? 0, packedFloats, outFloats, (layout.bytes / 4) * threads,
+      inputs.bias?.length ?? 0, inputs.dy?.length ?? 0, inputs.biasGradient ? g.outChannels : 0, packedFloats, outFloats, (layout.bytes / 4) * threads,
     ]);
     const heap = new Float32Array(this.memory.buffer);
     if (inputs.x !== undefined) heap.set(inputs.x, x / 4);
     if (implicit) {
-      this.wasm.pad_planes(x, xPadded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, paddedH, paddedW);
+      const planes = g.batch * g.inChannels;
+      const padThreads = this.prepThreads(planes * paddedH * paddedW);
+      await this.run({
+        kind: 'padPlanes', x, y: xPadded, h: g.inH, w: g.inW, top: g.padH, left: g.padW, paddedH, paddedW,
+        tasks: planSweepTasks(1, planes, padThreads, 1, 1),
+      }, padThreads);
       heap.fill(0, xPadded / 4 + g.batch * g.inChannels * paddedH * paddedW, xPadded / 4 + paddedFloats); // the slack
       new Int32Array(this.memory.buffer).set(rowOffsets(g, paddedH, paddedW), rowsAt / 4);
     }
     if (inputs.w !== undefined) heap.set(inputs.w, w / 4);
     if (inputs.bias) heap.set(inputs.bias, bias / 4);
     if (inputs.dy !== undefined) heap.set(inputs.dy, dy / 4);
-    if (pass === 'backwardWeight') heap.fill(0, out / 4, out / 4 + outLength * parts); // tasks add to dW
+    if (inputs.biasGradient) await this.sumBiasGradient(dy, db, [g.batch, g.outChannels, g.outH, g.outW]);
     writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
     // The GEMM packs the flipped weights straight from w; the direct convolution reads them flipped.
     const taps = g.kernelH * g.kernelW;
     if (inputs.flipWeights && method === 'direct') this.wasm.flip_transpose(w, flipped, g.inChannels, g.outChannels, taps);
     const weights = inputs.flipWeights && method === 'direct' ? flipped : w;
-    if (pass === 'forward' && method !== 'direct' && inputs.flipWeights) packFlippedWeights(this.wasm, w, g.inChannels, g.outChannels, taps, packed);
-    else if (pass === 'forward' && method !== 'direct') packOperandA(this.wasm, w, g.outChannels, K, packed);
-    if (pass === 'backwardWeight') {
-      for (let n = 0; n < g.batch; n++) {
-        packOperandA(this.wasm, dy + 4 * n * g.outChannels * P, g.outChannels, P, packed + 4 * n * packedAFloats(g.outChannels, P));
+    if (pass === 'forward' && method !== 'direct') {
+      // W, packed by K blocks on every thread
+      const packThreads = this.prepThreads(g.outChannels * K);
+      const packTasks = planSweepTasks(1, kBlocks(K), packThreads, 1, 1);
+      if (inputs.flipWeights) {
+        await this.run({ kind: 'packFlippedWeights', w, dst: packed, outChannels: g.inChannels, inChannels: g.outChannels, taps, tasks: packTasks }, packThreads);
+      } else {
+        await this.run({ kind: 'packOperandA', src: w, dst: packed, rows: g.outChannels, depth: K, tasks: packTasks }, packThreads);
       }
+    }
+    if (pass === 'backwardWeight') {
+      // each image's dy, packed by K blocks (of positions) on every thread
+      const packThreads = this.prepThreads(g.batch * g.outChannels * P);
+      const packTasks = planSweepTasks(g.batch, kBlocks(P), packThreads, 1, 1);
+      await this.run({ kind: 'packOperandA', src: dy, dst: packed, rows: g.outChannels, depth: P, tasks: packTasks }, packThreads);
     }
 
     const job: ConvJob = {
@@ -234,7 +279,7 @@ export class WasmKernels implements Kernels {
       const partial = out / 4 + part * outLength;
       for (let i = 0; i < outLength; i++) result[i] += heap[partial + i];
     }
-    return result;
+    return { out: result, db: inputs.biasGradient ? this.read(db, g.outChannels) : null };
   }
 
   /** Grows the shared memory to hold `bytes` (never shrinks: the next calls reuse it). */
@@ -346,6 +391,11 @@ export class WasmKernels implements Kernels {
   /** Threads for a sweep over `elements` elements: all of them for big tensors, else this one. */
   private sweepThreads(elements: number): number {
     return elements >= this.minParallelElements ? this.threads : 1;
+  }
+
+  /** Threads for a convolution's padding or packing of `elements` elements (minParallelPrep). */
+  private prepThreads(elements: number): number {
+    return elements >= this.minParallelPrep ? this.threads : 1;
   }
 
   /** Runs a job's tasks here (one thread) or here and on the workers, started on first need. */

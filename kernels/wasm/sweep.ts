@@ -9,10 +9,18 @@
 //                     position's channels stay in one task; backward writes each task's float64
 //                     partial sum of dscale, which the caller adds up
 //   ReLU              task = a range of elements
+//
+// and two steps of a convolution's preparation (index.ts), which would otherwise run on the
+// main thread alone while the workers wait:
+//   padding x         task = a range of planes (pad_planes, for the implicit GEMM)
+//   packing W or dy   task = (image, range of K blocks) of the GEMM's A operand: the forward's
+//                     weights (flipped and transposed for an input gradient), the weight
+//                     gradient's dy
 
 import { Pool2dGeometry } from '../geometry';
 import { splitRange } from '../cpu/fast/conv';
 import { WasmExports } from './runtime';
+import { packFlippedWeights, packOperandA, packedAFloats } from './conv';
 
 /** One call as the threads see it: byte addresses in the shared memory, and the task list. */
 export type SweepJob = { tasks: Int32Array } & (
@@ -27,6 +35,12 @@ export type SweepJob = { tasks: Int32Array } & (
     }
   | { kind: 'reluForward'; x: number; y: number }
   | { kind: 'reluBackward'; dy: number; y: number; dx: number }
+  // A convolution's preparation, shared out too (conv.ts and index.ts use them):
+  | { kind: 'padPlanes'; x: number; y: number; h: number; w: number; top: number; left: number; paddedH: number; paddedW: number }
+  /** packOperandA of each image's rows x depth matrix at src, image n's panels at dst + 4 * n * packedAFloats(rows, depth) */
+  | { kind: 'packOperandA'; src: number; dst: number; rows: number; depth: number }
+  /** packFlippedWeights of the weights at w */
+  | { kind: 'packFlippedWeights'; w: number; dst: number; outChannels: number; inChannels: number; taps: number }
 );
 
 export type SweepKind = SweepJob['kind'];
@@ -91,5 +105,16 @@ function runSweepTask(job: SweepJob, wasm: WasmExports, t: number): void {
       return wasm.relu_forward(job.x + 4 * start, job.y + 4 * start, end - start);
     case 'reluBackward':
       return wasm.relu_backward(job.dy + 4 * start, job.y + 4 * start, job.dx + 4 * start, end - start);
+    case 'padPlanes': // planes [start, end)
+      return wasm.pad_planes(
+        job.x + 4 * start * job.h * job.w, job.y + 4 * start * job.paddedH * job.paddedW, end - start,
+        job.h, job.w, job.top, job.left, job.paddedH, job.paddedW,
+      );
+    case 'packOperandA': // image n's K blocks [start, end)
+      return packOperandA(
+        wasm, job.src + 4 * n * job.rows * job.depth, job.rows, job.depth, job.dst + 4 * n * packedAFloats(job.rows, job.depth), start, end,
+      );
+    case 'packFlippedWeights': // K blocks [start, end)
+      return packFlippedWeights(wasm, job.w, job.outChannels, job.inChannels, job.taps, job.dst, start, end);
   }
 }

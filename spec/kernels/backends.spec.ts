@@ -225,6 +225,10 @@ function describeBackend(backend: Backend): void {
           // dw: each weight sums one product per output position of every image
           expectMatches(await k.conv2dBackwardWeight(dy, x, w.shape, c.options), reference.conv2dBackwardWeight(dy, x, w.shape, c.options), positions, 'dw');
           expectMatches(await k.conv2dBackwardBias(dy), reference.conv2dBackwardBias(dy), positions, 'db');
+          // both at once: the same values
+          const both = await k.conv2dBackwardWeightAndBias(dy, x, w.shape, c.options);
+          expectMatches(both.dw, reference.conv2dBackwardWeight(dy, x, w.shape, c.options), positions, 'dw (with the bias)');
+          expectMatches(both.db, reference.conv2dBackwardBias(dy), positions, 'db (with the weights)');
         });
       });
 

@@ -26,7 +26,7 @@ import { Engine, MicroKernel, compileModules, instantiate, pickMicroKernel, rela
 import { defaultBackendName } from '../../kernels/select';
 import { SSD300 } from '../../ssd/ssd300';
 import { multiboxLoss } from '../../ssd/loss';
-import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../../kernels/kernels';
+import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../../kernels/kernels';
 
 const VARIANTS: MicroKernel[] = ['simd', 'relaxed'];
 
@@ -309,7 +309,7 @@ WASM_VARIANTS.push({
   label: 'packed GEMM only, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: 0, implicitGemm: 'never' }),
 });
 WASM_VARIANTS.push({
-  label: 'implicit GEMM wherever stride 1, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: 0, implicitGemm: 'always' }),
+  label: 'implicit GEMM wherever stride 1, 2 threads, every sweep and preparation shared out', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, minParallelElements: 0, minParallelPrep: 0, directMaxChannels: 0, implicitGemm: 'always' }),
 });
 WASM_VARIANTS.push({ label: 'direct wherever stride 1, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: Infinity }) });
 
@@ -343,6 +343,9 @@ describe('kernels/wasm: every SSD300 convolution geometry against the reference'
         expectClose((await k.conv2dBackwardInput(dy, w, x.shape, c.options)).data, dx.data, cout * kh * kw, `${label}: dx`);
         expectClose((await k.conv2dBackwardWeight(dy, x, w.shape, c.options)).data, dw.data, positions, `${label}: dw`);
         expectClose((await k.conv2dBackwardBias(dy)).data, db.data, positions, `${label}: db`);
+        const both = await k.conv2dBackwardWeightAndBias(dy, x, w.shape, c.options);
+        expectClose(both.dw.data, dw.data, positions, `${label}: dw (with the bias)`);
+        expectClose(both.db.data, db.data, positions, `${label}: db (with the weights)`);
       }
     });
   });
@@ -410,6 +413,9 @@ class PoolMaxima implements Kernels {
   }
   conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
     return this.inner.conv2dBackwardBias(dy);
+  }
+  conv2dBackwardWeightAndBias(dy: Tensor, x: Tensor, s: Shape, o: Conv2dOptions): Promise<ConvParameterGrads> {
+    return this.inner.conv2dBackwardWeightAndBias(dy, x, s, o);
   }
   maxPool2dBackward(dy: Tensor, argmax: Int32Array, s: Shape, o: Pool2dOptions): Promise<Tensor> {
     return this.inner.maxPool2dBackward(dy, argmax, s, o);

@@ -10,7 +10,7 @@
 import * as os from 'os';
 import { Shape, Tensor } from '../../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../../geometry';
-import { Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../../kernels';
+import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../../kernels';
 import { ConvJob, ConvPass, convFlops, planConvTasks, prepackConvJob, prepackedLength, runConvTasks } from './conv';
 import { scratchF64 } from './gemm';
 import * as ew from './memory_bound';
@@ -91,6 +91,10 @@ export class CpuKernels implements Kernels {
   async conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
     const [batch, channels, h, w] = dy.shape;
     return new Tensor([channels], ew.biasGradient(f32(dy), batch, channels, h * w));
+  }
+
+  async conv2dBackwardWeightAndBias(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<ConvParameterGrads> {
+    return { dw: await this.conv2dBackwardWeight(dy, x, weightShape, options), db: await this.conv2dBackwardBias(dy) };
   }
 
   /**
