@@ -9,11 +9,18 @@
 
 import { FloatArray, Tensor, allocate } from '../tensor/tensor';
 import { Parameter } from './layer';
+import { WasmSgd, wasmSgdSupported } from '../kernels/wasm/sgd';
 
 export interface SGDOptions {
   lr: number;
   momentum?: number; // default 0
   weightDecay?: number; // default 0
+  /**
+   * Run the float32 steps in WebAssembly SIMD (kernels/wasm/sgd.ts): the same arithmetic to the
+   * bit, a quarter faster on the full SSD300. Default: where the engine validates SIMD128; false
+   * runs the plain loops below.
+   */
+  wasm?: boolean;
 }
 
 export class SGD {
@@ -22,6 +29,7 @@ export class SGD {
   readonly weightDecay: number;
   /** The momentum buffers, in the parameter's dtype (float32 rounding is where PyTorch rounds, so float32 holds them exactly). */
   private readonly buffers = new Map<Parameter, FloatArray>();
+  private readonly wasm: WasmSgd | null;
 
   constructor(
     readonly params: Parameter[],
@@ -31,6 +39,7 @@ export class SGD {
     this.lr = options.lr;
     this.momentum = options.momentum ?? 0;
     this.weightDecay = options.weightDecay ?? 0;
+    this.wasm = (options.wasm ?? wasmSgdSupported()) ? new WasmSgd() : null;
   }
 
   step(): void {
@@ -42,7 +51,8 @@ export class SGD {
         this.buffers.set(p, buf);
       }
       const rates = { lr: -this.lr * p.lrMult, weightDecay: this.weightDecay, momentum: this.momentum };
-      if (p.value.dtype === 'float32') stepFloat32(p.value.data, p.grad.data, buf, firstStep, rates);
+      if (p.value.dtype === 'float32' && this.wasm !== null) stepFloat32Wasm(this.wasm, p.value.data, p.grad.data, buf, firstStep, rates);
+      else if (p.value.dtype === 'float32') stepFloat32(p.value.data, p.grad.data, buf, firstStep, rates);
       else stepFloat64(p.value.data, p.grad.data, buf, firstStep, rates);
     }
   }
@@ -96,6 +106,13 @@ function stepFloat32(value: FloatArray, grad: FloatArray, buf: FloatArray | unde
       value[i] = value[i] + lr * d;
     }
   }
+}
+
+/** stepFloat32 in WebAssembly SIMD: the same roundings (kernels/wasm/sgd.wat). */
+function stepFloat32Wasm(wasm: WasmSgd, value: FloatArray, grad: FloatArray, buf: FloatArray | undefined, firstStep: boolean, rates: Rates): void {
+  const mode = buf === undefined ? 0 : firstStep ? 1 : 2;
+  const fround = Math.fround;
+  wasm.step(value as Float32Array, grad as Float32Array, buf as Float32Array | undefined, mode, fround(rates.lr), fround(rates.weightDecay), fround(rates.momentum));
 }
 
 /** The same step in float64 (the gradient checks' models): no rounding but the arithmetic's own. */

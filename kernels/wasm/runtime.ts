@@ -1,6 +1,6 @@
 // Loading the WebAssembly of the 'wasm' backend, and what this engine can run.
 //
-// Three small modules, assembled from the hand-written text beside this file by
+// Small modules, assembled from the hand-written text beside this file by
 // scripts/build-wasm.js (run by `npm run build`) into dist/kernels/wasm/*.wasm:
 //   pack.wasm              im2col / col2im, the GEMM's operand packing (scalar), padding and cutting rows
 //   gemm-4x8-simd.wasm     the GEMM macro-kernel (packed B, or B read in place: gemm_rows), SIMD128 multiply then add
@@ -8,7 +8,8 @@
 //   relu.wasm              ReLU forward and backward
 //   direct.wasm            direct convolution (stride 1, few output channels: no im2col)
 //   sweep.wasm             max pooling, the L2 norm and the bias gradient (float64 sums in f64x2)
-// All of them import one shared WebAssembly.Memory: the main thread and every worker instantiate
+//   sgd.wasm               SGD's float32 step, on a memory of the optimizer's own (sgd.ts)
+// All of them but sgd.wasm import one shared WebAssembly.Memory: the main thread and every worker instantiate
 // the same compiled modules on that same memory, so they read and write the same bytes.
 
 import * as fs from 'fs';
@@ -62,16 +63,21 @@ export interface WasmExports {
 export const MAX_PAGES = 65536;
 export const PAGE_BYTES = 65536;
 
-function wasmBytes(name: string): Buffer {
+function wasmBytes(name: string): Buffer<ArrayBuffer> {
   // dist/kernels/wasm/runtime.js sits beside the assembled .wasm files
   const file = path.join(__dirname, `${name}.wasm`);
   if (!fs.existsSync(file)) throw new Error(`wasm backend: ${file} is missing; run \`npm run build\` (scripts/build-wasm.js assembles kernels/wasm/*.wat)`);
   return fs.readFileSync(file);
 }
 
+/** One of the assembled modules, compiled (sgd.ts loads its own this way). */
+export function wasmModule(name: string): WebAssembly.Module {
+  return new WebAssembly.Module(wasmBytes(name));
+}
+
 /** What the feature detection asks of the engine (a test may pass one without relaxed SIMD). */
 export interface Engine {
-  validate(bytes: Buffer): boolean;
+  validate(bytes: Buffer<ArrayBuffer>): boolean;
   setFlags(flags: string): void;
 }
 

@@ -54,7 +54,7 @@ describe('layers/SGD', () => {
     expect(p.value.data[0]).to.be.closeTo(1.8, 1e-15);
   });
 
-  it('matches torch.optim.SGD over 3 steps (momentum 0.9, weight decay 5e-4, biases at twice the rate)', () => {
+  for (const wasm of [true, false]) it(`matches torch.optim.SGD over 3 steps (momentum 0.9, weight decay 5e-4, biases at twice the rate), ${wasm ? 'WebAssembly' : 'JavaScript'} step`, () => {
     const f = fixtures.sgd;
     const params = new Map<string, Parameter>();
     const lrOf = new Map<string, number>();
@@ -63,7 +63,7 @@ describe('layers/SGD', () => {
     for (const [name, t] of Object.entries(f.initial_params)) {
       params.set(name, new Parameter(load(t), { lrMult: (lrOf.get(name) as number) / baseLr }));
     }
-    const sgd = new SGD([...params.values()], { lr: baseLr, momentum: f.momentum, weightDecay: f.weight_decay });
+    const sgd = new SGD([...params.values()], { lr: baseLr, momentum: f.momentum, weightDecay: f.weight_decay, wasm });
     f.steps.forEach((step, k) => {
       for (const [name, g] of Object.entries(step.grads)) (params.get(name) as Parameter).grad.data.set(g.data);
       sgd.step();
@@ -72,6 +72,26 @@ describe('layers/SGD', () => {
         expectClose((params.get(name) as Parameter).value, load(expected), 0, 0, `step ${k + 1} ${name}`);
       }
     });
+  });
+
+  it('the WebAssembly step equals the JavaScript loop bit for bit: with momentum (first and later steps) and without, any length', () => {
+    // lengths around the 4-wide vectors and the 65,536-float chunks
+    const lengths = [1, 3, 4, 7, 65536, 65539, 140001];
+    for (const momentum of [0.9, 0]) {
+      const make = (): Parameter[] => lengths.map((n, i) => new Parameter(randNormal([n], new Rng(700 + i)), { lrMult: i % 2 === 0 ? 1 : 2 }));
+      const [js, wasm] = [make(), make()];
+      const optimizers = [new SGD(js, { lr: 0.01, momentum, weightDecay: 5e-4, wasm: false }), new SGD(wasm, { lr: 0.01, momentum, weightDecay: 5e-4, wasm: true })];
+      for (let step = 0; step < 3; step++) {
+        [js, wasm].forEach((params) => params.forEach((p, i) => p.grad.data.set(randNormal([lengths[i]], new Rng(800 + 10 * step + i)).data)));
+        for (const o of optimizers) o.step();
+        js.forEach((p, i) => {
+          const where = `momentum ${momentum}, step ${step + 1}, ${lengths[i]} values`;
+          expect(Array.from(wasm[i].value.data), `${where}: value`).to.deep.equal(Array.from(p.value.data));
+          const [a, b] = [optimizers[0].momentumBuffer(p), optimizers[1].momentumBuffer(wasm[i])];
+          expect(b === undefined ? undefined : Array.from(b), `${where}: momentum buffer`).to.deep.equal(a === undefined ? undefined : Array.from(a));
+        });
+      }
+    }
   });
 
   it('one SGD step on a tiny conv net lowers its loss', async () => {
