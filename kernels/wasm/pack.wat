@@ -249,7 +249,8 @@
   ;; value for value. Tap t's row of im2col is the padded image read from $x + rowsAt[t] (byte
   ;; offsets, as gemm_rows takes them), position (oy, ox) at + 4 * (oy * paddedW + ox). Eight taps
   ;; (one panel) at a time: four positions of each of the eight rows are loaded as vectors and
-  ;; turned into four panel rows by two 4 x 4 transposes (eight shuffles each). The positions of a
+  ;; turned into four panel rows by two 4 x 4 transposes (eight shuffles each, written out twice:
+  ;; V8 does not inline calls between WebAssembly functions, and this is the inner loop). The positions of a
   ;; block run along output rows: each row's run of positions goes four at a time, then one at a
   ;; time. A last panel of fewer than eight taps goes one tap at a time; its other lanes are left
   ;; as they are (the caller zeroes the last panel).
@@ -260,6 +261,7 @@
     (local $o i32) (local $d i32) (local $src i32)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $r4 i32) (local $r5 i32) (local $r6 i32) (local $r7 i32)
     (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     ;; whole panels of eight taps
     (local.set $t (i32.const 0))
     (block $donePanels (loop $nextPanel
@@ -291,13 +293,31 @@
           (local.set $v1 (v128.load (i32.add (local.get $r1) (local.get $o))))
           (local.set $v2 (v128.load (i32.add (local.get $r2) (local.get $o))))
           (local.set $v3 (v128.load (i32.add (local.get $r3) (local.get $o))))
-          (call $transpose4 (local.get $d) (local.get $v0) (local.get $v1) (local.get $v2) (local.get $v3))
+          ;; interleave pairs: a0 = (v0[0], v1[0], v0[1], v1[1]), a1 = (v0[2], v1[2], v0[3], v1[3]); a2, a3 from v2, v3
+          (local.set $a0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v0) (local.get $v1)))
+          (local.set $a1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v0) (local.get $v1)))
+          (local.set $a2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v2) (local.get $v3)))
+          (local.set $a3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v2) (local.get $v3)))
+          ;; then halves: position 0 = low halves of a0 and a2, position 1 = their high halves, 2 and 3 from a1, a3
+          (v128.store offset=0 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a0) (local.get $a2)))
+          (v128.store offset=32 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a0) (local.get $a2)))
+          (v128.store offset=64 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a1) (local.get $a3)))
+          (v128.store offset=96 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a1) (local.get $a3)))
           ;; taps 4-7 -> lanes 4-7
           (local.set $v0 (v128.load (i32.add (local.get $r4) (local.get $o))))
           (local.set $v1 (v128.load (i32.add (local.get $r5) (local.get $o))))
           (local.set $v2 (v128.load (i32.add (local.get $r6) (local.get $o))))
           (local.set $v3 (v128.load (i32.add (local.get $r7) (local.get $o))))
-          (call $transpose4 (i32.add (local.get $d) (i32.const 16)) (local.get $v0) (local.get $v1) (local.get $v2) (local.get $v3))
+          ;; interleave pairs: a0 = (v0[0], v1[0], v0[1], v1[1]), a1 = (v0[2], v1[2], v0[3], v1[3]); a2, a3 from v2, v3
+          (local.set $a0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v0) (local.get $v1)))
+          (local.set $a1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v0) (local.get $v1)))
+          (local.set $a2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v2) (local.get $v3)))
+          (local.set $a3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v2) (local.get $v3)))
+          ;; then halves: position 0 = low halves of a0 and a2, position 1 = their high halves, 2 and 3 from a1, a3
+          (v128.store offset=16 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a0) (local.get $a2)))
+          (v128.store offset=48 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a0) (local.get $a2)))
+          (v128.store offset=80 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a1) (local.get $a3)))
+          (v128.store offset=112 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a1) (local.get $a3)))
           (local.set $d (i32.add (local.get $d) (i32.const 128)))
           (local.set $o (i32.add (local.get $o) (i32.const 16)))
           (local.set $i (i32.add (local.get $i) (i32.const 4)))
@@ -350,21 +370,6 @@
       (br $nextT)))
   )
 
-  ;; Four rows of four floats (v0..v3: four positions of four taps) stored transposed, as lanes
-  ;; 0-3 (or, from d + 16, 4-7) of four panel rows 32 bytes apart: row i gets (v0[i], v1[i], v2[i], v3[i]).
-  (func $transpose4 (param $d i32) (param $v0 v128) (param $v1 v128) (param $v2 v128) (param $v3 v128)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    ;; interleave pairs: a0 = (v0[0], v1[0], v0[1], v1[1]), a1 = (v0[2], v1[2], v0[3], v1[3]); a2, a3 from v2, v3
-    (local.set $a0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v0) (local.get $v1)))
-    (local.set $a1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v0) (local.get $v1)))
-    (local.set $a2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v2) (local.get $v3)))
-    (local.set $a3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v2) (local.get $v3)))
-    ;; then halves: row 0 = low halves of a0 and a2, row 1 = their high halves, rows 2, 3 from a1, a3
-    (v128.store offset=0 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a0) (local.get $a2)))
-    (v128.store offset=32 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a0) (local.get $a2)))
-    (v128.store offset=64 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a1) (local.get $a3)))
-    (v128.store offset=96 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a1) (local.get $a3)))
-  )
 
   ;; The adjoint of im2col for a block: rows [r0, r0 + rows) (taps) and columns [q0, q0 + nq)
   ;; (positions) of dcol, stored at $dcol with row stride $ld floats, are added onto dx of one
