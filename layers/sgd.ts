@@ -9,7 +9,8 @@
 
 import { FloatArray, Tensor, allocate } from '../tensor/tensor';
 import { Parameter } from './layer';
-import { WasmSgd, wasmSgdSupported } from '../kernels/wasm/sgd';
+import { WasmSgd } from '../kernels/wasm/sgd';
+import { simdSupported } from '../kernels/wasm/runtime';
 
 export interface SGDOptions {
   lr: number;
@@ -39,7 +40,7 @@ export class SGD {
     this.lr = options.lr;
     this.momentum = options.momentum ?? 0;
     this.weightDecay = options.weightDecay ?? 0;
-    this.wasm = (options.wasm ?? wasmSgdSupported()) ? new WasmSgd() : null;
+    this.wasm = (options.wasm ?? simdSupported()) ? new WasmSgd() : null;
   }
 
   step(): void {

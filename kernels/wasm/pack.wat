@@ -250,10 +250,10 @@
   ;; offsets, as gemm_rows takes them), position (oy, ox) at + 4 * (oy * paddedW + ox). Eight taps
   ;; (one panel) at a time: four positions of each of the eight rows are loaded as vectors and
   ;; turned into four panel rows by two 4 x 4 transposes (eight shuffles each, written out twice:
-  ;; V8 does not inline calls between WebAssembly functions, and this is the inner loop). The positions of a
-  ;; block run along output rows: each row's run of positions goes four at a time, then one at a
-  ;; time. A last panel of fewer than eight taps goes one tap at a time; its other lanes are left
-  ;; as they are (the caller zeroes the last panel).
+  ;; V8 does not inline calls between WebAssembly functions, and this is the inner loop). The
+  ;; positions of a block run along output rows: each row's run of positions goes four at a time,
+  ;; then one at a time. A last panel of fewer than eight taps goes one tap at a time; its other
+  ;; lanes are left as they are (the caller zeroes the last panel).
   (func (export "pack_rows_transposed")
     (param $x i32) (param $rowsAt i32) (param $nt i32) (param $paddedW i32) (param $outW i32)
     (param $q0 i32) (param $nq i32) (param $dst i32)

@@ -8,7 +8,7 @@
 // optimizer's own in chunks that stay in cache (copied in, stepped, copied back), so the arrays
 // are read and written once each, as by the loop.
 
-import { simdSupported, wasmModule } from './runtime';
+import { wasmModule } from './runtime';
 
 /** 0: no momentum; 1: the first step with momentum (buf = d); 2: the later ones. */
 export type SgdMode = 0 | 1 | 2;
@@ -22,11 +22,7 @@ const CHUNK = 65536;
 
 let compiled: WebAssembly.Module | null = null;
 
-/** True when this engine can run it (it validates SIMD128). */
-export function wasmSgdSupported(): boolean {
-  return simdSupported();
-}
-
+/** Needs SIMD128 (runtime.ts, simdSupported). */
 export class WasmSgd {
   private readonly memory = new WebAssembly.Memory({ initial: (3 * 4 * CHUNK) / 65536, maximum: (3 * 4 * CHUNK) / 65536 });
   private readonly heap = new Float32Array(this.memory.buffer);
