@@ -9,7 +9,10 @@
 
 import { Shape, Tensor, assertShape, shapeToString, shapesEqual } from '../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dGeometry, Pool2dOptions, conv2dGeometry, pool2dGeometry } from './geometry';
-import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from './kernels';
+import {
+  BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
+  MaxPoolResult,
+} from './kernels';
 
 // ---------------------------------------------------------------------------------------------
 // The checks: each throws with a message naming the kernel, the tensor and both shapes.
@@ -64,6 +67,31 @@ export function checkL2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: 
   checkScale(x, scale, 'l2norm backward');
   const [batch, , h, w] = x.shape;
   assertShape(norm, [batch, 1, h, w], 'l2norm backward: norm');
+}
+
+export function checkBatchNormInput(x: Tensor, what: string): void {
+  if (x.rank !== 4) throw new Error(`${what} must be (N, C, H, W), got ${shapeToString(x.shape)}`);
+}
+
+/** Every per-channel array of a batch-norm call has one entry per channel of x. */
+export function checkBatchNormCoefficients(x: Tensor, coefficients: object, what: string): void {
+  for (const [name, values] of Object.entries(coefficients)) {
+    if (!(values instanceof Float64Array) || values.length !== x.shape[1]) {
+      const got = values instanceof Float64Array ? `${values.length} values` : 'not a Float64Array';
+      throw new Error(`${what}: ${name} must be a Float64Array with one value per channel of x ${shapeToString(x.shape)}, got ${got}`);
+    }
+  }
+}
+
+export function checkBatchNormAffine(x: Tensor, affine: BatchNormAffine, what: string): void {
+  checkBatchNormInput(x, `${what}: x`);
+  checkBatchNormCoefficients(x, affine, what);
+}
+
+export function checkBatchNormBackward(dy: Tensor, x: Tensor, mean: Float64Array, what: string): void {
+  checkBatchNormInput(x, `${what}: x`);
+  if (!shapesEqual(dy.shape, x.shape)) throw new Error(`${what}: dy ${shapeToString(dy.shape)} must have x's shape ${shapeToString(x.shape)}`);
+  checkBatchNormCoefficients(x, { mean }, what);
 }
 
 export function checkReluBackward(dy: Tensor, y: Tensor): void {
@@ -137,6 +165,27 @@ export class CheckedKernels implements Kernels {
     return (allFloat32(dy, x, scale, norm) ? this.fast : this.float64).l2NormBackward(dy, x, scale, norm);
   }
 
+  async batchNormStatistics(x: Tensor): Promise<BatchNormStatistics> {
+    checkBatchNormInput(x, 'batch norm statistics: x');
+    return (allFloat32(x) ? this.fast : this.float64).batchNormStatistics(x);
+  }
+
+  async batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
+    checkBatchNormAffine(x, affine, 'batch norm forward');
+    return (allFloat32(x) ? this.fast : this.float64).batchNormForward(x, affine);
+  }
+
+  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
+    checkBatchNormBackward(dy, x, mean, 'batch norm backward sums');
+    return (allFloat32(dy, x) ? this.fast : this.float64).batchNormBackwardSums(dy, x, mean);
+  }
+
+  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
+    checkBatchNormBackward(dy, x, gradient.mean, 'batch norm backward input');
+    checkBatchNormCoefficients(x, gradient, 'batch norm backward input');
+    return (allFloat32(dy, x) ? this.fast : this.float64).batchNormBackwardInput(dy, x, gradient);
+  }
+
   async reluForward(x: Tensor): Promise<Tensor> {
     return (allFloat32(x) ? this.fast : this.float64).reluForward(x);
   }
@@ -144,6 +193,11 @@ export class CheckedKernels implements Kernels {
   async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
     checkReluBackward(dy, y);
     return (allFloat32(dy, y) ? this.fast : this.float64).reluBackward(dy, y);
+  }
+
+  /** Float64 tensors came from the reference, which ignores release; the fast backend decides for the rest. */
+  release(t: Tensor): void {
+    this.fast.release(t);
   }
 
   dispose(): Promise<void> {

@@ -34,6 +34,34 @@ export interface L2NormGrads {
   dscale: Tensor; // (C)
 }
 
+/** Per-channel statistics of a batch, what batch norm normalizes with (float64, one per channel). */
+export interface BatchNormStatistics {
+  mean: Float64Array; // (C)
+  /** Biased: the mean squared deviation over the N * H * W values of the channel. */
+  variance: Float64Array; // (C)
+}
+
+/** The per-channel sums batch norm's backward pass needs (float64, one per channel). */
+export interface BatchNormSums {
+  sumDy: Float64Array; // (C): sum of dy
+  sumDyCentered: Float64Array; // (C): sum of dy * (x - mean)
+}
+
+/** y = (x - mean[c]) * scale[c] + shift[c]: batch norm's forward pass, per channel (C each). */
+export interface BatchNormAffine {
+  mean: Float64Array;
+  scale: Float64Array;
+  shift: Float64Array;
+}
+
+/** dx = dyScale[c] * dy + xScale[c] * (x - mean[c]) + shift[c]: batch norm's input gradient (C each). */
+export interface BatchNormInputGradient {
+  mean: Float64Array;
+  dyScale: Float64Array;
+  xScale: Float64Array;
+  shift: Float64Array;
+}
+
 export interface Kernels {
   /** The name users select it by, e.g. 'reference'. */
   readonly name: string;
@@ -59,9 +87,27 @@ export interface Kernels {
   l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult>;
   l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads>;
 
+  /**
+   * Batch norm, in three pieces (layers/batchnorm2d.ts puts them together): the batch's
+   * statistics, the per-channel affine map they give, and, backward, two per-channel sums and
+   * the affine map of dy and x that is the input gradient. x and dy are (N, C, H, W).
+   */
+  batchNormStatistics(x: Tensor): Promise<BatchNormStatistics>;
+  batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor>;
+  batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums>;
+  batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor>;
+
   reluForward(x: Tensor): Promise<Tensor>;
   /** dL/dx = dL/dy where the output y was positive, 0 elsewhere. */
   reluBackward(dy: Tensor, y: Tensor): Promise<Tensor>;
+
+  /**
+   * Gives back a tensor this backend returned, at once. A backend that keeps tensors in memory of
+   * its own (wasm: see kernels/wasm/heap.ts) reuses the memory for its next output, so the tensor
+   * must not be used afterwards; the others do nothing (the garbage collector frees the tensor).
+   * Anything else (a tensor of another backend, one given back already) is ignored.
+   */
+  release(t: Tensor): void;
 
   /** Release what the backend holds (compiled kernels, workers, GPU memory). */
   dispose(): Promise<void>;

@@ -28,10 +28,11 @@ export interface BatchNorm2dConfig extends LayerOptions {
   eps?: number;
 }
 
-/** What training-mode forward keeps for backward. */
+/** What forward keeps for backward. */
 interface BatchNormCache {
-  xHat: Tensor; // (N, C, H, W): (x - mean) / sqrt(var + eps)
-  invStd: Float64Array; // (C): 1 / sqrt(var + eps), of the batch (training) or the running variance (evaluation)
+  x: Tensor; // (N, C, H, W): the input (backward recomputes x - mean from it)
+  mean: Float64Array; // (C): of the batch (training) or the running mean (evaluation)
+  invStd: Float64Array; // (C): 1 / sqrt(var + eps), likewise
   training: boolean;
 }
 
@@ -81,8 +82,7 @@ export class BatchNorm2d extends Layer {
   async forward(x: Tensor): Promise<Tensor> {
     assertShape(x, [-1, this.channels, -1, -1], `BatchNorm2d ${this.name}: input`);
     const [n, c, h, w] = x.shape;
-    const plane = h * w;
-    const count = n * plane; // M: values per channel
+    const count = n * h * w; // M: values per channel
     if (this.training && count <= 1) {
       // PyTorch refuses too: the variance of one value is 0 and the output would be just the bias.
       throw new Error(
@@ -90,104 +90,64 @@ export class BatchNorm2d extends Layer {
           'train with a batch of at least 2 (or switch the model to evaluation mode)',
       );
     }
-    const y = new Tensor(x.shape, undefined, x.dtype);
-    const xHat = new Tensor(x.shape, undefined, x.dtype);
-    const invStd = new Float64Array(c);
-    // the arrays in locals: the loops below then index them without reloading the tensors' fields
-    const xs = x.data;
-    const ys = y.data;
-    const xHats = xHat.data;
-    for (let ch = 0; ch < c; ch++) {
-      let mean: number;
-      let variance: number;
-      if (this.training) {
-        // Sums in float64: a channel of conv1_1 at batch 8 has 720,000 values.
-        let sum = 0;
-        for (let b = 0; b < n; b++) {
-          const offset = (b * c + ch) * plane;
-          for (let i = 0; i < plane; i++) sum += xs[offset + i];
-        }
-        mean = sum / count;
-        let squares = 0;
-        for (let b = 0; b < n; b++) {
-          const offset = (b * c + ch) * plane;
-          for (let i = 0; i < plane; i++) {
-            const d = xs[offset + i] - mean;
-            squares += d * d;
-          }
-        }
-        variance = squares / count; // biased: what normalizes this batch
-        const m = this.momentum;
-        this.runningMean.data[ch] = (1 - m) * this.runningMean.data[ch] + m * mean;
-        this.runningVar.data[ch] = (1 - m) * this.runningVar.data[ch] + (m * (squares / (count - 1))); // unbiased
-      } else {
-        mean = this.runningMean.data[ch];
-        variance = this.runningVar.data[ch];
+    let mean: Float64Array;
+    let variance: Float64Array;
+    if (this.training) {
+      // the batch's own statistics (sums in float64: a channel of conv1_1 at batch 8 has 720,000 values)
+      ({ mean, variance } = await this.kernels.batchNormStatistics(x));
+      const m = this.momentum;
+      for (let ch = 0; ch < c; ch++) {
+        this.runningMean.data[ch] = (1 - m) * this.runningMean.data[ch] + m * mean[ch];
+        this.runningVar.data[ch] = (1 - m) * this.runningVar.data[ch] + m * ((variance[ch] * count) / (count - 1)); // unbiased
       }
-      const inv = 1 / Math.sqrt(variance + this.eps);
-      invStd[ch] = inv;
-      const gamma = this.weight.value.data[ch];
-      const beta = this.bias.value.data[ch];
-      for (let b = 0; b < n; b++) {
-        const offset = (b * c + ch) * plane;
-        for (let i = 0; i < plane; i++) {
-          const normalized = (xs[offset + i] - mean) * inv;
-          xHats[offset + i] = normalized;
-          ys[offset + i] = normalized * gamma + beta;
-        }
-      }
+      this.numBatchesTracked.data[0] += 1;
+    } else {
+      mean = Float64Array.from(this.runningMean.data);
+      variance = Float64Array.from(this.runningVar.data);
     }
-    if (this.training) this.numBatchesTracked.data[0] += 1;
-    this.cache = { xHat, invStd, training: this.training };
-    return y;
+    // y = (x - mean) / sqrt(var + eps) * weight + bias, as one affine map per channel
+    const invStd = new Float64Array(c);
+    const scale = new Float64Array(c);
+    const shift = new Float64Array(c);
+    for (let ch = 0; ch < c; ch++) {
+      invStd[ch] = 1 / Math.sqrt(variance[ch] + this.eps);
+      scale[ch] = invStd[ch] * this.weight.value.data[ch];
+      shift[ch] = this.bias.value.data[ch];
+    }
+    this.cache = { x, mean, invStd, training: this.training };
+    return this.kernels.batchNormForward(x, { mean, scale, shift });
   }
 
   /**
-   * dL/dy -> dL/dx; accumulates dL/dweight = sum(dy * xHat) and dL/dbias = sum(dy) per channel.
-   * In training mode the mean and variance depend on x too, which gives the familiar
-   *   dx = weight * invStd / M * (M * dy - sum(dy) - xHat * sum(dy * xHat));
-   * in evaluation mode they are constants and dx = dy * weight * invStd.
+   * dL/dy -> dL/dx; accumulates dL/dweight = sum(dy * xHat) and dL/dbias = sum(dy) per channel,
+   * xHat = (x - mean) * invStd being the normalized input. In training mode the mean and the
+   * variance depend on x too, which gives the familiar
+   *   dx = weight * invStd * (dy - mean(dy) - xHat * mean(dy * xHat))
+   *      = weight * invStd * dy  -  weight * invStd^3 * sum(dy * (x - mean)) / M * (x - mean)  -  weight * invStd * sum(dy) / M,
+   * an affine map of dy and x - mean per channel (the kernels compute the two sums, then the map);
+   * in evaluation mode they are constants and dx = weight * invStd * dy.
    */
   async backward(dy: Tensor): Promise<Tensor> {
-    const { xHat, invStd, training } = this.cached(this.cache, 'normalized input');
-    assertShape(dy, xHat.shape, `BatchNorm2d ${this.name}: output gradient`);
+    const { x, mean, invStd, training } = this.cached(this.cache, 'input');
+    assertShape(dy, x.shape, `BatchNorm2d ${this.name}: output gradient`);
     const [n, c, h, w] = dy.shape;
-    const plane = h * w;
-    const count = n * plane;
-    const dx = new Tensor(dy.shape, undefined, dy.dtype);
-    const dys = dy.data;
-    const xHats = xHat.data;
-    const dxs = dx.data;
+    const count = n * h * w;
+    const { sumDy, sumDyCentered } = await this.kernels.batchNormBackwardSums(dy, x, mean);
+    const dyScale = new Float64Array(c);
+    const xScale = new Float64Array(c);
+    const shift = new Float64Array(c);
     for (let ch = 0; ch < c; ch++) {
-      let sumDy = 0;
-      let sumDyXHat = 0;
-      for (let b = 0; b < n; b++) {
-        const offset = (b * c + ch) * plane;
-        for (let i = 0; i < plane; i++) {
-          sumDy += dys[offset + i];
-          sumDyXHat += dys[offset + i] * xHats[offset + i];
-        }
-      }
-      this.weight.grad.data[ch] += sumDyXHat;
-      this.bias.grad.data[ch] += sumDy;
-      const scale = this.weight.value.data[ch] * invStd[ch];
+      const gamma = this.weight.value.data[ch];
+      const inv = invStd[ch];
+      this.weight.grad.data[ch] += sumDyCentered[ch] * inv; // sum(dy * xHat)
+      this.bias.grad.data[ch] += sumDy[ch];
+      dyScale[ch] = gamma * inv;
       if (training) {
-        const meanDy = sumDy / count;
-        const meanDyXHat = sumDyXHat / count;
-        for (let b = 0; b < n; b++) {
-          const offset = (b * c + ch) * plane;
-          for (let i = 0; i < plane; i++) {
-            dxs[offset + i] = scale * (dys[offset + i] - meanDy - xHats[offset + i] * meanDyXHat);
-          }
-        }
-      } else {
-        for (let b = 0; b < n; b++) {
-          const offset = (b * c + ch) * plane;
-          for (let i = 0; i < plane; i++) dxs[offset + i] = scale * dys[offset + i];
-        }
+        xScale[ch] = (-gamma * inv * inv * inv * sumDyCentered[ch]) / count;
+        shift[ch] = (-gamma * inv * sumDy[ch]) / count;
       }
     }
-    return dx;
+    return this.kernels.batchNormBackwardInput(dy, x, { mean, dyScale, xScale, shift });
   }
 
   override clearCache(): void {

@@ -82,13 +82,17 @@ export class Conv2d extends Layer {
     const x = this.cached(this.input, 'input');
     assertShape(dy, this.outputShape(x.shape), `Conv2d ${this.name}: output gradient`);
     if (this.bias === null) {
-      this.weight.accumulateGrad(await this.kernels.conv2dBackwardWeight(dy, x, this.weight.value.shape, this.options));
+      const dw = await this.kernels.conv2dBackwardWeight(dy, x, this.weight.value.shape, this.options);
+      this.weight.accumulateGrad(dw);
+      this.kernels.release(dw);
       return;
     }
     // both from one call: a backend may read dy once for the two
     const { dw, db } = await this.kernels.conv2dBackwardWeightAndBias(dy, x, this.weight.value.shape, this.options);
     this.weight.accumulateGrad(dw);
     this.bias.accumulateGrad(db);
+    this.kernels.release(dw); // added into the gradients: the backend may reuse their memory
+    this.kernels.release(db);
   }
 
   override clearCache(): void {

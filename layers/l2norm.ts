@@ -48,6 +48,7 @@ export class L2Norm extends Layer {
   }
 
   override clearCache(): void {
+    if (this.saved !== null) this.kernels.release(this.saved.norm); // its own: the input is the caller's
     this.saved = null;
   }
 }

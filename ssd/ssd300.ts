@@ -85,6 +85,8 @@ export class SSD300 extends Module {
   readonly topology: readonly LayerChain[];
   /** The six maps the prediction convs read, in FEATURE_MAPS order. */
   readonly detectorInputs: readonly string[];
+  /** Every map the last forward pass made (the layers keep some for backward), given back by clearCache. */
+  private activations: Tensor[] = [];
 
   constructor(options: SSD300Options = {}) {
     const kernels = options.kernels ?? referenceKernels;
@@ -133,10 +135,14 @@ export class SSD300 extends Module {
 
   async forward(images: Tensor, options: { features?: boolean } = {}): Promise<SSD300Output> {
     assertShape(images, [-1, 3, SSD_INPUT_SIZE, SSD_INPUT_SIZE], 'SSD300 input images');
+    this.releaseActivations(); // a new forward pass: the layers forget the last one's
     const maps = new Map<string, Tensor>([['image', images]]); // every map the chains make, by name
     for (const chain of this.topology) {
       let x = maps.get(chain.from)!;
-      for (const layer of chain.layers) x = await layer.forward(x);
+      for (const layer of chain.layers) {
+        x = await layer.forward(x);
+        this.activations.push(x);
+      }
       maps.set(chain.to, x);
     }
     // the twelve prediction maps, (N, boxes*4, H, W) and (N, boxes*n_classes, H, W), laid out prior by prior
@@ -145,7 +151,8 @@ export class SSD300 extends Module {
       FEATURE_MAPS.map((m) => maps.get(`cl_${m.name}`)!),
     ); // (N, 8732, 4), (N, 8732, n_classes)
     if (!options.features) return { locs, scores };
-    return { locs, scores, features: this.detectorInputs.map((name) => maps.get(name)!) };
+    // copies: the maps themselves are the backend's, given back at the next forward or clearCache
+    return { locs, scores, features: this.detectorInputs.map((name) => maps.get(name)!.clone()) };
   }
 
   /**
@@ -180,15 +187,39 @@ export class SSD300 extends Module {
           // conv1_1: its weights' gradients, not the image's. The chain from the image runs first
           // forward, so last backward: nothing is left to do.
           await layer.parameterGradients(g);
+          this.kernels.release(g);
           return null;
         }
-        g = await layer.backward(g);
+        const dx = await layer.backward(g);
+        this.kernels.release(g); // each gradient is read once, by the layer it comes out of
+        g = dx;
       }
       const sum = grads.get(chain.from);
       if (sum === undefined) grads.set(chain.from, g);
-      else addInPlace(sum, g); // this map feeds several chains: its gradient is the sum of theirs
+      else {
+        addInPlace(sum, g); // this map feeds several chains: its gradient is the sum of theirs
+        this.kernels.release(g);
+      }
     }
-    return grads.get('image')!;
+    // a copy in ordinary memory: the caller keeps it
+    const dImages = grads.get('image')!;
+    const copy = dImages.clone();
+    this.kernels.release(dImages);
+    return copy;
+  }
+
+  /**
+   * Forget what forward kept for backward, and give the backend the maps it made: the kernels'
+   * outputs live in the backend's memory (kernels/wasm/heap.ts), which the next step reuses.
+   */
+  override clearCache(): void {
+    super.clearCache();
+    this.releaseActivations();
+  }
+
+  private releaseActivations(): void {
+    for (const t of this.activations) this.kernels.release(t);
+    this.activations = [];
   }
 
   /**

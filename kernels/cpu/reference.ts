@@ -13,10 +13,14 @@
 
 import { Shape, Tensor, allocate } from '../../tensor/tensor';
 import { Conv2dOptions, Pool2dGeometry, Pool2dOptions } from '../geometry';
-import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
 import {
-  checkConv2dBackwardBias, checkConv2dBackwardInput, checkConv2dBackwardWeight, checkConv2dForward, checkL2NormBackward,
-  checkL2NormForward, checkMaxPool2dBackward, checkMaxPool2dForward, checkReluBackward,
+  BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
+  MaxPoolResult,
+} from '../kernels';
+import {
+  checkBatchNormAffine, checkBatchNormBackward, checkBatchNormCoefficients, checkBatchNormInput, checkConv2dBackwardBias,
+  checkConv2dBackwardInput, checkConv2dBackwardWeight, checkConv2dForward, checkL2NormBackward, checkL2NormForward,
+  checkMaxPool2dBackward, checkMaxPool2dForward, checkReluBackward,
 } from '../checked';
 
 /** Copy a float64 accumulator into a new tensor of the given dtype. */
@@ -236,6 +240,88 @@ export function l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tenso
 }
 
 // ---------------------------------------------------------------------------------------------
+// Batch normalization (layers/batchnorm2d.ts puts these together). Each channel c of x (N, C, H, W)
+// holds M = N * H * W values; the sums run in float64.
+
+/** Per channel: mean = sum(x) / M, variance = sum((x - mean)^2) / M (biased), two passes. */
+export function batchNormStatistics(x: Tensor): BatchNormStatistics {
+  checkBatchNormInput(x, 'batch norm statistics: x');
+  const [batch, channels, h, w] = x.shape;
+  const plane = h * w;
+  const count = batch * plane;
+  const mean = new Float64Array(channels);
+  const variance = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    let sum = 0;
+    for (let n = 0; n < batch; n++) for (let i = 0; i < plane; i++) sum += x.data[(n * channels + c) * plane + i];
+    mean[c] = sum / count;
+    let squares = 0;
+    for (let n = 0; n < batch; n++) {
+      for (let i = 0; i < plane; i++) {
+        const d = x.data[(n * channels + c) * plane + i] - mean[c];
+        squares += d * d;
+      }
+    }
+    variance[c] = squares / count;
+  }
+  return { mean, variance };
+}
+
+/** y = (x - mean[c]) * scale[c] + shift[c]. */
+export function batchNormForward(x: Tensor, affine: BatchNormAffine): Tensor {
+  checkBatchNormAffine(x, affine, 'batch norm forward');
+  const [batch, channels, h, w] = x.shape;
+  const plane = h * w;
+  const y = new Tensor(x.shape, allocate(x.dtype, x.size));
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      for (let i = 0; i < plane; i++) {
+        const k = (n * channels + c) * plane + i;
+        y.data[k] = (x.data[k] - affine.mean[c]) * affine.scale[c] + affine.shift[c];
+      }
+    }
+  }
+  return y;
+}
+
+/** Per channel: sum(dy) and sum(dy * (x - mean[c])). */
+export function batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): BatchNormSums {
+  checkBatchNormBackward(dy, x, mean, 'batch norm backward sums');
+  const [batch, channels, h, w] = x.shape;
+  const plane = h * w;
+  const sumDy = new Float64Array(channels);
+  const sumDyCentered = new Float64Array(channels);
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      for (let i = 0; i < plane; i++) {
+        const k = (n * channels + c) * plane + i;
+        sumDy[c] += dy.data[k];
+        sumDyCentered[c] += dy.data[k] * (x.data[k] - mean[c]);
+      }
+    }
+  }
+  return { sumDy, sumDyCentered };
+}
+
+/** dx = dyScale[c] * dy + xScale[c] * (x - mean[c]) + shift[c]. */
+export function batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Tensor {
+  checkBatchNormBackward(dy, x, gradient.mean, 'batch norm backward input');
+  checkBatchNormCoefficients(x, gradient, 'batch norm backward input');
+  const [batch, channels, h, w] = x.shape;
+  const plane = h * w;
+  const dx = new Tensor(x.shape, allocate(dy.dtype, x.size));
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      for (let i = 0; i < plane; i++) {
+        const k = (n * channels + c) * plane + i;
+        dx.data[k] = gradient.dyScale[c] * dy.data[k] + gradient.xScale[c] * (x.data[k] - gradient.mean[c]) + gradient.shift[c];
+      }
+    }
+  }
+  return dx;
+}
+
+// ---------------------------------------------------------------------------------------------
 // ReLU
 
 export function reluForward(x: Tensor): Tensor {
@@ -283,12 +369,26 @@ export class ReferenceKernels implements Kernels {
   async l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
     return l2NormBackward(dy, x, scale, norm);
   }
+  async batchNormStatistics(x: Tensor): Promise<BatchNormStatistics> {
+    return batchNormStatistics(x);
+  }
+  async batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
+    return batchNormForward(x, affine);
+  }
+  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
+    return batchNormBackwardSums(dy, x, mean);
+  }
+  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
+    return batchNormBackwardInput(dy, x, gradient);
+  }
   async reluForward(x: Tensor): Promise<Tensor> {
     return reluForward(x);
   }
   async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
     return reluBackward(dy, y);
   }
+  /** Nothing to do: the tensors are ordinary memory, which the garbage collector frees. */
+  release(): void {}
   async dispose(): Promise<void> {}
 }
 

@@ -20,7 +20,10 @@
 
 import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
-import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
+import {
+  BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
+  MaxPoolResult,
+} from '../kernels';
 import * as reference from '../cpu/reference';
 import { GpuJsMode, GpuJsRuntime } from './runtime';
 import * as conv from './conv';
@@ -119,6 +122,23 @@ export class GpuJsKernels implements Kernels {
     return { dx: new Tensor(x.shape, dx), dscale: new Tensor(scale.shape, dscale) };
   }
 
+  // Batch norm: the reference's loops (this backend has no kernels of its own for it).
+  async batchNormStatistics(x: Tensor): Promise<BatchNormStatistics> {
+    return reference.batchNormStatistics(x);
+  }
+
+  async batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
+    return reference.batchNormForward(x, affine);
+  }
+
+  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
+    return reference.batchNormBackwardSums(dy, x, mean);
+  }
+
+  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
+    return reference.batchNormBackwardInput(dy, x, gradient);
+  }
+
   async reluForward(x: Tensor): Promise<Tensor> {
     if (x.size === 0) return reference.reluForward(x);
     return new Tensor(x.shape, await relu.reluForward(this.rt, x.shape, x.data as Float32Array));
@@ -128,6 +148,9 @@ export class GpuJsKernels implements Kernels {
     if (dy.size === 0) return reference.reluBackward(dy, y);
     return new Tensor(dy.shape, await relu.reluBackward(this.rt, dy.shape, dy.data as Float32Array, y.data as Float32Array));
   }
+
+  /** Nothing to do: the tensors are ordinary memory, which the garbage collector frees. */
+  release(): void {}
 
   /** Destroys every compiled kernel and the GPU.js instance; the object is unusable afterwards. */
   async dispose(): Promise<void> {

@@ -12,9 +12,12 @@
 // kernels/checked.ts, which createKernels puts in front of this backend: it sees float32 only.
 
 import * as os from 'os';
-import { Shape, Tensor } from '../../tensor/tensor';
+import { Shape, Tensor, sizeOf } from '../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
-import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
+import {
+  BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
+  MaxPoolResult,
+} from '../kernels';
 import {
   ConvJob, ConvPass, convFlops, convMethod, kBlocks, packedAFloats, planConvTasks, roundUp, rowOffsets,
   scratchLayout, writeGeometry,
@@ -22,6 +25,7 @@ import {
 import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
 import { SWEEP_TASK_FIELDS, planSweepTasks, writePoolGeometry } from './sweep';
 import { Job, WasmThreads, runJobTasks } from './threads';
+import { BLOCK_ALIGN, WasmHeap } from './heap';
 
 export interface WasmKernelsOptions {
   /** Threads in all, the main thread included (threads - 1 workers). Default: os.availableParallelism(). */
@@ -54,18 +58,28 @@ export interface WasmKernelsOptions {
    * on this thread alone; over 1.2 million, 1.38 against 1.14).
    */
   minParallelPrep?: number;
+  /**
+   * Fill the data of a released tensor with NaN (see release): a use after release then shows
+   * up as a NaN instead of silently reading the next tensor's values. For tests; default false.
+   */
+  poisonReleased?: boolean;
+  /** The resident tensors' blocks end below this byte address (default: the 4 GiB memory's end). */
+  maxHeapBytes?: number;
 }
 
-function f32(t: Tensor): Float32Array {
-  return t.data as Float32Array;
-}
+/**
+ * An operand of a call (see place): an input tensor, copied into the call's scratch unless it is
+ * resident; an Int32Array, copied; { out } the space for an output, in place when resident; a
+ * number, that many floats of scratch; null, undefined or 0, none.
+ */
+type Operand = Tensor | Int32Array | { out: Tensor } | number | null | undefined;
 
-/** What a convolution call copies into the arena (each pass has some of them). */
+/** What a convolution call reads (each pass has some of them). */
 interface ConvInputs {
-  x?: Float32Array;
-  w?: Float32Array;
-  bias?: Float32Array | null;
-  dy?: Float32Array;
+  x?: Tensor;
+  w?: Tensor;
+  bias?: Tensor | null;
+  dy?: Tensor;
   /**
    * w holds the weights of the convolution whose input gradient this forward pass computes
    * (C_in' = this pass's C_out, C_out' = its C_in): use them flipped and transposed (transposedAsForward).
@@ -77,13 +91,13 @@ interface ConvInputs {
 
 /** What a convolution call returns: y, dx or dW, and dL/db when it was asked for. */
 interface ConvOutputs {
-  out: Float32Array;
-  db: Float32Array | null;
+  out: Tensor;
+  db: Tensor | null;
 }
 
-/** Where the fixed parts of the shared memory lie (byte addresses); calls use the arena after them. */
+/** Where the fixed parts of the shared memory lie (byte addresses); the heap's blocks come after them. */
 const GEOMETRY_ADDRESS = 64;
-const ARENA_START = 1024;
+const HEAP_START = 1024;
 
 export class WasmKernels implements Kernels {
   readonly name = 'wasm';
@@ -94,12 +108,21 @@ export class WasmKernels implements Kernels {
   readonly minParallelPrep: number;
   readonly directMaxChannels: number;
   readonly implicitGemm: 'auto' | 'never' | 'always';
+  readonly poisonReleased: boolean;
   private readonly modules: WasmModules;
   private readonly memory: WebAssembly.Memory;
   private readonly wasm: WasmExports; // this thread's instances
   private workers: WasmThreads | null = null; // started on the first convolution big enough to share
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  /** The blocks of the memory: resident tensors, and each call's scratch. */
+  private readonly heap: WasmHeap;
+  /** The data of every resident tensor (see heap.ts) -> its block. Views only: the memory is the heap's. */
+  private readonly resident = new WeakMap<Float32Array, number>();
+  /** A resident tensor dropped without release() gives its block back when it is garbage-collected. */
+  private readonly finalizer = new FinalizationRegistry<number>((address) => this.heap.release(address));
+  /** The scratch block of the calls (copies of operands from ordinary memory, packed panels, per-thread scratch): grown, then reused. */
+  private scratch: { address: number; bytes: number } | null = null;
 
   constructor(options: WasmKernelsOptions = {}) {
     const threads = options.threads ?? os.availableParallelism();
@@ -111,9 +134,11 @@ export class WasmKernels implements Kernels {
     this.minParallelPrep = options.minParallelPrep ?? 1 << 20;
     this.directMaxChannels = options.directMaxChannels ?? 8;
     this.implicitGemm = options.implicitGemm ?? 'auto';
+    this.poisonReleased = options.poisonReleased ?? false;
     this.modules = compileModules(this.microKernel);
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
     this.wasm = instantiate(this.modules, this.memory);
+    this.heap = new WasmHeap(this.memory, HEAP_START, options.maxHeapBytes ?? MAX_PAGES * PAGE_BYTES);
   }
 
   /** Worker threads running now (threads - 1 once a parallel convolution has run, 0 before). */
@@ -125,9 +150,54 @@ export class WasmKernels implements Kernels {
     return this.workers?.threadIds ?? [];
   }
 
-  /** Bytes of WebAssembly memory: grown to the largest call so far, then reused. */
+  /** Bytes of WebAssembly memory: grown to what the resident tensors and the largest call need, never shrunk. */
   get memoryBytes(): number {
     return this.memory.buffer.byteLength;
+  }
+
+  /** Bytes held by resident tensors and the calls' scratch block now. */
+  get heapBytesInUse(): number {
+    return this.heap.bytesInUse;
+  }
+
+  /** Whether a tensor's data lives in this backend's memory (a kernel then reads it in place). */
+  isResident(t: Tensor): boolean {
+    return t.data instanceof Float32Array && this.resident.has(t.data);
+  }
+
+  /**
+   * Gives a tensor this backend returned back to it, at once: its block may hold the next
+   * output. The tensor must not be used afterwards (with `poisonReleased`, its data reads NaN).
+   * Tensors in ordinary memory, and a second release, are ignored.
+   */
+  release(t: Tensor): void {
+    const data = t.data;
+    if (!(data instanceof Float32Array)) return;
+    const address = this.resident.get(data);
+    if (address === undefined) return;
+    this.resident.delete(data);
+    this.finalizer.unregister(data);
+    if (this.poisonReleased) data.fill(NaN);
+    this.heap.release(address);
+  }
+
+  /**
+   * A new tensor in this backend's memory (its contents are whatever the block held). Where the
+   * memory cannot grow any more, an ordinary one: everything still works, with copies.
+   */
+  private output(shape: Shape): Tensor {
+    const size = sizeOf(shape);
+    const address = this.heap.alloc(4 * size);
+    if (address === null) return new Tensor(shape);
+    const data = new Float32Array(this.memory.buffer, address, size);
+    this.resident.set(data, address);
+    this.finalizer.register(data, address, data);
+    return new Tensor(shape, data);
+  }
+
+  /** The byte address of a resident tensor's data, or null. */
+  private addressOf(t: Tensor): number | null {
+    return t.data instanceof Float32Array ? (this.resident.get(t.data) ?? null) : null;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -135,8 +205,7 @@ export class WasmKernels implements Kernels {
 
   async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
     const g = conv2dGeometry(x.shape, w.shape, options);
-    const { out: y } = await this.convolve('forward', g, { x: f32(x), w: f32(w), bias: b === null ? null : f32(b) });
-    return new Tensor([g.batch, g.outChannels, g.outH, g.outW], y);
+    return (await this.convolve('forward', g, { x, w, bias: b })).out;
   }
 
   async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {
@@ -145,35 +214,36 @@ export class WasmKernels implements Kernels {
     if (transposed !== null) {
       // stride 1: dx is a forward convolution of dy with the weights flipped and transposed
       // (see transposedAsForward), no col2im needed
-      return new Tensor(inputShape, (await this.convolve('forward', transposed, { x: f32(dy), w: f32(w), bias: null, flipWeights: true })).out);
+      return (await this.convolve('forward', transposed, { x: dy, w, bias: null, flipWeights: true })).out;
     }
-    return new Tensor(inputShape, (await this.convolve('backwardInput', g, { dy: f32(dy), w: f32(w) })).out);
+    return (await this.convolve('backwardInput', g, { dy, w })).out;
   }
 
   async conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<Tensor> {
     const g = conv2dGeometry(x.shape, weightShape, options);
-    return new Tensor(weightShape, (await this.convolve('backwardWeight', g, { dy: f32(dy), x: f32(x) })).out);
+    return (await this.convolve('backwardWeight', g, { dy, x })).out;
   }
 
   conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
     const [, channels] = dy.shape;
     return this.exclusive(async () => {
-      const [gradient, db] = this.arena([dy.size, channels]);
-      new Float32Array(this.memory.buffer).set(f32(dy), gradient / 4);
-      await this.sumBiasGradient(gradient, db, dy.shape);
-      return new Tensor([channels], this.read(db, channels));
+      const db = this.output([channels]);
+      const [gradient, sums] = this.place([dy, { out: db }]);
+      await this.sumBiasGradient(gradient, sums, dy.shape);
+      this.collect(db, sums);
+      return db;
     });
   }
 
-  /** dL/dw and dL/db with dy copied into the arena once: the bias sums the weight gradient's copy. */
+  /** dL/dw and dL/db with dy read once: the bias sums the weight gradient's dy. */
   async conv2dBackwardWeightAndBias(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<ConvParameterGrads> {
     const g = conv2dGeometry(x.shape, weightShape, options);
-    const { out, db } = await this.convolve('backwardWeight', g, { dy: f32(dy), x: f32(x), biasGradient: true });
+    const { out, db } = await this.convolve('backwardWeight', g, { dy, x, biasGradient: true });
     if (db === null) throw new Error('wasm backend: the weight gradient returned no bias gradient');
-    return { dw: new Tensor(weightShape, out), db: new Tensor([g.outChannels], db) };
+    return { dw: out, db };
   }
 
-  /** db[c] = the sum of dy[:, c] (dy at byte address `dy` in the arena, of shape dyShape), into the arena at `db`. */
+  /** db[c] = the sum of dy[:, c] (dy at byte address `dy`, of shape dyShape), at byte address `db`. */
   private async sumBiasGradient(dy: number, db: number, dyShape: Shape): Promise<void> {
     const [batch, channels, h, w] = dyShape;
     const threads = this.sweepThreads(batch * channels * h * w);
@@ -181,28 +251,34 @@ export class WasmKernels implements Kernels {
   }
 
   /**
-   * Runs one convolution pass: copies the inputs into the arena, runs the tasks (here, or here
-   * and on the workers), and returns a copy of the output (y, dx or dW), and of dL/db if asked.
+   * Runs one convolution pass on the tensors where they live (or copies of those in ordinary
+   * memory), and returns its output (y, dx or dW) and dL/db if asked, as resident tensors.
    */
-  private convolve(
-    pass: ConvPass,
-    g: Conv2dGeometry,
-    inputs: ConvInputs,
-  ): Promise<ConvOutputs> {
+  private convolve(pass: ConvPass, g: Conv2dGeometry, inputs: ConvInputs): Promise<ConvOutputs> {
     return this.exclusive(() => this.convolveNow(pass, g, inputs));
   }
 
-  private async convolveNow(
-    pass: ConvPass,
-    g: Conv2dGeometry,
-    inputs: ConvInputs,
-  ): Promise<ConvOutputs> {
+  private async convolveNow(pass: ConvPass, g: Conv2dGeometry, inputs: ConvInputs): Promise<ConvOutputs> {
     const parallel = this.threads > 1 && convFlops(g) >= this.minParallelFlops;
     const threads = parallel ? this.threads : 1;
-    const outLength =
-      pass === 'forward' ? g.batch * g.outChannels * g.outH * g.outW
-      : pass === 'backwardInput' ? g.batch * g.inChannels * g.inH * g.inW
-      : g.outChannels * g.inChannels * g.kernelH * g.kernelW;
+    const outShape =
+      pass === 'forward' ? [g.batch, g.outChannels, g.outH, g.outW]
+      : pass === 'backwardInput' ? [g.batch, g.inChannels, g.inH, g.inW]
+      : [g.outChannels, g.inChannels, g.kernelH, g.kernelW];
+    const out = this.output(outShape);
+    const db = inputs.biasGradient ? this.output([g.outChannels]) : null;
+    try {
+      await this.convolveInto(pass, g, inputs, threads, out, db);
+    } catch (error) {
+      this.release(out);
+      if (db !== null) this.release(db);
+      throw error;
+    }
+    return { out, db };
+  }
+
+  private async convolveInto(pass: ConvPass, g: Conv2dGeometry, inputs: ConvInputs, threads: number, output: Tensor, dbOutput: Tensor | null): Promise<void> {
+    const outLength = output.size;
     const method = convMethod(pass, g, this.directMaxChannels, this.implicitGemm);
     const { tasks, parts } = planConvTasks(pass, g, threads, method);
     const layout = scratchLayout(pass, g);
@@ -216,21 +292,24 @@ export class WasmKernels implements Kernels {
     const paddedW = implicit ? g.inW + 2 * g.padW : 0;
     const paddedFloats = implicit ? g.batch * g.inChannels * paddedH * paddedW + (g.kernelW - 1) * g.dilationW + 8 : 0;
     const Q = g.outH * paddedW; // positions on padded rows
-    const outFloats = implicit && pass === 'forward' ? g.batch * g.outChannels * Q : outLength * parts;
+    // The output is written in place, but for the implicit forward (y on padded rows, then
+    // compacted) and a weight gradient cut into partial sums (added up at the end).
+    const outAddress = this.addressOf(output);
+    const tempFloats = implicit && pass === 'forward' ? g.batch * g.outChannels * Q : parts > 1 || outAddress === null ? outLength * parts : 0;
     // The operand packed once for all tasks: W (forward) or each image's dy (backward weight), as
     // A panels.
     const packedFloats =
       pass === 'forward' && method !== 'direct' ? packedAFloats(g.outChannels, K)
       : pass === 'backwardWeight' ? g.batch * packedAFloats(g.outChannels, P)
       : 0;
-    // The arena: the inputs (0 floats for those this pass has not), the implicit GEMM's operands,
-    // the packed operand, the output (dW as `parts` partial sums), then each thread's scratch.
-    const [x, xPadded, rowsAt, w, flipped, bias, dy, db, packed, out, scratch] = this.arena([
-      inputs.x?.length ?? 0, paddedFloats, implicit ? K : 0, inputs.w?.length ?? 0, inputs.flipWeights && method === 'direct' ? g.outChannels * K : 0,
-      inputs.bias?.length ?? 0, inputs.dy?.length ?? 0, inputs.biasGradient ? g.outChannels : 0, packedFloats, outFloats, (layout.bytes / 4) * threads,
+    const direct = inputs.flipWeights && method === 'direct';
+    // The scratch: copies of the inputs that are not resident, the implicit GEMM's operands, the
+    // packed operand, the temporary output, then each thread's scratch.
+    const [x, w, bias, dy, db, xPadded, rowsAt, flipped, packed, temp, scratch] = this.place([
+      inputs.x, inputs.w, inputs.bias, inputs.dy, dbOutput === null ? null : { out: dbOutput },
+      paddedFloats, implicit ? K : 0, direct ? g.outChannels * K : 0, packedFloats, tempFloats, (layout.bytes / 4) * threads,
     ]);
-    const heap = new Float32Array(this.memory.buffer);
-    if (inputs.x !== undefined) heap.set(inputs.x, x / 4);
+    const out = tempFloats > 0 ? temp : (outAddress as number);
     if (implicit) {
       const planes = g.batch * g.inChannels;
       const padThreads = this.prepThreads(planes * paddedH * paddedW);
@@ -238,18 +317,19 @@ export class WasmKernels implements Kernels {
         kind: 'padPlanes', x, y: xPadded, h: g.inH, w: g.inW, top: g.padH, left: g.padW, paddedH, paddedW,
         tasks: planSweepTasks(1, planes, padThreads, 1, 1),
       }, padThreads);
-      heap.fill(0, xPadded / 4 + g.batch * g.inChannels * paddedH * paddedW, xPadded / 4 + paddedFloats); // the slack
+      const slack = g.batch * g.inChannels * paddedH * paddedW;
+      this.view(xPadded + 4 * slack, paddedFloats - slack).fill(0);
       new Int32Array(this.memory.buffer).set(rowOffsets(g, paddedH, paddedW), rowsAt / 4);
     }
-    if (inputs.w !== undefined) heap.set(inputs.w, w / 4);
-    if (inputs.bias) heap.set(inputs.bias, bias / 4);
-    if (inputs.dy !== undefined) heap.set(inputs.dy, dy / 4);
-    if (inputs.biasGradient) await this.sumBiasGradient(dy, db, [g.batch, g.outChannels, g.outH, g.outW]);
+    if (dbOutput !== null) {
+      await this.sumBiasGradient(dy, db, [g.batch, g.outChannels, g.outH, g.outW]);
+      this.collect(dbOutput, db);
+    }
     writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
     // The GEMM packs the flipped weights straight from w; the direct convolution reads them flipped.
     const taps = g.kernelH * g.kernelW;
-    if (inputs.flipWeights && method === 'direct') this.wasm.flip_transpose(w, flipped, g.inChannels, g.outChannels, taps);
-    const weights = inputs.flipWeights && method === 'direct' ? flipped : w;
+    if (direct) this.wasm.flip_transpose(w, flipped, g.inChannels, g.outChannels, taps);
+    const weights = direct ? flipped : w;
     if (pass === 'forward' && method !== 'direct') {
       // W, packed by K blocks on every thread
       const packThreads = this.prepThreads(g.outChannels * K);
@@ -268,62 +348,58 @@ export class WasmKernels implements Kernels {
     }
 
     const job: ConvJob = {
-      pass, g, geometry: GEOMETRY_ADDRESS, x: implicit ? xPadded : x, w: weights, bias: inputs.bias ? bias : 0, dy, packed, out, // bias 0: none
+      pass, g, geometry: GEOMETRY_ADDRESS, x: implicit ? xPadded : x, w: weights, bias, dy, packed, out, // bias 0: none
       scratch, scratchBytes: layout.bytes, method, paddedH, paddedW, rowsAt, tasks,
     };
     await this.run(job, threads);
-    // y on padded rows -> y: keep the first outW columns of each row
-    if (implicit && pass === 'forward') this.wasm.compact_rows(out, paddedW, out, g.batch * g.outChannels * g.outH, g.outW);
-    const result = heap.slice(out / 4, out / 4 + outLength);
-    for (let part = 1; part < parts; part++) {
-      const partial = out / 4 + part * outLength;
-      for (let i = 0; i < outLength; i++) result[i] += heap[partial + i];
+    if (implicit && pass === 'forward') {
+      // y on padded rows -> y: keep the first outW columns of each row
+      if (outAddress !== null) this.wasm.compact_rows(temp, paddedW, outAddress, g.batch * g.outChannels * g.outH, g.outW);
+      else {
+        this.wasm.compact_rows(temp, paddedW, temp, g.batch * g.outChannels * g.outH, g.outW);
+        output.data.set(this.view(temp, outLength));
+      }
+    } else if (tempFloats > 0) {
+      // the partial sums of dW (or an output that is not resident)
+      const result = output.data;
+      result.set(this.view(temp, outLength));
+      for (let part = 1; part < parts; part++) {
+        const partial = this.view(temp + 4 * part * outLength, outLength);
+        for (let i = 0; i < outLength; i++) result[i] += partial[i];
+      }
     }
-    return { out: result, db: inputs.biasGradient ? this.read(db, g.outChannels) : null };
-  }
-
-  /** Grows the shared memory to hold `bytes` (never shrinks: the next calls reuse it). */
-  private reserve(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
-    if (bytes <= have) return;
-    const pages = Math.ceil((bytes - have) / PAGE_BYTES);
-    if (have / PAGE_BYTES + pages > MAX_PAGES) throw new Error(`wasm backend: a call needs ${bytes} bytes, more than the 4 GiB WebAssembly memory`);
-    this.memory.grow(pages);
   }
 
   // -------------------------------------------------------------------------------------------
-  // The sweeps: max pooling, L2 norm, ReLU (sweep.ts). Their cost is a few passes over memory, so
-  // the copies into the arena and out count: each tensor is copied once each way.
+  // The sweeps: max pooling, L2 norm, ReLU (sweep.ts). Their cost is a few passes over memory:
+  // they read resident tensors in place and write resident outputs.
 
   maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
     const g = pool2dGeometry(x.shape, options);
     const outLength = g.batch * g.channels * g.outH * g.outW;
     return this.exclusive(async () => {
-      const [input, y, argmax] = this.arena([x.size, outLength, outLength]);
-      new Float32Array(this.memory.buffer).set(f32(x), input / 4);
+      const y = this.output([g.batch, g.channels, g.outH, g.outW]);
+      const [input, output, argmax] = this.place([x, { out: y }, outLength]);
       writePoolGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
       const threads = this.sweepThreads(x.size);
       const tasks = planSweepTasks(1, g.batch * g.channels, threads, 1, 1);
-      await this.run({ kind: 'maxPoolForward', x: input, y, argmax, geometry: GEOMETRY_ADDRESS, tasks }, threads);
-      return {
-        y: new Tensor([g.batch, g.channels, g.outH, g.outW], this.read(y, outLength)),
-        argmax: new Int32Array(this.memory.buffer).slice(argmax / 4, argmax / 4 + outLength),
-      };
+      await this.run({ kind: 'maxPoolForward', x: input, y: output, argmax, geometry: GEOMETRY_ADDRESS, tasks }, threads);
+      this.collect(y, output);
+      return { y, argmax: new Int32Array(this.memory.buffer).slice(argmax / 4, argmax / 4 + outLength) };
     });
   }
 
   maxPool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: Shape, options: Pool2dOptions): Promise<Tensor> {
     const g = pool2dGeometry(inputShape, options);
-    const inLength = g.batch * g.channels * g.inH * g.inW;
     return this.exclusive(async () => {
-      const [gradient, maxima, dx] = this.arena([dy.size, argmax.length, inLength]);
-      new Float32Array(this.memory.buffer).set(f32(dy), gradient / 4);
-      new Int32Array(this.memory.buffer).set(argmax, maxima / 4);
+      const dx = this.output(inputShape);
+      const [gradient, maxima, output] = this.place([dy, argmax, { out: dx }]);
       writePoolGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
-      const threads = this.sweepThreads(inLength);
+      const threads = this.sweepThreads(dx.size);
       const tasks = planSweepTasks(1, g.batch * g.channels, threads, 1, 1);
-      await this.run({ kind: 'maxPoolBackward', dy: gradient, argmax: maxima, dx, geometry: GEOMETRY_ADDRESS, tasks }, threads);
-      return new Tensor(inputShape, this.read(dx, inLength));
+      await this.run({ kind: 'maxPoolBackward', dy: gradient, argmax: maxima, dx: output, geometry: GEOMETRY_ADDRESS, tasks }, threads);
+      this.collect(dx, output);
+      return dx;
     });
   }
 
@@ -331,14 +407,15 @@ export class WasmKernels implements Kernels {
     const [batch, channels, h, w] = x.shape;
     const plane = h * w;
     return this.exclusive(async () => {
-      const [input, scales, y, norm] = this.arena([x.size, channels, x.size, batch * plane]);
-      const heap = new Float32Array(this.memory.buffer);
-      heap.set(f32(x), input / 4);
-      heap.set(f32(scale), scales / 4);
+      const y = this.output(x.shape);
+      const norm = this.output([batch, 1, h, w]);
+      const [input, scales, output, norms] = this.place([x, scale, { out: y }, { out: norm }]);
       const threads = this.sweepThreads(x.size);
       const tasks = planSweepTasks(batch, plane, threads, 16, 4);
-      await this.run({ kind: 'l2NormForward', x: input, scale: scales, y, norm, channels, plane, eps, tasks }, threads);
-      return { y: new Tensor(x.shape, this.read(y, x.size)), norm: new Tensor([batch, 1, h, w], this.read(norm, batch * plane)) };
+      await this.run({ kind: 'l2NormForward', x: input, scale: scales, y: output, norm: norms, channels, plane, eps, tasks }, threads);
+      this.collect(y, output);
+      this.collect(norm, norms);
+      return { y, norm };
     });
   }
 
@@ -349,42 +426,134 @@ export class WasmKernels implements Kernels {
     const tasks = planSweepTasks(batch, plane, threads, 16, 2);
     const parts = tasks.length / SWEEP_TASK_FIELDS; // each task writes its own float64 partial sums of dscale
     return this.exclusive(async () => {
-      const [gradient, input, scales, norms, dx, partials] = this.arena([dy.size, x.size, channels, norm.size, x.size, 2 * channels * parts]);
-      const heap = new Float32Array(this.memory.buffer);
-      heap.set(f32(dy), gradient / 4);
-      heap.set(f32(x), input / 4);
-      heap.set(f32(scale), scales / 4);
-      heap.set(f32(norm), norms / 4);
-      await this.run({ kind: 'l2NormBackward', dy: gradient, x: input, scale: scales, norm: norms, dx, dscale: partials, channels, plane, tasks }, threads);
+      const dx = this.output(x.shape);
+      const [gradient, input, scales, norms, output, partials] = this.place([dy, x, scale, norm, { out: dx }, 2 * channels * parts]);
+      await this.run({ kind: 'l2NormBackward', dy: gradient, x: input, scale: scales, norm: norms, dx: output, dscale: partials, channels, plane, tasks }, threads);
+      this.collect(dx, output);
       const sums = new Float64Array(this.memory.buffer, partials, channels * parts);
       const dscale = new Float64Array(channels);
       for (let part = 0; part < parts; part++) for (let c = 0; c < channels; c++) dscale[c] += sums[part * channels + c];
-      return { dx: new Tensor(x.shape, this.read(dx, x.size)), dscale: new Tensor(scale.shape, Float32Array.from(dscale)) };
+      return { dx, dscale: new Tensor(scale.shape, Float32Array.from(dscale)) };
     });
   }
 
-  // ReLU runs in WebAssembly (relu.wat): the copy into the arena and out costs less than the
-  // branchy JavaScript loop on activations that are positive half the time.
+  // Batch norm (batchnorm.wat): the per-channel sums in float64, shared out by channels; the
+  // element-wise maps in float32, shared out by planes. The per-channel numbers travel through the
+  // scratch block: float64 pairs out of the sums, float32 quadruples into the maps.
+
+  batchNormStatistics(x: Tensor): Promise<BatchNormStatistics> {
+    const [batch, channels, h, w] = x.shape;
+    return this.exclusive(async () => {
+      const [input, stats] = this.place([x, 4 * channels]); // (mean, variance) as float64 pairs
+      const threads = this.sweepThreads(x.size);
+      const tasks = planSweepTasks(1, channels, threads, 1, 1);
+      await this.run({ kind: 'batchNormStatistics', x: input, stats, batch, channels, plane: h * w, tasks }, threads);
+      const pairs = new Float64Array(this.memory.buffer, stats, 2 * channels);
+      const mean = new Float64Array(channels);
+      const variance = new Float64Array(channels);
+      for (let c = 0; c < channels; c++) {
+        mean[c] = pairs[2 * c];
+        variance[c] = pairs[2 * c + 1];
+      }
+      return { mean, variance };
+    });
+  }
+
+  batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
+    const [, channels, h, w] = x.shape;
+    return this.exclusive(async () => {
+      const y = this.output(x.shape);
+      const [input, output, coefficients] = this.place([x, { out: y }, 4 * channels]);
+      this.writeCoefficients(coefficients, affine.mean, affine.scale, affine.shift, null);
+      const threads = this.sweepThreads(x.size);
+      const tasks = planSweepTasks(1, x.shape[0] * channels, threads, 1, 1);
+      await this.run({ kind: 'batchNormForward', x: input, y: output, coefficients, channels, plane: h * w, tasks }, threads);
+      this.collect(y, output);
+      return y;
+    });
+  }
+
+  batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
+    const [batch, channels, h, w] = x.shape;
+    return this.exclusive(async () => {
+      const [gradient, input, means, sums] = this.place([dy, x, 2 * channels, 4 * channels]);
+      new Float64Array(this.memory.buffer, means, channels).set(mean);
+      const threads = this.sweepThreads(x.size);
+      const tasks = planSweepTasks(1, channels, threads, 1, 1);
+      await this.run({ kind: 'batchNormBackwardSums', dy: gradient, x: input, means, sums, batch, channels, plane: h * w, tasks }, threads);
+      const pairs = new Float64Array(this.memory.buffer, sums, 2 * channels);
+      const sumDy = new Float64Array(channels);
+      const sumDyCentered = new Float64Array(channels);
+      for (let c = 0; c < channels; c++) {
+        sumDy[c] = pairs[2 * c];
+        sumDyCentered[c] = pairs[2 * c + 1];
+      }
+      return { sumDy, sumDyCentered };
+    });
+  }
+
+  batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
+    const [, channels, h, w] = x.shape;
+    return this.exclusive(async () => {
+      const dx = this.output(x.shape);
+      const [gradientIn, input, output, coefficients] = this.place([dy, x, { out: dx }, 4 * channels]);
+      this.writeCoefficients(coefficients, gradient.mean, gradient.dyScale, gradient.xScale, gradient.shift);
+      const threads = this.sweepThreads(x.size);
+      const tasks = planSweepTasks(1, x.shape[0] * channels, threads, 1, 1);
+      await this.run({ kind: 'batchNormBackwardInput', dy: gradientIn, x: input, dx: output, coefficients, channels, plane: h * w, tasks }, threads);
+      this.collect(dx, output);
+      return dx;
+    });
+  }
+
+  /**
+   * batchnorm.wat's coefficients: per channel c, four float32 at address + 16 c. Forward
+   * (d null): the affine map (x - mean) * scale + shift as (mean, scale, shift, 0); backward:
+   * dyScale * dy + xScale * (x - mean) + shift as (mean, dyScale, xScale, shift). The mean is
+   * rounded to float32 (hi), and what that loses (lo = mean - hi) goes into the shift, in float64:
+   * (x - mean) * s + t = (x - hi) * s + (t - s * lo). Otherwise a channel whose mean is large
+   * next to its spread would lose digits (x ~ 100 +- 0.1: hi is 100 +- 4e-6, which the scale of
+   * 10 would turn into an error of 4e-5 in y).
+   */
+  private writeCoefficients(address: number, mean: Float64Array, a: Float64Array, b: Float64Array, d: Float64Array | null): void {
+    const quadruples = new Float32Array(this.memory.buffer, address, 4 * mean.length);
+    for (let c = 0; c < mean.length; c++) {
+      const hi = Math.fround(mean[c]);
+      const lo = mean[c] - hi;
+      quadruples[4 * c] = hi;
+      if (d === null) {
+        quadruples[4 * c + 1] = a[c]; // scale
+        quadruples[4 * c + 2] = b[c] - a[c] * lo; // shift
+        quadruples[4 * c + 3] = 0;
+      } else {
+        quadruples[4 * c + 1] = a[c]; // dyScale
+        quadruples[4 * c + 2] = b[c]; // xScale
+        quadruples[4 * c + 3] = d[c] - b[c] * lo; // shift
+      }
+    }
+  }
+
+  // ReLU runs in WebAssembly (relu.wat): branch-free, on resident tensors in place.
 
   reluForward(x: Tensor): Promise<Tensor> {
     return this.exclusive(async () => {
-      const [input, output] = this.arena([x.size, x.size]);
-      new Float32Array(this.memory.buffer).set(f32(x), input / 4);
+      const y = this.output(x.shape);
+      const [input, output] = this.place([x, { out: y }]);
       const threads = this.sweepThreads(x.size);
       await this.run({ kind: 'reluForward', x: input, y: output, tasks: planSweepTasks(1, x.size, threads, 4096, 4) }, threads);
-      return new Tensor(x.shape, this.read(output, x.size));
+      this.collect(y, output);
+      return y;
     });
   }
 
   reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
     return this.exclusive(async () => {
-      const [gradient, output, dx] = this.arena([dy.size, y.size, dy.size]);
-      const heap = new Float32Array(this.memory.buffer);
-      heap.set(f32(dy), gradient / 4);
-      heap.set(f32(y), output / 4);
+      const dx = this.output(dy.shape);
+      const [gradient, output, result] = this.place([dy, y, { out: dx }]);
       const threads = this.sweepThreads(dy.size);
-      await this.run({ kind: 'reluBackward', dy: gradient, y: output, dx, tasks: planSweepTasks(1, dy.size, threads, 4096, 4) }, threads);
-      return new Tensor(dy.shape, this.read(dx, dy.size));
+      await this.run({ kind: 'reluBackward', dy: gradient, y: output, dx: result, tasks: planSweepTasks(1, dy.size, threads, 4096, 4) }, threads);
+      this.collect(dx, result);
+      return dx;
     });
   }
 
@@ -408,12 +577,17 @@ export class WasmKernels implements Kernels {
     await this.workers.run(job, this.wasm);
   }
 
-  /** A copy of `length` floats of the shared memory at byte address `address`. */
-  private read(address: number, length: number): Float32Array {
-    return new Float32Array(this.memory.buffer).slice(address / 4, address / 4 + length);
+  /** A view of `length` floats of the shared memory at byte address `address` (valid until the memory grows). */
+  private view(address: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, address, length);
   }
 
-  /** Runs fn alone: calls share the arena, and a caller may start several without awaiting each. */
+  /** Copies an output that the kernel wrote into the scratch (it is not resident) into its tensor. */
+  private collect(t: Tensor, address: number): void {
+    if (this.addressOf(t) !== address) t.data.set(this.view(address, t.size));
+  }
+
+  /** Runs fn alone: calls share the scratch block, and a caller may start several without awaiting each. */
   private exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
     if (this.disposed) return Promise.reject(new Error('WasmKernels: used after dispose()'));
     const result = this.queue.then(fn);
@@ -421,16 +595,55 @@ export class WasmKernels implements Kernels {
     return result;
   }
 
-  /** Places arrays of these many floats in the arena (64-byte aligned), growing the memory to hold them. */
-  private arena(floats: number[]): number[] {
-    let top = ARENA_START;
-    const addresses = floats.map((n) => {
-      const address = top;
-      top = roundUp(top + 4 * n, 64);
-      return address;
+  /**
+   * The byte addresses of a call's operands (see Operand): a resident tensor's own; an input in
+   * ordinary memory, or an Int32Array, copied into the scratch block, and an output there waiting
+   * for collect(); a number, that many floats of the scratch; 0 for null, undefined or 0 floats
+   * (an operand the call does not have).
+   */
+  private place(operands: Operand[]): number[] {
+    const tensorOf = (o: Operand): Tensor | null => (o instanceof Tensor ? o : typeof o === 'object' && o !== null && 'out' in o ? o.out : null);
+    const floats = operands.map((o) => {
+      if (typeof o === 'number') return o;
+      if (o === null || o === undefined) return 0;
+      const t = tensorOf(o);
+      if (t === null) return (o as Int32Array).length;
+      return this.addressOf(t) === null ? t.size : 0;
     });
-    this.reserve(top);
-    return addresses;
+    const addresses = this.arena(floats);
+    return operands.map((o, i) => {
+      if (o === null || o === undefined || o === 0) return 0;
+      if (typeof o === 'number') return addresses[i];
+      const t = tensorOf(o);
+      if (t === null) {
+        new Int32Array(this.memory.buffer, addresses[i], (o as Int32Array).length).set(o as Int32Array);
+        return addresses[i];
+      }
+      const own = this.addressOf(t);
+      if (own !== null) return own;
+      if (o instanceof Tensor) this.view(addresses[i], t.size).set(t.data); // an input: its values
+      return addresses[i];
+    });
+  }
+
+  /** Places arrays of these many floats in the scratch block (64-byte aligned), growing it to hold them. */
+  private arena(floats: number[]): number[] {
+    const offsets: number[] = [];
+    let bytes = 0;
+    for (const n of floats) {
+      offsets.push(bytes);
+      bytes = roundUp(bytes + 4 * n, BLOCK_ALIGN);
+    }
+    if (this.scratch === null || this.scratch.bytes < bytes) {
+      if (this.scratch !== null) this.heap.release(this.scratch.address);
+      this.scratch = null;
+      const size = roundUp(bytes + (bytes >> 3), BLOCK_ALIGN); // some room, so that a slightly larger call does not move it
+      const address = this.heap.alloc(size);
+      if (address === null) throw new Error(`wasm backend: a call needs ${bytes} bytes of scratch, more than the 4 GiB WebAssembly memory has left`);
+      this.scratch = { address, bytes: size };
+    }
+    const base = this.scratch.address;
+    return offsets.map((offset) => base + offset);
   }
 
   /** Terminates the worker threads. The kernels cannot be used afterwards. */

@@ -8,6 +8,7 @@
 //   relu.wasm              ReLU forward and backward
 //   direct.wasm            direct convolution (stride 1, few output channels: no im2col)
 //   sweep.wasm             max pooling, the L2 norm and the bias gradient (float64 sums in f64x2)
+//   batchnorm.wasm         batch norm's per-channel sums (float64) and element-wise maps
 //   sgd.wasm               SGD's float32 step, on a memory of the optimizer's own (sgd.ts)
 // All of them but sgd.wasm import one shared WebAssembly.Memory: the main thread and every worker instantiate
 // the same compiled modules on that same memory, so they read and write the same bytes.
@@ -26,6 +27,7 @@ export interface WasmModules {
   relu: WebAssembly.Module;
   sweep: WebAssembly.Module;
   direct: WebAssembly.Module;
+  batchNorm: WebAssembly.Module;
   microKernel: MicroKernel;
 }
 
@@ -53,6 +55,10 @@ export interface WasmExports {
   maxpool_forward(x: number, y: number, argmax: number, geometry: number, p0: number, p1: number): void;
   maxpool_backward(dy: number, argmax: number, dx: number, geometry: number, p0: number, p1: number): void;
   bias_gradient(dy: number, db: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
+  bn_statistics(x: number, stats: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
+  bn_forward(x: number, y: number, coefficients: number, channels: number, plane: number, p0: number, p1: number): void;
+  bn_backward_sums(dy: number, x: number, means: number, sums: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
+  bn_backward_input(dy: number, x: number, dx: number, coefficients: number, channels: number, plane: number, p0: number, p1: number): void;
   l2norm_forward(x: number, scale: number, y: number, norm: number, channels: number, plane: number, eps: number, i0: number, i1: number): void;
   l2norm_backward(
     dy: number, x: number, scale: number, norm: number, dx: number, dscale: number, channels: number, plane: number, i0: number, i1: number,
@@ -130,6 +136,7 @@ export function compileModules(microKernel: MicroKernel): WasmModules {
     relu: new WebAssembly.Module(wasmBytes('relu')),
     sweep: new WebAssembly.Module(wasmBytes('sweep')),
     direct: new WebAssembly.Module(wasmBytes('direct')),
+    batchNorm: new WebAssembly.Module(wasmBytes('batchnorm')),
     microKernel,
   };
 }
@@ -142,5 +149,6 @@ export function instantiate(modules: WasmModules, memory: WebAssembly.Memory): W
   const relu = new WebAssembly.Instance(modules.relu, imports).exports;
   const sweep = new WebAssembly.Instance(modules.sweep, imports).exports;
   const direct = new WebAssembly.Instance(modules.direct, imports).exports;
-  return { ...pack, ...gemm, ...relu, ...sweep, ...direct } as unknown as WasmExports;
+  const batchNorm = new WebAssembly.Instance(modules.batchNorm, imports).exports;
+  return { ...pack, ...gemm, ...relu, ...sweep, ...direct, ...batchNorm } as unknown as WasmExports;
 }

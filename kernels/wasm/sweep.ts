@@ -8,6 +8,8 @@
 //   L2 norm           task = (image, range of positions): the sums run over the channels, so a
 //                     position's channels stay in one task; backward writes each task's float64
 //                     partial sum of dscale, which the caller adds up
+//   batch norm        task = a range of channels (the per-channel sums: each runs over every
+//                     image) or a range of (image, channel) planes (the element-wise maps)
 //   ReLU              task = a range of elements
 //
 // and two steps of a convolution's preparation (index.ts), which would otherwise run on the
@@ -33,6 +35,11 @@ export type SweepJob = { tasks: Int32Array } & (
       /** Task t's float64 partial sums of dscale (channels doubles) start at dscale + 8 * t * channels. */
       dscale: number; channels: number; plane: number;
     }
+  // Batch norm (batchnorm.wat): tasks over channels (the sums) or over planes (the element-wise maps)
+  | { kind: 'batchNormStatistics'; x: number; stats: number; batch: number; channels: number; plane: number }
+  | { kind: 'batchNormForward'; x: number; y: number; coefficients: number; channels: number; plane: number }
+  | { kind: 'batchNormBackwardSums'; dy: number; x: number; means: number; sums: number; batch: number; channels: number; plane: number }
+  | { kind: 'batchNormBackwardInput'; dy: number; x: number; dx: number; coefficients: number; channels: number; plane: number }
   | { kind: 'reluForward'; x: number; y: number }
   | { kind: 'reluBackward'; dy: number; y: number; dx: number }
   // A convolution's preparation, shared out too (conv.ts and index.ts use them):
@@ -101,6 +108,14 @@ function runSweepTask(job: SweepJob, wasm: WasmExports, t: number): void {
         job.dscale + 8 * t * job.channels, job.channels, job.plane, start, end,
       );
     }
+    case 'batchNormStatistics': // channels [start, end)
+      return wasm.bn_statistics(job.x, job.stats, job.batch, job.channels, job.plane, start, end);
+    case 'batchNormForward': // planes [start, end)
+      return wasm.bn_forward(job.x, job.y, job.coefficients, job.channels, job.plane, start, end);
+    case 'batchNormBackwardSums': // channels [start, end)
+      return wasm.bn_backward_sums(job.dy, job.x, job.means, job.sums, job.batch, job.channels, job.plane, start, end);
+    case 'batchNormBackwardInput': // planes [start, end)
+      return wasm.bn_backward_input(job.dy, job.x, job.dx, job.coefficients, job.channels, job.plane, start, end);
     case 'reluForward':
       return wasm.relu_forward(job.x + 4 * start, job.y + 4 * start, end - start);
     case 'reluBackward':

@@ -321,6 +321,49 @@ function describeBackend(backend: Backend): void {
       }
     });
 
+    describe('batch norm', () => {
+      // Shapes of the models' maps (odd planes, whose last floats take the tail loops; a 1x1 map at
+      // batch 2; a real 300x300 layer), and values whose mean is large next to their spread.
+      const cases: { shape: number[]; offset: number; spread: number }[] = [
+        { shape: [2, 3, 5, 7], offset: 0, spread: 1 },
+        { shape: [2, 8, 38, 38], offset: 3, spread: 2 },
+        { shape: [3, 16, 19, 19], offset: 0.5, spread: 0.3 },
+        { shape: [2, 5, 1, 1], offset: -1, spread: 1 },
+        { shape: [2, 4, 300, 300], offset: 0, spread: 1 },
+        { shape: [4, 6, 10, 10], offset: 100, spread: 0.1 },
+      ];
+      for (const { shape, offset, spread } of cases) {
+        it(`x ${shapeToString(shape)}, values ${offset} +- ${spread}: statistics, y, the backward sums, dx`, async () => {
+          const rng = new Rng(500 + shape[1] + shape[2]);
+          const x = randNormal(shape, rng, offset, spread);
+          const channels = shape[1];
+          const count = shape[0] * shape[2] * shape[3];
+          // statistics: float64 sums of M terms, in another order (and one pass against two)
+          const want = reference.batchNormStatistics(x);
+          const got = await k.batchNormStatistics(x);
+          for (let c = 0; c < channels; c++) {
+            expect(Math.abs(got.mean[c] - want.mean[c]), `mean ${c}`).to.be.at.most(1e-12 * (Math.abs(offset) + spread));
+            expect(Math.abs(got.variance[c] - want.variance[c]), `variance ${c}`).to.be.at.most(1e-9 * want.variance[c]);
+          }
+          const perChannel = (seed: number): Float64Array => Float64Array.from(randNormal([channels], new Rng(seed)).data);
+          const invStd = want.variance.map((v) => 1 / Math.sqrt(v + 1e-5));
+          const affine = { mean: want.mean, scale: invStd.map((v, c) => v * (1 + 0.1 * c)), shift: perChannel(1) };
+          const y = await k.batchNormForward(x, affine);
+          expectMatches(y, reference.batchNormForward(x, affine), 4, 'y');
+          // backward: the two sums in float64, then an affine map of dy and x - mean
+          const dy = randNormal(shape, rng);
+          const wantSums = reference.batchNormBackwardSums(dy, x, want.mean);
+          const sums = await k.batchNormBackwardSums(dy, x, want.mean);
+          for (let c = 0; c < channels; c++) {
+            expect(Math.abs(sums.sumDy[c] - wantSums.sumDy[c]), `sum(dy) ${c}`).to.be.at.most(1e-12 * count);
+            expect(Math.abs(sums.sumDyCentered[c] - wantSums.sumDyCentered[c]), `sum(dy (x - mean)) ${c}`).to.be.at.most(1e-12 * count * spread);
+          }
+          const gradient = { mean: want.mean, dyScale: invStd, xScale: perChannel(2).map((v, c) => v * invStd[c] * invStd[c]), shift: perChannel(3) };
+          expectMatches(await k.batchNormBackwardInput(dy, x, gradient), reference.batchNormBackwardInput(dy, x, gradient), 8, 'dx');
+        });
+      }
+    });
+
     describe('ReLU', () => {
       it('forward and backward on (2, 3, 5, 7) with exact zeros: identical to the reference', async () => {
         const rng = new Rng(400);

@@ -14,7 +14,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Shape, Tensor, shapeToString } from '../../tensor/tensor';
+import { Tensor, shapeToString } from '../../tensor/tensor';
 import { Rng, randNormal } from '../../tensor/random';
 import { fromArray } from '../../tensor/create';
 import { Conv2dOptions, Pool2dOptions, conv2dGeometry } from '../../kernels/geometry';
@@ -26,7 +26,7 @@ import { Engine, MicroKernel, compileModules, instantiate, pickMicroKernel, rela
 import { defaultBackendName } from '../../kernels/select';
 import { SSD300 } from '../../ssd/ssd300';
 import { multiboxLoss } from '../../ssd/loss';
-import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../../kernels/kernels';
+import { Kernels, MaxPoolResult } from '../../kernels/kernels';
 
 const VARIANTS: MicroKernel[] = ['simd', 'relaxed'];
 
@@ -384,57 +384,24 @@ describe('kernels/wasm: every SSD300 convolution geometry against the reference'
  * gradient then flows through another pixel: a discrete difference, not an error of the kernels.
  * The whole-model comparison routes both runs through the same maxima, the reference run's.
  */
-class PoolMaxima implements Kernels {
-  private call = 0;
-  constructor(
-    private readonly inner: Kernels,
-    readonly maxima: Int32Array[],
-    private readonly replay: boolean,
-  ) {}
-  get name(): string {
-    return this.inner.name;
-  }
-  async maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
-    const { y, argmax } = await this.inner.maxPool2dForward(x, options);
-    if (!this.replay) {
-      this.maxima.push(argmax);
+function poolMaxima(inner: Kernels, maxima: Int32Array[], replay: boolean): Kernels {
+  let call = 0;
+  const maxPool2dForward = async (x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> => {
+    const { y, argmax } = await inner.maxPool2dForward(x, options);
+    if (!replay) {
+      maxima.push(argmax);
       return { y, argmax };
     }
-    return { y, argmax: this.maxima[this.call++] };
-  }
-  conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, o: Conv2dOptions): Promise<Tensor> {
-    return this.inner.conv2dForward(x, w, b, o);
-  }
-  conv2dBackwardInput(dy: Tensor, w: Tensor, s: Shape, o: Conv2dOptions): Promise<Tensor> {
-    return this.inner.conv2dBackwardInput(dy, w, s, o);
-  }
-  conv2dBackwardWeight(dy: Tensor, x: Tensor, s: Shape, o: Conv2dOptions): Promise<Tensor> {
-    return this.inner.conv2dBackwardWeight(dy, x, s, o);
-  }
-  conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
-    return this.inner.conv2dBackwardBias(dy);
-  }
-  conv2dBackwardWeightAndBias(dy: Tensor, x: Tensor, s: Shape, o: Conv2dOptions): Promise<ConvParameterGrads> {
-    return this.inner.conv2dBackwardWeightAndBias(dy, x, s, o);
-  }
-  maxPool2dBackward(dy: Tensor, argmax: Int32Array, s: Shape, o: Pool2dOptions): Promise<Tensor> {
-    return this.inner.maxPool2dBackward(dy, argmax, s, o);
-  }
-  l2NormForward(x: Tensor, scale: Tensor, eps: number): Promise<L2NormResult> {
-    return this.inner.l2NormForward(x, scale, eps);
-  }
-  l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
-    return this.inner.l2NormBackward(dy, x, scale, norm);
-  }
-  reluForward(x: Tensor): Promise<Tensor> {
-    return this.inner.reluForward(x);
-  }
-  reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
-    return this.inner.reluBackward(dy, y);
-  }
-  dispose(): Promise<void> {
-    return this.inner.dispose();
-  }
+    return { y, argmax: maxima[call++] };
+  };
+  // every other kernel is inner's own, called on inner
+  return new Proxy(inner, {
+    get(target, property) {
+      if (property === 'maxPool2dForward') return maxPool2dForward;
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** Forward, MultiBox loss and every parameter gradient of a small SSD300 on the given kernels. */
@@ -458,10 +425,10 @@ describe('kernels/wasm: the small SSD300 (channels / 16) on wasm matches the ref
     this.timeout(300000);
     const images = randNormal([2, 3, 300, 300], new Rng(12));
     const maxima: Int32Array[] = [];
-    const want = await smallModelRun(new PoolMaxima(reference.referenceKernels, maxima, false), images);
+    const want = await smallModelRun(poolMaxima(reference.referenceKernels, maxima, false), images);
     const wasm = new WasmKernels({ threads: 2 });
     try {
-      const got = await smallModelRun(new PoolMaxima(wasm, maxima, true), images, want.loss.dLocs, want.loss.dScores);
+      const got = await smallModelRun(poolMaxima(wasm, maxima, true), images, want.loss.dLocs, want.loss.dScores);
       // About 20 layers of float32 sums of up to 4608 terms in each direction; each layer's
       // relative error is at most 4 * 2^-24 * sqrt(4608) = 1.6e-5 of its largest output, and
       // they add up along the path: 40 such layers give 6.5e-4. Checked against 1e-3 of each
@@ -483,7 +450,7 @@ describe('kernels/wasm: the small SSD300 (channels / 16) on wasm matches the ref
 });
 
 describe('kernels/wasm: memory over repeated calls', () => {
-  it('1000 convolutions (forward and both backward passes, on the workers) keep the WebAssembly memory, the heap and the workers flat', async function () {
+  it('1000 convolutions (forward and both backward passes, on the workers), their outputs released, keep the WebAssembly memory, its blocks, the heap and the workers flat', async function () {
     this.timeout(300000);
     const k = new WasmKernels({ threads: 2, minParallelFlops: 0 });
     try {
@@ -493,16 +460,18 @@ describe('kernels/wasm: memory over repeated calls', () => {
       const b = randNormal([16], rng);
       const dy = randNormal([2, 16, 38, 38], rng);
       const round = async (): Promise<void> => {
-        await k.conv2dForward(x, w, b, { padding: 1 });
-        await k.conv2dBackwardInput(dy, w, x.shape, { padding: 1 });
-        await k.conv2dBackwardWeight(dy, x, w.shape, { padding: 1 });
+        k.release(await k.conv2dForward(x, w, b, { padding: 1 }));
+        k.release(await k.conv2dBackwardInput(dy, w, x.shape, { padding: 1 }));
+        k.release(await k.conv2dBackwardWeight(dy, x, w.shape, { padding: 1 }));
       };
       for (let i = 0; i < 10; i++) await round();
       const memory = k.memoryBytes;
+      const inUse = k.heapBytesInUse; // the calls' scratch block alone
       const workers = k.workerThreadIds;
       const heap = process.memoryUsage().heapUsed;
       for (let i = 0; i < 334; i++) await round();
       expect(k.memoryBytes, 'WebAssembly memory').to.equal(memory);
+      expect(k.heapBytesInUse, 'bytes in blocks').to.equal(inUse);
       expect(k.workerThreadIds, 'the same workers').to.deep.equal(workers);
       expect((process.memoryUsage().heapUsed - heap) / 2 ** 20, 'heap growth (MB)').to.be.lessThan(32);
     } finally {

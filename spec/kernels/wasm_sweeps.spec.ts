@@ -147,7 +147,7 @@ describe('kernels/wasm: max pooling, L2 norm, bias gradient and ReLU against the
 });
 
 describe('kernels/wasm: memory over repeated sweeps', () => {
-  it('1000 calls of pooling, L2 norm, bias gradient and ReLU (on the workers) keep the WebAssembly memory, the heap and the workers flat', async function () {
+  it('1000 calls of pooling, L2 norm, bias gradient, batch norm and ReLU (on the workers), their outputs released, keep the WebAssembly memory, its blocks, the heap and the workers flat', async function () {
     this.timeout(300000);
     const k = new WasmKernels({ threads: 2, minParallelElements: 0 });
     try {
@@ -156,22 +156,33 @@ describe('kernels/wasm: memory over repeated sweeps', () => {
       const scale = randNormal([1, 8, 1, 1], rng, 20, 1);
       const dy = randNormal(x.shape, rng);
       const pool = { kernelSize: 2, stride: 2, ceilMode: true };
+      const channels = x.shape[1];
+      const ones = new Float64Array(channels).fill(1);
       const round = async (): Promise<void> => {
         const { y, argmax } = await k.maxPool2dForward(x, pool);
-        await k.maxPool2dBackward(y, argmax, x.shape, pool);
-        const { norm } = await k.l2NormForward(x, scale, 1e-10);
-        await k.l2NormBackward(dy, x, scale, norm);
-        await k.conv2dBackwardBias(dy);
+        k.release(await k.maxPool2dBackward(y, argmax, x.shape, pool));
+        k.release(y);
+        const { y: normalized, norm } = await k.l2NormForward(x, scale, 1e-10);
+        const { dx } = await k.l2NormBackward(dy, x, scale, norm);
+        for (const t of [normalized, norm, dx]) k.release(t);
+        k.release(await k.conv2dBackwardBias(dy));
         const r = await k.reluForward(x);
-        await k.reluBackward(dy, r);
+        k.release(await k.reluBackward(dy, r));
+        k.release(r);
+        const { mean } = await k.batchNormStatistics(x);
+        k.release(await k.batchNormForward(x, { mean, scale: ones, shift: ones }));
+        await k.batchNormBackwardSums(dy, x, mean);
+        k.release(await k.batchNormBackwardInput(dy, x, { mean, dyScale: ones, xScale: ones, shift: ones }));
       };
       for (let i = 0; i < 10; i++) await round();
       const memory = k.memoryBytes;
+      const inUse = k.heapBytesInUse; // the calls' scratch block alone
       const workers = k.workerThreadIds;
       expect(workers.length, 'a worker ran').to.equal(1);
       const heap = process.memoryUsage().heapUsed;
-      for (let i = 0; i < 143; i++) await round(); // 7 calls a round: 1001 calls
+      for (let i = 0; i < 91; i++) await round(); // 11 calls a round: 1001 calls
       expect(k.memoryBytes, 'WebAssembly memory').to.equal(memory);
+      expect(k.heapBytesInUse, 'bytes in blocks').to.equal(inUse);
       expect(k.workerThreadIds, 'the same workers').to.deep.equal(workers);
       expect((process.memoryUsage().heapUsed - heap) / 2 ** 20, 'heap growth (MB)').to.be.lessThan(32);
     } finally {

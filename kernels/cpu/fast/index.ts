@@ -10,10 +10,14 @@
 import * as os from 'os';
 import { Shape, Tensor } from '../../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../../geometry';
-import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../../kernels';
+import {
+  BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
+  MaxPoolResult,
+} from '../../kernels';
 import { ConvJob, ConvPass, convFlops, planConvTasks, prepackConvJob, prepackedLength, runConvTasks } from './conv';
 import { scratchF64 } from './gemm';
 import * as ew from './memory_bound';
+import * as reference from '../reference';
 import { WorkerPool } from './worker_pool';
 
 export interface CpuKernelsOptions {
@@ -199,6 +203,23 @@ export class CpuKernels implements Kernels {
     return { dx: new Tensor(x.shape, dx), dscale: new Tensor(scale.shape, dscale) };
   }
 
+  // Batch norm: the reference's loops (this backend has no kernels of its own for it).
+  async batchNormStatistics(x: Tensor): Promise<BatchNormStatistics> {
+    return reference.batchNormStatistics(x);
+  }
+
+  async batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
+    return reference.batchNormForward(x, affine);
+  }
+
+  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
+    return reference.batchNormBackwardSums(dy, x, mean);
+  }
+
+  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
+    return reference.batchNormBackwardInput(dy, x, gradient);
+  }
+
   async reluForward(x: Tensor): Promise<Tensor> {
     return new Tensor(x.shape, ew.reluForward(f32(x)));
   }
@@ -206,6 +227,9 @@ export class CpuKernels implements Kernels {
   async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
     return new Tensor(dy.shape, ew.reluBackward(f32(dy), f32(y)));
   }
+
+  /** Nothing to do: the tensors are ordinary memory, which the garbage collector frees. */
+  release(): void {}
 
   /** Terminates the worker threads. The kernels cannot be used afterwards. */
   async dispose(): Promise<void> {
