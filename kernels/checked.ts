@@ -196,7 +196,7 @@ export class CheckedKernels implements Kernels {
   }
 
   /** Float64 tensors came from the reference, which ignores release; the fast backend decides for the rest. */
-  release(t: Tensor): void {
+  release(t: Tensor | Int32Array): void {
     this.fast.release(t);
   }
 

@@ -102,12 +102,12 @@ export interface Kernels {
   reluBackward(dy: Tensor, y: Tensor): Promise<Tensor>;
 
   /**
-   * Gives back a tensor this backend returned, at once. A backend that keeps tensors in memory of
+   * Gives back a tensor (or max pooling's argmax) this backend returned, at once. A backend that keeps tensors in memory of
    * its own (wasm: see kernels/wasm/heap.ts) reuses the memory for its next output, so the tensor
    * must not be used afterwards; the others do nothing (the garbage collector frees the tensor).
    * Anything else (a tensor of another backend, one given back already) is ignored.
    */
-  release(t: Tensor): void;
+  release(t: Tensor | Int32Array): void;
 
   /** Release what the backend holds (compiled kernels, workers, GPU memory). */
   dispose(): Promise<void>;

@@ -37,6 +37,7 @@ export class MaxPool2d extends Layer {
   }
 
   override clearCache(): void {
+    if (this.saved !== null) this.kernels.release(this.saved.argmax); // its own (the backend's memory, with wasm)
     this.saved = null;
   }
 }

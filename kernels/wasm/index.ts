@@ -68,8 +68,8 @@ export interface WasmKernelsOptions {
 }
 
 /**
- * An operand of a call (see place): an input tensor, copied into the call's scratch unless it is
- * resident; an Int32Array, copied; { out } the space for an output, in place when resident; a
+ * An operand of a call (see place): an input tensor or Int32Array (max pooling's argmax), copied
+ * into the call's scratch unless it is resident; { out } the space for an output, in place when resident; a
  * number, that many floats of scratch; null, undefined or 0, none.
  */
 type Operand = Tensor | Int32Array | { out: Tensor } | number | null | undefined;
@@ -117,8 +117,8 @@ export class WasmKernels implements Kernels {
   private disposed = false;
   /** The blocks of the memory: resident tensors, and each call's scratch. */
   private readonly heap: WasmHeap;
-  /** The data of every resident tensor (see heap.ts) -> its block. Views only: the memory is the heap's. */
-  private readonly resident = new WeakMap<Float32Array, number>();
+  /** The data of every resident tensor (see heap.ts), and max pooling's argmax -> its block. Views only: the memory is the heap's. */
+  private readonly resident = new WeakMap<Float32Array | Int32Array, number>();
   /** A resident tensor dropped without release() gives its block back when it is garbage-collected. */
   private readonly finalizer = new FinalizationRegistry<number>((address) => this.heap.release(address));
   /** The scratch block of the calls (copies of operands from ordinary memory, packed panels, per-thread scratch): grown, then reused. */
@@ -170,9 +170,9 @@ export class WasmKernels implements Kernels {
    * output. The tensor must not be used afterwards (with `poisonReleased`, its data reads NaN).
    * Tensors in ordinary memory, and a second release, are ignored.
    */
-  release(t: Tensor): void {
-    const data = t.data;
-    if (!(data instanceof Float32Array)) return;
+  release(t: Tensor | Int32Array): void {
+    const data = t instanceof Tensor ? t.data : t;
+    if (!(data instanceof Float32Array || data instanceof Int32Array)) return;
     const address = this.resident.get(data);
     if (address === undefined) return;
     this.resident.delete(data);
@@ -193,6 +193,16 @@ export class WasmKernels implements Kernels {
     this.resident.set(data, address);
     this.finalizer.register(data, address, data);
     return new Tensor(shape, data);
+  }
+
+  /** A new Int32Array in this backend's memory (max pooling's argmax), or an ordinary one. */
+  private outputIndices(length: number): Int32Array {
+    const address = this.heap.alloc(4 * length);
+    if (address === null) return new Int32Array(length);
+    const data = new Int32Array(this.memory.buffer, address, length);
+    this.resident.set(data, address);
+    this.finalizer.register(data, address, data);
+    return data;
   }
 
   /** The byte address of a resident tensor's data, or null. */
@@ -377,15 +387,20 @@ export class WasmKernels implements Kernels {
   maxPool2dForward(x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> {
     const g = pool2dGeometry(x.shape, options);
     const outLength = g.batch * g.channels * g.outH * g.outW;
+    const twoByTwo = g.kernelH === 2 && g.kernelW === 2 && g.strideH === 2 && g.strideW === 2 && g.padH === 0 && g.padW === 0;
     return this.exclusive(async () => {
       const y = this.output([g.batch, g.channels, g.outH, g.outW]);
-      const [input, output, argmax] = this.place([x, { out: y }, outLength]);
+      const argmax = this.outputIndices(outLength);
+      const argmaxAddress = this.resident.get(argmax) ?? null;
+      const [input, output, indices] = this.place([x, { out: y }, argmaxAddress === null ? outLength : 0]);
+      const argmaxAt = argmaxAddress ?? indices;
       writePoolGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
       const threads = this.sweepThreads(x.size);
       const tasks = planSweepTasks(1, g.batch * g.channels, threads, 1, 1);
-      await this.run({ kind: 'maxPoolForward', x: input, y: output, argmax, geometry: GEOMETRY_ADDRESS, tasks }, threads);
+      await this.run({ kind: 'maxPoolForward', x: input, y: output, argmax: argmaxAt, geometry: GEOMETRY_ADDRESS, twoByTwo, tasks }, threads);
       this.collect(y, output);
-      return { y, argmax: new Int32Array(this.memory.buffer).slice(argmax / 4, argmax / 4 + outLength) };
+      if (argmaxAddress === null) argmax.set(new Int32Array(this.memory.buffer, argmaxAt, outLength));
+      return { y, argmax };
     });
   }
 
@@ -607,7 +622,7 @@ export class WasmKernels implements Kernels {
       if (typeof o === 'number') return o;
       if (o === null || o === undefined) return 0;
       const t = tensorOf(o);
-      if (t === null) return (o as Int32Array).length;
+      if (t === null) return this.resident.has(o as Int32Array) ? 0 : (o as Int32Array).length;
       return this.addressOf(t) === null ? t.size : 0;
     });
     const addresses = this.arena(floats);
@@ -616,6 +631,8 @@ export class WasmKernels implements Kernels {
       if (typeof o === 'number') return addresses[i];
       const t = tensorOf(o);
       if (t === null) {
+        const own = this.resident.get(o as Int32Array);
+        if (own !== undefined) return own;
         new Int32Array(this.memory.buffer, addresses[i], (o as Int32Array).length).set(o as Int32Array);
         return addresses[i];
       }

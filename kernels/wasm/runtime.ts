@@ -53,6 +53,7 @@ export interface WasmExports {
   relu_forward(x: number, y: number, n: number): void;
   relu_backward(dy: number, y: number, dx: number, n: number): void;
   maxpool_forward(x: number, y: number, argmax: number, geometry: number, p0: number, p1: number): void;
+  maxpool2x2_forward(x: number, y: number, argmax: number, geometry: number, p0: number, p1: number): void;
   maxpool_backward(dy: number, argmax: number, dx: number, geometry: number, p0: number, p1: number): void;
   bias_gradient(dy: number, db: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
   bn_statistics(x: number, stats: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;

@@ -26,7 +26,8 @@ import { packFlippedWeights, packOperandA, packedAFloats } from './conv';
 
 /** One call as the threads see it: byte addresses in the shared memory, and the task list. */
 export type SweepJob = { tasks: Int32Array } & (
-  | { kind: 'maxPoolForward'; x: number; y: number; argmax: number; geometry: number }
+  /** twoByTwo: 2x2 windows, stride 2, no padding (pool1 to pool4), which maxpool2x2_forward runs four at a time */
+  | { kind: 'maxPoolForward'; x: number; y: number; argmax: number; geometry: number; twoByTwo: boolean }
   | { kind: 'maxPoolBackward'; dy: number; argmax: number; dx: number; geometry: number }
   | { kind: 'biasGradient'; dy: number; db: number; batch: number; channels: number; plane: number }
   | { kind: 'l2NormForward'; x: number; scale: number; y: number; norm: number; channels: number; plane: number; eps: number }
@@ -92,6 +93,7 @@ function runSweepTask(job: SweepJob, wasm: WasmExports, t: number): void {
   const [n, start, end] = job.tasks.subarray(t * SWEEP_TASK_FIELDS, (t + 1) * SWEEP_TASK_FIELDS);
   switch (job.kind) {
     case 'maxPoolForward':
+      if (job.twoByTwo) return wasm.maxpool2x2_forward(job.x, job.y, job.argmax, job.geometry, start, end);
       return wasm.maxpool_forward(job.x, job.y, job.argmax, job.geometry, start, end);
     case 'maxPoolBackward':
       return wasm.maxpool_backward(job.dy, job.argmax, job.dx, job.geometry, start, end);

@@ -87,6 +87,126 @@
       (br $nextPlane)))
   )
 
+  ;; Max pooling with 2x2 windows and stride 2 (pool1 to pool4), planes [p0, p1): the same
+  ;; results as maxpool_forward, four outputs at a time. A row of eight inputs is split into the
+  ;; windows' left and right columns by shuffles; the four candidates of each window are then
+  ;; compared in maxpool_forward's scan order: (0,0), (0,1), (1,0), (1,1). A candidate replaces the
+  ;; best so far where it is larger, or where it is a NaN and the best is not (so the first NaN
+  ;; wins and stays), with a lane mask instead of a branch. Windows that the ceil mode cuts at the
+  ;; right or bottom edge, and the last outW % 4 of a row, go through $pool_one. No padding.
+  (func (export "maxpool2x2_forward")
+    (param $x i32) (param $y i32) (param $argmax i32) (param $g i32) (param $p0 i32) (param $p1 i32)
+    (local $inH i32) (local $inW i32) (local $outH i32) (local $outW i32) (local $fourW i32)
+    (local $p i32) (local $plane i32) (local $o i32) (local $oy i32) (local $ox i32)
+    (local $row0 i32) (local $row1 i32) (local $a v128) (local $b v128)
+    (local $best v128) (local $index v128) (local $v v128) (local $take v128) (local $base v128) (local $rowStep v128)
+    (local.set $inH (i32.load offset=0 (local.get $g)))
+    (local.set $inW (i32.load offset=4 (local.get $g)))
+    (local.set $outH (i32.load offset=32 (local.get $g)))
+    (local.set $outW (i32.load offset=36 (local.get $g)))
+    ;; outputs whose window lies wholly inside the row, in fours
+    (local.set $fourW (i32.and (i32.shr_u (local.get $inW) (i32.const 1)) (i32.const -4)))
+    (local.set $rowStep (i32x4.splat (local.get $inW)))
+    (local.set $p (local.get $p0))
+    (block $donePlanes (loop $nextPlane
+      (br_if $donePlanes (i32.ge_s (local.get $p) (local.get $p1)))
+      (local.set $plane (i32.add (local.get $x) (i32.shl (i32.mul (local.get $p) (i32.mul (local.get $inH) (local.get $inW))) (i32.const 2))))
+      (local.set $o (i32.mul (local.get $p) (i32.mul (local.get $outH) (local.get $outW))))
+      (local.set $oy (i32.const 0))
+      (block $doneRows (loop $nextRow
+        (br_if $doneRows (i32.ge_s (local.get $oy) (local.get $outH)))
+        (local.set $ox (i32.const 0))
+        ;; a window row pair inside the input: four windows at a time
+        (if (i32.le_s (i32.shl (i32.add (local.get $oy) (i32.const 1)) (i32.const 1)) (local.get $inH)) (then
+          (block $doneFours (loop $nextFour
+            (br_if $doneFours (i32.ge_s (local.get $ox) (local.get $fourW)))
+            (local.set $row0 (i32.add (local.get $plane)
+              (i32.shl (i32.add (i32.mul (i32.shl (local.get $oy) (i32.const 1)) (local.get $inW)) (i32.shl (local.get $ox) (i32.const 1))) (i32.const 2))))
+            (local.set $row1 (i32.add (local.get $row0) (i32.shl (local.get $inW) (i32.const 2))))
+            ;; the plane index of each window's first element: 2 oy inW + 2 (ox + lane)
+            (local.set $base (i32x4.add
+              (i32x4.splat (i32.add (i32.mul (i32.shl (local.get $oy) (i32.const 1)) (local.get $inW)) (i32.shl (local.get $ox) (i32.const 1))))
+              (v128.const i32x4 0 2 4 6)))
+            ;; (0, 0): the even columns of row 0
+            (local.set $a (v128.load offset=0 (local.get $row0)))
+            (local.set $b (v128.load offset=16 (local.get $row0)))
+            (local.set $best (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $b)))
+            (local.set $index (local.get $base))
+            ;; (0, 1): the odd columns of row 0
+            (local.set $v (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $b)))
+            (local.set $take (v128.or (f32x4.gt (local.get $v) (local.get $best))
+              (v128.andnot (f32x4.ne (local.get $v) (local.get $v)) (f32x4.ne (local.get $best) (local.get $best)))))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $take)))
+            (local.set $index (v128.bitselect (i32x4.add (local.get $base) (v128.const i32x4 1 1 1 1)) (local.get $index) (local.get $take)))
+            ;; (1, 0) and (1, 1): row 1
+            (local.set $a (v128.load offset=0 (local.get $row1)))
+            (local.set $b (v128.load offset=16 (local.get $row1)))
+            (local.set $base (i32x4.add (local.get $base) (local.get $rowStep)))
+            (local.set $v (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $b)))
+            (local.set $take (v128.or (f32x4.gt (local.get $v) (local.get $best))
+              (v128.andnot (f32x4.ne (local.get $v) (local.get $v)) (f32x4.ne (local.get $best) (local.get $best)))))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $take)))
+            (local.set $index (v128.bitselect (local.get $base) (local.get $index) (local.get $take)))
+            (local.set $v (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $b)))
+            (local.set $take (v128.or (f32x4.gt (local.get $v) (local.get $best))
+              (v128.andnot (f32x4.ne (local.get $v) (local.get $v)) (f32x4.ne (local.get $best) (local.get $best)))))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $take)))
+            (local.set $index (v128.bitselect (i32x4.add (local.get $base) (v128.const i32x4 1 1 1 1)) (local.get $index) (local.get $take)))
+            (v128.store (i32.add (local.get $y) (i32.shl (local.get $o) (i32.const 2))) (local.get $best))
+            (v128.store (i32.add (local.get $argmax) (i32.shl (local.get $o) (i32.const 2))) (local.get $index))
+            (local.set $o (i32.add (local.get $o) (i32.const 4)))
+            (local.set $ox (i32.add (local.get $ox) (i32.const 4)))
+            (br $nextFour)))))
+        ;; the rest of the row one window at a time
+        (block $doneOnes (loop $nextOne
+          (br_if $doneOnes (i32.ge_s (local.get $ox) (local.get $outW)))
+          (call $pool_one (local.get $plane) (local.get $y) (local.get $argmax) (local.get $g) (local.get $o) (local.get $oy) (local.get $ox))
+          (local.set $o (i32.add (local.get $o) (i32.const 1)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $nextOne)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $nextRow)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $nextPlane)))
+  )
+
+  ;; One output of max pooling: output $o (row $oy, column $ox) of the plane at $plane, as
+  ;; maxpool_forward computes it (the window clipped to the input, scanned in order).
+  (func $pool_one
+    (param $plane i32) (param $y i32) (param $argmax i32) (param $g i32) (param $o i32) (param $oy i32) (param $ox i32)
+    (local $inW i32) (local $y0 i32) (local $y1 i32) (local $x0 i32) (local $x1 i32) (local $iy i32) (local $ix i32)
+    (local $best f32) (local $bestIndex i32) (local $v f32)
+    (local.set $inW (i32.load offset=4 (local.get $g)))
+    (local.set $y0 (i32.sub (i32.mul (local.get $oy) (i32.load offset=16 (local.get $g))) (i32.load offset=24 (local.get $g))))
+    (local.set $y1 (i32.add (local.get $y0) (i32.load offset=8 (local.get $g))))
+    (if (i32.lt_s (local.get $y0) (i32.const 0)) (then (local.set $y0 (i32.const 0))))
+    (if (i32.gt_s (local.get $y1) (i32.load offset=0 (local.get $g))) (then (local.set $y1 (i32.load offset=0 (local.get $g)))))
+    (local.set $x0 (i32.sub (i32.mul (local.get $ox) (i32.load offset=20 (local.get $g))) (i32.load offset=28 (local.get $g))))
+    (local.set $x1 (i32.add (local.get $x0) (i32.load offset=12 (local.get $g))))
+    (if (i32.lt_s (local.get $x0) (i32.const 0)) (then (local.set $x0 (i32.const 0))))
+    (if (i32.gt_s (local.get $x1) (local.get $inW)) (then (local.set $x1 (local.get $inW))))
+    (local.set $bestIndex (i32.add (i32.mul (local.get $y0) (local.get $inW)) (local.get $x0)))
+    (local.set $best (f32.load (i32.add (local.get $plane) (i32.shl (local.get $bestIndex) (i32.const 2)))))
+    (block $done
+      (local.set $iy (local.get $y0))
+      (loop $nextWindowRow
+        (local.set $ix (local.get $x0))
+        (loop $nextWindowCol
+          (local.set $v (f32.load (i32.add (local.get $plane)
+            (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $inW)) (local.get $ix)) (i32.const 2)))))
+          (if (i32.or (f32.gt (local.get $v) (local.get $best)) (f32.ne (local.get $v) (local.get $v)))
+            (then
+              (local.set $best (local.get $v))
+              (local.set $bestIndex (i32.add (i32.mul (local.get $iy) (local.get $inW)) (local.get $ix)))))
+          (br_if $done (f32.ne (local.get $best) (local.get $best)))
+          (local.set $ix (i32.add (local.get $ix) (i32.const 1)))
+          (br_if $nextWindowCol (i32.lt_s (local.get $ix) (local.get $x1))))
+        (local.set $iy (i32.add (local.get $iy) (i32.const 1)))
+        (br_if $nextWindowRow (i32.lt_s (local.get $iy) (local.get $y1)))))
+    (f32.store (i32.add (local.get $y) (i32.shl (local.get $o) (i32.const 2))) (local.get $best))
+    (i32.store (i32.add (local.get $argmax) (i32.shl (local.get $o) (i32.const 2))) (local.get $bestIndex))
+  )
+
   ;; Max pooling backward, planes [p0, p1): dx plane = 0, then each output gradient is added at
   ;; its window's maximum. Windows that do not overlap (stride >= kernel: pool1-4) give each input
   ;; at most one term, the exact value; pool5 (3x3 stride 1) adds up to 9 terms in float32, in

@@ -296,6 +296,21 @@ function describeBackend(backend: Backend): void {
         expectIdentical(got.y, expected.y, 'y');
         expect(Array.from(got.argmax)).to.deep.equal(Array.from(expected.argmax));
       });
+
+      it('2x2 windows four at a time (wide rows): NaNs and ties in every position of the window, ceil mode edges', async () => {
+        // rows of 2 x 11 + 1 inputs: 8 windows in fours, 3 one at a time, and the ceil mode's cut one
+        const x = randNormal([2, 3, 9, 23], new Rng(6));
+        for (let i = 0; i < x.size; i += 5) x.data[i] = Number.NaN;
+        for (let i = 2; i < x.size; i += 7) x.data[i] = 1; // ties between 1s
+        for (let i = 3; i < x.size; i += 11) x.data[i] = 1;
+        for (const ceilMode of [false, true]) {
+          const options = { kernelSize: 2, stride: 2, ceilMode };
+          const expected = reference.maxPool2dForward(x, options);
+          const got = await k.maxPool2dForward(x, options);
+          expectIdentical(got.y, expected.y, 'y');
+          expect(Array.from(got.argmax)).to.deep.equal(Array.from(expected.argmax));
+        }
+      });
     });
 
     describe('L2 normalization', () => {
