@@ -122,7 +122,10 @@ def find_jaccard_overlap(set_1, set_2):
 # The tutorial's MultiBoxLoss.forward, with smooth L1
 
 
-def multibox_loss(pred_locs, pred_scores, boxes, labels, priors_cxcy):
+def multibox_loss(pred_locs, pred_scores, boxes, labels, priors_cxcy, checks=True):
+    """The loss and what it decided. checks=True (the fixtures) also asserts that no decision hangs
+    on a rounding (see the docstring at the top) and returns the mined negatives as a mask; training
+    (scripts/torch_train.py) passes checks=False: real data has such near-ties, and the mask costs time."""
     batch_size, n_priors, n_classes = pred_scores.shape
     priors_xy = cxcy_to_xy(priors_cxcy)
     true_locs = torch.zeros((batch_size, n_priors, 4), dtype=pred_locs.dtype)
@@ -130,7 +133,8 @@ def multibox_loss(pred_locs, pred_scores, boxes, labels, priors_cxcy):
     for i in range(batch_size):
         n_objects = boxes[i].size(0)
         overlap = find_jaccard_overlap(boxes[i], priors_xy)  # (n_objects, 8732)
-        check_matching_margins(overlap, i)
+        if checks:
+            check_matching_margins(overlap, i)
         overlap_for_each_prior, object_for_each_prior = overlap.max(dim=0)  # (8732)
         _, prior_for_each_object = overlap.max(dim=1)  # (n_objects)
         object_for_each_prior[prior_for_each_object] = torch.arange(n_objects)
@@ -156,6 +160,8 @@ def multibox_loss(pred_locs, pred_scores, boxes, labels, priors_cxcy):
     conf_loss_hard_neg = conf_loss_neg[hard_negatives]
     conf_loss = (conf_loss_hard_neg.sum() + conf_loss_pos.sum()) / n_positives.sum().float()
     loss = conf_loss + ALPHA * loc_loss
+    if not checks:
+        return {"loss": loss, "loc_loss": loc_loss, "conf_loss": conf_loss, "n_positives": n_positives}
 
     # The mined negatives as a mask in prior order (for the fixture, not for the loss).
     mined = torch.zeros((batch_size, n_priors), dtype=torch.bool)
