@@ -45,7 +45,7 @@ export function resizeBilinear(img: RgbImage, outWidth: number, outHeight: numbe
 }
 
 /** For each output index along one axis: the two input indices to mix and the weight of `hi`. */
-function sampleGrid(inSize: number, outSize: number): { lo: Int32Array; hi: Int32Array; weight: Float64Array } {
+export function sampleGrid(inSize: number, outSize: number): { lo: Int32Array; hi: Int32Array; weight: Float64Array } {
   const lo = new Int32Array(outSize);
   const hi = new Int32Array(outSize);
   const weight = new Float64Array(outSize);

@@ -17,7 +17,10 @@ import {
   photometricDistort,
   randomCrop,
   randomCropRect,
+  randomFlip,
 } from '../../data/augment';
+import { resizeBilinear } from '../../data/resize';
+import { makeImage } from '../../data/image';
 
 function fromPixels(width: number, height: number, pixels: number[][]): RgbImage {
   return { width, height, data: Uint8Array.from(pixels.flat()) };
@@ -206,6 +209,37 @@ describe('data/augment', () => {
       }
       // The input is never modified.
       expect(makeSyntheticDataset(6, 99, { size: 80 })[0].objects).to.deep.equal(samples[0].objects);
+    });
+
+    it('equals the steps one after the other, bit for bit (boxes and pixels), for every subset of the steps', () => {
+      // What augmentForTraining does in one resampling pass, done the tutorial's way: each step
+      // makes its image, with the same random choices in the same order.
+      const stepByStep = (sample: LabeledImage, rng: Rng, size: number, steps: typeof all): LabeledImage => {
+        let out: LabeledImage = { image: steps.photometric ? photometricDistort(sample.image, rng) : sample.image, objects: sample.objects };
+        if (steps.expand && rng.uniform() < 0.5) out = expand(out, rng);
+        if (steps.crop) out = randomCrop(out, rng);
+        if (steps.flip) out = randomFlip(out, rng);
+        return { image: resizeBilinear(out.image, size, size), objects: out.objects };
+      };
+      const all = { photometric: true, expand: true, crop: true, flip: true };
+      // odd sizes, landscape and portrait, and an image without objects
+      const wide = { ...makeSyntheticDataset(1, 7, { size: 97 })[0] };
+      const images: LabeledImage[] = [
+        ...samples,
+        { image: resizeBilinear(wide.image, 131, 77), objects: wide.objects },
+        { image: resizeBilinear(wide.image, 45, 120), objects: wide.objects },
+        { image: makeImage(50, 40, [200, 10, 30]), objects: [] },
+      ];
+      const subsets = [all, { ...all, photometric: false }, { ...all, expand: false }, { ...all, crop: false }, { ...all, flip: false }];
+      for (let seed = 0; seed < 60; seed++) {
+        const sample = images[seed % images.length];
+        const steps = subsets[seed % subsets.length];
+        const size = seed % 3 === 0 ? 300 : 64;
+        const fast = augmentForTraining(sample, new Rng(seed), size, steps);
+        const slow = stepByStep(sample, new Rng(seed), size, steps);
+        expect(fast.objects, `seed ${seed}: objects`).to.deep.equal(slow.objects);
+        expect(Buffer.from(fast.image.data).equals(Buffer.from(slow.image.data)), `seed ${seed}: pixels`).to.equal(true);
+      }
     });
   });
 });
