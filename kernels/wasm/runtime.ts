@@ -10,6 +10,9 @@
 //   sweep.wasm             max pooling, the L2 norm and the bias gradient (float64 sums in f64x2)
 //   batchnorm.wasm         batch norm's per-channel sums (float64) and element-wise maps
 //   sgd.wasm               SGD's float32 step, on a memory of the optimizer's own (sgd.ts)
+//   winograd.wasm          the Winograd convolutions' tile tables (winograd.ts plans them)
+//   winograd-2x2.wasm, winograd-4x4.wasm, winograd-6x6.wasm
+//                          their filter, input and output transforms, F(m x m, 3 x 3) for m = 2, 4, 6
 // All of them but sgd.wasm import one shared WebAssembly.Memory: the main thread and every worker instantiate
 // the same compiled modules on that same memory, so they read and write the same bytes.
 
@@ -28,6 +31,10 @@ export interface WasmModules {
   sweep: WebAssembly.Module;
   direct: WebAssembly.Module;
   batchNorm: WebAssembly.Module;
+  winograd: WebAssembly.Module;
+  winograd2x2: WebAssembly.Module;
+  winograd4x4: WebAssembly.Module;
+  winograd6x6: WebAssembly.Module;
   microKernel: MicroKernel;
 }
 
@@ -64,7 +71,35 @@ export interface WasmExports {
   l2norm_backward(
     dy: number, x: number, scale: number, norm: number, dx: number, dscale: number, channels: number, plane: number, i0: number, i1: number,
   ): void;
+  // winograd.wat and winograd-{2x2,4x4,6x6}.wat (kernels/wasm/winograd.ts describes the arguments)
+  winograd_tiles(
+    table: number, t0: number, count: number, padded: number, m: number, tilesW: number, tilesPerImage: number,
+    inImageBytes: number, inRowBytes: number, outImageBytes: number, outRowBytes: number, outH: number, outW: number,
+  ): void;
+  winograd2x2_filter: WinogradFilterTransform;
+  winograd2x2_input: WinogradInputTransform;
+  winograd2x2_output: WinogradOutputTransform;
+  winograd4x4_filter: WinogradFilterTransform;
+  winograd4x4_input: WinogradInputTransform;
+  winograd4x4_output: WinogradOutputTransform;
+  winograd6x6_filter: WinogradFilterTransform;
+  winograd6x6_input: WinogradInputTransform;
+  winograd6x6_output: WinogradOutputTransform;
 }
+
+/** U = G g G^T for 4 output channels (lanes) and kc input channels (winograd-*.wat). */
+export type WinogradFilterTransform = (
+  w: number, laneStride: number, kStride: number, tapStep: number, lanes: number, kc: number, u: number, posStride: number, scratch: number,
+) => void;
+/** V = B^T d B for kc input channels of `groups` groups of 4 tiles (winograd-*.wat). */
+export type WinogradInputTransform = (
+  x: number, plane: number, rowBytes: number, tiles: number, groups: number, kc: number, v: number, posStride: number, scratch: number,
+) => void;
+/** Y = A^T M A + bias for `rows` output channels of `groups` groups of 4 tiles (winograd-*.wat). */
+export type WinogradOutputTransform = (
+  m: number, posStride: number, ldm: number, tiles: number, groups: number, rows: number, y: number, planeBytes: number, rowBytes: number,
+  bias: number, scratch: number,
+) => void;
 
 /** Largest memory the modules declare: 65536 pages of 64 KiB = 4 GiB (the whole 32-bit space). */
 export const MAX_PAGES = 65536;
@@ -138,6 +173,10 @@ export function compileModules(microKernel: MicroKernel): WasmModules {
     sweep: new WebAssembly.Module(wasmBytes('sweep')),
     direct: new WebAssembly.Module(wasmBytes('direct')),
     batchNorm: new WebAssembly.Module(wasmBytes('batchnorm')),
+    winograd: new WebAssembly.Module(wasmBytes('winograd')),
+    winograd2x2: new WebAssembly.Module(wasmBytes('winograd-2x2')),
+    winograd4x4: new WebAssembly.Module(wasmBytes('winograd-4x4')),
+    winograd6x6: new WebAssembly.Module(wasmBytes('winograd-6x6')),
     microKernel,
   };
 }
@@ -151,5 +190,8 @@ export function instantiate(modules: WasmModules, memory: WebAssembly.Memory): W
   const sweep = new WebAssembly.Instance(modules.sweep, imports).exports;
   const direct = new WebAssembly.Instance(modules.direct, imports).exports;
   const batchNorm = new WebAssembly.Instance(modules.batchNorm, imports).exports;
-  return { ...pack, ...gemm, ...relu, ...sweep, ...direct, ...batchNorm } as unknown as WasmExports;
+  const winograd = [modules.winograd, modules.winograd2x2, modules.winograd4x4, modules.winograd6x6].map(
+    (module) => new WebAssembly.Instance(module, imports).exports,
+  );
+  return { ...pack, ...gemm, ...relu, ...sweep, ...direct, ...batchNorm, ...Object.assign({}, ...winograd) } as unknown as WasmExports;
 }
