@@ -9,11 +9,11 @@
 //   direct.wasm            direct convolution (stride 1, few output channels: no im2col)
 //   sweep.wasm             max pooling, the L2 norm and the bias gradient (float64 sums in f64x2)
 //   batchnorm.wasm         batch norm's per-channel sums (float64) and element-wise maps
-//   sgd.wasm               SGD's float32 step, on a memory of the optimizer's own (sgd.ts)
+//   sgd.wasm               SGD's float32 step (sgd.ts runs it over the parameters in chunks)
 //   winograd.wasm          the Winograd convolutions' tile tables (winograd.ts plans them)
 //   winograd-2x2.wasm, winograd-4x4.wasm, winograd-6x6.wasm
 //                          their filter, input and output transforms, F(m x m, 3 x 3) for m = 2, 4, 6
-// All of them but sgd.wasm import one shared WebAssembly.Memory: the main thread and every worker instantiate
+// All of them import one shared WebAssembly.Memory: the main thread and every worker instantiate
 // the same compiled modules on that same memory, so they read and write the same bytes.
 
 import * as fs from 'fs';
@@ -31,6 +31,7 @@ export interface WasmModules {
   sweep: WebAssembly.Module;
   direct: WebAssembly.Module;
   batchNorm: WebAssembly.Module;
+  sgd: WebAssembly.Module;
   winograd: WebAssembly.Module;
   winograd2x2: WebAssembly.Module;
   winograd4x4: WebAssembly.Module;
@@ -63,6 +64,7 @@ export interface WasmExports {
   maxpool2x2_forward(x: number, y: number, argmax: number, geometry: number, p0: number, p1: number): void;
   maxpool_backward(dy: number, argmax: number, dx: number, geometry: number, p0: number, p1: number): void;
   bias_gradient(dy: number, db: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
+  sgd_step(value: number, grad: number, buf: number, n: number, lr: number, weightDecay: number, momentum: number, mode: 0 | 1 | 2): void;
   bn_statistics(x: number, stats: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
   bn_forward(x: number, y: number, coefficients: number, channels: number, plane: number, p0: number, p1: number): void;
   bn_backward_sums(dy: number, x: number, means: number, sums: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
@@ -89,7 +91,7 @@ export interface WasmExports {
 
 /** U = G g G^T for 4 output channels (lanes) and kc input channels (winograd-*.wat). */
 export type WinogradFilterTransform = (
-  w: number, laneStride: number, kStride: number, tapStep: number, lanes: number, kc: number, u: number, posStride: number, scratch: number,
+  w: number, laneStride: number, kStride: number, reversed: number, lanes: number, kc: number, u: number, posStride: number, scratch: number,
 ) => void;
 /** V = B^T d B for kc input channels of `groups` groups of 4 tiles (winograd-*.wat). */
 export type WinogradInputTransform = (
@@ -110,11 +112,6 @@ function wasmBytes(name: string): Buffer<ArrayBuffer> {
   const file = path.join(__dirname, `${name}.wasm`);
   if (!fs.existsSync(file)) throw new Error(`wasm backend: ${file} is missing; run \`npm run build\` (scripts/build-wasm.js assembles kernels/wasm/*.wat)`);
   return fs.readFileSync(file);
-}
-
-/** One of the assembled modules, compiled (sgd.ts loads its own this way). */
-export function wasmModule(name: string): WebAssembly.Module {
-  return new WebAssembly.Module(wasmBytes(name));
 }
 
 /** What the feature detection asks of the engine (a test may pass one without relaxed SIMD). */
@@ -173,6 +170,7 @@ export function compileModules(microKernel: MicroKernel): WasmModules {
     sweep: new WebAssembly.Module(wasmBytes('sweep')),
     direct: new WebAssembly.Module(wasmBytes('direct')),
     batchNorm: new WebAssembly.Module(wasmBytes('batchnorm')),
+    sgd: new WebAssembly.Module(wasmBytes('sgd')),
     winograd: new WebAssembly.Module(wasmBytes('winograd')),
     winograd2x2: new WebAssembly.Module(wasmBytes('winograd-2x2')),
     winograd4x4: new WebAssembly.Module(wasmBytes('winograd-4x4')),
@@ -190,8 +188,9 @@ export function instantiate(modules: WasmModules, memory: WebAssembly.Memory): W
   const sweep = new WebAssembly.Instance(modules.sweep, imports).exports;
   const direct = new WebAssembly.Instance(modules.direct, imports).exports;
   const batchNorm = new WebAssembly.Instance(modules.batchNorm, imports).exports;
+  const sgd = new WebAssembly.Instance(modules.sgd, imports).exports;
   const winograd = [modules.winograd, modules.winograd2x2, modules.winograd4x4, modules.winograd6x6].map(
     (module) => new WebAssembly.Instance(module, imports).exports,
   );
-  return { ...pack, ...gemm, ...relu, ...sweep, ...direct, ...batchNorm, ...Object.assign({}, ...winograd) } as unknown as WasmExports;
+  return { ...pack, ...gemm, ...relu, ...sweep, ...direct, ...batchNorm, ...sgd, ...Object.assign({}, ...winograd) } as unknown as WasmExports;
 }

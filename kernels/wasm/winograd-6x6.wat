@@ -30,15 +30,16 @@
   (import "env" "memory" (memory 1 65536 shared))
 
   ;; U = G g G^T for 4 output channels (the lanes) and kc input channels, as winograd4x4_filter:
-  ;; tap t of lane l, input channel k at w + l * laneStride + k * kStride + t * tapStep (bytes),
+  ;; lane l's 9 taps for input channel k from w + l * laneStride + k * kStride (bytes), backwards when reversed,
   ;; lanes past `lanes` zero; U_xinu's row k at u + (8 xi + nu) * posStride + 16 k.
   ;; Scratch: 33 vectors (528 bytes).
   (func (export "winograd6x6_filter")
-    (param $w i32) (param $laneStride i32) (param $kStride i32) (param $tapStep i32) (param $lanes i32)
+    (param $w i32) (param $laneStride i32) (param $kStride i32) (param $reversed i32) (param $lanes i32)
     (param $kc i32) (param $u i32) (param $posStride i32) (param $scratch i32)
-    (local $k i32) (local $t i32) (local $line i32)
+    (local $k i32) (local $line i32)
     (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32)
     (local $src i32) (local $srcStep i32) (local $dst i32) (local $dstStep i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local $mask v128) (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $a v128) (local $b v128)
     (local.set $mask (i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $lanes))))
     (local.set $k (i32.const 0))
@@ -51,22 +52,46 @@
         (i32.gt_s (local.get $lanes) (i32.const 2))))
       (local.set $q3 (select (i32.add (local.get $q0) (i32.mul (local.get $laneStride) (i32.const 3))) (local.get $q0)
         (i32.gt_s (local.get $lanes) (i32.const 3))))
-      ;; g's 9 taps as vectors of the four lanes, at scratch + 16 t
-      (local.set $t (i32.const 0))
-      (block $doneTaps (loop $nextTap
-        (br_if $doneTaps (i32.ge_s (local.get $t) (i32.const 144)))
-        (v128.store (i32.add (local.get $scratch) (local.get $t))
-          (v128.and (local.get $mask)
-            (v128.load32_lane 3 (local.get $q3)
-              (v128.load32_lane 2 (local.get $q2)
-                (v128.load32_lane 1 (local.get $q1)
-                  (v128.load32_zero (local.get $q0)))))))
-        (local.set $q0 (i32.add (local.get $q0) (local.get $tapStep)))
-        (local.set $q1 (i32.add (local.get $q1) (local.get $tapStep)))
-        (local.set $q2 (i32.add (local.get $q2) (local.get $tapStep)))
-        (local.set $q3 (i32.add (local.get $q3) (local.get $tapStep)))
-        (local.set $t (i32.add (local.get $t) (i32.const 16)))
-        (br $nextTap)))
+      ;; Each lane's 9 floats lie together: 0-3 and 4-7 as vectors, transposed (four shuffles
+      ;; to interleave pairs of lanes, four to gather halves), and 8 lane by lane. Vector j (at
+      ;; scratch + 16 j) holds the four lanes' float j: tap j, or with `reversed` tap 8 - j.
+      (local.set $a0 (v128.load (local.get $q0)))
+      (local.set $a1 (v128.load (local.get $q1)))
+      (local.set $a2 (v128.load (local.get $q2)))
+      (local.set $a3 (v128.load (local.get $q3)))
+      (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1)))
+      (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1)))
+      (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3)))
+      (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3)))
+      (v128.store offset=0 (local.get $scratch) (v128.and (local.get $mask)
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2))))
+      (v128.store offset=16 (local.get $scratch) (v128.and (local.get $mask)
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2))))
+      (v128.store offset=32 (local.get $scratch) (v128.and (local.get $mask)
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3))))
+      (v128.store offset=48 (local.get $scratch) (v128.and (local.get $mask)
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3))))
+      (local.set $a0 (v128.load offset=16 (local.get $q0)))
+      (local.set $a1 (v128.load offset=16 (local.get $q1)))
+      (local.set $a2 (v128.load offset=16 (local.get $q2)))
+      (local.set $a3 (v128.load offset=16 (local.get $q3)))
+      (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1)))
+      (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1)))
+      (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3)))
+      (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3)))
+      (v128.store offset=64 (local.get $scratch) (v128.and (local.get $mask)
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2))))
+      (v128.store offset=80 (local.get $scratch) (v128.and (local.get $mask)
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2))))
+      (v128.store offset=96 (local.get $scratch) (v128.and (local.get $mask)
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3))))
+      (v128.store offset=112 (local.get $scratch) (v128.and (local.get $mask)
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3))))
+      (v128.store offset=128 (local.get $scratch) (v128.and (local.get $mask)
+        (v128.load32_lane offset=32 3 (local.get $q3)
+          (v128.load32_lane offset=32 2 (local.get $q2)
+            (v128.load32_lane offset=32 1 (local.get $q1)
+              (v128.load32_zero offset=32 (local.get $q0)))))))
       ;; Eleven lines of h = G (g0, g1, g2): lines 0-2 are g's columns into the columns of G g
       ;; (scratch + 144, 8 x 3 vectors), lines 3-10 the rows of G g into the rows of U.
       (local.set $line (i32.const 0))
@@ -74,10 +99,16 @@
         (br_if $doneLines (i32.ge_s (local.get $line) (i32.const 11)))
         (if (i32.lt_s (local.get $line) (i32.const 3))
           (then
-            (local.set $src (i32.add (local.get $scratch) (i32.shl (local.get $line) (i32.const 4))))
-            (local.set $srcStep (i32.const 48))
-            (local.set $dst (i32.add (local.get $src) (i32.const 144)))
-            (local.set $dstStep (i32.const 48)))
+            ;; column kx = line: taps kx, 3 + kx, 6 + kx (reversed: vectors 8 - kx, 5 - kx, 2 - kx)
+            (local.set $dst (i32.add (local.get $scratch) (i32.add (i32.const 144) (i32.shl (local.get $line) (i32.const 4)))))
+            (local.set $dstStep (i32.const 48))
+            (if (local.get $reversed)
+              (then
+                (local.set $src (i32.sub (i32.add (local.get $scratch) (i32.const 128)) (i32.shl (local.get $line) (i32.const 4))))
+                (local.set $srcStep (i32.const -48)))
+              (else
+                (local.set $src (i32.add (local.get $scratch) (i32.shl (local.get $line) (i32.const 4))))
+                (local.set $srcStep (i32.const 48)))))
           (else
             (local.set $src (i32.add (local.get $scratch)
               (i32.add (i32.const 144) (i32.mul (i32.sub (local.get $line) (i32.const 3)) (i32.const 48)))))

@@ -33,7 +33,8 @@
 //   x       the padded input: batch x C_in planes of paddedH x paddedW (plan.paddedFloats)
 //   u       U: (m + 2)^2 matrices U_xinu, each roundUp(C_out, 4) x C_in floats in K blocks of
 //           plan.blocking.depth input channels, 4-row panels (conv.ts, packOperandA's layout);
-//           U_xinu at u + xinu * plan.uPositionBytes (plan.uFloats floats in all)
+//           U_xinu at u + xinu * plan.uPositionBytes (a little more than the matrix: see
+//           positionStride), plan.uFloats floats in all
 //   scratch thread t's at scratch + t * plan.scratchBytes (plan.layout: the tile table, V, M,
 //           the transforms' work area and the GEMM's edge tile)
 //
@@ -139,14 +140,29 @@ export function defaultBlocking(m: WinogradTile): WinogradBlocking {
   return { tiles: 32, outChannels: 64, depth: 128 };
 }
 
+/**
+ * The bytes from one position's matrix (U_xinu, V_xinu or M_xinu) to the next: `bytes` rounded
+ * up to an odd number of 64-byte cache lines. The transforms write (and read) all the positions'
+ * matrices at once, 16 bytes in each; with strides that are multiples of 4 KiB (as 4 rows x C_in
+ * x 4 bytes, or depth x tiles x 4, mostly are) those 36 or 64 lines would all fall in one set of
+ * the 12-way L1 and evict each other at every store. An odd number of lines sends consecutive
+ * positions to different sets. Measured on the filter transform of 256 x 256 channels, one
+ * thread (under load, best of 7): the filter transform of F(4x4) 27 -> 10 ns per (co, ci), F(2x2)
+ * 15 -> 5; the input transform of F(4x4) 25 -> 10 ns per (tile, channel), F(2x2) 12.7 -> 3.6.
+ */
+export function positionStride(bytes: number): number {
+  const lines = Math.ceil(bytes / 64);
+  return 64 * (lines % 2 === 0 ? lines + 1 : lines);
+}
+
 /** The scratch layout of one thread for a tile size and blocking. */
 export function winogradScratch(m: WinogradTile, blocking: WinogradBlocking): WinogradScratch {
   const positions = (m + 2) * (m + 2);
   const tiles = roundUp(blocking.tiles, NR);
   const table = 0;
   const v = roundUp(table + 16 * tiles, 64);
-  const mm = roundUp(v + 4 * positions * blocking.depth * tiles, 64);
-  const work = roundUp(mm + 4 * positions * roundUp(blocking.outChannels, MR) * tiles, 64);
+  const mm = v + positions * positionStride(4 * blocking.depth * tiles);
+  const work = mm + positions * positionStride(4 * roundUp(blocking.outChannels, MR) * tiles);
   const tmp = work + WORK_BYTES;
   return { table, v, m: mm, work, tmp, bytes: roundUp(tmp + 4 * MR * NR, 64) };
 }
@@ -191,8 +207,8 @@ export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number
   return {
     g, m, alpha, positions, tilesH, tilesW, tiles, paddedH, paddedW,
     paddedFloats: g.batch * g.inChannels * paddedH * paddedW,
-    uFloats: positions * rowsPadded * g.inChannels,
-    uPositionBytes: 4 * rowsPadded * g.inChannels,
+    uFloats: (positions * positionStride(4 * rowsPadded * g.inChannels)) / 4,
+    uPositionBytes: positionStride(4 * rowsPadded * g.inChannels),
     blocking, layout, scratchBytes: layout.bytes,
     filterTasks: Int32Array.from(filter),
     forwardTasks: Int32Array.from(forward),
@@ -276,18 +292,17 @@ function filterTask(job: WinogradFilterJob, wasm: WasmExports, scratch: number, 
   const filter = transforms(wasm, plan.m).filter;
   const rowsPadded = roundUp(g.outChannels, MR);
   const depth = plan.blocking.depth;
-  // Tap t of lane l (output channel co), input channel k: forward w[co][k][t]; flipped (w is
-  // the other convolution's C_in x C_out x 3 x 3), w[k][co][8 - t].
+  // The 9 taps of lane l (output channel co), input channel k: forward w[co][k][0..8]; flipped
+  // (w is the other convolution's, C_in x C_out x 3 x 3) w[k][co][8..0], read backwards.
   const laneStride = job.flipped ? 36 : 36 * g.inChannels;
   const kStride = job.flipped ? 36 * g.outChannels : 36;
-  const tapStep = job.flipped ? -4 : 4;
   for (let p = p0; p < p1; p++) {
     const co = p * MR;
     const lanes = Math.min(MR, g.outChannels - co);
-    const first = job.w + (job.flipped ? 36 * co + 32 : 36 * g.inChannels * co); // tap 0 of lane 0, k = 0
+    const first = job.w + co * laneStride; // lane 0's taps for k = 0
     for (let k0 = 0; k0 < g.inChannels; k0 += depth) {
       const kc = Math.min(depth, g.inChannels - k0);
-      filter(first + k0 * kStride, laneStride, kStride, tapStep, lanes, kc, job.u + 4 * (rowsPadded * k0 + co * kc), plan.uPositionBytes, work);
+      filter(first + k0 * kStride, laneStride, kStride, job.flipped ? 1 : 0, lanes, kc, job.u + 4 * (rowsPadded * k0 + co * kc), plan.uPositionBytes, work);
     }
   }
 }
@@ -312,12 +327,12 @@ function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number
     table, t0, count, columns, m, plan.tilesW, plan.tilesH * plan.tilesW, g.inChannels * inPlane, 4 * plan.paddedW,
     g.outChannels * outPlane, 4 * g.outW, g.outH, g.outW,
   );
-  const mPositionBytes = 4 * rows * columns;
-  wasm.fill_rows(mm, 0, 1, positions * rows * columns, 0); // the GEMMs add to M
+  const mPositionBytes = positionStride(4 * rows * columns);
+  wasm.fill_rows(mm, 0, 1, (positions * mPositionBytes) / 4, 0); // the GEMMs add to M
   const depth = plan.blocking.depth;
   for (let k0 = 0; k0 < g.inChannels; k0 += depth) {
     const kc = Math.min(depth, g.inChannels - k0);
-    const vPositionBytes = 4 * kc * columns;
+    const vPositionBytes = positionStride(4 * kc * columns);
     input(job.x + k0 * inPlane, inPlane, 4 * plan.paddedW, table, columns / 4, kc, v, vPositionBytes, work);
     const a = job.u + 4 * (rowsPadded * k0 + co0 * kc); // rows co0.. of U_0's K block
     for (let p = 0; p < positions; p++) {
