@@ -128,7 +128,7 @@ async function benchBackend(
   const gflopForward = (2 * summarize(model).totalMacs) / 1e9; // per image
   const times = instrument(model);
   // the trainer's optimizer settings; a small learning rate keeps the weights (and so the work) alike from step to step
-  const optimizer = new SGD(model.parameters(), { lr: 1e-6, momentum: 0.9, weightDecay: 5e-4 });
+  const optimizer = new SGD(model.parameters(), { lr: 1e-6, momentum: 0.9, weightDecay: 5e-4, kernels });
   console.log(`\n== backend ${name}${microKernel ? ` (micro-kernel: ${microKernel}; peak ${peak.toFixed(1)} GFLOP/s)` : ` (scalar peak ${peak.toFixed(1)} GFLOP/s)`} ==`);
   for (const batch of batches) {
     const images = randNormal([batch, 3, 300, 300], new Rng(batch));
@@ -151,7 +151,7 @@ async function benchBackend(
       const out = await model.forward(images);
       const loss = multiboxLoss(out.locs, out.scores, targets, model.priorsCxcy);
       await model.backwardToParameters(loss.dLocs, loss.dScores);
-      optimizer.step();
+      await optimizer.step();
       stepMs.push(performance.now() - start);
       model.zeroGrad();
       model.clearCache();

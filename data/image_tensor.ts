@@ -28,16 +28,22 @@ export function imageToTensor(images: readonly RgbImage[]): Tensor {
   });
   const N = images.length;
   const out = new Tensor([N, 3, H, W]); // (N, 3, H, W)
-  for (let n = 0; n < N; n++) {
-    const src = images[n].data; // (H, W, 3) bytes
-    for (let c = 0; c < 3; c++) {
-      const mean = IMAGENET_MEAN[c];
-      const std = IMAGENET_STD[c];
-      const plane = (n * 3 + c) * H * W; // start of channel c of image n
-      for (let p = 0; p < H * W; p++) out.data[plane + p] = (src[p * 3 + c] / 255 - mean) / std;
-    }
-  }
+  for (let n = 0; n < N; n++) normalizeInto(images[n], out.data, n * 3 * H * W);
   return out;
+}
+
+/**
+ * One image's (3, H, W) normalized planes, written into `out` from `offset` on: the batch's
+ * image at that place (imageToTensor, and the training's input pipeline, train/loader.ts).
+ */
+export function normalizeInto(image: RgbImage, out: Float32Array | Float64Array, offset: number): void {
+  const { width: W, height: H, data: src } = image; // src: (H, W, 3) bytes
+  for (let c = 0; c < 3; c++) {
+    const mean = IMAGENET_MEAN[c];
+    const std = IMAGENET_STD[c];
+    const plane = offset + c * H * W; // start of channel c
+    for (let p = 0; p < H * W; p++) out[plane + p] = (src[p * 3 + c] / 255 - mean) / std;
+  }
 }
 
 /** One image as SSD300's input: resized to 300x300 (no aspect kept, as in the paper), (1, 3, 300, 300). */

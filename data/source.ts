@@ -12,6 +12,13 @@ import { SSD_INPUT_SIZE, imageToTensor } from './image_tensor';
 export interface DataSource {
   length: number;
   get(i: number): LabeledImage;
+  /**
+   * Where image i lies on disk, for a data set read from files (diskSource): the training's
+   * input pipeline (train/loader.ts) then decodes it in a worker thread instead of calling get.
+   */
+  readonly samples?: readonly Sample[];
+  /** How the samples' images are decoded (diskSource's options). */
+  readonly decode?: DecodeOptions;
 }
 
 export function inMemorySource(items: readonly LabeledImage[]): DataSource {
@@ -20,7 +27,12 @@ export function inMemorySource(items: readonly LabeledImage[]): DataSource {
 
 /** Samples on disk (VOC layout): the image is decoded when asked for (options: see decodeImage). */
 export function diskSource(samples: readonly Sample[], options: DecodeOptions = {}): DataSource {
-  return { length: samples.length, get: (i) => ({ image: loadSampleImage(samples[i], options), objects: samples[i].objects, source: samples[i].imagePath }) };
+  return {
+    length: samples.length,
+    get: (i) => ({ image: loadSampleImage(samples[i], options), objects: samples[i].objects, source: samples[i].imagePath }),
+    samples,
+    decode: options,
+  };
 }
 
 /** One target per image, as the MultiBox loss takes them: boxes (n_objects, 4) in xy fractions, and labels. */

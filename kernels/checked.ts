@@ -11,7 +11,7 @@ import { Shape, Tensor, assertShape, shapeToString, shapesEqual } from '../tenso
 import { Conv2dGeometry, Conv2dOptions, Pool2dGeometry, Pool2dOptions, conv2dGeometry, pool2dGeometry } from './geometry';
 import {
   BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
-  MaxPoolResult,
+  MaxPoolResult, SgdStep,
 } from './kernels';
 
 // ---------------------------------------------------------------------------------------------
@@ -92,6 +92,13 @@ export function checkBatchNormBackward(dy: Tensor, x: Tensor, mean: Float64Array
   checkBatchNormInput(x, `${what}: x`);
   if (!shapesEqual(dy.shape, x.shape)) throw new Error(`${what}: dy ${shapeToString(dy.shape)} must have x's shape ${shapeToString(x.shape)}`);
   checkBatchNormCoefficients(x, { mean }, what);
+}
+
+export function checkSgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): void {
+  if (!shapesEqual(grad.shape, value.shape)) throw new Error(`sgd step: gradient ${shapeToString(grad.shape)} for a parameter of shape ${shapeToString(value.shape)}`);
+  if (buf !== null && !shapesEqual(buf.shape, value.shape)) throw new Error(`sgd step: momentum buffer ${shapeToString(buf.shape)} for a parameter of shape ${shapeToString(value.shape)}`);
+  if ((buf === null) !== (step.phase === 'none')) throw new Error(`sgd step: phase '${step.phase}' ${buf === null ? 'without' : 'with'} a momentum buffer`);
+  if (grad.dtype !== value.dtype || (buf !== null && buf.dtype !== value.dtype)) throw new Error('sgd step: the parameter, its gradient and its momentum buffer must have one dtype');
 }
 
 export function checkReluBackward(dy: Tensor, y: Tensor): void {
@@ -184,6 +191,19 @@ export class CheckedKernels implements Kernels {
     checkBatchNormBackward(dy, x, gradient.mean, 'batch norm backward input');
     checkBatchNormCoefficients(x, gradient, 'batch norm backward input');
     return (allFloat32(dy, x) ? this.fast : this.float64).batchNormBackwardInput(dy, x, gradient);
+  }
+
+  async sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void> {
+    checkSgdStep(value, grad, buf, step);
+    return (allFloat32(value, grad, buf) ? this.fast : this.float64).sgdStep(value, grad, buf, step);
+  }
+
+  async sumOfSquares(t: Tensor): Promise<number> {
+    return (allFloat32(t) ? this.fast : this.float64).sumOfSquares(t);
+  }
+
+  async scaleInPlace(t: Tensor, s: number): Promise<void> {
+    return (allFloat32(t) ? this.fast : this.float64).scaleInPlace(t, s);
   }
 
   async reluForward(x: Tensor): Promise<Tensor> {

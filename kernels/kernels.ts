@@ -62,6 +62,16 @@ export interface BatchNormInputGradient {
   shift: Float64Array;
 }
 
+/** One SGD step of one parameter (layers/sgd.ts says the arithmetic: PyTorch's, rounded where it rounds). */
+export interface SgdStep {
+  /** -lr * lrMult: the step goes down the gradient. */
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  /** 'none': no momentum buffer; 'first': buf = d (the first step); 'later': buf = momentum * buf + d. */
+  phase: 'none' | 'first' | 'later';
+}
+
 export interface Kernels {
   /** The name users select it by, e.g. 'reference'. */
   readonly name: string;
@@ -96,6 +106,15 @@ export interface Kernels {
   batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor>;
   batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums>;
   batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor>;
+
+  /**
+   * The optimizer's pieces: one SGD step of a parameter, in place (value, and buf, the momentum
+   * buffer, null without momentum), and gradient clipping's two passes: the sum of the squares of
+   * a tensor's elements (in float64), and scaling a tensor in place.
+   */
+  sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void>;
+  sumOfSquares(t: Tensor): Promise<number>;
+  scaleInPlace(t: Tensor, s: number): Promise<void>;
 
   reluForward(x: Tensor): Promise<Tensor>;
   /** dL/dx = dL/dy where the output y was positive, 0 elsewhere. */

@@ -2,7 +2,7 @@
 //   x (N, C_in, H, W) -> y (N, C_out, H_out, W_out), weight (C_out, C_in, k, k), bias (C_out)
 
 import { Tensor, assertShape } from '../tensor/tensor';
-import { Rng } from '../tensor/random';
+import { Rng, randNormal } from '../tensor/random';
 import { Conv2dOptions, conv2dGeometry, pair, Pair } from '../kernels/geometry';
 import { Layer, LayerOptions, NamedParameter, Parameter } from './layer';
 import { kaimingNormalFanOut, pytorchConvBiasInit, pytorchConvWeightInit, xavierUniform } from './init';
@@ -24,8 +24,11 @@ export interface Conv2dConfig extends LayerOptions {
    * 'pytorch' (default): what nn.Conv2d does on creation. 'xavier': Xavier-uniform weights and
    * zero biases, which the reference SSD uses for the layers it adds to VGG. 'kaiming': He-normal
    * (fan out) weights and zero biases, torchvision's VGG init, for training VGG from scratch.
+   * 'normal': weights of std 0.01 and zero biases (torchvision's SSD heads, Caffe's SSD): a
+   * prediction conv that starts near 0 scores every class alike, where Xavier's larger weights
+   * start it with confident, arbitrary scores and a first loss three times larger.
    */
-  init?: 'pytorch' | 'xavier' | 'kaiming';
+  init?: 'pytorch' | 'xavier' | 'kaiming' | 'normal';
 }
 
 export class Conv2d extends Layer {
@@ -43,6 +46,7 @@ export class Conv2d extends Layer {
     let weight: Tensor;
     if (init === 'xavier') weight = xavierUniform(weightShape, rng, this.dtype);
     else if (init === 'kaiming') weight = kaimingNormalFanOut(weightShape, rng, this.dtype);
+    else if (init === 'normal') weight = randNormal(weightShape, rng, 0, 0.01, this.dtype);
     else weight = pytorchConvWeightInit(weightShape, rng, this.dtype);
     this.weight = new Parameter(weight);
     const bias = init === 'pytorch' ? pytorchConvBiasInit(weightShape, rng, this.dtype) : zeros([config.outChannels], this.dtype);

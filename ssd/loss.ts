@@ -48,6 +48,20 @@ export interface ImageTargets {
   boxes: Tensor;
   /** (n_objects) classes 1..n_classes-1 (0 is background). */
   labels: ArrayLike<number>;
+  /**
+   * The priors' targets, matched beforehand by matchPriors with the same priors (the training's
+   * input pipeline does it in its worker threads, off the step's path: train/loader.ts). Matched
+   * here when absent, or when matched at another threshold than the loss's.
+   */
+  matched?: MatchedTargets;
+}
+
+/** What the loss needs of matchPriors' result, and the threshold it was matched at. */
+export interface MatchedTargets {
+  locTargets: Tensor; // (n_priors, 4) gcxgcy
+  classTargets: Int32Array; // (n_priors)
+  nPositives: number;
+  threshold: number;
 }
 
 export interface MultiboxOptions {
@@ -183,7 +197,12 @@ export function multiboxLoss(
   const [nImages, nPriors, nClasses] = predScores.shape;
 
   // Targets of every prior of every image, and the batch's positive count: the one divisor.
-  const matches = targets.map((t, i) => matchPriors(t.boxes, t.labels, priorsCxcy, threshold, i));
+  const matches = targets.map((t, i) => {
+    if (t.matched === undefined || t.matched.threshold !== threshold) return matchPriors(t.boxes, t.labels, priorsCxcy, threshold, i);
+    assertShape(t.matched.locTargets, [nPriors, 4], `multiboxLoss: image ${i}'s matched locTargets`);
+    if (t.matched.classTargets.length !== nPriors) throw new Error(`multiboxLoss: image ${i}'s matched classTargets has ${t.matched.classTargets.length} priors, expected ${nPriors}`);
+    return t.matched;
+  });
   let nPositives = 0;
   for (const m of matches) nPositives += m.nPositives;
 

@@ -34,7 +34,7 @@ export class PredictionConvs extends Module {
     const rng = options.rng ?? new Rng(2);
     FEATURE_MAPS.forEach((map, k) => {
       const boxes = boxesPerPosition(map);
-      const common = { ...options, rng, inChannels: inChannels[k], kernelSize: 3, padding: 1, init: 'xavier' as const };
+      const common = { ...options, rng, inChannels: inChannels[k], kernelSize: 3, padding: 1, init: options.headInit ?? 'xavier' };
       this.locConvs.push(new Conv2d(`loc_${map.name}`, { ...common, outChannels: boxes * 4 }));
       this.classConvs.push(new Conv2d(`cl_${map.name}`, { ...common, outChannels: boxes * nClasses }));
     });

@@ -45,6 +45,8 @@ export interface SSD300Options {
    * scratch (see layers/batchnorm2d.ts). Off by default: the reference SSD300 has none.
    */
   batchNorm?: boolean;
+  /** Initial weights of the prediction convs: 'xavier' (default) or 'normal' (std 0.01; see layers/conv2d.ts). */
+  headInit?: 'xavier' | 'normal';
 }
 
 export interface SSD300Output {
@@ -95,7 +97,9 @@ export class SSD300 extends Module {
     this.widthDivisor = checkWidthDivisor(options.widthDivisor ?? 1);
     this.batchNorm = options.batchNorm ?? false;
     const rng = new Rng(options.seed ?? 0);
-    const common = { kernels, dtype: options.dtype, widthDivisor: this.widthDivisor, rng, baseInit: options.baseInit, batchNorm: this.batchNorm };
+    const common = {
+      kernels, dtype: options.dtype, widthDivisor: this.widthDivisor, rng, baseInit: options.baseInit, batchNorm: this.batchNorm, headInit: options.headInit,
+    };
     this.base = new VGGBase(common);
     this.l2norm = new L2Norm('l2norm', { kernels, dtype: options.dtype, channels: this.base.conv4_3Channels });
     this.auxConvs = new AuxiliaryConvs(this.base.conv7Channels, common);

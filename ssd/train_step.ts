@@ -13,6 +13,17 @@ export interface TrainStepResult {
   nPositives: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** Where the step's time went, in milliseconds (`ssd train --profile` prints them). */
+  timings: StepTimings;
+}
+
+/** Milliseconds of each part of a step. */
+export interface StepTimings {
+  forward: number;
+  loss: number;
+  backward: number;
+  /** Gradient clipping and the SGD update. */
+  optimizer: number;
 }
 
 export interface TrainStepOptions extends MultiboxOptions {
@@ -31,24 +42,29 @@ export async function trainStep(
   targets: ImageTargets[],
   options: TrainStepOptions = {},
 ): Promise<TrainStepResult> {
+  const t0 = performance.now();
   const { locs, scores } = await model.forward(images); // (N, 8732, 4), (N, 8732, n_classes)
+  const t1 = performance.now();
   const result = multiboxLoss(locs, scores, targets, model.priorsCxcy, options);
   if (!Number.isFinite(result.loss)) {
     throw new Error(`trainStep: the loss is ${result.loss} (loc ${result.locLoss}, conf ${result.confLoss}); stopping before the weights are damaged`);
   }
+  const t2 = performance.now();
   optimizer.zeroGrad();
   await model.backwardToParameters(result.dLocs, result.dScores); // the images need no gradient
-  const gradNorm = options.maxGradNorm === undefined ? clipGradNorm(model.parameters(), Infinity) : clipGradNorm(model.parameters(), options.maxGradNorm);
+  const t3 = performance.now();
+  const gradNorm = await clipGradNorm(model.parameters(), options.maxGradNorm ?? Infinity, model.kernels);
   if (!Number.isFinite(gradNorm)) {
     throw new Error(`trainStep: the gradient norm is ${gradNorm}; stopping before the weights are damaged (try a lower learning rate)`);
   }
-  optimizer.step();
+  await optimizer.step();
   model.clearCache();
-  return { loss: result.loss, locLoss: result.locLoss, confLoss: result.confLoss, nPositives: result.nPositives, gradNorm };
+  const timings = { forward: t1 - t0, loss: t2 - t1, backward: t3 - t2, optimizer: performance.now() - t3 };
+  return { loss: result.loss, locLoss: result.locLoss, confLoss: result.confLoss, nPositives: result.nPositives, gradNorm, timings };
 }
 
 /** SGD as the SSD paper sets it up: momentum 0.9, weight decay 5e-4, biases at twice the learning rate. */
 export function ssdOptimizer(model: SSD300, lr: number): SGD {
   for (const [name, p] of model.namedParameters()) if (name.endsWith('.bias')) p.lrMult = 2;
-  return new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: 5e-4 });
+  return new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: 5e-4, kernels: model.kernels });
 }

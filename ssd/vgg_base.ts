@@ -58,6 +58,11 @@ export interface SsdPartOptions extends LayerOptions {
   baseInit?: 'pytorch' | 'kaiming';
   /** A batch norm after every base and auxiliary conv, before its ReLU (to train from scratch). */
   batchNorm?: boolean;
+  /**
+   * Initial weights of the prediction convs: 'xavier' (default, the reference SSD's) or 'normal'
+   * (std 0.01, the heads start by scoring every class alike: see layers/conv2d.ts).
+   */
+  headInit?: 'xavier' | 'normal';
 }
 
 /** The batch norm that follows a conv: 'conv4_3' -> 'bn4_3', 'conv7' -> 'bn7'. */

@@ -86,6 +86,19 @@ export class Rng {
   }
 }
 
+/**
+ * A seed for item `index` of a stream of items drawn from `seed` (e.g. the augmentation of the
+ * image at position `index` of an epoch): a hash of the two (murmur3's finalizer), so that items
+ * get unrelated generators (new Rng(deriveSeed(seed, i))) whatever the order they are made in,
+ * on whichever thread.
+ */
+export function deriveSeed(seed: number, index: number): number {
+  let h = (seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }

@@ -22,7 +22,7 @@ import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
 import {
   BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
-  MaxPoolResult,
+  MaxPoolResult, SgdStep,
 } from '../kernels';
 import * as reference from '../cpu/reference';
 import { GpuJsMode, GpuJsRuntime } from './runtime';
@@ -137,6 +137,20 @@ export class GpuJsKernels implements Kernels {
 
   async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
     return reference.batchNormBackwardInput(dy, x, gradient);
+  }
+
+  // The optimizer's pieces: the reference's loops (the parameters are ordinary memory; a pass in
+  // JavaScript over them costs what copying them elsewhere would).
+  async sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void> {
+    reference.sgdStep(value, grad, buf, step);
+  }
+
+  async sumOfSquares(t: Tensor): Promise<number> {
+    return reference.sumOfSquares(t);
+  }
+
+  async scaleInPlace(t: Tensor, s: number): Promise<void> {
+    reference.scaleInPlace(t, s);
   }
 
   async reluForward(x: Tensor): Promise<Tensor> {

@@ -16,7 +16,7 @@ import { Shape, Tensor, sizeOf } from '../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
 import {
   BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
-  MaxPoolResult,
+  MaxPoolResult, SgdStep,
 } from '../kernels';
 import {
   ConvJob, ConvPass, convFlops, convMethod, kBlocks, packedAFloats, planConvTasks, roundUp, rowOffsets,
@@ -26,6 +26,8 @@ import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileMo
 import { SWEEP_TASK_FIELDS, planSweepTasks, writePoolGeometry } from './sweep';
 import { Job, WasmThreads, runJobTasks } from './threads';
 import { BLOCK_ALIGN, WasmHeap } from './heap';
+import { SGD_CHUNK, sgdChunks } from './sgd';
+import * as reference from '../cpu/reference';
 
 export interface WasmKernelsOptions {
   /** Threads in all, the main thread included (threads - 1 workers). Default: os.availableParallelism(). */
@@ -67,10 +69,14 @@ export interface WasmKernelsOptions {
   maxHeapBytes?: number;
 }
 
+function f32(t: Tensor): Float32Array {
+  return t.data as Float32Array;
+}
+
 /**
  * An operand of a call (see place): an input tensor or Int32Array (max pooling's argmax), copied
- * into the call's scratch unless it is resident; { out } the space for an output, in place when resident; a
- * number, that many floats of scratch; null, undefined or 0, none.
+ * into the call's scratch unless it is resident; { out } the space for an output, in place when
+ * resident; a number, that many floats of scratch; null, undefined or 0, none.
  */
 type Operand = Tensor | Int32Array | { out: Tensor } | number | null | undefined;
 
@@ -546,6 +552,25 @@ export class WasmKernels implements Kernels {
         quadruples[4 * c + 3] = d[c] - b[c] * lo; // shift
       }
     }
+  }
+
+  // The optimizer: SGD's float32 step in WebAssembly SIMD (sgd.ts), through the scratch in
+  // chunks; gradient clipping's two passes are the reference's loops (the gradients are ordinary
+  // memory, and a pass in JavaScript over them costs what copying them here would).
+
+  sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void> {
+    return this.exclusive(() => {
+      const [scratch] = this.arena([3 * SGD_CHUNK]);
+      sgdChunks(this.wasm, this.memory, scratch, f32(value), f32(grad), buf === null ? null : f32(buf), step);
+    });
+  }
+
+  async sumOfSquares(t: Tensor): Promise<number> {
+    return reference.sumOfSquares(t);
+  }
+
+  async scaleInPlace(t: Tensor, s: number): Promise<void> {
+    reference.scaleInPlace(t, s);
   }
 
   // ReLU runs in WebAssembly (relu.wat): branch-free, on resident tensors in place.

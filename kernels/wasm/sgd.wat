@@ -1,16 +1,15 @@
 ;; One step of SGD with momentum and weight decay on float32 parameters, in WebAssembly SIMD, with
-;; the arithmetic of layers/sgd.ts (stepFloat32) to the bit: every product and sum in float64,
+;; the arithmetic of kernels/cpu/reference.ts (stepFloat32) to the bit: every product and sum in float64,
 ;; rounded to float32 where PyTorch rounds. Four parameters at a time, each f32x4 split into two
 ;; f64x2 halves:
 ;;   d   = f32(grad + wd * value)
 ;;   buf = d                           (mode 1, the first step)
 ;;   buf = f32(f32(momentum * buf) + d) (mode 2)
 ;;   value = f32(value + lr * buf)     (value + lr * d in mode 0, without momentum: buf unused)
-;; n is a multiple of 4 (kernels/wasm/sgd.ts pads the last chunk). The memory is the optimizer's
-;; own, not the kernels' shared one.
+;; n is a multiple of 4 (kernels/wasm/sgd.ts pads the last chunk).
 
 (module
-  (import "env" "memory" (memory 1 65536))
+  (import "env" "memory" (memory 1 65536 shared))
 
   ;; (The conversions are written out in the loop: V8 does not inline calls between WebAssembly
   ;; functions, and helpers for them made the step five times slower.)

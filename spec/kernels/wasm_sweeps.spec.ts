@@ -162,6 +162,7 @@ describe('kernels/wasm: memory over repeated sweeps', () => {
         const { y, argmax } = await k.maxPool2dForward(x, pool);
         k.release(await k.maxPool2dBackward(y, argmax, x.shape, pool));
         k.release(y);
+        k.release(argmax);
         const { y: normalized, norm } = await k.l2NormForward(x, scale, 1e-10);
         const { dx } = await k.l2NormBackward(dy, x, scale, norm);
         for (const t of [normalized, norm, dx]) k.release(t);

@@ -10,6 +10,9 @@ import { Conv2d } from '../../layers/conv2d';
 import { ReLU } from '../../layers/relu';
 import { Sequential } from '../../layers/sequential';
 import { SGD, clipGradNorm } from '../../layers/sgd';
+import { Kernels } from '../../kernels/kernels';
+import { referenceKernels } from '../../kernels/cpu/reference';
+import { createKernels } from '../../kernels/select';
 import { expectClose } from '../helpers/gradcheck';
 
 interface FixtureTensor {
@@ -37,24 +40,28 @@ const fixtures = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../spec/
 const load = (t: FixtureTensor): Tensor => fromFlat(t.data, t.shape);
 
 describe('layers/SGD', () => {
-  it('momentum by hand: p=1, g=0.5, lr=0.1, momentum=0.9 gives 0.95 then 0.855', () => {
+  let wasmKernels: Kernels;
+  before(async () => (wasmKernels = await createKernels('wasm')));
+  after(() => wasmKernels.dispose());
+
+  it('momentum by hand: p=1, g=0.5, lr=0.1, momentum=0.9 gives 0.95 then 0.855', async () => {
     const p = new Parameter(fromFlat([1], [1], 'float64'));
     const sgd = new SGD([p], { lr: 0.1, momentum: 0.9 });
     p.grad.data[0] = 0.5;
-    sgd.step(); // buf = 0.5, p = 1 - 0.05
+    await sgd.step(); // buf = 0.5, p = 1 - 0.05
     expect(p.value.data[0]).to.be.closeTo(0.95, 1e-15);
-    sgd.step(); // buf = 0.9 * 0.5 + 0.5 = 0.95, p = 0.95 - 0.095
+    await sgd.step(); // buf = 0.9 * 0.5 + 0.5 = 0.95, p = 0.95 - 0.095
     expect(p.value.data[0]).to.be.closeTo(0.855, 1e-15);
   });
 
-  it('weight decay adds weightDecay * p to the gradient, and lrMult scales the rate', () => {
+  it('weight decay adds weightDecay * p to the gradient, and lrMult scales the rate', async () => {
     const p = new Parameter(fromFlat([2], [1], 'float64'), { lrMult: 2 });
     const sgd = new SGD([p], { lr: 0.1, weightDecay: 0.5 });
-    sgd.step(); // grad 0 + 0.5 * 2 = 1; p = 2 - 0.2 * 1
+    await sgd.step(); // grad 0 + 0.5 * 2 = 1; p = 2 - 0.2 * 1
     expect(p.value.data[0]).to.be.closeTo(1.8, 1e-15);
   });
 
-  for (const wasm of [true, false]) it(`matches torch.optim.SGD over 3 steps (momentum 0.9, weight decay 5e-4, biases at twice the rate), ${wasm ? 'WebAssembly' : 'JavaScript'} step`, () => {
+  for (const wasm of [true, false]) it(`matches torch.optim.SGD over 3 steps (momentum 0.9, weight decay 5e-4, biases at twice the rate), ${wasm ? 'WebAssembly' : 'JavaScript'} step`, async () => {
     const f = fixtures.sgd;
     const params = new Map<string, Parameter>();
     const lrOf = new Map<string, number>();
@@ -63,27 +70,27 @@ describe('layers/SGD', () => {
     for (const [name, t] of Object.entries(f.initial_params)) {
       params.set(name, new Parameter(load(t), { lrMult: (lrOf.get(name) as number) / baseLr }));
     }
-    const sgd = new SGD([...params.values()], { lr: baseLr, momentum: f.momentum, weightDecay: f.weight_decay, wasm });
-    f.steps.forEach((step, k) => {
+    const sgd = new SGD([...params.values()], { lr: baseLr, momentum: f.momentum, weightDecay: f.weight_decay, kernels: wasm ? wasmKernels : referenceKernels });
+    for (const [k, step] of f.steps.entries()) {
       for (const [name, g] of Object.entries(step.grads)) (params.get(name) as Parameter).grad.data.set(g.data);
-      sgd.step();
+      await sgd.step();
       for (const [name, expected] of Object.entries(step.params_after)) {
         // float32 parameters, rounded where PyTorch rounds: bit for bit the same
         expectClose((params.get(name) as Parameter).value, load(expected), 0, 0, `step ${k + 1} ${name}`);
       }
-    });
+    }
   });
 
-  it('the WebAssembly step equals the JavaScript loop bit for bit: with momentum (first and later steps) and without, any length', () => {
+  it('the WebAssembly step equals the JavaScript loop bit for bit: with momentum (first and later steps) and without, any length', async () => {
     // lengths around the 4-wide vectors and the 65,536-float chunks
     const lengths = [1, 3, 4, 7, 65536, 65539, 140001];
     for (const momentum of [0.9, 0]) {
       const make = (): Parameter[] => lengths.map((n, i) => new Parameter(randNormal([n], new Rng(700 + i)), { lrMult: i % 2 === 0 ? 1 : 2 }));
       const [js, wasm] = [make(), make()];
-      const optimizers = [new SGD(js, { lr: 0.01, momentum, weightDecay: 5e-4, wasm: false }), new SGD(wasm, { lr: 0.01, momentum, weightDecay: 5e-4, wasm: true })];
+      const optimizers = [new SGD(js, { lr: 0.01, momentum, weightDecay: 5e-4 }), new SGD(wasm, { lr: 0.01, momentum, weightDecay: 5e-4, kernels: wasmKernels })];
       for (let step = 0; step < 3; step++) {
         [js, wasm].forEach((params) => params.forEach((p, i) => p.grad.data.set(randNormal([lengths[i]], new Rng(800 + 10 * step + i)).data)));
-        for (const o of optimizers) o.step();
+        for (const o of optimizers) await o.step();
         js.forEach((p, i) => {
           const where = `momentum ${momentum}, step ${step + 1}, ${lengths[i]} values`;
           expect(Array.from(wasm[i].value.data), `${where}: value`).to.deep.equal(Array.from(p.value.data));
@@ -112,29 +119,29 @@ describe('layers/SGD', () => {
     const [before, dy] = await lossAndGrad();
     sgd.zeroGrad();
     await net.backward(dy);
-    sgd.step();
+    await sgd.step();
     const [after] = await lossAndGrad();
     expect(after).to.be.below(before);
   });
 });
 
 describe('layers/clipGradNorm', () => {
-  it('matches torch.nn.utils.clip_grad_norm_: returns the norm and scales by max_norm / (norm + 1e-6)', () => {
+  it('matches torch.nn.utils.clip_grad_norm_: returns the norm and scales by max_norm / (norm + 1e-6)', async () => {
     const f = fixtures.clip_grad_norm;
     const params = Object.values(f.grads_before).map((g) => {
       const p = new Parameter(load(g));
       p.grad.data.set(g.data);
       return p;
     });
-    const norm = clipGradNorm(params, f.max_norm);
+    const norm = await clipGradNorm(params, f.max_norm);
     expect(norm).to.be.closeTo(f.total_norm, 1e-6 * f.total_norm);
     Object.values(f.grads_after).forEach((g, k) => expectClose(params[k].grad, load(g), 1e-8, 1e-6, `grad ${k}`));
   });
 
-  it('leaves gradients alone when their norm is below the limit', () => {
+  it('leaves gradients alone when their norm is below the limit', async () => {
     const p = new Parameter(fromFlat([0, 0], [2]));
     p.grad.data.set([3, 4]);
-    expect(clipGradNorm([p], 10)).to.equal(5);
+    expect(await clipGradNorm([p], 10)).to.equal(5);
     expect(Array.from(p.grad.data)).to.deep.equal([3, 4]);
   });
 });

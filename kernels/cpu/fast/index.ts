@@ -12,7 +12,7 @@ import { Shape, Tensor } from '../../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../../geometry';
 import {
   BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
-  MaxPoolResult,
+  MaxPoolResult, SgdStep,
 } from '../../kernels';
 import { ConvJob, ConvPass, convFlops, planConvTasks, prepackConvJob, prepackedLength, runConvTasks } from './conv';
 import { scratchF64 } from './gemm';
@@ -218,6 +218,20 @@ export class CpuKernels implements Kernels {
 
   async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
     return reference.batchNormBackwardInput(dy, x, gradient);
+  }
+
+  // The optimizer's pieces: the reference's loops (the parameters are ordinary memory; a pass in
+  // JavaScript over them costs what copying them elsewhere would).
+  async sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void> {
+    reference.sgdStep(value, grad, buf, step);
+  }
+
+  async sumOfSquares(t: Tensor): Promise<number> {
+    return reference.sumOfSquares(t);
+  }
+
+  async scaleInPlace(t: Tensor, s: number): Promise<void> {
+    reference.scaleInPlace(t, s);
   }
 
   async reluForward(x: Tensor): Promise<Tensor> {
