@@ -38,7 +38,6 @@
 //
 // Everything is computed in float64; the gradients come back in the dtypes of the predictions.
 
-import { logSoftmax } from '../tensor/ops';
 import { Tensor, assertShape, shapeToString } from '../tensor/tensor';
 import { matchPriors } from './matching';
 
@@ -229,11 +228,22 @@ export function multiboxLoss(
       }
     }
 
-    // Confidence, equation (3): cross-entropy of every prior of this image, through a float64 log-softmax.
-    const perImage = nPriors * nClasses;
-    const scores = new Tensor([nPriors, nClasses], Float64Array.from(predScores.data.subarray(i * perImage, (i + 1) * perImage))); // (n_priors, n_classes)
-    const logProbs = logSoftmax(scores); // (n_priors, n_classes)
-    const ce = crossEntropyPerPrior(logProbs, classTargets); // (n_priors)
+    // Confidence, equation (3): cross-entropy of every prior of this image, through a float64
+    // log-softmax: log p(c) = score(c) - logSum with logSum = max + log(sum over c of
+    // exp(score(c) - max)) (the max keeps exp from overflowing), as tensor/ops.ts's logSoftmax,
+    // written out here so that only the logSum of each prior is kept, not every log-probability.
+    const scores = predScores.data; // (N, n_priors, n_classes)
+    const logSum = new Float64Array(nPriors); // (n_priors)
+    const ce = new Float64Array(nPriors); // (n_priors)
+    for (let p = 0; p < nPriors; p++) {
+      const at = (i * nPriors + p) * nClasses;
+      let max = -Infinity;
+      for (let c = 0; c < nClasses; c++) max = Math.max(max, scores[at + c]);
+      let sumExp = 0;
+      for (let c = 0; c < nClasses; c++) sumExp += Math.exp(scores[at + c] - max);
+      logSum[p] = max + Math.log(sumExp);
+      ce[p] = -(scores[at + classTargets[p]] - logSum[p]);
+    }
 
     // Hard negative mining, within this image: 3 negatives for each of its own positives.
     const hardNegatives = hardNegativeMask(ce, classTargets, negPosRatio * nPosImage); // (n_priors)
@@ -243,7 +253,7 @@ export function multiboxLoss(
       if (classTargets[p] === 0 && !hardNegatives[p]) continue;
       confSum += ce[p];
       for (let c = 0; c < nClasses; c++) {
-        const softmax = Math.exp(logProbs.data[p * nClasses + c]);
+        const softmax = Math.exp(scores[(i * nPriors + p) * nClasses + c] - logSum[p]);
         const onehot = c === classTargets[p] ? 1 : 0;
         dScores.data[(i * nPriors + p) * nClasses + c] = (softmax - onehot) / nPositives;
       }
