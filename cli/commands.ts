@@ -10,14 +10,16 @@ import { spawnSync } from 'child_process';
 import { parseArgs } from 'util';
 import { Kernels } from '../kernels/kernels';
 import { BACKEND_NAMES, createKernels, defaultBackendName, isBackendName } from '../kernels/select';
-import { SSD300 } from '../ssd/ssd300';
+import { SSD300, WIDTH_DIVISORS } from '../ssd/ssd300';
 import { formatSummary, summarize } from '../ssd/summary';
 import { ApMethod } from '../ssd/evaluate';
 import { readVocClassNames, readVocDataset, writeVocDataset } from '../data/voc';
 import { DEFAULT_MAX_PIXELS, DecodeOptions, readImage, writePng } from '../data/image_files';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_TASK } from '../data/synthetic';
+import { Sample, samplesFingerprint } from '../data/annotations';
 import { DataSource, diskSource } from '../data/source';
-import { train } from '../train/trainer';
+import { curvesPath, train } from '../train/trainer';
+import { withFingerprint } from '../train/checkpoint';
 import { SCHEDULE_KINDS, ScheduleKind } from '../train/schedule';
 import { detectImages, evaluateModel, formatEvaluation } from '../train/evaluate';
 import { drawDetections } from '../train/draw_detections';
@@ -25,9 +27,10 @@ import { augmentationPreview } from '../train/augmentation_preview';
 import { loadModel } from './model_files';
 import { explainCommand } from './explain';
 import { commandHelp, isCommandName, overview } from './help';
-import { classList, fraction, num, positive, required, valuesGlued } from './options';
-import { makeDirectory } from '../tensor/files';
+import { classList, fraction, num, positive, required, threadCount, valuesGlued } from './options';
+import { checkCanWrite, lockOutput, makeDirectory } from '../tensor/files';
 import { uniqueOutputNames } from './output_names';
+import { NamedPath, checkOutputs } from './outputs';
 
 const OPTIONS = {
   backend: { type: 'string' },
@@ -80,7 +83,7 @@ function decodeOptions(values: Values): DecodeOptions {
 
 async function backend(values: Values): Promise<Kernels> {
   const name = values.backend ?? defaultBackendName();
-  const kernels = await createKernels(name, { threads: values.threads === undefined ? undefined : num(values, 'threads', 1, true) });
+  const kernels = await createKernels(name, { threads: threadCount(values) });
   console.error(`backend: ${kernels.name}${values.backend === undefined ? ' (default; choose with --backend)' : ''}`);
   return kernels;
 }
@@ -95,10 +98,32 @@ function checkWritableDirectory(dir: string, refusal: string): void {
   }
 }
 
-/** Fail before training, not after the first epoch, if the checkpoint cannot be written. */
-function checkWritable(file: string): void {
+/**
+ * Fail before any work, not after the first epoch, if an output file cannot be written: its
+ * folder is made and a file of the temporary's name (the longest name the write uses) is created
+ * and removed there. A 100,000-character --out used to fail only after training.
+ */
+function checkWritable(file: string, what: string): void {
   checkWritableDirectory(path.dirname(path.resolve(file)), `--out ${file}: cannot write there`);
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error(`--out ${file}: is a directory`);
+  try {
+    checkCanWrite(file, what);
+  } catch (e) {
+    throw new Error(`--out ${file}: cannot write there (${(e as Error).message})`);
+  }
+}
+
+/** Every file of a data set that a command reads: the images and annotations, by their own names (links included). */
+function dataSetFiles(samples: readonly Sample[]): NamedPath[] {
+  return samples.flatMap((s) => [
+    { path: s.imagePath, what: 'the data set\'s image' },
+    ...(s.annotationPath === undefined ? [] : [{ path: s.annotationPath, what: 'the data set\'s annotation' }]),
+  ]);
+}
+
+/** Take the lock of an output for this run (see lockOutput); a stale lock taken over is said on stderr. */
+function lock(output: string, what: string): void {
+  lockOutput(output, what, (message) => console.error(message));
 }
 
 /** The class list: --classes, else the names in the annotations (printed, so the user sees them). */
@@ -129,6 +154,8 @@ function makeSyntheticCommand(v: Values): void {
   if (!(task.minSide > 0 && task.minSide <= task.maxSide)) {
     throw new Error(`--min-side ${task.minSide} and --max-side ${task.maxSide}: need 0 < min-side <= max-side <= 1`);
   }
+  checkWritableDirectory(root, `--out ${root}: cannot write the data set there`);
+  lock(path.join(root, '.ssd-make-synthetic'), `the data set ${root}`);
   writeVocDataset(root, 'trainval', makeSyntheticDataset(positive(v, 'train', true) ?? 200, seed, task), classes);
   writeVocDataset(root, 'test', makeSyntheticDataset(positive(v, 'test', true) ?? 50, seed + 1, task), classes);
   console.log(`wrote ${root}: splits trainval and test; train with --classes synthetic`);
@@ -153,11 +180,20 @@ async function detectCommand(v: Values, files: readonly string[]): Promise<void>
   const decode = decodeOptions(v);
   const outDir = v.out ?? 'detections';
   const outNames = uniqueOutputNames(files);
+  const outFiles = outNames.map((name) => path.join(outDir, `${name}.detections.png`));
+  // a picture must never replace an input (an image called X.detections.png, the weights): it
+  // would be overwritten, and then read back as an input
+  checkOutputs(
+    outFiles.map((f, i) => ({ path: f, what: `the picture of ${files[i]}` })),
+    [...files.map((f) => ({ path: f, what: 'the input image' })), { path: weights, what: 'the --weights file' }],
+  );
+  threadCount(v);
   const kernels = await backend(v);
   const failed: string[] = [];
   try {
     const { model, classes } = loadModel(weights, kernels);
     checkWritableDirectory(outDir, `--out ${outDir}: cannot write pictures there`);
+    lock(path.join(outDir, '.ssd-detect'), `the pictures in ${outDir}`);
     for (const [i, file] of files.entries()) {
       try {
         const image = readImage(file, decode);
@@ -167,7 +203,7 @@ async function detectCommand(v: Values, files: readonly string[]): Promise<void>
           const { pixels, clipped } = boxInPixels(d.box, image.width, image.height);
           console.log(`  ${classes[d.label].padEnd(12)} ${d.score.toFixed(3)}  [${pixels.join(', ')}]${clipped ? '  clipped' : ''}`);
         }
-        const outFile = path.join(outDir, `${outNames[i]}.detections.png`);
+        const outFile = outFiles[i];
         writePng(outFile, drawDetections(image, found, classes, minScore));
         console.log(`  -> ${outFile}`);
       } catch (e) {
@@ -191,9 +227,7 @@ async function trainCommand(v: Values): Promise<void> {
   const maxSteps = positive(v, 'max-steps', true);
   const maxMinutes = positive(v, 'max-minutes', false);
   const batchNorm = v['batch-norm'] === true;
-  // batch norm takes large rates: 0.01 at batch 8 (0.015 made the gradient norm spike and some
-  // classes collapse in the demo), scaled with the batch (the linear scaling rule)
-  const lr = positive(v, 'lr', false) ?? (batchNorm ? (0.01 * batchSize) / 8 : 1e-3);
+  const lrOption = positive(v, 'lr', false);
   const warmupSteps = num(v, 'warmup', 100, true);
   if (warmupSteps < 0) throw new Error(`--warmup: expected a non-negative integer, got '${v.warmup}'`);
   const maxGradNorm = positive(v, 'max-grad-norm', false) ?? 10;
@@ -215,23 +249,49 @@ async function trainCommand(v: Values): Promise<void> {
   const baseInit = v['base-init'] ?? 'kaiming';
   if (baseInit !== 'kaiming' && baseInit !== 'pytorch') throw new Error(`--base-init: expected kaiming or pytorch, got '${baseInit}'`);
   const decode = decodeOptions(v);
+  const widthDivisor = v['width-divisor'] === undefined ? undefined : num(v, 'width-divisor', 1, true);
+  if (widthDivisor !== undefined && !WIDTH_DIVISORS.includes(widthDivisor)) {
+    throw new Error(`--width-divisor: expected one of ${WIDTH_DIVISORS.join(', ')}, got '${v['width-divisor']}'`);
+  }
+  threadCount(v);
   const out = v.out ?? 'ssd300.safetensors';
-  checkWritable(out);
+  const outputs = [
+    { path: out, what: 'the checkpoint (--out)' },
+    { path: curvesPath(out), what: 'the training curves' },
+  ];
+  // The checkpoint may be the one resumed from (that is how a run goes on); nothing else may be an input.
+  const resumeFile = v.resume === undefined ? [] : [{ path: v.resume, what: 'the --resume checkpoint' }];
+  checkOutputs(outputs, [], [{ path: root, what: 'the data set' }]);
+  checkOutputs(outputs.slice(1), resumeFile);
+  for (const o of outputs) checkWritable(o.path, o.what);
+  lock(out, 'the checkpoint');
 
   const classes = classesOf(v, root, split);
-  const readOptions = { allowEmpty: v['allow-empty'] === true, skipBad: v['skip-bad'] === true };
-  const trainSet = diskSource(readVocDataset(root, split, classes, readOptions), decode);
+  const readOptions = { allowEmpty: v['allow-empty'] === true, skipBad: v['skip-bad'] === true, decode };
+  const samples = readVocDataset(root, split, classes, readOptions);
+  const evalSamples = evalEvery === undefined ? undefined : readVocDataset(root, v['eval-split'] ?? 'test', classes, { ...readOptions, allowEmpty: true });
+  // the data set's files by their own names too: an image of it may be a link to a file elsewhere
+  checkOutputs(outputs, [...dataSetFiles(samples), ...dataSetFiles(evalSamples ?? [])]);
+  const trainSet = withFingerprint(diskSource(samples, decode), samplesFingerprint(samples, root));
   // evaluation counts the false positives on images without objects: they are always welcome there
-  const evalData: DataSource | undefined =
-    evalEvery === undefined ? undefined : diskSource(readVocDataset(root, v['eval-split'] ?? 'test', classes, { ...readOptions, allowEmpty: true }), decode);
+  const evalData: DataSource | undefined = evalSamples === undefined ? undefined : diskSource(evalSamples, decode);
   const kernels = await backend(v);
   let model: SSD300;
   if (v.resume !== undefined) {
+    // the model is the checkpoint's: options that say otherwise are errors, not ignored
     model = loadModel(v.resume, kernels).model;
     if (model.nClasses !== classes.length) throw new Error(`--resume ${v.resume}: has ${model.nClasses} classes, the data set ${classes.length}`);
+    if (widthDivisor !== undefined && widthDivisor !== model.widthDivisor) {
+      throw new Error(`--width-divisor ${widthDivisor}: the checkpoint ${v.resume} has width divisor ${model.widthDivisor} (leave the option out to resume it)`);
+    }
+    if (batchNorm && !model.batchNorm) throw new Error(`--batch-norm: the checkpoint ${v.resume} has no batch norm (leave the option out to resume it)`);
   } else {
-    model = new SSD300({ nClasses: classes.length, widthDivisor: num(v, 'width-divisor', 1, true), kernels, seed, baseInit, batchNorm });
+    model = new SSD300({ nClasses: classes.length, widthDivisor: widthDivisor ?? 1, kernels, seed, baseInit, batchNorm });
   }
+  // batch norm takes large rates: 0.01 at batch 8 (0.015 made the gradient norm spike and some
+  // classes collapse in the demo), scaled with the batch (the linear scaling rule); the model's
+  // own batch norm decides, so that a resumed run keeps the rate it was trained with
+  const lr = lrOption ?? (model.batchNorm ? (0.01 * batchSize) / 8 : 1e-3);
   console.log(
     `training on ${trainSet.length} images, ${classes.length} classes, width divisor ${model.widthDivisor}${model.batchNorm ? ', batch norm' : ''}; ` +
       `lr ${lr} (${schedule}, warm-up ${warmupSteps}); checkpoints to ${out}`,
@@ -258,8 +318,13 @@ function augmentPreviewCommand(v: Values): void {
   const count = positive(v, 'count', true) ?? 8;
   const seed = num(v, 'seed', 0, true);
   const decode = decodeOptions(v);
+  const output = { path: out, what: 'the preview (--out)' };
+  checkOutputs([output], [], [{ path: root, what: 'the data set' }]);
+  checkWritable(out, 'the preview');
+  lock(out, 'the preview');
   const classes = classesOf(v, root, split);
-  const samples = readVocDataset(root, split, classes, { allowEmpty: v['allow-empty'] === true, skipBad: v['skip-bad'] === true });
+  const samples = readVocDataset(root, split, classes, { allowEmpty: v['allow-empty'] === true, skipBad: v['skip-bad'] === true, decode });
+  checkOutputs([output], dataSetFiles(samples));
   writePng(out, augmentationPreview(diskSource(samples, decode), classes, count, seed));
   console.log(`wrote ${out}: ${count} training images as the augmentations make them, with their boxes`);
 }
@@ -275,7 +340,7 @@ async function evalCommand(v: Values): Promise<void> {
   try {
     const { model, classes } = loadModel(weights, kernels);
     // images without objects are part of a test set: detections on them are false positives
-    const samples = readVocDataset(root, split, classes, { allowEmpty: true, skipBad: v['skip-bad'] === true });
+    const samples = readVocDataset(root, split, classes, { allowEmpty: true, skipBad: v['skip-bad'] === true, decode });
     const result = await evaluateModel(model, diskSource(samples, decode), method, (line) => console.error(line));
     if (Number.isNaN(result.mAP)) {
       // every object of the split is marked difficult, or there is none: no class has an object that counts
@@ -318,7 +383,7 @@ async function main(argv: string[]): Promise<void> {
   const v = values as Values;
   // the options every command takes are checked even where the command has no use for them
   if (v.backend !== undefined && !isBackendName(v.backend)) throw new Error(`--backend: expected one of ${BACKEND_NAMES.join(', ')}, got '${v.backend}'`);
-  positive(v, 'threads', true);
+  threadCount(v);
   if (command !== 'detect' && positionals.length > 0) {
     throw new Error(`${command}: unexpected argument '${positionals[0]}' (see \`ssd ${command} --help\`)`);
   }

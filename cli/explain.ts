@@ -5,19 +5,21 @@
 // scene; predictions from --weights, else made-up ones (explain/scene.ts), so every picture works
 // at once. This file only parses options and reads and writes files.
 
-import * as fs from 'fs';
 import { parseArgs } from 'util';
 import { createKernels, defaultBackendName } from '../kernels/select';
 import { RgbImage } from '../data/image';
 import { readImage, writePng } from '../data/image_files';
 import { resizeBilinear } from '../data/resize';
 import { prepareForSSD, SSD_INPUT_SIZE } from '../data/image_tensor';
-import { parseVocAnnotation } from '../data/voc';
+import { MAX_ANNOTATION_BYTES, parseVocAnnotation } from '../data/voc';
 import { PLAIN_BACKGROUND } from '../explain/draw';
 import { Tensor } from '../tensor/tensor';
 import { createPriors } from '../ssd/priors';
 import { loadModel } from './model_files';
-import { classList } from './options';
+import { classList, threadCount } from './options';
+import { checkOutputs } from './outputs';
+import { checkCanWrite, lockOutput, makeDirectory, readFileNamed } from '../tensor/files';
+import * as path from 'path';
 import { commandHelp } from './help';
 import { renderPriors } from '../explain/priors';
 import { renderMatching } from '../explain/matching';
@@ -66,13 +68,28 @@ export async function explainCommand(args: string[]): Promise<void> {
   if (rest.length > 0) throw new Error(`explain: one image at most, got ${positionals.length - 1}`);
   const out = values.out;
   if (out === undefined || out === '') throw new Error('explain: --out FILE.png is required');
+  // the picture must not replace what it is drawn from, whatever name it goes by
+  const inputs = [
+    ...(imageFile === undefined ? [] : [{ path: imageFile, what: 'the image' }]),
+    ...(values.annotation === undefined ? [] : [{ path: values.annotation, what: 'the --annotation file' }]),
+    ...(values.weights === undefined ? [] : [{ path: values.weights, what: 'the --weights file' }]),
+  ];
+  checkOutputs([{ path: out, what: 'the picture (--out)' }], inputs);
+  const threads = threadCount(values);
+  try {
+    makeDirectory(path.dirname(path.resolve(out)));
+    checkCanWrite(out, 'the picture');
+  } catch (e) {
+    throw new Error(`--out ${out}: cannot write there (${(e as Error).message})`);
+  }
+  lockOutput(out, 'the picture', (message) => console.error(message));
 
   // The picture SSD sees: the image squeezed to 300 x 300 (boxes are fractions, so they still fit).
   const image: RgbImage | null = imageFile === undefined ? null : resizeBilinear(readImage(imageFile), SSD_INPUT_SIZE, SSD_INPUT_SIZE);
   const priorsCxcy = createPriors();
   const nPriors = priorsCxcy.shape[0];
   const needsModel = values.weights !== undefined && kind !== 'priors'; // matching takes only the class names from it
-  const kernels = needsModel ? await createKernels(values.backend ?? defaultBackendName(), { threads: values.threads === undefined ? undefined : number(values.threads, 'threads', 1) }) : null;
+  const kernels = needsModel ? await createKernels(values.backend ?? defaultBackendName(), { threads }) : null;
   const loaded = kernels !== null && values.weights !== undefined ? loadModel(values.weights, kernels) : null;
   // Class names: the weights file's, else --classes, else VOC's.
   const classes: readonly string[] = loaded?.classes ?? classList(values.classes ?? 'voc');
@@ -90,7 +107,8 @@ export async function explainCommand(args: string[]): Promise<void> {
   };
   const groundTruth = (): SceneObject[] => {
     if (values.annotation === undefined) return exampleObjects(classes.length);
-    const annotation = parseVocAnnotation(fs.readFileSync(values.annotation, 'utf8'), values.annotation, classes);
+    const xml = readFileNamed(values.annotation, 'VOC annotation', MAX_ANNOTATION_BYTES).toString('utf8');
+    const annotation = parseVocAnnotation(xml, values.annotation, classes);
     return annotation.objects.map((o) => ({ boxXy: [...o.boxXy], label: o.label }));
   };
 

@@ -104,7 +104,7 @@ export function isCommandName(name: string): name is CommandName {
 
 const EVERY_COMMAND = [
   `--backend ${BACKEND_NAMES.join('|')} (default: $SSD_BACKEND, else wasm where WebAssembly SIMD works, else cpu)`,
-  '--threads N (wasm and cpu backends; default: all cores)',
+  '--threads N (wasm and cpu backends; 1 to the number of cores, default: all of them)',
 ];
 
 const INDENT = ' '.repeat(20);

@@ -1,6 +1,7 @@
 // Reading the CLI's options: numbers with their option's name in every error, and class lists.
 
-import { VOC_CLASSES } from '../data/voc';
+import * as os from 'os';
+import { VOC_CLASSES, checkClassName } from '../data/voc';
 import { SYNTHETIC_CLASSES } from '../data/synthetic';
 
 /** Parsed option values: strings, or booleans for flags. */
@@ -23,6 +24,19 @@ export function positive(values: OptionValues, name: string, integer: boolean): 
   const v = num(values, name, 0, integer);
   if (!(v > 0)) throw new Error(`--${name}: expected a positive ${integer ? 'integer' : 'number'}, got '${values[name]}'`);
   return v;
+}
+
+/**
+ * --threads: 1 to the number of cores. More threads than cores only slow the kernels down, and
+ * each thread is a worker with memory of its own: `--threads 100000` failed on every image.
+ */
+export function threadCount(values: OptionValues): number | undefined {
+  const threads = positive(values, 'threads', true);
+  const cores = Math.max(1, os.availableParallelism());
+  if (threads !== undefined && threads > cores) {
+    throw new Error(`--threads: expected 1 to ${cores} (the cores of this machine), got '${values.threads}'`);
+  }
+  return threads;
 }
 
 /** A number in [0, 1] (a score, an overlap, a fraction of the image), or its default. */
@@ -59,11 +73,20 @@ export function required(values: OptionValues, name: string, command: string): s
   return v;
 }
 
-/** --classes: 'voc', 'synthetic' or a comma-separated list of names ('background' is put first). */
+/**
+ * --classes: 'voc', 'synthetic' or a comma-separated list of object class names; 'background'
+ * (class 0) is put first. A name given twice would make two classes of one name (the second never
+ * learned), and a list of 'background' alone no class to detect: both are errors.
+ */
 export function classList(spec: string): string[] {
   if (spec === 'voc') return [...VOC_CLASSES];
   if (spec === 'synthetic') return [...SYNTHETIC_CLASSES];
   const names = spec.split(',').map((s) => s.trim());
   if (names.length === 0 || names.some((n) => n === '')) throw new Error(`--classes: expected voc, synthetic or a comma-separated list, got '${spec}'`);
-  return ['background', ...names.filter((n) => n !== 'background')];
+  for (const name of names) checkClassName(name, '--classes');
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new Error(`--classes: '${twice}' is named twice`);
+  const objects = names.filter((n) => n !== 'background');
+  if (objects.length === 0) throw new Error(`--classes: name the classes of the objects ('background', class 0, is added by itself), got '${spec}'`);
+  return ['background', ...objects];
 }

@@ -2,6 +2,8 @@
 // bad box (inverted, empty, outside the image, NaN) from ever reaching the matching and the log
 // in the box encoding, where it would turn the loss into NaN, and is reported where it happens.
 
+import { createHash } from 'crypto';
+import * as path from 'path';
 import { RgbImage } from './image';
 import { DecodeOptions, readImage } from './image_files';
 
@@ -20,6 +22,8 @@ export interface ObjectAnnotation {
 /** One image of a data set on disk, with its objects; the pixels are read when needed. */
 export interface Sample {
   imagePath: string;
+  /** The annotation file it was read from, where there is one. */
+  annotationPath?: string;
   width: number;
   height: number;
   objects: ObjectAnnotation[];
@@ -86,4 +90,20 @@ export function loadSampleImage(sample: Sample, options: DecodeOptions = {}): Rg
 /** A deep copy of objects (boxes are arrays, so a shallow copy would share them). */
 export function cloneObjects(objects: readonly ObjectAnnotation[]): ObjectAnnotation[] {
   return objects.map((o) => ({ boxXy: [...o.boxXy], label: o.label, difficult: o.difficult }));
+}
+
+/**
+ * A fingerprint of a data set's image list: which images, in which order, of which sizes, with
+ * which objects. A training checkpoint keeps it, and resuming on another data set (another
+ * split, another seed of the synthetic set, the same ids relabelled) is refused: the shuffled order
+ * in the checkpoint indexes this list. Image paths count relative to `root`, so a data set that
+ * moved keeps its fingerprint. Written as '<count> images, sha256 <16 hex digits>'.
+ */
+export function samplesFingerprint(samples: readonly Sample[], root: string): string {
+  const hash = createHash('sha256');
+  for (const s of samples) {
+    const objects = s.objects.map((o) => [o.label, o.difficult ? 1 : 0, ...o.boxXy]);
+    hash.update(JSON.stringify([path.relative(root, s.imagePath).split(path.sep).join('/'), s.width, s.height, objects]) + '\n');
+  }
+  return `${samples.length} images, sha256 ${hash.digest('hex').slice(0, 16)}`;
 }

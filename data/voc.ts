@@ -17,9 +17,34 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { LabeledImage, ObjectAnnotation, Sample, validateObjects } from './annotations';
-import { encodeJpeg, encodePng, readImageSize } from './image_files';
+import { DecodeOptions, encodeJpeg, encodePng, readImageHeader } from './image_files';
 import { XmlElement, childNamed, parseXml } from './xml';
 import { readFileNamed, writeFileAtomic } from '../tensor/files';
+
+/** The largest annotation read: 16 MiB (a VOC annotation is about 1 kB; 10,000 objects take 3 MB). */
+export const MAX_ANNOTATION_BYTES = 16 * 2 ** 20;
+/** The largest image list read: 64 MiB (VOC's trainval lists 11,540 ids in 81 kB). */
+export const MAX_IMAGE_LIST_BYTES = 64 * 2 ** 20;
+
+/**
+ * Numbers as VOC's own tools read them (Python's int() for sizes, float() for coordinates):
+ * decimal digits, a sign, a point and an exponent. JavaScript's Number() would also take
+ * "0x20" (32), "0b11", "" (0) and "Infinity".
+ */
+const INTEGER = /^[0-9]+$/;
+const DECIMAL = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
+
+/** Why a number JavaScript would read ("0x20", "Infinity") is refused anyway: said after the value. */
+function decimalOnly(text: string): string {
+  return text.trim() !== '' && Number.isFinite(Number(text)) && Number(text) > 0 ? ' (decimal digits only, as VOC\'s tools read them)' : '';
+}
+
+/** A class name as it may appear in an annotation or in --classes: no control characters, not empty. */
+export function checkClassName(name: string, where: string): void {
+  if (name === '' || /[\u0000-\u001f\u007f-\u009f]/.test(name)) {
+    throw new Error(`${where}: ${JSON.stringify(name)} is not a usable class name (empty, or a control character in it)`);
+  }
+}
 
 /** Background, then the 20 VOC classes in the standard order: label k is VOC_CLASSES[k]. */
 export const VOC_CLASSES: readonly string[] = [
@@ -72,8 +97,8 @@ export function parseVocAnnotation(xml: string, source: string, classes: readonl
   const sizeOf = (name: string): number => {
     const text = field(sizeEl, name, '<size>');
     const value = Number(text);
-    if (text === '' || !Number.isInteger(value) || value <= 0) {
-      throw new Error(`${source}: <size><${name}> must be a positive integer, got "${text}"`);
+    if (!INTEGER.test(text) || !Number.isSafeInteger(value) || value <= 0) {
+      throw new Error(`${source}: <size><${name}> must be a positive integer, got ${JSON.stringify(text.slice(0, 40))}${decimalOnly(text)}`);
     }
     return value;
   };
@@ -85,6 +110,7 @@ export function parseVocAnnotation(xml: string, source: string, classes: readonl
   const objects = objectEls.map((el, i): ObjectAnnotation => {
     let where = `object ${i}`;
     const name = field(el, 'name', where);
+    checkClassName(name, `${source}: ${where} <name>`);
     where = `object ${i} (${name})`;
     const label = classes.indexOf(name);
     if (label < 1) {
@@ -100,8 +126,8 @@ export function parseVocAnnotation(xml: string, source: string, classes: readonl
     const coord = (name: string): number => {
       const text = field(boxEl, name, `${where} <bndbox>`);
       const value = Number(text);
-      if (text === '' || !Number.isFinite(value)) {
-        throw new Error(`${source}: ${where}: <${name}> must be a number, got "${text}"`);
+      if (!DECIMAL.test(text) || !Number.isFinite(value)) {
+        throw new Error(`${source}: ${where}: <${name}> must be a number, got ${JSON.stringify(text.slice(0, 40))}${decimalOnly(text)}`);
       }
       return value;
     };
@@ -179,16 +205,55 @@ function escapeXml(text: string): string {
 // Data sets
 // ---------------------------------------------------------------------------------------------
 
-/** The image ids listed in root/ImageSets/Main/<split>.txt (first word of each non-empty line). */
+/**
+ * The image ids listed in root/ImageSets/Main/<split>.txt: one per non-empty line, or an id and a
+ * flag -1, 0 or 1 (VOC's per-class lists, <class>_<split>.txt). An id names the files
+ * Annotations/<id>.xml and JPEGImages/<id>.jpg, so it is a plain file name: a '/', a '\\', '.'
+ * or '..' would lead elsewhere, outside the data set even, and is an error naming the line, as is
+ * a line of several words (an id with a space in it).
+ */
 export function readVocSplit(root: string, split: string): string[] {
+  if (split === '' || /[/\\\u0000]/.test(split) || split === '.' || split === '..') throw new Error(`split "${split}": expected a plain name (trainval, test, ...)`);
   const listPath = path.join(root, 'ImageSets', 'Main', `${split}.txt`);
-  const ids = readFileNamed(listPath, `VOC image list of split "${split}"`)
-    .toString('utf8')
-    .split(/\r?\n/)
-    .map((line) => line.trim().split(/\s+/)[0])
-    .filter((id) => id !== '');
+  const lines = readFileNamed(listPath, `VOC image list of split "${split}"`, MAX_IMAGE_LIST_BYTES).toString('utf8').split(/\r?\n/);
+  const ids: string[] = [];
+  lines.forEach((line, i) => {
+    const words = line.trim().split(/\s+/);
+    if (words[0] === '') return;
+    const where = `${listPath}: line ${i + 1}`;
+    if (words.length > 2 || (words.length === 2 && !/^(-1|0|1)$/.test(words[1]))) {
+      throw new Error(`${where}: ${JSON.stringify(line.trim().slice(0, 80))} is not one image id (an id cannot contain spaces; a second word may only be a flag -1, 0 or 1)`);
+    }
+    const id = words[0];
+    if (/[/\\\u0000-\u001f]/.test(id) || id === '.' || id === '..') {
+      throw new Error(`${where}: image id ${JSON.stringify(id.slice(0, 80))} is not a plain file name (no '/', '\\', '..' or control characters: ids name files inside the data set)`);
+    }
+    ids.push(id);
+  });
   if (ids.length === 0) throw new Error(`${listPath}: no image ids in the list`);
   return ids;
+}
+
+/**
+ * The file an image id names in JPEGImages/: <id>.jpg, else <id>.png. A link that leads nowhere
+ * or into a loop is said to be one, not reported as a missing image.
+ */
+function findImage(root: string, id: string): string {
+  const jpgPath = path.join(root, 'JPEGImages', `${id}.jpg`);
+  const pngPath = path.join(root, 'JPEGImages', `${id}.png`);
+  for (const candidate of [jpgPath, pngPath]) {
+    if (fs.existsSync(candidate)) return candidate;
+    if (fs.lstatSync(candidate, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      let reason = 'leads to no file';
+      try {
+        fs.statSync(candidate);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ELOOP') reason = 'is a loop of symbolic links';
+      }
+      throw new Error(`${candidate}: the image of id "${id}" is a symbolic link that ${reason}`);
+    }
+  }
+  throw new Error(`${jpgPath}: no image for id "${id}" (looked for .jpg and .png)`);
 }
 
 export interface VocReadOptions {
@@ -207,6 +272,8 @@ export interface VocReadOptions {
   skipBad?: boolean;
   /** Where warnings go (clamped boxes, skipped files). Default console.warn. */
   warn?: (message: string) => void;
+  /** Images above decode.maxPixels are refused from their header here already (default DEFAULT_MAX_PIXELS). */
+  decode?: DecodeOptions;
 }
 
 /**
@@ -229,23 +296,24 @@ export function readVocDataset(
   for (const id of ids) {
     try {
       const annotationPath = path.join(root, 'Annotations', `${id}.xml`);
-      const xml = readFileNamed(annotationPath, 'VOC annotation').toString('utf8');
+      const xml = readFileNamed(annotationPath, 'VOC annotation', MAX_ANNOTATION_BYTES).toString('utf8');
       const { width, height, objects, clampedBoxes } = parseVocAnnotation(xml, annotationPath, classes);
       if (objects.length === 0 && options.allowEmpty !== true) {
         throw new Error(`${annotationPath}: no <object> in the annotation (to train on images of background only, allow them: --allow-empty)`);
       }
-      const jpgPath = path.join(root, 'JPEGImages', `${id}.jpg`);
-      const pngPath = path.join(root, 'JPEGImages', `${id}.png`);
-      const imagePath = fs.existsSync(jpgPath) ? jpgPath : fs.existsSync(pngPath) ? pngPath : null;
-      if (imagePath === null) throw new Error(`${jpgPath}: no image for id "${id}" (looked for .jpg and .png)`);
+      const imagePath = findImage(root, id);
       // the image's header now, so that a wrong or unreadable image stops the run before training, not an hour into it
-      const size = readImageSize(imagePath);
-      if (size.width !== width || size.height !== height) {
-        throw new Error(`${imagePath}: image is ${size.width}x${size.height} but its annotation says ${width}x${height}`);
+      const header = readImageHeader(imagePath, options.decode);
+      if (header.width !== width || header.height !== height) {
+        const turned = header.orientation !== null && header.orientation >= 5 && header.width === height && header.height === width;
+        throw new Error(
+          `${imagePath}: image is ${header.width}x${header.height} but its annotation says ${width}x${height}` +
+            (turned ? ` (its EXIF orientation ${header.orientation} turns it by 90 degrees, which is not applied: annotations must measure the stored pixels)` : ''),
+        );
       }
       clamped += clampedBoxes;
       if (clampedBoxes > 0) clampedFiles++;
-      samples.push({ imagePath, width, height, objects });
+      samples.push({ imagePath, annotationPath, width, height, objects });
     } catch (e) {
       if (options.skipBad !== true) throw e;
       skipped.push((e as Error).message);
@@ -271,12 +339,13 @@ export function readVocClassNames(root: string, split: string, options: Pick<Voc
   for (const id of readVocSplit(root, split)) {
     const annotationPath = path.join(root, 'Annotations', `${id}.xml`);
     try {
-      const annotation = parseXml(readFileNamed(annotationPath, 'VOC annotation').toString('utf8'), annotationPath);
+      const annotation = parseXml(readFileNamed(annotationPath, 'VOC annotation', MAX_ANNOTATION_BYTES).toString('utf8'), annotationPath);
       const namesHere: string[] = [];
-      for (const object of annotation.children.filter((c) => c.name === 'object')) {
+      for (const [i, object] of annotation.children.filter((c) => c.name === 'object').entries()) {
         const name = childNamed(object, 'name')?.text.trim();
-        if (name === undefined || name === '') throw new Error(`${annotationPath}: an <object> without a <name>`);
-        if (name === 'background') throw new Error(`${annotationPath}: 'background' is reserved for class 0 and cannot name an object`);
+        if (name === undefined || name === '') throw new Error(`${annotationPath}: object ${i}: an <object> without a <name>`);
+        checkClassName(name, `${annotationPath}: object ${i} <name>`);
+        if (name === 'background') throw new Error(`${annotationPath}: object ${i}: 'background' is reserved for class 0 and cannot name an object`);
         namesHere.push(name);
       }
       namesHere.forEach((name) => names.add(name));
@@ -333,7 +402,7 @@ export function writeVocDataset(
     writeFileAtomic(imagePath, bytes, 'image', { createDirectory: true });
     fs.rmSync(otherPath, { force: true }); // a stale image in the other format would shadow this one
     writeFileAtomic(annotationPath, xml, 'VOC annotation', { createDirectory: true });
-    return { imagePath, width: image.width, height: image.height, objects: parseVocAnnotation(xml, annotationPath, classes).objects };
+    return { imagePath, annotationPath, width: image.width, height: image.height, objects: parseVocAnnotation(xml, annotationPath, classes).objects };
   });
   writeFileAtomic(path.join(root, 'ImageSets', 'Main', `${split}.txt`), ids.join('\n') + '\n', 'VOC image list', { createDirectory: true });
   return samples;

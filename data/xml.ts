@@ -1,6 +1,8 @@
 // A small XML reader: enough for Pascal VOC annotations (elements, text, comments, processing
 // instructions, CDATA, the five named entities and numeric character references; attributes are
-// skipped). Every error names the source and the line.
+// skipped). Every error names the source and the line. A DOCTYPE with declarations of its own
+// (entities: the "billion laughs", external files) is refused, not expanded; one without them is
+// skipped.
 
 export interface XmlElement {
   name: string;
@@ -23,7 +25,7 @@ export function parseXml(xml: string, source: string): XmlElement {
     const textEnd = lt === -1 ? xml.length : lt;
     if (textEnd > pos) {
       const text = xml.slice(pos, textEnd);
-      if (stack.length > 0) stack[stack.length - 1].text += decodeEntities(text, () => fail(pos, 'bad entity'));
+      if (stack.length > 0) stack[stack.length - 1].text += decodeEntities(text, (what) => fail(pos, what));
       else if (text.trim() !== '') fail(pos, 'text outside the root element');
     }
     if (lt === -1) break;
@@ -38,8 +40,29 @@ export function parseXml(xml: string, source: string): XmlElement {
       if (stack.length === 0) fail(pos, 'CDATA outside the root element');
       stack[stack.length - 1].text += xml.slice(pos + 9, end);
       pos = end + 3;
+    } else if (xml.startsWith('<!DOCTYPE', pos)) {
+      // <!DOCTYPE name SYSTEM "..." [ declarations ]>: quoted strings may hold '>' and '[', the
+      // declarations sit between [ and ]. Without declarations it says nothing we need.
+      let end = pos + 9;
+      let quote: string | null = null;
+      let subset = false;
+      while (end < xml.length && (quote !== null || xml[end] !== '>')) {
+        const ch = xml[end];
+        if (quote !== null) {
+          if (ch === quote) quote = null;
+        } else if (ch === '"' || ch === "'") {
+          quote = ch;
+        } else if (ch === '[') {
+          subset = true;
+          break;
+        }
+        end++;
+      }
+      if (subset) fail(pos, 'a DOCTYPE with declarations of its own (entities) is not supported in annotations; remove the DOCTYPE');
+      if (end >= xml.length) fail(pos, 'unterminated DOCTYPE');
+      pos = end + 1;
     } else if (xml.startsWith('<?', pos) || xml.startsWith('<!', pos)) {
-      // <?xml ...?> declaration or <!DOCTYPE ...>: nothing we need.
+      // <?xml ...?> declaration, or another declaration: nothing we need.
       const end = xml.indexOf('>', pos);
       if (end === -1) fail(pos, 'unterminated declaration');
       pos = end + 1;
@@ -85,12 +108,20 @@ export function parseXml(xml: string, source: string): XmlElement {
 
 const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
-function decodeEntities(text: string, onBad: () => never): string {
+/** Whether XML 1.0 allows this character in a document (its production Char): no NUL, no other control but tab, newline and return, no surrogate. */
+function isXmlChar(code: number): boolean {
+  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+}
+
+function decodeEntities(text: string, onBad: (what: string) => never): string {
   return text.replace(/&([^;&\s]*);?/g, (whole, ref: string) => {
-    if (!whole.endsWith(';')) return onBad();
-    if (ref in NAMED_ENTITIES) return NAMED_ENTITIES[ref];
-    const code = ref.startsWith('#x') ? parseInt(ref.slice(2), 16) : ref.startsWith('#') ? parseInt(ref.slice(1), 10) : NaN;
-    if (!Number.isInteger(code) || code < 0 || code > 0x10ffff) return onBad();
+    if (!whole.endsWith(';')) return onBad(`"${whole.slice(0, 20)}" is not an entity reference (a bare '&' must be written &amp;)`);
+    if (Object.prototype.hasOwnProperty.call(NAMED_ENTITIES, ref)) return NAMED_ENTITIES[ref];
+    // decimal or hexadecimal digits only: parseInt would read "&#12abc;" as 12
+    const m = /^#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}))$/.exec(ref);
+    if (m === null) return onBad(`unknown entity "${whole.slice(0, 20)}" (only &amp; &lt; &gt; &quot; &apos; and character references such as &#65; are known)`);
+    const code = m[1] !== undefined ? parseInt(m[1], 16) : parseInt(m[2], 10);
+    if (!isXmlChar(code)) return onBad(`character reference "${whole}" names a character XML does not allow`);
     return String.fromCodePoint(code);
   });
 }

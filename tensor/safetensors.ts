@@ -25,6 +25,13 @@ import { DType, FloatArray, Tensor, allocate, shapeToString, sizeOf } from './te
 /** The reference implementation refuses headers above 100 MB; a larger one is corrupt or hostile. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
+/**
+ * The largest weights file read: 2 GiB. SSD300's weights are 105 MB and a training checkpoint
+ * (weights and momentum) 316 MB for 21 classes; a model of 600 classes with its momentum stays
+ * under 1.3 GB. Checked before the file is read (a link to a device or a huge file is refused at once).
+ */
+export const MAX_WEIGHTS_FILE_BYTES = 2 * 2 ** 30;
+
 const METADATA_KEY = '__metadata__';
 
 /** The safetensors dtype codes we handle, and what they become. */
@@ -294,7 +301,7 @@ function isNonNegativeInteger(value: unknown): boolean {
 
 /** Read and decode a safetensors file. Errors name the path. */
 export function readSafetensors(filePath: string): SafetensorsContents {
-  return decodeSafetensors(readFileNamed(filePath, 'safetensors file'), filePath);
+  return decodeSafetensors(readFileNamed(filePath, 'safetensors file', MAX_WEIGHTS_FILE_BYTES), filePath);
 }
 
 /**

@@ -14,7 +14,7 @@ import { SSD300 } from '../ssd/ssd300';
 import { TrainStepResult, ssdOptimizer, trainStep } from '../ssd/train_step';
 import { AugmentSteps, augmentForTraining } from '../data/augment';
 import { DataSource, makeBatch } from '../data/source';
-import { LossPoint, TrainingState, readCheckpoint, restoreOptimizer, saveCheckpoint } from './checkpoint';
+import { LossPoint, TrainingState, checkResume, fingerprintOf, readCheckpoint, restoreOptimizer, saveCheckpoint } from './checkpoint';
 import { ScheduleConfig, checkSchedule, learningRate } from './schedule';
 import { evaluateModel } from './evaluate';
 import { Progress } from './progress';
@@ -84,14 +84,13 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
 
   let state: TrainingState;
   const resumed = config.resume !== undefined ? readCheckpoint(config.resume) : null;
+  if (resumed !== null) checkResume(resumed, config.resume as string, { classes: config.classes, data, log: config.log }); // before anything changes
   if (resumed !== null && resumed.state !== null) {
     state = resumed.state;
     model.loadWeights(config.resume as string);
     restoreOptimizer(model, optimizer, resumed.tensors, config.resume as string);
     rng.setState(state.rng);
-    if (state.order.length !== data.length) {
-      throw new Error(`${config.resume}: the checkpoint was trained on ${state.order.length} images, this data set has ${data.length}`);
-    }
+    state.dataset ??= fingerprintOf(data);
     if (state.batchSize !== config.batchSize) config.log(`resume: batch size ${state.batchSize} in the checkpoint, ${config.batchSize} now`);
     state.schedule = config.schedule;
     state.batchSize = config.batchSize;
@@ -103,7 +102,7 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
     }
     state = {
       step: 0, epoch: 0, position: 0, order: shuffled(data.length, rng), rng: rng.getState(), elapsedSeconds: 0,
-      schedule: config.schedule, batchSize: config.batchSize, lossHistory: [], evalHistory: [],
+      schedule: config.schedule, batchSize: config.batchSize, lossHistory: [], evalHistory: [], dataset: fingerprintOf(data),
     };
   }
   model.train();
