@@ -14,7 +14,9 @@ let reporter = '';
 /** The preloaded module: writes the peak memory to stderr as the process exits. */
 function rssReporter(): string {
   if (reporter === '') {
-    reporter = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ssd-rss-')), 'report-rss.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssd-rss-'));
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    reporter = path.join(dir, 'report-rss.js');
     fs.writeFileSync(reporter, "process.on('exit', () => require('fs').writeSync(2, `\\nmax-rss-kb ${process.resourceUsage().maxRSS}\\n`));\n");
   }
   return reporter;
