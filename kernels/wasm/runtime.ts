@@ -78,24 +78,39 @@ export interface WasmExports {
     table: number, t0: number, count: number, padded: number, m: number, tilesW: number, tilesPerImage: number,
     inImageBytes: number, inRowBytes: number, outImageBytes: number, outRowBytes: number, outH: number, outW: number,
   ): void;
+  winograd_channels(table: number, count: number, padded: number, stride: number): void;
   winograd2x2_filter: WinogradFilterTransform;
   winograd2x2_input: WinogradInputTransform;
   winograd2x2_output: WinogradOutputTransform;
+  winograd2x2_gradient: WinogradInputTransform;
+  winograd2x2_filter_gradient: WinogradFilterGradient;
   winograd4x4_filter: WinogradFilterTransform;
   winograd4x4_input: WinogradInputTransform;
   winograd4x4_output: WinogradOutputTransform;
+  winograd4x4_gradient: WinogradInputTransform;
+  winograd4x4_filter_gradient: WinogradFilterGradient;
   winograd6x6_filter: WinogradFilterTransform;
   winograd6x6_input: WinogradInputTransform;
   winograd6x6_output: WinogradOutputTransform;
+  winograd6x6_gradient: WinogradInputTransform;
+  winograd6x6_filter_gradient: WinogradFilterGradient;
 }
 
 /** U = G g G^T for 4 output channels (lanes) and kc input channels (winograd-*.wat). */
 export type WinogradFilterTransform = (
   w: number, laneStride: number, kStride: number, reversed: number, lanes: number, kc: number, u: number, posStride: number, scratch: number,
 ) => void;
-/** V = B^T d B for kc input channels of `groups` groups of 4 tiles (winograd-*.wat). */
+/**
+ * V = B^T d B (input) or Yhat = A dY A^T (gradient) for `count` rows by `groups` groups of 4 lanes,
+ * tile (r, lane l of group g) at x + outer[r] + inner[4 g + l] (winograd-*.wat).
+ */
 export type WinogradInputTransform = (
-  x: number, plane: number, rowBytes: number, tiles: number, groups: number, kc: number, v: number, posStride: number, scratch: number,
+  x: number, rowBytes: number, outer: number, outerStep: number, count: number, inner: number, innerStep: number, groups: number,
+  v: number, posStride: number, scratch: number,
+) => void;
+/** dW = G^T dU G for `rows` output channels by `cols` input channels (winograd-*.wat). */
+export type WinogradFilterGradient = (
+  du: number, posStride: number, ldu: number, rows: number, cols: number, dw: number, rowBytes: number, scratch: number,
 ) => void;
 /** Y = A^T M A + bias for `rows` output channels of `groups` groups of 4 tiles (winograd-*.wat). */
 export type WinogradOutputTransform = (

@@ -122,32 +122,38 @@
       (br $nextK)))
   )
 
-  ;; V = B^T d B for kc input channels of `groups` groups of 4 tiles, as winograd4x4_input: a
-  ;; tile's 4 x 4 input at x + c * plane + its table offset, rows rowBytes apart; V_xinu's row c,
-  ;; tiles 4 g .. 4 g + 3, at v + (4 xi + nu) * posStride + (g / 2) * kc * 32 + c * 32 + (g % 2) * 16.
+  ;; V = B^T d B for `count` rows by `groups` groups of 4 lanes, as winograd4x4_input: the
+  ;; 4 x 4 input tile of (row r, lane l of group g) at x + outer[r] + inner[4 g + l] (i32 byte
+  ;; offsets, outerStep and innerStep bytes apart), rows rowBytes apart; V_xinu's row r, lanes of
+  ;; group g, at v + (4 xi + nu) * posStride + (g / 2) * count * 32 + r * 32 + (g % 2) * 16.
   ;; Scratch: 16 vectors (256 bytes).
   (func (export "winograd2x2_input")
-    (param $x i32) (param $plane i32) (param $rowBytes i32) (param $tiles i32) (param $groups i32)
-    (param $kc i32) (param $v i32) (param $posStride i32) (param $scratch i32)
+    (param $x i32) (param $rowBytes i32) (param $outer i32) (param $outerStep i32) (param $count i32)
+    (param $inner i32) (param $innerStep i32) (param $groups i32) (param $v i32) (param $posStride i32) (param $scratch i32)
     (local $c i32) (local $g i32) (local $channel i32) (local $entry i32) (local $i i32)
+    (local $step2 i32) (local $step3 i32) (local $step4 i32)
     (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
     (local $s i32) (local $q i32) (local $vrow i32) (local $panelBytes i32) (local $stride4 i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
-    (local.set $panelBytes (i32.shl (local.get $kc) (i32.const 5)))
+    (local.set $panelBytes (i32.shl (local.get $count) (i32.const 5)))
+    (local.set $step2 (i32.shl (local.get $innerStep) (i32.const 1)))
+    (local.set $step3 (i32.mul (local.get $innerStep) (i32.const 3)))
+    (local.set $step4 (i32.shl (local.get $innerStep) (i32.const 2)))
     (local.set $stride4 (i32.shl (local.get $posStride) (i32.const 2)))
     (local.set $c (i32.const 0))
     (block $doneC (loop $nextC
-      (br_if $doneC (i32.ge_s (local.get $c) (local.get $kc)))
-      (local.set $channel (i32.add (local.get $x) (i32.mul (local.get $c) (local.get $plane))))
-      (local.set $entry (local.get $tiles))
+      (br_if $doneC (i32.ge_s (local.get $c) (local.get $count)))
+      (local.set $channel (i32.add (local.get $x) (i32.load (local.get $outer))))
+      (local.set $outer (i32.add (local.get $outer) (local.get $outerStep)))
+      (local.set $entry (local.get $inner))
       (local.set $g (i32.const 0))
       (block $doneG (loop $nextG
         (br_if $doneG (i32.ge_s (local.get $g) (local.get $groups)))
-        (local.set $p0 (i32.add (local.get $channel) (i32.load offset=0 (local.get $entry))))
-        (local.set $p1 (i32.add (local.get $channel) (i32.load offset=16 (local.get $entry))))
-        (local.set $p2 (i32.add (local.get $channel) (i32.load offset=32 (local.get $entry))))
-        (local.set $p3 (i32.add (local.get $channel) (i32.load offset=48 (local.get $entry))))
+        (local.set $p0 (i32.add (local.get $channel) (i32.load (local.get $entry))))
+        (local.set $p1 (i32.add (local.get $channel) (i32.load (i32.add (local.get $entry) (local.get $innerStep)))))
+        (local.set $p2 (i32.add (local.get $channel) (i32.load (i32.add (local.get $entry) (local.get $step2)))))
+        (local.set $p3 (i32.add (local.get $channel) (i32.load (i32.add (local.get $entry) (local.get $step3)))))
         ;; Pass 1, along each of the 4 rows i: (d B)[i] = B^T d[i] into scratch + 64 i.
         (local.set $s (local.get $scratch))
         (local.set $i (i32.const 4))
@@ -202,7 +208,7 @@
           (local.set $s (i32.add (local.get $s) (i32.const 16)))
           (local.set $i (i32.sub (local.get $i) (i32.const 1)))
           (br $nextCol)))
-        (local.set $entry (i32.add (local.get $entry) (i32.const 64)))
+        (local.set $entry (i32.add (local.get $entry) (local.get $step4)))
         (local.set $g (i32.add (local.get $g) (i32.const 1)))
         (br $nextG)))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
@@ -312,5 +318,207 @@
         (br $nextG)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $nextR)))
+  )
+
+  ;; The weight gradient's two transforms, as in winograd-4x4.wat (read its comments on them):
+  ;; Yhat = A dY A^T for `count` rows (tiles) by `groups` groups of 4 lanes (output channels), into
+  ;; the GEMM's A panels: tile r of panel g at a + (4 xi + nu) * posStride + g * count * 16 + r * 16;
+  ;; the 2 x 2 dY tile of (tile r, lane l of group g) at dy + outer[r] + inner[4 g + l], rows
+  ;; rowBytes apart (dy padded with zeros to whole tiles).
+  ;;
+  ;;   A = [ 1  0 ]      (A^T transposed: 2 values in, 4 out)
+  ;;       [ 1  1 ]
+  ;;       [ 1 -1 ]
+  ;;       [ 0 -1 ]
+  ;;
+  ;; Scratch: 8 vectors (128 bytes).
+  (func (export "winograd2x2_gradient")
+    (param $dy i32) (param $rowBytes i32) (param $outer i32) (param $outerStep i32) (param $count i32)
+    (param $inner i32) (param $innerStep i32) (param $groups i32) (param $a i32) (param $posStride i32) (param $scratch i32)
+    (local $r i32) (local $g i32) (local $base i32) (local $entry i32) (local $i i32)
+    (local $step2 i32) (local $step3 i32) (local $step4 i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+    (local $s i32) (local $q i32) (local $arow i32) (local $panelBytes i32) (local $stride4 i32)
+    (local $d0 v128) (local $d1 v128) (local $e v128) (local $f v128)
+    (local.set $panelBytes (i32.shl (local.get $count) (i32.const 4)))
+    (local.set $stride4 (i32.shl (local.get $posStride) (i32.const 2)))
+    (local.set $step2 (i32.shl (local.get $innerStep) (i32.const 1)))
+    (local.set $step3 (i32.mul (local.get $innerStep) (i32.const 3)))
+    (local.set $step4 (i32.shl (local.get $innerStep) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $nextR
+      (br_if $doneR (i32.ge_s (local.get $r) (local.get $count)))
+      (local.set $base (i32.add (local.get $dy) (i32.load (local.get $outer))))
+      (local.set $outer (i32.add (local.get $outer) (local.get $outerStep)))
+      (local.set $entry (local.get $inner))
+      (local.set $g (i32.const 0))
+      (block $doneG (loop $nextG
+        (br_if $doneG (i32.ge_s (local.get $g) (local.get $groups)))
+        (local.set $p0 (i32.add (local.get $base) (i32.load (local.get $entry))))
+        (local.set $p1 (i32.add (local.get $base) (i32.load (i32.add (local.get $entry) (local.get $innerStep)))))
+        (local.set $p2 (i32.add (local.get $base) (i32.load (i32.add (local.get $entry) (local.get $step2)))))
+        (local.set $p3 (i32.add (local.get $base) (i32.load (i32.add (local.get $entry) (local.get $step3)))))
+        ;; Pass 1, along each of the 2 rows i of dY: A dY[i] = (d0, d0 + d1, d0 - d1, -d1) into scratch + 64 i
+        (local.set $s (local.get $scratch))
+        (local.set $i (i32.const 2))
+        (block $doneRows (loop $nextRow
+          (br_if $doneRows (i32.eqz (local.get $i)))
+          ;; each lane's 2 floats, transposed: d_j = (lane 0's float j, ..., lane 3's)
+          (local.set $e (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load64_zero (local.get $p0)) (v128.load64_zero (local.get $p1))))
+          (local.set $f (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load64_zero (local.get $p2)) (v128.load64_zero (local.get $p3))))
+          (local.set $d0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $e) (local.get $f)))
+          (local.set $d1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $e) (local.get $f)))
+          (v128.store offset=0 (local.get $s) (local.get $d0))
+          (v128.store offset=16 (local.get $s) (f32x4.add (local.get $d0) (local.get $d1)))
+          (v128.store offset=32 (local.get $s) (f32x4.sub (local.get $d0) (local.get $d1)))
+          (v128.store offset=48 (local.get $s) (f32x4.neg (local.get $d1)))
+          (local.set $s (i32.add (local.get $s) (i32.const 64)))
+          (local.set $p0 (i32.add (local.get $p0) (local.get $rowBytes)))
+          (local.set $p1 (i32.add (local.get $p1) (local.get $rowBytes)))
+          (local.set $p2 (i32.add (local.get $p2) (local.get $rowBytes)))
+          (local.set $p3 (i32.add (local.get $p3) (local.get $rowBytes)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextRow)))
+        ;; Pass 2, down each of the 4 columns nu, into Yhat_xinu (xi = 0..3): the same A
+        (local.set $arow (i32.add (local.get $a)
+          (i32.add (i32.mul (local.get $g) (local.get $panelBytes)) (i32.shl (local.get $r) (i32.const 4)))))
+        (local.set $s (local.get $scratch))
+        (local.set $i (i32.const 4))
+        (block $doneCols (loop $nextCol
+          (br_if $doneCols (i32.eqz (local.get $i)))
+          (local.set $d0 (v128.load offset=0 (local.get $s)))
+          (local.set $d1 (v128.load offset=64 (local.get $s)))
+          (local.set $q (local.get $arow))
+          (v128.store (local.get $q) (local.get $d0))
+          (local.set $q (i32.add (local.get $q) (local.get $stride4)))
+          (v128.store (local.get $q) (f32x4.add (local.get $d0) (local.get $d1)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride4)))
+          (v128.store (local.get $q) (f32x4.sub (local.get $d0) (local.get $d1)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride4)))
+          (v128.store (local.get $q) (f32x4.neg (local.get $d1)))
+          (local.set $arow (i32.add (local.get $arow) (local.get $posStride)))
+          (local.set $s (i32.add (local.get $s) (i32.const 16)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextCol)))
+        (local.set $entry (i32.add (local.get $entry) (local.get $step4)))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $nextG)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $nextR)))
+  )
+
+  ;; dW = G^T dU G for `rows` output channels by `cols` input channels, four input channels (the
+  ;; lanes) at a time, as winograd4x4_filter_gradient: dU_xinu's row r, columns 4 g .. 4 g + 3 at
+  ;; du + (4 xi + nu) * posStride + (r * ldu + 4 g) * 4; taps to dw + r * rowBytes + (4 g + l) * 36.
+  ;;
+  ;;   G^T = [ 1  1/2   1/2  0 ]
+  ;;         [ 0  1/2  -1/2  0 ]
+  ;;         [ 0  1/2   1/2  1 ]
+  ;;
+  ;; Scratch: 21 vectors (336 bytes).
+  (func (export "winograd2x2_filter_gradient")
+    (param $du i32) (param $posStride i32) (param $ldu i32) (param $rows i32) (param $cols i32)
+    (param $dw i32) (param $rowBytes i32) (param $scratch i32)
+    (local $r i32) (local $c i32) (local $i i32)
+    (local $durow i32) (local $q i32) (local $s i32) (local $stride4 i32)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128) (local $half v128)
+    (local.set $stride4 (i32.shl (local.get $posStride) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $nextR
+      (br_if $doneR (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $c (i32.const 0))
+      (block $doneC (loop $nextC
+        (br_if $doneC (i32.ge_s (local.get $c) (local.get $cols)))
+        (local.set $durow (i32.add (local.get $du) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $ldu)) (local.get $c)) (i32.const 2))))
+        ;; Pass 1, down each of the 4 columns nu of dU: (G^T dU)[k][nu] into scratch + 64 k + 16 nu:
+        ;;   r0 = u0 + (u1 + u2)/2,  r1 = (u1 - u2)/2,  r2 = (u1 + u2)/2 + u3
+        (local.set $s (local.get $scratch))
+        (local.set $i (i32.const 4))
+        (block $doneCols (loop $nextCol
+          (br_if $doneCols (i32.eqz (local.get $i)))
+          (local.set $q (local.get $durow))
+          (local.set $u0 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride4)))
+          (local.set $u1 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride4)))
+          (local.set $u2 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride4)))
+          (local.set $u3 (v128.load (local.get $q)))
+          (local.set $half (f32x4.mul (f32x4.add (local.get $u1) (local.get $u2)) (v128.const f32x4 0.5 0.5 0.5 0.5)))
+          (v128.store offset=0 (local.get $s) (f32x4.add (local.get $u0) (local.get $half)))
+          (v128.store offset=64 (local.get $s) (f32x4.mul (f32x4.sub (local.get $u1) (local.get $u2)) (v128.const f32x4 0.5 0.5 0.5 0.5)))
+          (v128.store offset=128 (local.get $s) (f32x4.add (local.get $half) (local.get $u3)))
+          (local.set $durow (i32.add (local.get $durow) (local.get $posStride)))
+          (local.set $s (i32.add (local.get $s) (i32.const 16)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextCol)))
+        ;; Pass 2, along each of the 3 rows k: taps (k, 0..2) at scratch + 192 + 16 (3 k + j)
+        (local.set $s (local.get $scratch))
+        (local.set $q (i32.add (local.get $scratch) (i32.const 192)))
+        (local.set $i (i32.const 3))
+        (block $doneRows (loop $nextRow
+          (br_if $doneRows (i32.eqz (local.get $i)))
+          (local.set $u0 (v128.load offset=0 (local.get $s)))
+          (local.set $u1 (v128.load offset=16 (local.get $s)))
+          (local.set $u2 (v128.load offset=32 (local.get $s)))
+          (local.set $u3 (v128.load offset=48 (local.get $s)))
+          (local.set $half (f32x4.mul (f32x4.add (local.get $u1) (local.get $u2)) (v128.const f32x4 0.5 0.5 0.5 0.5)))
+          (v128.store offset=0 (local.get $q) (f32x4.add (local.get $u0) (local.get $half)))
+          (v128.store offset=16 (local.get $q) (f32x4.mul (f32x4.sub (local.get $u1) (local.get $u2)) (v128.const f32x4 0.5 0.5 0.5 0.5)))
+          (v128.store offset=32 (local.get $q) (f32x4.add (local.get $half) (local.get $u3)))
+          (local.set $s (i32.add (local.get $s) (i32.const 64)))
+          (local.set $q (i32.add (local.get $q) (i32.const 48)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextRow)))
+        (call $store_taps (i32.add (local.get $scratch) (i32.const 192))
+          (i32.add (i32.add (local.get $dw) (i32.mul (local.get $r) (local.get $rowBytes))) (i32.mul (local.get $c) (i32.const 36)))
+          (i32.sub (local.get $cols) (local.get $c)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $nextC)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $nextR)))
+  )
+
+  ;; The 9 tap vectors at taps (lane l = an input channel) as each lane's 9 floats at out + 36 l,
+  ;; for the first min(lanes, 4) lanes: taps 0-3 and 4-7 by 4 x 4 transposes, tap 8 lane by lane.
+  ;; (A call per 4 x 9 outputs of the weight gradient: rare next to its GEMMs.)
+  (func $store_taps (param $taps i32) (param $out i32) (param $lanes i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $t8 v128)
+    (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=0 (local.get $taps)) (v128.load offset=16 (local.get $taps))))
+    (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=0 (local.get $taps)) (v128.load offset=16 (local.get $taps))))
+    (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=32 (local.get $taps)) (v128.load offset=48 (local.get $taps))))
+    (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=32 (local.get $taps)) (v128.load offset=48 (local.get $taps))))
+    (local.set $a0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+    (local.set $a1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+    (local.set $a2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+    (local.set $a3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+    (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=64 (local.get $taps)) (v128.load offset=80 (local.get $taps))))
+    (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=64 (local.get $taps)) (v128.load offset=80 (local.get $taps))))
+    (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=96 (local.get $taps)) (v128.load offset=112 (local.get $taps))))
+    (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=96 (local.get $taps)) (v128.load offset=112 (local.get $taps))))
+    (local.set $b0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+    (local.set $b1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+    (local.set $b2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+    (local.set $b3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+    (local.set $t8 (v128.load offset=128 (local.get $taps)))
+    (v128.store offset=0 (local.get $out) (local.get $a0))
+    (v128.store offset=16 (local.get $out) (local.get $b0))
+    (f32.store offset=32 (local.get $out) (f32x4.extract_lane 0 (local.get $t8)))
+    (if (i32.gt_s (local.get $lanes) (i32.const 1)) (then
+      (v128.store offset=36 (local.get $out) (local.get $a1))
+      (v128.store offset=52 (local.get $out) (local.get $b1))
+      (f32.store offset=68 (local.get $out) (f32x4.extract_lane 1 (local.get $t8)))))
+    (if (i32.gt_s (local.get $lanes) (i32.const 2)) (then
+      (v128.store offset=72 (local.get $out) (local.get $a2))
+      (v128.store offset=88 (local.get $out) (local.get $b2))
+      (f32.store offset=104 (local.get $out) (f32x4.extract_lane 2 (local.get $t8)))))
+    (if (i32.gt_s (local.get $lanes) (i32.const 3)) (then
+      (v128.store offset=108 (local.get $out) (local.get $a3))
+      (v128.store offset=124 (local.get $out) (local.get $b3))
+      (f32.store offset=140 (local.get $out) (f32x4.extract_lane 3 (local.get $t8)))))
   )
 )

@@ -168,36 +168,47 @@
       (br $nextK)))
   )
 
-  ;; V = B^T d B for kc input channels of `groups` groups of 4 tiles (tile table entries 4 g .. 4 g + 3).
-  ;; Channel c of the padded input starts at x + c * plane; a tile's 6 x 6 input starts at its
-  ;; table offset from there, rows rowBytes apart. V_xinu's row c, tiles 4 g .. 4 g + 3, goes to
-  ;;   v + (6 xi + nu) * posStride + (g / 2) * kc * 32 + c * 32 + (g % 2) * 16
-  ;; (8-column panels of kc rows). Scratch: 36 vectors (576 bytes).
+  ;; V = B^T d B for `count` rows by `groups` groups of 4 lanes: the GEMM's B panels (8 columns,
+  ;; `count` rows), row r of panel g / 2, lanes (g % 2) * 4 .. + 3, of each position at
+  ;;   v + (6 xi + nu) * posStride + (g / 2) * count * 32 + r * 32 + (g % 2) * 16
+  ;; The 6 x 6 input tile of (row r, lane l of group g) starts at
+  ;;   x + outer[r] + inner[4 g + l]        (i32 byte offsets, outerStep and innerStep bytes apart)
+  ;; with its rows rowBytes apart. Two uses (winograd.ts):
+  ;;   forward           rows = input channels, lanes = tiles: outer = the channels' offsets
+  ;;                     (c * plane), inner = the tile table's input offsets (innerStep 16)
+  ;;   weight gradient   rows = tiles, lanes = input channels: outer = the tile table (outerStep
+  ;;                     16), inner = the channels' offsets; B = V^T, the sum running over tiles
+  ;; Scratch: 36 vectors (576 bytes).
   (func (export "winograd4x4_input")
-    (param $x i32) (param $plane i32) (param $rowBytes i32) (param $tiles i32) (param $groups i32)
-    (param $kc i32) (param $v i32) (param $posStride i32) (param $scratch i32)
+    (param $x i32) (param $rowBytes i32) (param $outer i32) (param $outerStep i32) (param $count i32)
+    (param $inner i32) (param $innerStep i32) (param $groups i32) (param $v i32) (param $posStride i32) (param $scratch i32)
     (local $c i32) (local $g i32) (local $channel i32) (local $entry i32) (local $i i32)
+    (local $step2 i32) (local $step3 i32) (local $step4 i32)
     (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
     (local $s i32) (local $q i32) (local $vrow i32) (local $panelBytes i32) (local $stride6 i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
     (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $d4 v128) (local $d5 v128)
     (local $e v128) (local $f v128)
-    (local.set $panelBytes (i32.shl (local.get $kc) (i32.const 5)))
+    (local.set $panelBytes (i32.shl (local.get $count) (i32.const 5)))
+    (local.set $step2 (i32.shl (local.get $innerStep) (i32.const 1)))
+    (local.set $step3 (i32.mul (local.get $innerStep) (i32.const 3)))
+    (local.set $step4 (i32.shl (local.get $innerStep) (i32.const 2)))
     (local.set $stride6 (i32.mul (local.get $posStride) (i32.const 6)))
     (local.set $c (i32.const 0))
     (block $doneC (loop $nextC
-      (br_if $doneC (i32.ge_s (local.get $c) (local.get $kc)))
-      (local.set $channel (i32.add (local.get $x) (i32.mul (local.get $c) (local.get $plane))))
-      (local.set $entry (local.get $tiles))
+      (br_if $doneC (i32.ge_s (local.get $c) (local.get $count)))
+      (local.set $channel (i32.add (local.get $x) (i32.load (local.get $outer))))
+      (local.set $outer (i32.add (local.get $outer) (local.get $outerStep)))
+      (local.set $entry (local.get $inner))
       (local.set $g (i32.const 0))
       (block $doneG (loop $nextG
         (br_if $doneG (i32.ge_s (local.get $g) (local.get $groups)))
         ;; the four tiles' top-left input in this channel
-        (local.set $p0 (i32.add (local.get $channel) (i32.load offset=0 (local.get $entry))))
-        (local.set $p1 (i32.add (local.get $channel) (i32.load offset=16 (local.get $entry))))
-        (local.set $p2 (i32.add (local.get $channel) (i32.load offset=32 (local.get $entry))))
-        (local.set $p3 (i32.add (local.get $channel) (i32.load offset=48 (local.get $entry))))
+        (local.set $p0 (i32.add (local.get $channel) (i32.load (local.get $entry))))
+        (local.set $p1 (i32.add (local.get $channel) (i32.load (i32.add (local.get $entry) (local.get $innerStep)))))
+        (local.set $p2 (i32.add (local.get $channel) (i32.load (i32.add (local.get $entry) (local.get $step2)))))
+        (local.set $p3 (i32.add (local.get $channel) (i32.load (i32.add (local.get $entry) (local.get $step3)))))
         ;; Pass 1, along each of the 6 rows i: (d B)[i] = B^T d[i] into scratch + 96 i.
         (local.set $s (local.get $scratch))
         (local.set $i (i32.const 6))
@@ -293,7 +304,7 @@
           (local.set $s (i32.add (local.get $s) (i32.const 16)))
           (local.set $i (i32.sub (local.get $i) (i32.const 1)))
           (br $nextCol)))
-        (local.set $entry (i32.add (local.get $entry) (i32.const 64)))
+        (local.set $entry (i32.add (local.get $entry) (local.get $step4)))
         (local.set $g (i32.add (local.get $g) (i32.const 1)))
         (br $nextG)))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
@@ -438,5 +449,271 @@
         (br $nextG)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $nextR)))
+  )
+
+  ;; The weight gradient's two transforms (winograd.ts: dW = G^T dU G with dU_xinu = sum over the
+  ;; tiles of Yhat_xinu V_xinu, Yhat = A dY A^T the gradient of the 36 products, by the chain rule
+  ;; through Y = A^T M A).
+  ;;
+  ;; Yhat = A dY A^T for `count` rows (tiles) by `groups` groups of 4 lanes (output channels), into
+  ;; the GEMM's A panels (4 rows = 4 channels, `count` columns = tiles): tile r of panel g at
+  ;;   a + (6 xi + nu) * posStride + g * count * 16 + r * 16
+  ;; The 4 x 4 dY tile of (tile r, lane l of group g) starts at dy + outer[r] + inner[4 g + l] (i32
+  ;; byte offsets, outerStep and innerStep bytes apart), rows rowBytes apart: dy is padded with
+  ;; zeros to whole tiles, so a tile at the edge reads zeros where it has no outputs.
+  ;;
+  ;;   A = [ 1  0  0  0 ]      (A^T transposed: 4 values in, 6 out)
+  ;;       [ 1  1  1  1 ]
+  ;;       [ 1 -1  1 -1 ]
+  ;;       [ 1  2  4  8 ]
+  ;;       [ 1 -2  4 -8 ]
+  ;;       [ 0  0  0  1 ]
+  ;;
+  ;; Scratch: 24 vectors (384 bytes).
+  (func (export "winograd4x4_gradient")
+    (param $dy i32) (param $rowBytes i32) (param $outer i32) (param $outerStep i32) (param $count i32)
+    (param $inner i32) (param $innerStep i32) (param $groups i32) (param $a i32) (param $posStride i32) (param $scratch i32)
+    (local $r i32) (local $g i32) (local $base i32) (local $entry i32) (local $i i32)
+    (local $step2 i32) (local $step3 i32) (local $step4 i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+    (local $s i32) (local $q i32) (local $arow i32) (local $panelBytes i32) (local $stride6 i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $e v128) (local $f v128)
+    (local.set $panelBytes (i32.shl (local.get $count) (i32.const 4)))
+    (local.set $stride6 (i32.mul (local.get $posStride) (i32.const 6)))
+    (local.set $step2 (i32.shl (local.get $innerStep) (i32.const 1)))
+    (local.set $step3 (i32.mul (local.get $innerStep) (i32.const 3)))
+    (local.set $step4 (i32.shl (local.get $innerStep) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $nextR
+      (br_if $doneR (i32.ge_s (local.get $r) (local.get $count)))
+      (local.set $base (i32.add (local.get $dy) (i32.load (local.get $outer))))
+      (local.set $outer (i32.add (local.get $outer) (local.get $outerStep)))
+      (local.set $entry (local.get $inner))
+      (local.set $g (i32.const 0))
+      (block $doneG (loop $nextG
+        (br_if $doneG (i32.ge_s (local.get $g) (local.get $groups)))
+        (local.set $p0 (i32.add (local.get $base) (i32.load (local.get $entry))))
+        (local.set $p1 (i32.add (local.get $base) (i32.load (i32.add (local.get $entry) (local.get $innerStep)))))
+        (local.set $p2 (i32.add (local.get $base) (i32.load (i32.add (local.get $entry) (local.get $step2)))))
+        (local.set $p3 (i32.add (local.get $base) (i32.load (i32.add (local.get $entry) (local.get $step3)))))
+        ;; Pass 1, along each of the 4 rows i of dY: (dY A^T)[i] = A dY[i] into scratch + 96 i.
+        (local.set $s (local.get $scratch))
+        (local.set $i (i32.const 4))
+        (block $doneRows (loop $nextRow
+          (br_if $doneRows (i32.eqz (local.get $i)))
+          (local.set $a0 (v128.load (local.get $p0)))
+          (local.set $a1 (v128.load (local.get $p1)))
+          (local.set $a2 (v128.load (local.get $p2)))
+          (local.set $a3 (v128.load (local.get $p3)))
+          ;; transposed: d_j = (lane 0's float j, lane 1's, lane 2's, lane 3's)
+          (local.set $d0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1)))
+          (local.set $d1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1)))
+          (local.set $d2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3)))
+          (local.set $d3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3)))
+          (local.set $a0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $d0) (local.get $d2)))
+          (local.set $a1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $d0) (local.get $d2)))
+          (local.set $a2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $d1) (local.get $d3)))
+          (local.set $a3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $d1) (local.get $d3)))
+          ;; A (d0 .. d3):
+          ;;   t0 = d0,  t1 = (d0 + d2) + (d1 + d3),  t2 = (d0 + d2) - (d1 + d3)
+          ;;   t3 = (d0 + 4 d2) + (2 d1 + 8 d3),  t4 = (d0 + 4 d2) - (2 d1 + 8 d3),  t5 = d3
+          (v128.store offset=0 (local.get $s) (local.get $a0))
+          (local.set $e (f32x4.add (local.get $a0) (local.get $a2)))
+          (local.set $f (f32x4.add (local.get $a1) (local.get $a3)))
+          (v128.store offset=16 (local.get $s) (f32x4.add (local.get $e) (local.get $f)))
+          (v128.store offset=32 (local.get $s) (f32x4.sub (local.get $e) (local.get $f)))
+          (local.set $e (f32x4.add (local.get $a0) (f32x4.mul (local.get $a2) (v128.const f32x4 4 4 4 4))))
+          (local.set $f (f32x4.add (f32x4.add (local.get $a1) (local.get $a1)) (f32x4.mul (local.get $a3) (v128.const f32x4 8 8 8 8))))
+          (v128.store offset=48 (local.get $s) (f32x4.add (local.get $e) (local.get $f)))
+          (v128.store offset=64 (local.get $s) (f32x4.sub (local.get $e) (local.get $f)))
+          (v128.store offset=80 (local.get $s) (local.get $a3))
+          (local.set $s (i32.add (local.get $s) (i32.const 96)))
+          (local.set $p0 (i32.add (local.get $p0) (local.get $rowBytes)))
+          (local.set $p1 (i32.add (local.get $p1) (local.get $rowBytes)))
+          (local.set $p2 (i32.add (local.get $p2) (local.get $rowBytes)))
+          (local.set $p3 (i32.add (local.get $p3) (local.get $rowBytes)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextRow)))
+        ;; Pass 2, down each of the 6 columns nu: Yhat[.][nu] = A (dY A^T)[.][nu], into Yhat_xinu (xi = 0..5)
+        (local.set $arow (i32.add (local.get $a)
+          (i32.add (i32.mul (local.get $g) (local.get $panelBytes)) (i32.shl (local.get $r) (i32.const 4)))))
+        (local.set $s (local.get $scratch))
+        (local.set $i (i32.const 6))
+        (block $doneCols (loop $nextCol
+          (br_if $doneCols (i32.eqz (local.get $i)))
+          (local.set $d0 (v128.load offset=0 (local.get $s)))
+          (local.set $d1 (v128.load offset=96 (local.get $s)))
+          (local.set $d2 (v128.load offset=192 (local.get $s)))
+          (local.set $d3 (v128.load offset=288 (local.get $s)))
+          (local.set $q (local.get $arow))
+          (v128.store (local.get $q) (local.get $d0))
+          (local.set $q (i32.add (local.get $q) (local.get $stride6)))
+          (local.set $e (f32x4.add (local.get $d0) (local.get $d2)))
+          (local.set $f (f32x4.add (local.get $d1) (local.get $d3)))
+          (v128.store (local.get $q) (f32x4.add (local.get $e) (local.get $f)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride6)))
+          (v128.store (local.get $q) (f32x4.sub (local.get $e) (local.get $f)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride6)))
+          (local.set $e (f32x4.add (local.get $d0) (f32x4.mul (local.get $d2) (v128.const f32x4 4 4 4 4))))
+          (local.set $f (f32x4.add (f32x4.add (local.get $d1) (local.get $d1)) (f32x4.mul (local.get $d3) (v128.const f32x4 8 8 8 8))))
+          (v128.store (local.get $q) (f32x4.add (local.get $e) (local.get $f)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride6)))
+          (v128.store (local.get $q) (f32x4.sub (local.get $e) (local.get $f)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride6)))
+          (v128.store (local.get $q) (local.get $d3))
+          (local.set $arow (i32.add (local.get $arow) (local.get $posStride)))
+          (local.set $s (i32.add (local.get $s) (i32.const 16)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextCol)))
+        (local.set $entry (i32.add (local.get $entry) (local.get $step4)))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $nextG)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $nextR)))
+  )
+
+  ;; dW = G^T dU G for `rows` output channels by `cols` input channels, four input channels (the
+  ;; lanes) at a time: dU_xinu's row r, columns 4 g .. 4 g + 3, is the vector at
+  ;;   du + (6 xi + nu) * posStride + (r * ldu + 4 g) * 4        (the GEMMs' C, row-major)
+  ;; and the 9 taps of (output channel r, input channel 4 g + l) go to dw + r * rowBytes +
+  ;; (4 g + l) * 36 (dW's own layout: C_out x C_in x 3 x 3), for the input channels below cols.
+  ;;
+  ;;   G^T = [ 1/4  -1/6  -1/6  1/24   1/24  0 ]
+  ;;         [  0   -1/6   1/6  1/12  -1/12  0 ]
+  ;;         [  0   -1/6  -1/6   1/6    1/6  1 ]
+  ;;
+  ;; Scratch: 27 vectors (432 bytes).
+  (func (export "winograd4x4_filter_gradient")
+    (param $du i32) (param $posStride i32) (param $ldu i32) (param $rows i32) (param $cols i32)
+    (param $dw i32) (param $rowBytes i32) (param $scratch i32)
+    (local $r i32) (local $c i32) (local $i i32) (local $lanes i32)
+    (local $durow i32) (local $q i32) (local $s i32) (local $out i32) (local $stride6 i32)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128) (local $u4 v128) (local $u5 v128)
+    (local $s12 v128) (local $d12 v128) (local $s34 v128) (local $d34 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $stride6 (i32.mul (local.get $posStride) (i32.const 6)))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $nextR
+      (br_if $doneR (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $c (i32.const 0))
+      (block $doneC (loop $nextC
+        (br_if $doneC (i32.ge_s (local.get $c) (local.get $cols)))
+        (local.set $durow (i32.add (local.get $du) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $ldu)) (local.get $c)) (i32.const 2))))
+        ;; Pass 1, down each of the 6 columns nu of dU: (G^T dU)[k][nu] (k = 0..2) into scratch + 96 k + 16 nu
+        (local.set $s (local.get $scratch))
+        (local.set $i (i32.const 6))
+        (block $doneCols (loop $nextCol
+          (br_if $doneCols (i32.eqz (local.get $i)))
+          (local.set $q (local.get $durow))
+          (local.set $u0 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride6)))
+          (local.set $u1 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride6)))
+          (local.set $u2 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride6)))
+          (local.set $u3 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride6)))
+          (local.set $u4 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride6)))
+          (local.set $u5 (v128.load (local.get $q)))
+          ;; G^T (u0 .. u5), with s12 = u1 + u2, d12 = u1 - u2, s34 = u3 + u4, d34 = u3 - u4:
+          ;;   r0 = u0/4 - s12/6 + s34/24,  r1 = -d12/6 + d34/12,  r2 = -s12/6 + s34/6 + u5
+          (local.set $s12 (f32x4.add (local.get $u1) (local.get $u2)))
+          (local.set $d12 (f32x4.sub (local.get $u1) (local.get $u2)))
+          (local.set $s34 (f32x4.add (local.get $u3) (local.get $u4)))
+          (local.set $d34 (f32x4.sub (local.get $u3) (local.get $u4)))
+          (v128.store offset=0 (local.get $s) (f32x4.add (f32x4.add
+            (f32x4.mul (local.get $u0) (v128.const f32x4 0.25 0.25 0.25 0.25))
+            (f32x4.mul (local.get $s12) (v128.const f32x4 -0.16666666666666666 -0.16666666666666666 -0.16666666666666666 -0.16666666666666666)))
+            (f32x4.mul (local.get $s34) (v128.const f32x4 0.041666666666666664 0.041666666666666664 0.041666666666666664 0.041666666666666664))))
+          (v128.store offset=96 (local.get $s) (f32x4.add
+            (f32x4.mul (local.get $d12) (v128.const f32x4 -0.16666666666666666 -0.16666666666666666 -0.16666666666666666 -0.16666666666666666))
+            (f32x4.mul (local.get $d34) (v128.const f32x4 0.08333333333333333 0.08333333333333333 0.08333333333333333 0.08333333333333333))))
+          (v128.store offset=192 (local.get $s) (f32x4.add
+            (f32x4.mul (f32x4.sub (local.get $s34) (local.get $s12)) (v128.const f32x4 0.16666666666666666 0.16666666666666666 0.16666666666666666 0.16666666666666666))
+            (local.get $u5)))
+          (local.set $durow (i32.add (local.get $durow) (local.get $posStride)))
+          (local.set $s (i32.add (local.get $s) (i32.const 16)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextCol)))
+        ;; Pass 2, along each of the 3 rows k: taps (k, 0..2) = G^T (G^T dU)[k], at scratch + 288 + 16 (3 k + j)
+        (local.set $s (local.get $scratch))
+        (local.set $q (i32.add (local.get $scratch) (i32.const 288)))
+        (local.set $i (i32.const 3))
+        (block $doneRows (loop $nextRow
+          (br_if $doneRows (i32.eqz (local.get $i)))
+          (local.set $u0 (v128.load offset=0 (local.get $s)))
+          (local.set $u1 (v128.load offset=16 (local.get $s)))
+          (local.set $u2 (v128.load offset=32 (local.get $s)))
+          (local.set $u3 (v128.load offset=48 (local.get $s)))
+          (local.set $u4 (v128.load offset=64 (local.get $s)))
+          (local.set $u5 (v128.load offset=80 (local.get $s)))
+          (local.set $s12 (f32x4.add (local.get $u1) (local.get $u2)))
+          (local.set $d12 (f32x4.sub (local.get $u1) (local.get $u2)))
+          (local.set $s34 (f32x4.add (local.get $u3) (local.get $u4)))
+          (local.set $d34 (f32x4.sub (local.get $u3) (local.get $u4)))
+          (v128.store offset=0 (local.get $q) (f32x4.add (f32x4.add
+            (f32x4.mul (local.get $u0) (v128.const f32x4 0.25 0.25 0.25 0.25))
+            (f32x4.mul (local.get $s12) (v128.const f32x4 -0.16666666666666666 -0.16666666666666666 -0.16666666666666666 -0.16666666666666666)))
+            (f32x4.mul (local.get $s34) (v128.const f32x4 0.041666666666666664 0.041666666666666664 0.041666666666666664 0.041666666666666664))))
+          (v128.store offset=16 (local.get $q) (f32x4.add
+            (f32x4.mul (local.get $d12) (v128.const f32x4 -0.16666666666666666 -0.16666666666666666 -0.16666666666666666 -0.16666666666666666))
+            (f32x4.mul (local.get $d34) (v128.const f32x4 0.08333333333333333 0.08333333333333333 0.08333333333333333 0.08333333333333333))))
+          (v128.store offset=32 (local.get $q) (f32x4.add
+            (f32x4.mul (f32x4.sub (local.get $s34) (local.get $s12)) (v128.const f32x4 0.16666666666666666 0.16666666666666666 0.16666666666666666 0.16666666666666666))
+            (local.get $u5)))
+          (local.set $s (i32.add (local.get $s) (i32.const 96)))
+          (local.set $q (i32.add (local.get $q) (i32.const 48)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextRow)))
+        (call $store_taps (i32.add (local.get $scratch) (i32.const 288))
+          (i32.add (i32.add (local.get $dw) (i32.mul (local.get $r) (local.get $rowBytes))) (i32.mul (local.get $c) (i32.const 36)))
+          (i32.sub (local.get $cols) (local.get $c)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $nextC)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $nextR)))
+  )
+
+  ;; The 9 tap vectors at taps (lane l = an input channel) as each lane's 9 floats at out + 36 l,
+  ;; for the first min(lanes, 4) lanes: taps 0-3 and 4-7 by 4 x 4 transposes, tap 8 lane by lane.
+  ;; (A call per 4 x 9 outputs of the weight gradient: rare next to its GEMMs.)
+  (func $store_taps (param $taps i32) (param $out i32) (param $lanes i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $t8 v128)
+    (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=0 (local.get $taps)) (v128.load offset=16 (local.get $taps))))
+    (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=0 (local.get $taps)) (v128.load offset=16 (local.get $taps))))
+    (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=32 (local.get $taps)) (v128.load offset=48 (local.get $taps))))
+    (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=32 (local.get $taps)) (v128.load offset=48 (local.get $taps))))
+    (local.set $a0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+    (local.set $a1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+    (local.set $a2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+    (local.set $a3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+    (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=64 (local.get $taps)) (v128.load offset=80 (local.get $taps))))
+    (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=64 (local.get $taps)) (v128.load offset=80 (local.get $taps))))
+    (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=96 (local.get $taps)) (v128.load offset=112 (local.get $taps))))
+    (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=96 (local.get $taps)) (v128.load offset=112 (local.get $taps))))
+    (local.set $b0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+    (local.set $b1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+    (local.set $b2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+    (local.set $b3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+    (local.set $t8 (v128.load offset=128 (local.get $taps)))
+    (v128.store offset=0 (local.get $out) (local.get $a0))
+    (v128.store offset=16 (local.get $out) (local.get $b0))
+    (f32.store offset=32 (local.get $out) (f32x4.extract_lane 0 (local.get $t8)))
+    (if (i32.gt_s (local.get $lanes) (i32.const 1)) (then
+      (v128.store offset=36 (local.get $out) (local.get $a1))
+      (v128.store offset=52 (local.get $out) (local.get $b1))
+      (f32.store offset=68 (local.get $out) (f32x4.extract_lane 1 (local.get $t8)))))
+    (if (i32.gt_s (local.get $lanes) (i32.const 2)) (then
+      (v128.store offset=72 (local.get $out) (local.get $a2))
+      (v128.store offset=88 (local.get $out) (local.get $b2))
+      (f32.store offset=104 (local.get $out) (f32x4.extract_lane 2 (local.get $t8)))))
+    (if (i32.gt_s (local.get $lanes) (i32.const 3)) (then
+      (v128.store offset=108 (local.get $out) (local.get $a3))
+      (v128.store offset=124 (local.get $out) (local.get $b3))
+      (f32.store offset=140 (local.get $out) (f32x4.extract_lane 3 (local.get $t8)))))
   )
 )

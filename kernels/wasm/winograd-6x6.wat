@@ -156,34 +156,40 @@
       (br $nextK)))
   )
 
-  ;; V = B^T d B for kc input channels of `groups` groups of 4 tiles, as winograd4x4_input: a
-  ;; tile's 8 x 8 input at x + c * plane + its table offset, rows rowBytes apart; V_xinu's row c,
-  ;; tiles 4 g .. 4 g + 3, at v + (8 xi + nu) * posStride + (g / 2) * kc * 32 + c * 32 + (g % 2) * 16.
+  ;; V = B^T d B for `count` rows by `groups` groups of 4 lanes, as winograd4x4_input: the
+  ;; 8 x 8 input tile of (row r, lane l of group g) at x + outer[r] + inner[4 g + l] (i32 byte
+  ;; offsets, outerStep and innerStep bytes apart), rows rowBytes apart; V_xinu's row r, lanes of
+  ;; group g, at v + (8 xi + nu) * posStride + (g / 2) * count * 32 + r * 32 + (g % 2) * 16.
   ;; Scratch: 64 vectors (1024 bytes).
   (func (export "winograd6x6_input")
-    (param $x i32) (param $plane i32) (param $rowBytes i32) (param $tiles i32) (param $groups i32)
-    (param $kc i32) (param $v i32) (param $posStride i32) (param $scratch i32)
+    (param $x i32) (param $rowBytes i32) (param $outer i32) (param $outerStep i32) (param $count i32)
+    (param $inner i32) (param $innerStep i32) (param $groups i32) (param $v i32) (param $posStride i32) (param $scratch i32)
     (local $c i32) (local $g i32) (local $channel i32) (local $entry i32) (local $i i32)
+    (local $step2 i32) (local $step3 i32) (local $step4 i32)
     (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
     (local $s i32) (local $q i32) (local $vrow i32) (local $panelBytes i32) (local $stride8 i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
     (local $d4 v128) (local $d5 v128) (local $d6 v128) (local $d7 v128)
     (local $t1 v128) (local $t2 v128)
-    (local.set $panelBytes (i32.shl (local.get $kc) (i32.const 5)))
+    (local.set $panelBytes (i32.shl (local.get $count) (i32.const 5)))
+    (local.set $step2 (i32.shl (local.get $innerStep) (i32.const 1)))
+    (local.set $step3 (i32.mul (local.get $innerStep) (i32.const 3)))
+    (local.set $step4 (i32.shl (local.get $innerStep) (i32.const 2)))
     (local.set $stride8 (i32.shl (local.get $posStride) (i32.const 3)))
     (local.set $c (i32.const 0))
     (block $doneC (loop $nextC
-      (br_if $doneC (i32.ge_s (local.get $c) (local.get $kc)))
-      (local.set $channel (i32.add (local.get $x) (i32.mul (local.get $c) (local.get $plane))))
-      (local.set $entry (local.get $tiles))
+      (br_if $doneC (i32.ge_s (local.get $c) (local.get $count)))
+      (local.set $channel (i32.add (local.get $x) (i32.load (local.get $outer))))
+      (local.set $outer (i32.add (local.get $outer) (local.get $outerStep)))
+      (local.set $entry (local.get $inner))
       (local.set $g (i32.const 0))
       (block $doneG (loop $nextG
         (br_if $doneG (i32.ge_s (local.get $g) (local.get $groups)))
-        (local.set $p0 (i32.add (local.get $channel) (i32.load offset=0 (local.get $entry))))
-        (local.set $p1 (i32.add (local.get $channel) (i32.load offset=16 (local.get $entry))))
-        (local.set $p2 (i32.add (local.get $channel) (i32.load offset=32 (local.get $entry))))
-        (local.set $p3 (i32.add (local.get $channel) (i32.load offset=48 (local.get $entry))))
+        (local.set $p0 (i32.add (local.get $channel) (i32.load (local.get $entry))))
+        (local.set $p1 (i32.add (local.get $channel) (i32.load (i32.add (local.get $entry) (local.get $innerStep)))))
+        (local.set $p2 (i32.add (local.get $channel) (i32.load (i32.add (local.get $entry) (local.get $step2)))))
+        (local.set $p3 (i32.add (local.get $channel) (i32.load (i32.add (local.get $entry) (local.get $step3)))))
         ;; Pass 1, along each of the 8 rows i: (d B)[i] = B^T d[i] into scratch + 128 i.
         (local.set $s (local.get $scratch))
         (local.set $i (i32.const 8))
@@ -295,7 +301,7 @@
           (local.set $s (i32.add (local.get $s) (i32.const 16)))
           (local.set $i (i32.sub (local.get $i) (i32.const 1)))
           (br $nextCol)))
-        (local.set $entry (i32.add (local.get $entry) (i32.const 64)))
+        (local.set $entry (i32.add (local.get $entry) (local.get $step4)))
         (local.set $g (i32.add (local.get $g) (i32.const 1)))
         (br $nextG)))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
@@ -470,5 +476,322 @@
         (br $nextG)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $nextR)))
+  )
+
+  ;; The weight gradient's two transforms, as in winograd-4x4.wat (read its comments on them):
+  ;; Yhat = A dY A^T for `count` rows (tiles) by `groups` groups of 4 lanes (output channels), into
+  ;; the GEMM's A panels: tile r of panel g at a + (8 xi + nu) * posStride + g * count * 16 + r * 16;
+  ;; the 6 x 6 dY tile of (tile r, lane l of group g) at dy + outer[r] + inner[4 g + l], rows
+  ;; rowBytes apart (dy padded with zeros to whole tiles).
+  ;;
+  ;;   A = [ 1   0    0    0     0     0   ]      (A^T transposed: 6 values in, 8 out)
+  ;;       [ 1   1    1    1     1     1   ]
+  ;;       [ 1  -1    1   -1     1    -1   ]
+  ;;       [ 1   2    4    8    16    32   ]
+  ;;       [ 1  -2    4   -8    16   -32   ]
+  ;;       [ 1  1/2  1/4  1/8  1/16  1/32  ]
+  ;;       [ 1 -1/2  1/4 -1/8  1/16 -1/32  ]
+  ;;       [ 0   0    0    0     0     1   ]
+  ;;
+  ;; Scratch: 48 vectors (768 bytes).
+  (func (export "winograd6x6_gradient")
+    (param $dy i32) (param $rowBytes i32) (param $outer i32) (param $outerStep i32) (param $count i32)
+    (param $inner i32) (param $innerStep i32) (param $groups i32) (param $a i32) (param $posStride i32) (param $scratch i32)
+    (local $r i32) (local $g i32) (local $base i32) (local $entry i32) (local $i i32)
+    (local $step2 i32) (local $step3 i32) (local $step4 i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+    (local $s i32) (local $q i32) (local $arow i32) (local $panelBytes i32) (local $stride8 i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $d4 v128) (local $d5 v128)
+    (local $e v128) (local $o v128)
+    (local.set $panelBytes (i32.shl (local.get $count) (i32.const 4)))
+    (local.set $stride8 (i32.shl (local.get $posStride) (i32.const 3)))
+    (local.set $step2 (i32.shl (local.get $innerStep) (i32.const 1)))
+    (local.set $step3 (i32.mul (local.get $innerStep) (i32.const 3)))
+    (local.set $step4 (i32.shl (local.get $innerStep) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $nextR
+      (br_if $doneR (i32.ge_s (local.get $r) (local.get $count)))
+      (local.set $base (i32.add (local.get $dy) (i32.load (local.get $outer))))
+      (local.set $outer (i32.add (local.get $outer) (local.get $outerStep)))
+      (local.set $entry (local.get $inner))
+      (local.set $g (i32.const 0))
+      (block $doneG (loop $nextG
+        (br_if $doneG (i32.ge_s (local.get $g) (local.get $groups)))
+        (local.set $p0 (i32.add (local.get $base) (i32.load (local.get $entry))))
+        (local.set $p1 (i32.add (local.get $base) (i32.load (i32.add (local.get $entry) (local.get $innerStep)))))
+        (local.set $p2 (i32.add (local.get $base) (i32.load (i32.add (local.get $entry) (local.get $step2)))))
+        (local.set $p3 (i32.add (local.get $base) (i32.load (i32.add (local.get $entry) (local.get $step3)))))
+        ;; Pass 1, along each of the 6 rows i of dY: A dY[i] into scratch + 128 i.
+        (local.set $s (local.get $scratch))
+        (local.set $i (i32.const 6))
+        (block $doneRows (loop $nextRow
+          (br_if $doneRows (i32.eqz (local.get $i)))
+          ;; each lane's floats 0-3 and 4-5, transposed: d_j = (lane 0's float j, ..., lane 3's)
+          (local.set $a0 (v128.load (local.get $p0)))
+          (local.set $a1 (v128.load (local.get $p1)))
+          (local.set $a2 (v128.load (local.get $p2)))
+          (local.set $a3 (v128.load (local.get $p3)))
+          (local.set $d0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1)))
+          (local.set $d1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1)))
+          (local.set $d2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3)))
+          (local.set $d3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3)))
+          (local.set $a0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $d0) (local.get $d2)))
+          (local.set $a1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $d0) (local.get $d2)))
+          (local.set $a2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $d1) (local.get $d3)))
+          (local.set $a3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $d1) (local.get $d3)))
+          (local.set $e (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load64_zero offset=16 (local.get $p0)) (v128.load64_zero offset=16 (local.get $p1))))
+          (local.set $o (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load64_zero offset=16 (local.get $p2)) (v128.load64_zero offset=16 (local.get $p3))))
+          (local.set $d4 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $e) (local.get $o)))
+          (local.set $d5 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $e) (local.get $o)))
+          (local.set $d0 (local.get $a0))
+          (local.set $d1 (local.get $a1))
+          (local.set $d2 (local.get $a2))
+          (local.set $d3 (local.get $a3))
+          ;; A (d0 .. d5):
+          ;;   t0 = d0,  t1 = e + o,  t2 = e - o    with e = d0 + d2 + d4,          o = d1 + d3 + d5
+          ;;   t3 = e + o,  t4 = e - o              with e = d0 + 4 d2 + 16 d4,     o = 2 d1 + 8 d3 + 32 d5
+          ;;   t5 = e + o,  t6 = e - o              with e = d0 + d2/4 + d4/16,     o = d1/2 + d3/8 + d5/32
+          ;;   t7 = d5
+          (v128.store offset=0 (local.get $s) (local.get $d0))
+          (local.set $e (f32x4.add (f32x4.add (local.get $d0) (local.get $d2)) (local.get $d4)))
+          (local.set $o (f32x4.add (f32x4.add (local.get $d1) (local.get $d3)) (local.get $d5)))
+          (v128.store offset=16 (local.get $s) (f32x4.add (local.get $e) (local.get $o)))
+          (v128.store offset=32 (local.get $s) (f32x4.sub (local.get $e) (local.get $o)))
+          (local.set $e (f32x4.add (f32x4.add (local.get $d0) (f32x4.mul (local.get $d2) (v128.const f32x4 4 4 4 4)))
+            (f32x4.mul (local.get $d4) (v128.const f32x4 16 16 16 16))))
+          (local.set $o (f32x4.add (f32x4.add (f32x4.add (local.get $d1) (local.get $d1)) (f32x4.mul (local.get $d3) (v128.const f32x4 8 8 8 8)))
+            (f32x4.mul (local.get $d5) (v128.const f32x4 32 32 32 32))))
+          (v128.store offset=48 (local.get $s) (f32x4.add (local.get $e) (local.get $o)))
+          (v128.store offset=64 (local.get $s) (f32x4.sub (local.get $e) (local.get $o)))
+          (local.set $e (f32x4.add (f32x4.add (local.get $d0) (f32x4.mul (local.get $d2) (v128.const f32x4 0.25 0.25 0.25 0.25)))
+            (f32x4.mul (local.get $d4) (v128.const f32x4 0.0625 0.0625 0.0625 0.0625))))
+          (local.set $o (f32x4.add (f32x4.add (f32x4.mul (local.get $d1) (v128.const f32x4 0.5 0.5 0.5 0.5))
+            (f32x4.mul (local.get $d3) (v128.const f32x4 0.125 0.125 0.125 0.125))) (f32x4.mul (local.get $d5) (v128.const f32x4 0.03125 0.03125 0.03125 0.03125))))
+          (v128.store offset=80 (local.get $s) (f32x4.add (local.get $e) (local.get $o)))
+          (v128.store offset=96 (local.get $s) (f32x4.sub (local.get $e) (local.get $o)))
+          (v128.store offset=112 (local.get $s) (local.get $d5))
+          (local.set $s (i32.add (local.get $s) (i32.const 128)))
+          (local.set $p0 (i32.add (local.get $p0) (local.get $rowBytes)))
+          (local.set $p1 (i32.add (local.get $p1) (local.get $rowBytes)))
+          (local.set $p2 (i32.add (local.get $p2) (local.get $rowBytes)))
+          (local.set $p3 (i32.add (local.get $p3) (local.get $rowBytes)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextRow)))
+        ;; Pass 2, down each of the 8 columns nu, into Yhat_xinu (xi = 0..7): the same A
+        (local.set $arow (i32.add (local.get $a)
+          (i32.add (i32.mul (local.get $g) (local.get $panelBytes)) (i32.shl (local.get $r) (i32.const 4)))))
+        (local.set $s (local.get $scratch))
+        (local.set $i (i32.const 8))
+        (block $doneCols (loop $nextCol
+          (br_if $doneCols (i32.eqz (local.get $i)))
+          (local.set $d0 (v128.load offset=0 (local.get $s)))
+          (local.set $d1 (v128.load offset=128 (local.get $s)))
+          (local.set $d2 (v128.load offset=256 (local.get $s)))
+          (local.set $d3 (v128.load offset=384 (local.get $s)))
+          (local.set $d4 (v128.load offset=512 (local.get $s)))
+          (local.set $d5 (v128.load offset=640 (local.get $s)))
+          (local.set $q (local.get $arow))
+          (v128.store (local.get $q) (local.get $d0))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (local.set $e (f32x4.add (f32x4.add (local.get $d0) (local.get $d2)) (local.get $d4)))
+          (local.set $o (f32x4.add (f32x4.add (local.get $d1) (local.get $d3)) (local.get $d5)))
+          (v128.store (local.get $q) (f32x4.add (local.get $e) (local.get $o)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (v128.store (local.get $q) (f32x4.sub (local.get $e) (local.get $o)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (local.set $e (f32x4.add (f32x4.add (local.get $d0) (f32x4.mul (local.get $d2) (v128.const f32x4 4 4 4 4)))
+            (f32x4.mul (local.get $d4) (v128.const f32x4 16 16 16 16))))
+          (local.set $o (f32x4.add (f32x4.add (f32x4.add (local.get $d1) (local.get $d1)) (f32x4.mul (local.get $d3) (v128.const f32x4 8 8 8 8)))
+            (f32x4.mul (local.get $d5) (v128.const f32x4 32 32 32 32))))
+          (v128.store (local.get $q) (f32x4.add (local.get $e) (local.get $o)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (v128.store (local.get $q) (f32x4.sub (local.get $e) (local.get $o)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (local.set $e (f32x4.add (f32x4.add (local.get $d0) (f32x4.mul (local.get $d2) (v128.const f32x4 0.25 0.25 0.25 0.25)))
+            (f32x4.mul (local.get $d4) (v128.const f32x4 0.0625 0.0625 0.0625 0.0625))))
+          (local.set $o (f32x4.add (f32x4.add (f32x4.mul (local.get $d1) (v128.const f32x4 0.5 0.5 0.5 0.5))
+            (f32x4.mul (local.get $d3) (v128.const f32x4 0.125 0.125 0.125 0.125))) (f32x4.mul (local.get $d5) (v128.const f32x4 0.03125 0.03125 0.03125 0.03125))))
+          (v128.store (local.get $q) (f32x4.add (local.get $e) (local.get $o)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (v128.store (local.get $q) (f32x4.sub (local.get $e) (local.get $o)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (v128.store (local.get $q) (local.get $d5))
+          (local.set $arow (i32.add (local.get $arow) (local.get $posStride)))
+          (local.set $s (i32.add (local.get $s) (i32.const 16)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextCol)))
+        (local.set $entry (i32.add (local.get $entry) (local.get $step4)))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $nextG)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $nextR)))
+  )
+
+  ;; dW = G^T dU G for `rows` output channels by `cols` input channels, four input channels (the
+  ;; lanes) at a time, as winograd4x4_filter_gradient: dU_xinu's row r, columns 4 g .. 4 g + 3 at
+  ;; du + (8 xi + nu) * posStride + (r * ldu + 4 g) * 4; taps to dw + r * rowBytes + (4 g + l) * 36.
+  ;;
+  ;;   G^T = [ 1  -2/9  -2/9  1/90   1/90  32/45   32/45  0 ]
+  ;;         [ 0  -2/9   2/9  1/45  -1/45  16/45  -16/45  0 ]
+  ;;         [ 0  -2/9  -2/9  2/45   2/45   8/45    8/45  1 ]
+  ;;
+  ;; Scratch: 33 vectors (528 bytes).
+  (func (export "winograd6x6_filter_gradient")
+    (param $du i32) (param $posStride i32) (param $ldu i32) (param $rows i32) (param $cols i32)
+    (param $dw i32) (param $rowBytes i32) (param $scratch i32)
+    (local $r i32) (local $c i32) (local $i i32)
+    (local $durow i32) (local $q i32) (local $s i32) (local $stride8 i32)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128) (local $u4 v128) (local $u5 v128) (local $u6 v128) (local $u7 v128)
+    (local $s12 v128) (local $d12 v128) (local $s34 v128) (local $d34 v128) (local $s56 v128) (local $d56 v128)
+    (local.set $stride8 (i32.shl (local.get $posStride) (i32.const 3)))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $nextR
+      (br_if $doneR (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $c (i32.const 0))
+      (block $doneC (loop $nextC
+        (br_if $doneC (i32.ge_s (local.get $c) (local.get $cols)))
+        (local.set $durow (i32.add (local.get $du) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $ldu)) (local.get $c)) (i32.const 2))))
+        ;; Pass 1, down each of the 8 columns nu of dU: (G^T dU)[k][nu] into scratch + 128 k + 16 nu.
+        ;; With s12 = u1 + u2, d12 = u1 - u2, s34, d34, s56, d56 alike:
+        ;;   r0 = u0 - 2/9 s12 + s34/90 + 32/45 s56
+        ;;   r1 = -2/9 d12 + d34/45 + 16/45 d56
+        ;;   r2 = -2/9 s12 + 2/45 s34 + 8/45 s56 + u7
+        (local.set $s (local.get $scratch))
+        (local.set $i (i32.const 8))
+        (block $doneCols (loop $nextCol
+          (br_if $doneCols (i32.eqz (local.get $i)))
+          (local.set $q (local.get $durow))
+          (local.set $u0 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (local.set $u1 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (local.set $u2 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (local.set $u3 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (local.set $u4 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (local.set $u5 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (local.set $u6 (v128.load (local.get $q)))
+          (local.set $q (i32.add (local.get $q) (local.get $stride8)))
+          (local.set $u7 (v128.load (local.get $q)))
+          (local.set $s12 (f32x4.add (local.get $u1) (local.get $u2)))
+          (local.set $d12 (f32x4.sub (local.get $u1) (local.get $u2)))
+          (local.set $s34 (f32x4.add (local.get $u3) (local.get $u4)))
+          (local.set $d34 (f32x4.sub (local.get $u3) (local.get $u4)))
+          (local.set $s56 (f32x4.add (local.get $u5) (local.get $u6)))
+          (local.set $d56 (f32x4.sub (local.get $u5) (local.get $u6)))
+          (v128.store offset=0 (local.get $s) (f32x4.add (f32x4.add (local.get $u0)
+            (f32x4.mul (local.get $s12) (v128.const f32x4 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222)))
+            (f32x4.add
+              (f32x4.mul (local.get $s34) (v128.const f32x4 0.011111111111111112 0.011111111111111112 0.011111111111111112 0.011111111111111112))
+              (f32x4.mul (local.get $s56) (v128.const f32x4 0.7111111111111111 0.7111111111111111 0.7111111111111111 0.7111111111111111)))))
+          (v128.store offset=128 (local.get $s) (f32x4.add
+            (f32x4.mul (local.get $d12) (v128.const f32x4 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222))
+            (f32x4.add
+              (f32x4.mul (local.get $d34) (v128.const f32x4 0.022222222222222223 0.022222222222222223 0.022222222222222223 0.022222222222222223))
+              (f32x4.mul (local.get $d56) (v128.const f32x4 0.35555555555555557 0.35555555555555557 0.35555555555555557 0.35555555555555557)))))
+          (v128.store offset=256 (local.get $s) (f32x4.add (f32x4.add
+            (f32x4.mul (local.get $s12) (v128.const f32x4 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222))
+            (f32x4.add
+              (f32x4.mul (local.get $s34) (v128.const f32x4 0.044444444444444446 0.044444444444444446 0.044444444444444446 0.044444444444444446))
+              (f32x4.mul (local.get $s56) (v128.const f32x4 0.17777777777777778 0.17777777777777778 0.17777777777777778 0.17777777777777778))))
+            (local.get $u7)))
+          (local.set $durow (i32.add (local.get $durow) (local.get $posStride)))
+          (local.set $s (i32.add (local.get $s) (i32.const 16)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextCol)))
+        ;; Pass 2, along each of the 3 rows k: taps (k, 0..2) at scratch + 384 + 16 (3 k + j)
+        (local.set $s (local.get $scratch))
+        (local.set $q (i32.add (local.get $scratch) (i32.const 384)))
+        (local.set $i (i32.const 3))
+        (block $doneRows (loop $nextRow
+          (br_if $doneRows (i32.eqz (local.get $i)))
+          (local.set $u0 (v128.load offset=0 (local.get $s)))
+          (local.set $u1 (v128.load offset=16 (local.get $s)))
+          (local.set $u2 (v128.load offset=32 (local.get $s)))
+          (local.set $u3 (v128.load offset=48 (local.get $s)))
+          (local.set $u4 (v128.load offset=64 (local.get $s)))
+          (local.set $u5 (v128.load offset=80 (local.get $s)))
+          (local.set $u6 (v128.load offset=96 (local.get $s)))
+          (local.set $u7 (v128.load offset=112 (local.get $s)))
+          (local.set $s12 (f32x4.add (local.get $u1) (local.get $u2)))
+          (local.set $d12 (f32x4.sub (local.get $u1) (local.get $u2)))
+          (local.set $s34 (f32x4.add (local.get $u3) (local.get $u4)))
+          (local.set $d34 (f32x4.sub (local.get $u3) (local.get $u4)))
+          (local.set $s56 (f32x4.add (local.get $u5) (local.get $u6)))
+          (local.set $d56 (f32x4.sub (local.get $u5) (local.get $u6)))
+          (v128.store offset=0 (local.get $q) (f32x4.add (f32x4.add (local.get $u0)
+            (f32x4.mul (local.get $s12) (v128.const f32x4 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222)))
+            (f32x4.add
+              (f32x4.mul (local.get $s34) (v128.const f32x4 0.011111111111111112 0.011111111111111112 0.011111111111111112 0.011111111111111112))
+              (f32x4.mul (local.get $s56) (v128.const f32x4 0.7111111111111111 0.7111111111111111 0.7111111111111111 0.7111111111111111)))))
+          (v128.store offset=16 (local.get $q) (f32x4.add
+            (f32x4.mul (local.get $d12) (v128.const f32x4 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222))
+            (f32x4.add
+              (f32x4.mul (local.get $d34) (v128.const f32x4 0.022222222222222223 0.022222222222222223 0.022222222222222223 0.022222222222222223))
+              (f32x4.mul (local.get $d56) (v128.const f32x4 0.35555555555555557 0.35555555555555557 0.35555555555555557 0.35555555555555557)))))
+          (v128.store offset=32 (local.get $q) (f32x4.add (f32x4.add
+            (f32x4.mul (local.get $s12) (v128.const f32x4 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222 -0.2222222222222222))
+            (f32x4.add
+              (f32x4.mul (local.get $s34) (v128.const f32x4 0.044444444444444446 0.044444444444444446 0.044444444444444446 0.044444444444444446))
+              (f32x4.mul (local.get $s56) (v128.const f32x4 0.17777777777777778 0.17777777777777778 0.17777777777777778 0.17777777777777778))))
+            (local.get $u7)))
+          (local.set $s (i32.add (local.get $s) (i32.const 128)))
+          (local.set $q (i32.add (local.get $q) (i32.const 48)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $nextRow)))
+        (call $store_taps (i32.add (local.get $scratch) (i32.const 384))
+          (i32.add (i32.add (local.get $dw) (i32.mul (local.get $r) (local.get $rowBytes))) (i32.mul (local.get $c) (i32.const 36)))
+          (i32.sub (local.get $cols) (local.get $c)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $nextC)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $nextR)))
+  )
+
+  ;; The 9 tap vectors at taps (lane l = an input channel) as each lane's 9 floats at out + 36 l,
+  ;; for the first min(lanes, 4) lanes: taps 0-3 and 4-7 by 4 x 4 transposes, tap 8 lane by lane.
+  ;; (A call per 4 x 9 outputs of the weight gradient: rare next to its GEMMs.)
+  (func $store_taps (param $taps i32) (param $out i32) (param $lanes i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $t8 v128)
+    (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=0 (local.get $taps)) (v128.load offset=16 (local.get $taps))))
+    (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=0 (local.get $taps)) (v128.load offset=16 (local.get $taps))))
+    (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=32 (local.get $taps)) (v128.load offset=48 (local.get $taps))))
+    (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=32 (local.get $taps)) (v128.load offset=48 (local.get $taps))))
+    (local.set $a0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+    (local.set $a1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+    (local.set $a2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+    (local.set $a3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+    (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=64 (local.get $taps)) (v128.load offset=80 (local.get $taps))))
+    (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=64 (local.get $taps)) (v128.load offset=80 (local.get $taps))))
+    (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=96 (local.get $taps)) (v128.load offset=112 (local.get $taps))))
+    (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=96 (local.get $taps)) (v128.load offset=112 (local.get $taps))))
+    (local.set $b0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+    (local.set $b1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+    (local.set $b2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+    (local.set $b3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+    (local.set $t8 (v128.load offset=128 (local.get $taps)))
+    (v128.store offset=0 (local.get $out) (local.get $a0))
+    (v128.store offset=16 (local.get $out) (local.get $b0))
+    (f32.store offset=32 (local.get $out) (f32x4.extract_lane 0 (local.get $t8)))
+    (if (i32.gt_s (local.get $lanes) (i32.const 1)) (then
+      (v128.store offset=36 (local.get $out) (local.get $a1))
+      (v128.store offset=52 (local.get $out) (local.get $b1))
+      (f32.store offset=68 (local.get $out) (f32x4.extract_lane 1 (local.get $t8)))))
+    (if (i32.gt_s (local.get $lanes) (i32.const 2)) (then
+      (v128.store offset=72 (local.get $out) (local.get $a2))
+      (v128.store offset=88 (local.get $out) (local.get $b2))
+      (f32.store offset=104 (local.get $out) (f32x4.extract_lane 2 (local.get $t8)))))
+    (if (i32.gt_s (local.get $lanes) (i32.const 3)) (then
+      (v128.store offset=108 (local.get $out) (local.get $a3))
+      (v128.store offset=124 (local.get $out) (local.get $b3))
+      (f32.store offset=140 (local.get $out) (f32x4.extract_lane 3 (local.get $t8)))))
   )
 )

@@ -2,8 +2,8 @@
 // padding) by minimal filtering F(m x m, 3 x 3), m = 2, 4 or 6 (Lavin and Gray, "Fast Algorithms
 // for Convolutional Neural Networks", arXiv 1509.09308). This file plans the work and runs its
 // tasks, like conv.ts; the transforms are WebAssembly SIMD (winograd-2x2.wat, winograd-4x4.wat,
-// winograd-6x6.wat: their headers write B^T, G and A^T out), the products the GEMM micro-kernel of
-// gemm-4x8-*.wat, unchanged.
+// winograd-6x6.wat: their headers write B^T, G and A^T out; winograd.wat has the tile tables), the
+// products the GEMM micro-kernel of gemm-4x8-*.wat, unchanged.
 //
 // The method. Cut the output into m x m tiles; tile d of the input ((m + 2) x (m + 2), overlapping
 // its neighbours by 2) and filter g (3 x 3) give the tile's outputs as
@@ -12,22 +12,42 @@
 // 36 for 144, F(6x6): 64 for 324). Summed over the input channels, the products at each position
 // (xi, nu) of the (m + 2) x (m + 2) tile are one matrix product:
 //   M_xinu (C_out x tiles) = U_xinu (C_out x C_in) * V_xinu (C_in x tiles),  U = G g G^T, V = B^T d B
-// so a convolution is (m + 2)^2 GEMMs between a filter transform and an output transform.
+// so a convolution is (m + 2)^2 GEMMs between a filter transform and an output transform. The
+// transforms write straight into the GEMM's packed panels (U its A operand, V its B operand) and
+// read its C: nothing is packed or copied in between.
 //
-// One call (what runs once, and what the tasks do):
+// The forward pass, one call (what runs once, and what the tasks do):
 //   1. pad x once (sweep.ts 'padPlanes': top = padH, left = padW, into planes paddedH x paddedW,
 //      zeros below and right up to whole tiles), so every input tile lies in place;
-//   2. the filter transform (a 'filter' job, tasks = ranges of 4-channel panels of C_out):
-//      U for every (C_out, C_in), in the GEMM's packed A layout: uFloats floats, the one
-//      full-size transformed tensor (the weights' (m + 2)^2 / 9 times over);
-//   3. the convolution (a 'forward' job): task = (a run of tiles, a block of output channels).
+//   2. the filter transform (winogradFilterJob, tasks = ranges of 4-channel panels of C_out): U for
+//      every (C_out, C_in), plan.uFloats floats: the one full-size transformed tensor (the
+//      weights' (m + 2)^2 / 9 times over; 16 / 9, 4 and 7.1 times);
+//   3. the convolution (winogradForwardJob): task = (a run of tiles, a block of output channels).
 //      A task transforms its tiles' input one K block of input channels at a time, straight into
-//      B panels (V), runs the (m + 2)^2 GEMMs of that K block into M, and at the end transforms
-//      M into y with the bias. V and M are the thread's scratch, sized to stay in L2 (the
-//      blocking below): no full-size V or M is ever written. Tasks write disjoint parts of y.
+//      B panels (V), runs the (m + 2)^2 GEMMs of that K block into M, and at the end transforms M
+//      into y, adding the bias. V and M are the thread's scratch, sized to stay in L2 (the
+//      blocking): no full-size V or M is ever written. Tasks write disjoint parts of y.
 // The input gradient of a stride-1 3x3 convolution is a forward convolution of dy with the
-// flipped, transposed weights (index.ts, transposedAsForward); the filter transform reads them
-// that way from w itself (flipped: true), so the same forward job computes dx.
+// flipped, transposed weights, padded by 2 - padding (index.ts, transposedAsForward); the filter
+// transform reads them that way from w itself (flipped: true), so the same forward job gives dx.
+//
+// The weight gradient, one call. By the chain rule through Y = A^T M A and M = U (.) V, with
+// Yhat = A dY A^T the gradient of the (m + 2)^2 products of a tile,
+//   dU_xinu (C_out x C_in) = sum over the tiles of Yhat_xinu (C_out x tiles) * V_xinu^T (tiles x C_in)
+//   dW = G^T dU G
+// (m + 2)^2 GEMMs again, whose depth is the tiles:
+//   1. pad x as in the forward pass, and dy with zeros to whole tiles (top = left = 0, planes
+//      dyPaddedH x dyPaddedW), so that a tile at the edge reads zeros where it has no outputs;
+//   2. winogradWeightJob: task = (a range of tiles, a block of output channels, a block of input
+//      channels). A task runs through its tiles a chunk at a time: Yhat of the chunk into A panels
+//      (winogradNxN_gradient), V^T into B panels (winogradNxN_input: the forward's input
+//      transform, its rows the tiles and its lanes the channels), the (m + 2)^2 GEMMs into its
+//      block of dU (in L2 throughout), and at the end dW = G^T dU G for its block
+//      (winogradNxN_filter_gradient). Where the blocks are too few to keep every thread busy
+//      (small layers), the tiles are cut into `parts` ranges too, each summing into its own copy
+//      of dW, which the caller adds up (as conv.ts does its partial sums).
+// Measured against the packed GEMM's weight gradient (conv.ts, backwardWeightTask with
+// pack_rows_transposed): see bench/winograd.bench.ts and the numbers in the commit log.
 //
 // Memory (byte addresses in the shared memory, all 16-byte aligned):
 //   x       the padded input: batch x C_in planes of paddedH x paddedW (plan.paddedFloats)
@@ -35,14 +55,30 @@
 //           plan.blocking.depth input channels, 4-row panels (conv.ts, packOperandA's layout);
 //           U_xinu at u + xinu * plan.uPositionBytes (a little more than the matrix: see
 //           positionStride), plan.uFloats floats in all
-//   scratch thread t's at scratch + t * plan.scratchBytes (plan.layout: the tile table, V, M,
-//           the transforms' work area and the GEMM's edge tile)
+//   dy      (weight gradient) padded: batch x C_out planes of dyPaddedH x dyPaddedW
+//   dw      (weight gradient) parts x C_out x C_in x 3 x 3 floats
+//   scratch thread t's at scratch + t * plan.scratchBytes (plan.layout says what lies where)
 //
-// Numerics. ... (see WINOGRAD_ERROR below)
+// Numerics. Winograd rounds differently from a direct sum: the transforms multiply by the
+// matrices' entries (up to 8 in F(4x4)'s A^T, 32 and 21/4 in F(6x6)'s) before and after the
+// products, and their roundings do not shrink as the channel sums grow. Measured against the
+// float64 reference (kernels/cpu/reference.ts) with random normal weights (std 1/sqrt(9 C_in))
+// and ReLU'd normal inputs, forward, max |error| / (2^-24 sqrt(K) max|y|), K = 9 C_in:
+//                          GEMM      F(2x2)    F(4x4)    F(6x6)
+//   SSD300's 3x3 layers    0.04-0.5  0.05-0.3  0.3-5.3   1.2-12    (bench/winograd.bench.ts --error-only)
+//   K = 9 (one channel), 300 x 300, 8 seeds      1.0-1.4   13-22     24-62
+// In absolute terms on SSD300's layers (max|y| about 1.3 to 4): the GEMM 2e-7 to 1.3e-6, F(2x2)
+// 4e-7 to 1.4e-6, F(4x4) 9e-7 to 2.7e-5, F(6x6) 3e-6 to 4e-5. The error grows with K much more
+// slowly than sqrt(K), so the ratio is largest for few channels. The bound stated and tested
+// (winogradTolerance) is
+//   |error| <= WINOGRAD_ERROR[m] * 2^-24 * sqrt(K) * max|y|,   WINOGRAD_ERROR = 4, 48, 192
+// the GEMM's own bound (4: spec/kernels/backends.spec.ts) for F(2x2), about twice the worst ratio
+// measured for F(4x4) and three times for F(6x6). The weight gradient's sum runs over
+// K = batch x outH x outW positions; its errors are in the tests (winogradWeightTolerance).
 
 import { Conv2dGeometry } from '../geometry';
 import { splitRange } from '../cpu/fast/conv';
-import { WasmExports, WinogradFilterTransform, WinogradInputTransform, WinogradOutputTransform } from './runtime';
+import { WasmExports, WinogradFilterGradient, WinogradFilterTransform, WinogradInputTransform, WinogradOutputTransform } from './runtime';
 import { MR, NR, roundUp } from './conv';
 
 /** The output tile sizes: F(2x2, 3x3), F(4x4, 3x3), F(6x6, 3x3). */
@@ -52,63 +88,6 @@ export const WINOGRAD_TILES: readonly WinogradTile[] = [2, 4, 6];
 /** Whether a convolution can run as a Winograd convolution: 3x3, stride 1, dilation 1 (any padding, any channels). */
 export function winogradApplies(g: Conv2dGeometry): boolean {
   return g.kernelH === 3 && g.kernelW === 3 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1;
-}
-
-/**
- * How a forward task's work is cut, so that its V (positions x depth x tiles floats) and M
- * (positions x outChannels x tiles) stay in L2 while the (m + 2)^2 GEMMs stream U past them.
- */
-export interface WinogradBlocking {
-  /** Tiles per task at most (a multiple of NR = 8: the GEMM's B panels; fewer where the layer is small). */
-  tiles: number;
-  /** Output channels per task at most (a multiple of MR = 4). */
-  outChannels: number;
-  /** Input channels per K block (U is packed in blocks of this depth). */
-  depth: number;
-}
-
-/** Where each part of a thread's scratch lies, in bytes from its start. */
-export interface WinogradScratch {
-  /** The task's tile table (winograd.wat): 16 bytes per tile, blocking.tiles of them. */
-  table: number;
-  /** V of one K block: positions x depth x tiles floats. */
-  v: number;
-  /** M: positions x outChannels x tiles floats. */
-  m: number;
-  /** The transforms' work area (WORK_BYTES). */
-  work: number;
-  /** The GEMM's edge tile (MR x NR floats; unused when every tile is whole). */
-  tmp: number;
-  bytes: number;
-}
-
-/** One convolution planned: its geometry, tiles, the sizes of what it needs, and its tasks. */
-export interface WinogradPlan {
-  g: Conv2dGeometry;
-  m: WinogradTile;
-  /** m + 2: the input tile's side. */
-  alpha: number;
-  /** alpha^2: the GEMMs (one per position of the input tile). */
-  positions: number;
-  tilesH: number;
-  tilesW: number;
-  /** tilesH * tilesW * batch: tiles are numbered over the whole batch. */
-  tiles: number;
-  /** The padded copy of x: planes paddedH x paddedW, the convolution's padding at the top and left. */
-  paddedH: number;
-  paddedW: number;
-  paddedFloats: number;
-  /** U: positions matrices of roundUp(C_out, 4) x C_in floats. */
-  uFloats: number;
-  uPositionBytes: number;
-  blocking: WinogradBlocking;
-  layout: WinogradScratch;
-  /** Bytes of scratch per thread. */
-  scratchBytes: number;
-  /** The filter transform's tasks: (first panel, end panel) of 4 output channels, FILTER_TASK_FIELDS ints each. */
-  filterTasks: Int32Array;
-  /** The forward tasks: (first tile, end tile, first output channel, end output channel), FORWARD_TASK_FIELDS ints each. */
-  forwardTasks: Int32Array;
 }
 
 /**
@@ -123,16 +102,144 @@ export function winogradTolerance(m: WinogradTile, terms: number, maxAbs: number
   return WINOGRAD_ERROR[m] * 2 ** -24 * Math.sqrt(terms) * maxAbs;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Memory layout helpers
+
+/**
+ * The bytes from one position's matrix (U_xinu, V_xinu, M_xinu, Yhat_xinu or dU_xinu) to the
+ * next: `bytes` rounded up to an odd number of 64-byte cache lines. The transforms write (and
+ * read) all the positions' matrices at once, 16 bytes in each; with strides that are multiples of
+ * 4 KiB (as 4 rows x C_in x 4 bytes, or depth x tiles x 4, mostly are) those 36 or 64 lines would
+ * all fall in one set of the 12-way L1 and evict each other at every store. An odd number of lines
+ * sends consecutive positions to different sets. Measured on 256 x 256 channels, one thread (under
+ * load, best of 7): the filter transform of F(4x4) 27 -> 10 ns per (co, ci), F(2x2) 15 -> 5; the
+ * input transform of F(4x4) 25 -> 10 ns per (tile, channel), F(2x2) 12.7 -> 3.6.
+ */
+export function positionStride(bytes: number): number {
+  const lines = Math.ceil(bytes / 64);
+  return 64 * (lines % 2 === 0 ? lines + 1 : lines);
+}
+
+/** Allocates consecutive 64-byte aligned regions of a thread's scratch. */
+class ScratchLayout {
+  bytes = 0;
+  take(bytes: number): number {
+    const at = this.bytes;
+    this.bytes = roundUp(at + bytes, 64);
+    return at;
+  }
+}
+
+/** The transforms' work area: the largest is F(6x6)'s input transform, 64 vectors. */
+const WORK_BYTES = 1024 + 64;
+
+function transforms(wasm: WasmExports, m: WinogradTile): {
+  filter: WinogradFilterTransform; input: WinogradInputTransform; output: WinogradOutputTransform;
+  gradient: WinogradInputTransform; filterGradient: WinogradFilterGradient;
+} {
+  if (m === 2) {
+    return {
+      filter: wasm.winograd2x2_filter, input: wasm.winograd2x2_input, output: wasm.winograd2x2_output,
+      gradient: wasm.winograd2x2_gradient, filterGradient: wasm.winograd2x2_filter_gradient,
+    };
+  }
+  if (m === 4) {
+    return {
+      filter: wasm.winograd4x4_filter, input: wasm.winograd4x4_input, output: wasm.winograd4x4_output,
+      gradient: wasm.winograd4x4_gradient, filterGradient: wasm.winograd4x4_filter_gradient,
+    };
+  }
+  return {
+    filter: wasm.winograd6x6_filter, input: wasm.winograd6x6_input, output: wasm.winograd6x6_output,
+    gradient: wasm.winograd6x6_gradient, filterGradient: wasm.winograd6x6_filter_gradient,
+  };
+}
+
+/** The tiling shared by the passes. */
+interface Tiling {
+  m: WinogradTile;
+  /** m + 2: the input tile's side. */
+  alpha: number;
+  /** alpha^2: the GEMMs (one per position of the input tile). */
+  positions: number;
+  tilesH: number;
+  tilesW: number;
+  /** tilesH * tilesW * batch: tiles are numbered over the whole batch (winograd.wat). */
+  tiles: number;
+  /** The padded copy of x: planes paddedH x paddedW, the convolution's padding at the top and left. */
+  paddedH: number;
+  paddedW: number;
+  paddedFloats: number;
+}
+
+function tiling(g: Conv2dGeometry, m: WinogradTile): Tiling {
+  if (!winogradApplies(g)) throw new Error('winograd: only 3x3 convolutions with stride 1 and dilation 1');
+  const tilesH = Math.ceil(g.outH / m);
+  const tilesW = Math.ceil(g.outW / m);
+  const paddedH = tilesH * m + 2;
+  const paddedW = tilesW * m + 2;
+  return {
+    m, alpha: m + 2, positions: (m + 2) * (m + 2), tilesH, tilesW, tiles: g.batch * tilesH * tilesW,
+    paddedH, paddedW, paddedFloats: g.batch * g.inChannels * paddedH * paddedW,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The forward pass (and the input gradient)
+
+/**
+ * How a forward task's work is cut, so that its V (positions x depth x tiles floats) and M
+ * (positions x outChannels x tiles) stay in L2 while the (m + 2)^2 GEMMs stream U past them.
+ */
+export interface WinogradBlocking {
+  /** Tiles per task at most (a multiple of NR = 8: the GEMM's B panels; fewer where the layer is small). */
+  tiles: number;
+  /** Output channels per task at most (a multiple of MR = 4). */
+  outChannels: number;
+  /** Input channels per K block (U is packed in blocks of this depth). */
+  depth: number;
+}
+
+/** Where each part of a thread's scratch lies in a forward task, in bytes from its start. */
+export interface WinogradScratch {
+  /** The task's tile table (winograd.wat): 16 bytes per tile, blocking.tiles of them. */
+  table: number;
+  /** The byte offsets of a K block's channels in the padded input (blocking.depth i32). */
+  channels: number;
+  /** V of one K block: positions x depth x tiles floats. */
+  v: number;
+  /** M: positions x outChannels x tiles floats. */
+  m: number;
+  /** The transforms' work area. */
+  work: number;
+  /** The GEMM's edge tile (MR x NR floats; unused when every tile is whole). */
+  tmp: number;
+  bytes: number;
+}
+
+/** One forward convolution planned: its geometry, tiles, the sizes of what it needs, and its tasks. */
+export interface WinogradPlan extends Tiling {
+  g: Conv2dGeometry;
+  /** U: positions matrices of roundUp(C_out, 4) x C_in floats. */
+  uFloats: number;
+  uPositionBytes: number;
+  blocking: WinogradBlocking;
+  layout: WinogradScratch;
+  /** Bytes of scratch per thread. */
+  scratchBytes: number;
+  /** The filter transform's tasks: (first panel, end panel) of 4 output channels, FILTER_TASK_FIELDS ints each. */
+  filterTasks: Int32Array;
+  /** The forward tasks: (first tile, end tile, first output channel, end output channel), FORWARD_TASK_FIELDS ints each. */
+  forwardTasks: Int32Array;
+}
+
 export const FILTER_TASK_FIELDS = 2;
 export const FORWARD_TASK_FIELDS = 4;
 
-/** The transforms' work area: the largest is F(6x6)'s input transform, 64 vectors. */
-const WORK_BYTES = 2048;
-
 /**
- * Default blocking per tile size: V + M = positions x (depth + outChannels) x tiles x 4 bytes
- * (F(4x4): 36 x 256 x 32 x 4 = 1.2 MB) in this machine's 2 MB L2, with room for the U blocks
- * streaming past. (Measured: see bench/winograd.bench.ts and the notes at the top.)
+ * Default forward blocking per tile size: V + M = positions x (depth + outChannels) x tiles x 4
+ * bytes (F(4x4): 36 x 256 x 32 x 4 = 1.2 MB) in this machine's 2 MB L2, with room for the U
+ * blocks streaming past.
  */
 export function defaultBlocking(m: WinogradTile): WinogradBlocking {
   if (m === 2) return { tiles: 64, outChannels: 128, depth: 128 };
@@ -140,31 +247,18 @@ export function defaultBlocking(m: WinogradTile): WinogradBlocking {
   return { tiles: 32, outChannels: 64, depth: 128 };
 }
 
-/**
- * The bytes from one position's matrix (U_xinu, V_xinu or M_xinu) to the next: `bytes` rounded
- * up to an odd number of 64-byte cache lines. The transforms write (and read) all the positions'
- * matrices at once, 16 bytes in each; with strides that are multiples of 4 KiB (as 4 rows x C_in
- * x 4 bytes, or depth x tiles x 4, mostly are) those 36 or 64 lines would all fall in one set of
- * the 12-way L1 and evict each other at every store. An odd number of lines sends consecutive
- * positions to different sets. Measured on the filter transform of 256 x 256 channels, one
- * thread (under load, best of 7): the filter transform of F(4x4) 27 -> 10 ns per (co, ci), F(2x2)
- * 15 -> 5; the input transform of F(4x4) 25 -> 10 ns per (tile, channel), F(2x2) 12.7 -> 3.6.
- */
-export function positionStride(bytes: number): number {
-  const lines = Math.ceil(bytes / 64);
-  return 64 * (lines % 2 === 0 ? lines + 1 : lines);
-}
-
-/** The scratch layout of one thread for a tile size and blocking. */
+/** The forward scratch layout of one thread for a tile size and blocking. */
 export function winogradScratch(m: WinogradTile, blocking: WinogradBlocking): WinogradScratch {
   const positions = (m + 2) * (m + 2);
   const tiles = roundUp(blocking.tiles, NR);
-  const table = 0;
-  const v = roundUp(table + 16 * tiles, 64);
-  const mm = v + positions * positionStride(4 * blocking.depth * tiles);
-  const work = mm + positions * positionStride(4 * roundUp(blocking.outChannels, MR) * tiles);
-  const tmp = work + WORK_BYTES;
-  return { table, v, m: mm, work, tmp, bytes: roundUp(tmp + 4 * MR * NR, 64) };
+  const s = new ScratchLayout();
+  const table = s.take(16 * tiles);
+  const channels = s.take(4 * blocking.depth);
+  const v = s.take(positions * positionStride(4 * blocking.depth * tiles));
+  const mm = s.take(positions * positionStride(4 * roundUp(blocking.outChannels, MR) * tiles));
+  const work = s.take(WORK_BYTES);
+  const tmp = s.take(4 * MR * NR);
+  return { table, channels, v, m: mm, work, tmp, bytes: s.bytes };
 }
 
 /**
@@ -172,17 +266,10 @@ export function winogradScratch(m: WinogradTile, blocking: WinogradBlocking): Wi
  * `threads` threads. The blocking is defaultBlocking(m) unless given (the benchmark tries others).
  */
 export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number, blocking: WinogradBlocking = defaultBlocking(m)): WinogradPlan {
-  if (!winogradApplies(g)) throw new Error('winograd: only 3x3 convolutions with stride 1 and dilation 1');
   if (blocking.tiles % NR !== 0 || blocking.outChannels % MR !== 0 || blocking.depth < 1) {
     throw new Error(`winograd: blocking ${JSON.stringify(blocking)}: tiles must be a multiple of ${NR}, outChannels of ${MR}`);
   }
-  const alpha = m + 2;
-  const positions = alpha * alpha;
-  const tilesH = Math.ceil(g.outH / m);
-  const tilesW = Math.ceil(g.outW / m);
-  const tiles = g.batch * tilesH * tilesW;
-  const paddedH = tilesH * m + 2;
-  const paddedW = tilesW * m + 2;
+  const t = tiling(g, m);
   const rowsPadded = roundUp(g.outChannels, MR);
   const layout = winogradScratch(m, blocking);
 
@@ -191,7 +278,7 @@ export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number
   // up only briefly; but every cut of the channels repeats the input transform of its tiles, and
   // every cut of the tiles reads all of U again, so neither goes below 32 (channels) or 8 (tiles).
   const wanted = threads > 1 ? 8 * threads : 1;
-  const tileBounds = splitRange(tiles, blocking.tiles, NR, wanted, NR);
+  const tileBounds = splitRange(t.tiles, blocking.tiles, NR, wanted, NR);
   const runs = tileBounds.length - 1;
   const channelBounds = splitRange(g.outChannels, blocking.outChannels, 32, Math.ceil(wanted / runs), MR);
   const forward: number[] = [];
@@ -204,11 +291,9 @@ export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number
   const filter: number[] = [];
   for (let i = 0; i + 1 < panelBounds.length; i++) filter.push(panelBounds[i], panelBounds[i + 1]);
 
+  const uPositionBytes = positionStride(4 * rowsPadded * g.inChannels);
   return {
-    g, m, alpha, positions, tilesH, tilesW, tiles, paddedH, paddedW,
-    paddedFloats: g.batch * g.inChannels * paddedH * paddedW,
-    uFloats: (positions * positionStride(4 * rowsPadded * g.inChannels)) / 4,
-    uPositionBytes: positionStride(4 * rowsPadded * g.inChannels),
+    ...t, g, uFloats: (t.positions * uPositionBytes) / 4, uPositionBytes,
     blocking, layout, scratchBytes: layout.bytes,
     filterTasks: Int32Array.from(filter),
     forwardTasks: Int32Array.from(forward),
@@ -242,8 +327,6 @@ export interface WinogradForwardJob {
   tasks: Int32Array;
 }
 
-export type WinogradJob = WinogradFilterJob | WinogradForwardJob;
-
 /** The filter transform job of a call, its tasks from the plan. */
 export function winogradFilterJob(plan: WinogradPlan, w: number, flipped: boolean, u: number, scratch: number): WinogradFilterJob {
   return { winograd: 'filter', plan, w, flipped, u, scratch, tasks: plan.filterTasks };
@@ -252,33 +335,6 @@ export function winogradFilterJob(plan: WinogradPlan, w: number, flipped: boolea
 /** The convolution job of a call, its tasks from the plan. */
 export function winogradForwardJob(plan: WinogradPlan, x: number, u: number, bias: number, y: number, scratch: number): WinogradForwardJob {
   return { winograd: 'forward', plan, x, u, bias, y, scratch, tasks: plan.forwardTasks };
-}
-
-/** Runs tasks until the shared counter (or, with none, the list) says there are none left. */
-export function runWinogradTasks(job: WinogradJob, wasm: WasmExports, thread: number, counter: Int32Array | null): void {
-  const fields = job.winograd === 'filter' ? FILTER_TASK_FIELDS : FORWARD_TASK_FIELDS;
-  const count = job.tasks.length / fields;
-  const run = (t: number): void => {
-    const task = job.tasks.subarray(t * fields, (t + 1) * fields);
-    const scratch = job.scratch + thread * job.plan.scratchBytes;
-    if (job.winograd === 'filter') filterTask(job, wasm, scratch, task[0], task[1]);
-    else forwardTask(job, wasm, scratch, task[0], task[1], task[2], task[3]);
-  };
-  if (counter === null) {
-    for (let t = 0; t < count; t++) run(t);
-    return;
-  }
-  for (;;) {
-    const t = Atomics.add(counter, 0, 1);
-    if (t >= count) return;
-    run(t);
-  }
-}
-
-function transforms(wasm: WasmExports, m: WinogradTile): { filter: WinogradFilterTransform; input: WinogradInputTransform; output: WinogradOutputTransform } {
-  if (m === 2) return { filter: wasm.winograd2x2_filter, input: wasm.winograd2x2_input, output: wasm.winograd2x2_output };
-  if (m === 4) return { filter: wasm.winograd4x4_filter, input: wasm.winograd4x4_input, output: wasm.winograd4x4_output };
-  return { filter: wasm.winograd6x6_filter, input: wasm.winograd6x6_input, output: wasm.winograd6x6_output };
 }
 
 /**
@@ -313,6 +369,7 @@ function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number
   const { g, m, positions, layout } = plan;
   const { input, output } = transforms(wasm, m);
   const table = scratch + layout.table;
+  const channels = scratch + layout.channels;
   const v = scratch + layout.v;
   const mm = scratch + layout.m;
   const work = scratch + layout.work;
@@ -323,17 +380,19 @@ function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number
   const rowsPadded = roundUp(g.outChannels, MR);
   const inPlane = 4 * plan.paddedH * plan.paddedW;
   const outPlane = 4 * g.outH * g.outW;
+  const depth = plan.blocking.depth;
   wasm.winograd_tiles(
     table, t0, count, columns, m, plan.tilesW, plan.tilesH * plan.tilesW, g.inChannels * inPlane, 4 * plan.paddedW,
     g.outChannels * outPlane, 4 * g.outW, g.outH, g.outW,
   );
+  wasm.winograd_channels(channels, depth, depth, inPlane);
   const mPositionBytes = positionStride(4 * rows * columns);
   wasm.fill_rows(mm, 0, 1, (positions * mPositionBytes) / 4, 0); // the GEMMs add to M
-  const depth = plan.blocking.depth;
   for (let k0 = 0; k0 < g.inChannels; k0 += depth) {
     const kc = Math.min(depth, g.inChannels - k0);
     const vPositionBytes = positionStride(4 * kc * columns);
-    input(job.x + k0 * inPlane, inPlane, 4 * plan.paddedW, table, columns / 4, kc, v, vPositionBytes, work);
+    // V's rows are the K block's channels, its lanes the tiles
+    input(job.x + k0 * inPlane, 4 * plan.paddedW, channels, 4, kc, table, 16, columns / 4, v, vPositionBytes, work);
     const a = job.u + 4 * (rowsPadded * k0 + co0 * kc); // rows co0.. of U_0's K block
     for (let p = 0; p < positions; p++) {
       wasm.gemm(rows, columns, kc, a + p * plan.uPositionBytes, v + p * vPositionBytes, mm + p * mPositionBytes, columns, tmp);
@@ -343,4 +402,209 @@ function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number
     mm, mPositionBytes, columns, table, Math.ceil(count / 4), co1 - co0, job.y + co0 * outPlane, outPlane, 4 * g.outW,
     job.bias === 0 ? 0 : job.bias + 4 * co0, work,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The weight gradient
+
+/**
+ * How a weight-gradient task's work is cut: its dU block (positions x outChannels x inChannels
+ * floats) stays in L2 throughout, Yhat and V of a chunk of tiles (positions x (outChannels +
+ * inChannels) x tiles) pass through it.
+ */
+export interface WinogradWeightBlocking {
+  /** Tiles per chunk: the depth of the GEMMs. */
+  tiles: number;
+  /** Output channels per task at most (a multiple of MR = 4). */
+  outChannels: number;
+  /** Input channels per task at most (a multiple of NR = 8). */
+  inChannels: number;
+}
+
+/** Where each part of a thread's scratch lies in a weight-gradient task, in bytes from its start. */
+export interface WinogradWeightScratch {
+  table: number;
+  /** The byte offsets of the task's channels in the padded x (inChannels i32) and in the padded dy (outChannels i32). */
+  xChannels: number;
+  dyChannels: number;
+  /** Yhat of a chunk: positions x outChannels x tiles floats (A panels). */
+  a: number;
+  /** V^T of a chunk: positions x tiles x inChannels floats (B panels). */
+  b: number;
+  /** dU: positions x outChannels x inChannels floats. */
+  du: number;
+  work: number;
+  tmp: number;
+  bytes: number;
+}
+
+/** One weight gradient planned. */
+export interface WinogradWeightPlan extends Tiling {
+  g: Conv2dGeometry;
+  /** dy padded with zeros to whole tiles: planes dyPaddedH x dyPaddedW (top = left = 0). */
+  dyPaddedH: number;
+  dyPaddedW: number;
+  dyPaddedFloats: number;
+  /** Partial sums of dW, one after the other (C_out x C_in x 9 floats each); the caller adds them up. */
+  parts: number;
+  blocking: WinogradWeightBlocking;
+  layout: WinogradWeightScratch;
+  scratchBytes: number;
+  /** (part, first tile, end tile, first output channel, end, first input channel, end), WEIGHT_TASK_FIELDS ints each. */
+  tasks: Int32Array;
+}
+
+export const WEIGHT_TASK_FIELDS = 7;
+
+/**
+ * Default weight-gradient blocking: dU (F(4x4): 36 x 64 x 64 x 4 bytes = 590 KB) and a chunk's
+ * Yhat and V^T (36 x (64 + 64) x 64 x 4 = 1.2 MB) in this machine's 2 MB L2.
+ */
+export function defaultWeightBlocking(m: WinogradTile): WinogradWeightBlocking {
+  if (m === 2) return { tiles: 128, outChannels: 64, inChannels: 64 };
+  if (m === 4) return { tiles: 64, outChannels: 64, inChannels: 64 };
+  return { tiles: 32, outChannels: 64, inChannels: 64 };
+}
+
+export function winogradWeightScratch(m: WinogradTile, blocking: WinogradWeightBlocking): WinogradWeightScratch {
+  const positions = (m + 2) * (m + 2);
+  const rows = roundUp(blocking.outChannels, MR);
+  const cols = roundUp(blocking.inChannels, NR);
+  const s = new ScratchLayout();
+  const table = s.take(16 * blocking.tiles);
+  const xChannels = s.take(4 * cols);
+  const dyChannels = s.take(4 * rows);
+  const a = s.take(positions * positionStride(4 * rows * blocking.tiles));
+  const b = s.take(positions * positionStride(4 * blocking.tiles * cols));
+  const du = s.take(positions * positionStride(4 * rows * cols));
+  const work = s.take(WORK_BYTES);
+  const tmp = s.take(4 * MR * NR);
+  return { table, xChannels, dyChannels, a, b, du, work, tmp, bytes: s.bytes };
+}
+
+/** Plans the weight gradient of a Winograd convolution of geometry g for `threads` threads. */
+export function planWinogradWeight(
+  g: Conv2dGeometry, m: WinogradTile, threads: number, blocking: WinogradWeightBlocking = defaultWeightBlocking(m),
+): WinogradWeightPlan {
+  if (blocking.tiles < 1 || blocking.outChannels % MR !== 0 || blocking.inChannels % NR !== 0) {
+    throw new Error(`winograd: weight blocking ${JSON.stringify(blocking)}: outChannels must be a multiple of ${MR}, inChannels of ${NR}`);
+  }
+  const t = tiling(g, m);
+  const dyPaddedH = t.tilesH * m;
+  const dyPaddedW = t.tilesW * m;
+  const layout = winogradWeightScratch(m, blocking);
+  // Blocks of (C_out, C_in); where they are fewer than 4 per thread, the tiles are cut into parts
+  // too (each at least 64 tiles), each part summing into its own copy of dW.
+  const outBounds = splitRange(g.outChannels, blocking.outChannels, MR, 1, MR);
+  const inBounds = splitRange(g.inChannels, blocking.inChannels, NR, 1, NR);
+  const blocks = (outBounds.length - 1) * (inBounds.length - 1);
+  const wanted = threads > 1 ? 4 * threads : 1;
+  const parts = blocks >= wanted ? 1 : Math.max(1, Math.min(Math.ceil(wanted / blocks), Math.floor(t.tiles / 64)));
+  const partBounds = splitRange(t.tiles, Infinity, 1, parts, 1);
+  const tasks: number[] = [];
+  for (let p = 0; p + 1 < partBounds.length; p++)
+    for (let o = 0; o + 1 < outBounds.length; o++)
+      for (let i = 0; i + 1 < inBounds.length; i++) tasks.push(p, partBounds[p], partBounds[p + 1], outBounds[o], outBounds[o + 1], inBounds[i], inBounds[i + 1]);
+  return {
+    ...t, g, dyPaddedH, dyPaddedW, dyPaddedFloats: g.batch * g.outChannels * dyPaddedH * dyPaddedW,
+    parts: partBounds.length - 1, blocking, layout, scratchBytes: layout.bytes, tasks: Int32Array.from(tasks),
+  };
+}
+
+/** The weight gradient of one call: dW (plan.parts partial sums) from the padded x and dy. */
+export interface WinogradWeightJob {
+  winograd: 'weight';
+  plan: WinogradWeightPlan;
+  /** x padded as for the forward pass (plan.paddedH x plan.paddedW planes). */
+  x: number;
+  /** dy padded to whole tiles (plan.dyPaddedH x plan.dyPaddedW planes). */
+  dy: number;
+  /** plan.parts x C_out x C_in x 9 floats. */
+  dw: number;
+  scratch: number;
+  tasks: Int32Array;
+}
+
+export function winogradWeightJob(plan: WinogradWeightPlan, x: number, dy: number, dw: number, scratch: number): WinogradWeightJob {
+  return { winograd: 'weight', plan, x, dy, dw, scratch, tasks: plan.tasks };
+}
+
+/** Part `part` of dW[co0..co1, ci0..ci1] = G^T (sum over tiles t0..t1 of Yhat V^T) G, a chunk of tiles at a time. */
+function weightTask(
+  job: WinogradWeightJob, wasm: WasmExports, scratch: number, part: number, t0: number, t1: number, co0: number, co1: number, ci0: number, ci1: number,
+): void {
+  const { plan } = job;
+  const { g, m, positions, layout } = plan;
+  const { input, gradient, filterGradient } = transforms(wasm, m);
+  const table = scratch + layout.table;
+  const xChannels = scratch + layout.xChannels;
+  const dyChannels = scratch + layout.dyChannels;
+  const a = scratch + layout.a;
+  const b = scratch + layout.b;
+  const du = scratch + layout.du;
+  const work = scratch + layout.work;
+  const tmp = scratch + layout.tmp;
+  const rows = roundUp(co1 - co0, MR); // dU's rows (output channels) and columns (input channels): whole panels
+  const cols = roundUp(ci1 - ci0, NR);
+  const xPlane = 4 * plan.paddedH * plan.paddedW;
+  const dyPlane = 4 * plan.dyPaddedH * plan.dyPaddedW;
+  wasm.winograd_channels(xChannels, ci1 - ci0, cols, xPlane);
+  wasm.winograd_channels(dyChannels, co1 - co0, rows, dyPlane);
+  const duPositionBytes = positionStride(4 * rows * cols);
+  wasm.fill_rows(du, 0, 1, (positions * duPositionBytes) / 4, 0); // the GEMMs add to dU
+  for (let c0 = t0; c0 < t1; c0 += plan.blocking.tiles) {
+    const count = Math.min(plan.blocking.tiles, t1 - c0);
+    // the chunk's tiles: input offsets in the padded x, "output" offsets in the padded dy
+    wasm.winograd_tiles(
+      table, c0, count, count, m, plan.tilesW, plan.tilesH * plan.tilesW, g.inChannels * xPlane, 4 * plan.paddedW,
+      g.outChannels * dyPlane, 4 * plan.dyPaddedW, g.outH, g.outW,
+    );
+    const aPositionBytes = positionStride(4 * rows * count);
+    const bPositionBytes = positionStride(4 * count * cols);
+    // Yhat: rows = tiles (the table's dy offsets, at +4), lanes = output channels
+    gradient(job.dy + co0 * dyPlane, 4 * plan.dyPaddedW, table + 4, 16, count, dyChannels, 4, rows / 4, a, aPositionBytes, work);
+    // V^T: rows = tiles (the table's x offsets), lanes = input channels
+    input(job.x + ci0 * xPlane, 4 * plan.paddedW, table, 16, count, xChannels, 4, cols / 4, b, bPositionBytes, work);
+    for (let p = 0; p < positions; p++) {
+      wasm.gemm(rows, cols, count, a + p * aPositionBytes, b + p * bPositionBytes, du + p * duPositionBytes, cols, tmp);
+    }
+  }
+  const dwPart = job.dw + 4 * part * g.outChannels * g.inChannels * 9;
+  filterGradient(du, duPositionBytes, cols, co1 - co0, ci1 - ci0, dwPart + 36 * (co0 * g.inChannels + ci0), 36 * g.inChannels, work);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running tasks
+
+export type WinogradJob = WinogradFilterJob | WinogradForwardJob | WinogradWeightJob;
+
+function taskFields(job: WinogradJob): number {
+  return job.winograd === 'filter' ? FILTER_TASK_FIELDS : job.winograd === 'forward' ? FORWARD_TASK_FIELDS : WEIGHT_TASK_FIELDS;
+}
+
+/** Runs tasks until the shared counter (or, with none, the list) says there are none left. */
+export function runWinogradTasks(job: WinogradJob, wasm: WasmExports, thread: number, counter: Int32Array | null): void {
+  const fields = taskFields(job);
+  const count = job.tasks.length / fields;
+  const scratch = job.scratch + thread * job.plan.scratchBytes;
+  const run = (t: number): void => {
+    const task = job.tasks.subarray(t * fields, (t + 1) * fields);
+    if (job.winograd === 'filter') filterTask(job, wasm, scratch, task[0], task[1]);
+    else if (job.winograd === 'forward') forwardTask(job, wasm, scratch, task[0], task[1], task[2], task[3]);
+    else weightTask(job, wasm, scratch, task[0], task[1], task[2], task[3], task[4], task[5], task[6]);
+  };
+  if (counter === null) {
+    for (let t = 0; t < count; t++) run(t);
+    return;
+  }
+  for (;;) {
+    const t = Atomics.add(counter, 0, 1);
+    if (t >= count) return;
+    run(t);
+  }
+}
+
+/** Ints per task of a job (FILTER_TASK_FIELDS, FORWARD_TASK_FIELDS or WEIGHT_TASK_FIELDS). */
+export function winogradTaskFields(job: WinogradJob): number {
+  return taskFields(job);
 }

@@ -17,6 +17,10 @@
 ;; The table is padded to `padded` tiles (a multiple of 8: whole GEMM panels). The padding
 ;; entries repeat the last tile's input offset, so that its columns of V hold finite values (they
 ;; are computed and multiplied like the others, then dropped), and have 0 rows: nothing is stored.
+;; (The weight gradient reads dy, padded to whole tiles, through the output offsets: winograd.ts
+;; passes its padded planes' sizes as outImageBytes and outRowBytes.)
+;;
+;; And the channels' offsets, the other table the transforms read (winograd_channels).
 
 (module
   (import "env" "memory" (memory 1 65536 shared))
@@ -59,5 +63,20 @@
       (local.set $entry (i32.add (local.get $entry) (i32.const 16)))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $nextTile)))
+  )
+
+  ;; The byte offsets of `count` channels `stride` bytes apart, as i32 at table: table[c] = c *
+  ;; stride, the last one repeated up to `padded` entries (a last group of 4 lanes reads a real
+  ;; channel in its spare lanes: finite values, computed and dropped).
+  (func (export "winograd_channels") (param $table i32) (param $count i32) (param $padded i32) (param $stride i32)
+    (local $c i32) (local $offset i32)
+    (local.set $c (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $c) (local.get $padded)))
+      (if (i32.lt_s (local.get $c) (local.get $count))
+        (then (local.set $offset (i32.mul (local.get $c) (local.get $stride)))))
+      (i32.store (i32.add (local.get $table) (i32.shl (local.get $c) (i32.const 2))) (local.get $offset))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
   )
 )

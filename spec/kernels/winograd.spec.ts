@@ -4,15 +4,16 @@
 // (kernels/cpu/reference.ts) for every tile size: every stride-1 3x3 geometry of SSD300 at its
 // real spatial size with few channels, odd sizes (partial tiles at the right and bottom edges,
 // 1x1, 2x2 and 3x3 maps, batch > 1, padding 0, 1 and 2), several K blocks and channel blocks,
-// and the input gradient through the flipped filter transform. Each runs three ways: the tasks in
+// the input gradient through the flipped filter transform, and the weight gradient in the
+// Winograd domain (its partial sums over ranges of tiles included). Each runs three ways: the tasks in
 // order on one thread; shuffled on one thread in another thread's scratch (any thread may run any
 // task, in any order); and on two threads taking tasks from one atomic counter (the main thread
 // and a worker started here, as kernels/wasm/threads.ts starts its workers: its job union does
 // not hold these jobs yet).
 //
 // Tolerance: winogradTolerance (winograd.ts states the bound and the measurements behind it):
-//   |error| <= c_m * 2^-24 * sqrt(K) * max|expected|,  K the terms behind one output (C_in * 9)
-// with c_m = WINOGRAD_ERROR[m]. Every output is checked, so an output no task wrote (y starts as
+//   |error| <= c_m * 2^-24 * sqrt(K) * max|expected|,  K the terms behind one output
+// with c_m = WINOGRAD_ERROR[m]: K = C_in * 9 for y, C_out * 9 for dx, batch * outH * outW for dW. Every output is checked, so an output no task wrote (y starts as
 // NaN) fails; U and the scratch start as NaN too, so a transform that reads what nobody wrote fails.
 
 import { expect } from 'chai';
@@ -24,8 +25,9 @@ import { conv2dGeometry } from '../../kernels/geometry';
 import * as reference from '../../kernels/cpu/reference';
 import { WasmExports, WasmModules, compileModules, instantiate, pickMicroKernel } from '../../kernels/wasm/runtime';
 import {
-  FILTER_TASK_FIELDS, FORWARD_TASK_FIELDS, WINOGRAD_TILES, WinogradBlocking, WinogradJob, WinogradTile, planWinograd, runWinogradTasks,
-  winogradApplies, winogradFilterJob, winogradForwardJob, winogradTolerance,
+  FORWARD_TASK_FIELDS, WEIGHT_TASK_FIELDS, WINOGRAD_TILES, WinogradBlocking, WinogradJob, WinogradTile, WinogradWeightBlocking, planWinograd,
+  planWinogradWeight, runWinogradTasks, winogradApplies, winogradFilterJob, winogradForwardJob, winogradTaskFields, winogradTolerance,
+  winogradWeightJob,
 } from '../../kernels/wasm/winograd';
 
 /** G of F(m x m, 3 x 3), written out again (winograd-*.wat has it in its header). */
@@ -111,7 +113,7 @@ class Arena {
     if (mode === 'in order, 1 thread') {
       runWinogradTasks(job, this.wasm, 0, null);
     } else if (mode === 'shuffled, 1 thread') {
-      const fields = job.winograd === 'filter' ? FILTER_TASK_FIELDS : FORWARD_TASK_FIELDS;
+      const fields = winogradTaskFields(job);
       const count = job.tasks.length / fields;
       const order = Array.from({ length: count }, (_, i) => i);
       for (let i = count - 1; i > 0; i--) {
@@ -199,6 +201,34 @@ async function winogradConv(arena: Arena, c: Convolution, m: WinogradTile, mode:
   await arena.run(winogradFilterJob(plan, w, c.flipped, u, scratch), mode, rng);
   await arena.run(winogradForwardJob(plan, padded, u, bias, y, scratch), mode, rng);
   return Float32Array.from(arena.floats(y, ySize));
+}
+
+/**
+ * A whole Winograd weight gradient on the arena: pad x and dy, the tasks, the partial sums added
+ * up in float32 (as the caller does); dW copied out.
+ */
+async function winogradWeight(
+  arena: Arena, x: Tensor, dy: Tensor, cout: number, padding: number, m: WinogradTile, mode: Mode, rng: Rng, blocking?: WinogradWeightBlocking,
+): Promise<Float32Array> {
+  const g = conv2dGeometry(x.shape, [cout, x.shape[1], 3, 3], { padding });
+  const plan = planWinogradWeight(g, m, mode === '2 threads' ? 2 : 1, blocking);
+  arena.reset();
+  const xAt = arena.place(x.data as Float32Array);
+  const dyAt = arena.place(dy.data as Float32Array);
+  const xPadded = arena.alloc(plan.paddedFloats);
+  const dyPadded = arena.alloc(plan.dyPaddedFloats);
+  const size = cout * g.inChannels * 9;
+  const dw = arena.alloc(plan.parts * size);
+  const scratch = arena.alloc((2 * plan.scratchBytes) / 4);
+  arena.wasm.pad_planes(xAt, xPadded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, plan.paddedH, plan.paddedW);
+  arena.wasm.pad_planes(dyAt, dyPadded, g.batch * g.outChannels, g.outH, g.outW, 0, 0, plan.dyPaddedH, plan.dyPaddedW);
+  await arena.run(winogradWeightJob(plan, xPadded, dyPadded, dw, scratch), mode, rng);
+  const sum = Float32Array.from(arena.floats(dw, size));
+  for (let part = 1; part < plan.parts; part++) {
+    const partial = arena.floats(dw + 4 * part * size, size);
+    for (let i = 0; i < size; i++) sum[i] += partial[i];
+  }
+  return sum;
 }
 
 describe('kernels/wasm/winograd: the pieces', () => {
@@ -307,6 +337,30 @@ describe('kernels/wasm/winograd: the pieces', () => {
     }
   });
 
+  it('the weight-gradient tasks cover every (tile, output channel, input channel) once, in parts where the blocks are few', () => {
+    for (const [shape, cout, threads, m, parts] of [[[1, 3, 300, 300], 5, 2, 4, 8], [[2, 200, 10, 10], 72, 2, 2, 1], [[1, 8, 5, 5], 8, 2, 6, 1]] as const) {
+      const g = conv2dGeometry([...shape], [cout, shape[1], 3, 3], { padding: 1 });
+      const plan = planWinogradWeight(g, m, threads);
+      expect(plan.parts, `${shapeToString([...shape])}: parts`).to.equal(parts);
+      const seen = new Map<string, number>();
+      const tasks = plan.tasks;
+      for (let i = 0; i < tasks.length; i += WEIGHT_TASK_FIELDS) {
+        const [part, t0, t1, co0, co1, ci0, ci1] = tasks.subarray(i, i + WEIGHT_TASK_FIELDS);
+        expect(co0 % 4, 'output channel blocks start on a panel').to.equal(0);
+        expect(ci0 % 8, 'input channel blocks start on a panel').to.equal(0);
+        for (let co = co0; co < co1; co++) for (let ci = ci0; ci < ci1; ci++) seen.set(`${part} ${co} ${ci}`, (seen.get(`${part} ${co} ${ci}`) ?? 0) + t1 - t0);
+      }
+      expect(seen.size).to.equal(plan.parts * cout * shape[1]);
+      for (let co = 0; co < cout; co++) {
+        for (let ci = 0; ci < shape[1]; ci++) {
+          let tiles = 0;
+          for (let part = 0; part < plan.parts; part++) tiles += seen.get(`${part} ${co} ${ci}`) ?? 0;
+          expect(tiles, `(${co}, ${ci}): every tile once`).to.equal(plan.tiles);
+        }
+      }
+    }
+  });
+
   after(() => arena.dispose());
 });
 
@@ -320,6 +374,7 @@ interface Case {
   cout: number;
   padding: number;
   blocking?: WinogradBlocking;
+  weightBlocking?: WinogradWeightBlocking;
 }
 
 const CASES: Case[] = [
@@ -344,7 +399,7 @@ const CASES: Case[] = [
   { name: 'a 1x1 map, padding 2 (3x3 outputs)', x: [2, 3, 1, 1], cout: 2, padding: 2 },
   // K blocks (the last one short), several channel blocks and runs of tiles
   { name: 'blocks of 8 tiles, 8 channels, depth 8: 21 -> 19 channels, 11x10, batch 2', x: [2, 21, 11, 10], cout: 19, padding: 1,
-    blocking: { tiles: 8, outChannels: 8, depth: 8 } },
+    blocking: { tiles: 8, outChannels: 8, depth: 8 }, weightBlocking: { tiles: 7, outChannels: 8, inChannels: 8 } },
   // SSD-like channel counts (K = 576, 2304) with the default blocking
   { name: '64 -> 64 channels, 12x12', x: [1, 64, 12, 12], cout: 64, padding: 1 },
   { name: '256 -> 40 channels, 6x6, batch 2', x: [2, 256, 6, 6], cout: 40, padding: 1 },
@@ -356,7 +411,7 @@ describe('kernels/wasm/winograd: convolutions against the float64 reference', fu
   after(() => arena.dispose());
 
   CASES.forEach((c, index) => {
-    it(`${c.name}: x ${shapeToString(c.x)}, ${c.cout} filters, padding ${c.padding}: y and dx, F(2x2) / F(4x4) / F(6x6), ${MODES.join(' / ')}`, async () => {
+    it(`${c.name}: x ${shapeToString(c.x)}, ${c.cout} filters, padding ${c.padding}: y, dx and dw, F(2x2) / F(4x4) / F(6x6), ${MODES.join(' / ')}`, async () => {
       const rng = new Rng(900 + index);
       const x = randNormal(c.x, rng);
       const cin = c.x[1];
@@ -368,6 +423,8 @@ describe('kernels/wasm/winograd: convolutions against the float64 reference', fu
       // dx by the reference's own backward pass; Winograd gets it as the forward convolution of dy
       // with the flipped weights, padded by 2 - padding (index.ts, transposedAsForward)
       const dx = reference.conv2dBackwardInput(dy.clone('float64'), w.clone('float64'), x.shape, options);
+      const dw = reference.conv2dBackwardWeight(dy.clone('float64'), x.clone('float64'), w.shape, options);
+      const positions = y.shape[0] * y.shape[2] * y.shape[3];
       for (const m of WINOGRAD_TILES) {
         for (const mode of MODES) {
           const label = `F(${m}x${m}), ${mode}`;
@@ -377,6 +434,8 @@ describe('kernels/wasm/winograd: convolutions against the float64 reference', fu
             const gradient: Convolution = { x: dy, w, bias: null, padding: 2 - c.padding, flipped: true };
             expectClose(await winogradConv(arena, gradient, m, mode, rng, c.blocking), dx.data, m, 9 * c.cout, `${label}: dx`);
           }
+          const dwWinograd = await winogradWeight(arena, x, dy, c.cout, c.padding, m, mode, rng, c.weightBlocking);
+          expectClose(dwWinograd, dw.data, m, positions, `${label}: dw`);
         }
       }
     });
