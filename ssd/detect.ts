@@ -20,9 +20,9 @@
 // As in the tutorial, decoded boxes are NOT clamped to the image: a box may reach past the edge,
 // which is harmless for evaluation; clamp to [0, 1] when drawing if you need to.
 
-import { Tensor, allocate, assertShape } from '../tensor/tensor';
+import { Tensor, assertShape } from '../tensor/tensor';
 import { sliceBatch, softmax } from '../tensor/ops';
-import { cxcyToXy, gcxgcyToCxcy, jaccardOverlap } from './boxes';
+import { cxcyToXy, gcxgcyToCxcy } from './boxes';
 import { FEATURE_MAPS, priorCount, priorLocation } from './priors';
 
 /** One detected object. */
@@ -77,19 +77,30 @@ export function nms(boxesXy: Tensor, scores: ArrayLike<number>, maxOverlap: numb
   const order = Array.from({ length: n }, (_, i) => i);
   order.sort((a, b) => scores[b] - scores[a] || a - b);
 
-  // 2. Keep a box unless it overlaps a kept box too much. The kept boxes are packed into one
-  //    buffer so that they can be compared with a candidate in one jaccardOverlap call.
+  // 2. Keep a box unless it overlaps a kept box too much: compared with the kept boxes one by
+  //    one, stopping at the first that suppresses it. The overlap is jaccardOverlap's (ssd/boxes.ts),
+  //    written out with its roundings (its intersection and its ratio are stored in the boxes'
+  //    dtype), so that no allocation is made per candidate: early in training thousands of priors
+  //    pass the score threshold of every class, and NMS was most of an evaluation's time.
   const kept: number[] = [];
-  const keptBoxesXy = allocate(boxesXy.dtype, 4 * Math.min(n, maxKeep)); // (maxKeep, 4), first kept.length rows used
+  const b = boxesXy.data;
+  const round = boxesXy.dtype === 'float32' ? Math.fround : (v: number): number => v;
   for (const i of order) {
     if (kept.length >= maxKeep) break;
-    const boxXy = boxesXy.data.subarray(4 * i, 4 * i + 4);
-    const candidateXy = new Tensor([1, 4], boxXy); // (1, 4), a view, no copy
-    const keptSoFarXy = new Tensor([kept.length, 4], keptBoxesXy.subarray(0, 4 * kept.length)); // (k, 4)
-    const overlaps = jaccardOverlap(candidateXy, keptSoFarXy).data; // (1, k)
-    if (overlaps.some((iou) => iou > maxOverlap)) continue; // suppressed
-    keptBoxesXy.set(boxXy, 4 * kept.length);
-    kept.push(i);
+    const areaI = (b[4 * i + 2] - b[4 * i]) * (b[4 * i + 3] - b[4 * i + 1]);
+    let suppressed = false;
+    for (const j of kept) {
+      const w = Math.min(b[4 * i + 2], b[4 * j + 2]) - Math.max(b[4 * i], b[4 * j]);
+      const h = Math.min(b[4 * i + 3], b[4 * j + 3]) - Math.max(b[4 * i + 1], b[4 * j + 1]);
+      const inter = round(Math.max(w, 0) * Math.max(h, 0));
+      const union = areaI + (b[4 * j + 2] - b[4 * j]) * (b[4 * j + 3] - b[4 * j + 1]) - inter;
+      const iou = union > 0 ? round(inter / union) : 0;
+      if (iou > maxOverlap) {
+        suppressed = true;
+        break;
+      }
+    }
+    if (!suppressed) kept.push(i);
   }
   return kept;
 }

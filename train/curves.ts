@@ -21,10 +21,30 @@ const LOSS_COLORS: Record<'loss' | 'locLoss' | 'confLoss', Rgb> = {
 };
 const MAP_COLOR: Rgb = [0, 158, 115];
 
-interface Series {
+/** A line of a chart: (x, y) points, its colour and its legend. */
+export interface Series {
   points: [number, number][];
   color: Rgb;
   label: string;
+}
+
+/** One chart: its series on axes from 0 to maxX and 0 to maxY (dots: a mark at every point). */
+export interface Chart {
+  title: string;
+  series: Series[];
+  maxX: number;
+  maxY: number;
+  xLabel: string;
+  dots?: boolean;
+}
+
+/** Charts one above the other under a heading (the training curves; bench/step_for_step.ts's comparison). */
+export function renderCharts(heading: string, charts: readonly Chart[]): RgbImage {
+  const height = TOP + charts.length * (PLOT_HEIGHT + 60) + 10;
+  const canvas = blankCanvas(WIDTH, height);
+  drawText(canvas, LEFT, 10, heading, INK, 2);
+  charts.forEach((chart, k) => plot(canvas, TOP + 20 + k * (PLOT_HEIGHT + 60), chart));
+  return canvas;
 }
 
 export function drawTrainingCurves(file: string, state: TrainingState, nClasses: number): void {
@@ -32,9 +52,6 @@ export function drawTrainingCurves(file: string, state: TrainingState, nClasses:
 }
 
 export function renderTrainingCurves(state: TrainingState, nClasses: number): RgbImage {
-  const height = TOP + 2 * (PLOT_HEIGHT + 60) + 10;
-  const canvas = blankCanvas(WIDTH, height);
-  drawText(canvas, LEFT, 10, `training curves: step ${state.step}, epoch ${state.epoch + 1}, ${nClasses - 1} classes`, INK, 2);
   const maxStep = Math.max(1, state.step);
   const losses: Series[] = (['loss', 'locLoss', 'confLoss'] as const).map((key) => ({
     points: state.lossHistory.map((p): [number, number] => [p.step, p[key]]),
@@ -42,14 +59,17 @@ export function renderTrainingCurves(state: TrainingState, nClasses: number): Rg
     label: { loss: 'total loss', locLoss: 'localization (smooth L1)', confLoss: 'confidence (cross-entropy)' }[key],
   }));
   const maxLoss = Math.max(1e-6, ...losses.flatMap((s) => s.points.map((p) => p[1])));
-  plot(canvas, TOP + 20, 'loss (mean of 10 steps)', losses, maxStep, maxLoss);
   const mAP: Series = { points: state.evalHistory.map((e): [number, number] => [e.step, e.mAP]), color: MAP_COLOR, label: 'mAP (VOC07 11-point) on the evaluation split' };
-  plot(canvas, TOP + PLOT_HEIGHT + 80, 'mAP', [mAP], maxStep, 1, true);
-  return canvas;
+  return renderCharts(`training curves: step ${state.step}, epoch ${state.epoch + 1}, ${nClasses - 1} classes`, [
+    { title: 'loss (mean of 10 steps)', series: losses, maxX: maxStep, maxY: maxLoss, xLabel: 'step' },
+    { title: 'mAP', series: [mAP], maxX: maxStep, maxY: 1, xLabel: 'step', dots: true },
+  ]);
 }
 
 /** One plot: axes with ticks, the series as lines (dots where there is one point), a legend. */
-function plot(canvas: RgbImage, top: number, title: string, series: readonly Series[], maxX: number, maxY: number, dots = false): void {
+function plot(canvas: RgbImage, top: number, chart: Chart): void {
+  const { title, series, maxX, maxY, xLabel } = chart;
+  const dots = chart.dots ?? false;
   const left = LEFT;
   const right = WIDTH - RIGHT;
   const bottom = top + PLOT_HEIGHT;
@@ -67,13 +87,13 @@ function plot(canvas: RgbImage, top: number, title: string, series: readonly Ser
   fillRect(canvas, left, top, left + 1, bottom + 1, INK);
   fillRect(canvas, left, bottom, right, bottom + 1, INK);
   for (let k = 0; k <= 5; k++) {
-    const step = Math.round((maxX * k) / 5);
-    const x = px(step);
+    const tick = (maxX * k) / 5;
+    const x = px(tick);
     fillRect(canvas, x, bottom, x + 1, bottom + 4, INK);
-    const text = String(step);
+    const text = Number.isInteger(tick) ? String(tick) : tick.toFixed(1);
     drawText(canvas, x - Math.floor(textSize(text).width / 2), bottom + 7, text, GREY);
   }
-  drawText(canvas, right - textSize('step').width, bottom + 18, 'step', GREY);
+  drawText(canvas, right - textSize(xLabel).width, bottom + 18, xLabel, GREY);
   // series
   series.forEach((s, k) => {
     for (let i = 0; i < s.points.length; i++) {

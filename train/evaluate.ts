@@ -8,8 +8,8 @@ import { ApMethod, EvaluationResult, GroundTruth, evaluateDetections } from '../
 import { RgbImage } from '../data/image';
 import { resizeBilinear } from '../data/resize';
 import { SSD_INPUT_SIZE, imageToTensor } from '../data/image_tensor';
-import { LabeledImage } from '../data/annotations';
 import { DataSource } from '../data/source';
+import { BatchLoader, BatchRequest } from './loader';
 
 /** Run `f` with the model in evaluation mode, then restore the mode it had. */
 export async function inEvalMode<T>(model: SSD300, f: () => Promise<T>): Promise<T> {
@@ -48,23 +48,51 @@ export async function detectImages(model: SSD300, images: readonly RgbImage[], o
   });
 }
 
-/** VOC evaluation of the model on a data set, with the paper's settings (minScore 0.01, NMS 0.45, top 200). */
-export async function evaluateModel(model: SSD300, data: DataSource, method: ApMethod = '11point', log?: (line: string) => void): Promise<EvaluationResult> {
+/**
+ * VOC evaluation of the model on a data set, with the paper's settings (minScore 0.01, NMS 0.45,
+ * top 200). The images are decoded and resized by an input pipeline (train/loader.ts) in worker
+ * threads, a batch of 16 ahead of the forward pass that needs it; pass `loader` (made with
+ * augment false) to reuse one, with its cache, across evaluations: the trainer does.
+ */
+export async function evaluateModel(
+  model: SSD300, data: DataSource, method: ApMethod = '11point', log?: (line: string) => void, loader?: BatchLoader,
+): Promise<EvaluationResult> {
+  const ownLoader = loader === undefined;
+  const pipeline = loader ?? new BatchLoader(data, { workers: DEFAULT_EVAL_WORKERS, augment: false, cacheBytes: 0 });
+  const batchSize = 16;
+  const requests: BatchRequest[] = [];
+  for (let i = 0; i < data.length; i += batchSize) {
+    const indices = Array.from({ length: Math.min(batchSize, data.length - i) }, (_, k) => i + k);
+    requests.push({ indices, seeds: indices.map(() => 0) }); // no augmentation: the seeds are not used
+  }
   const detections: Detection[][] = [];
   const truth: GroundTruth[] = [];
-  const batchSize = 4;
-  for (let i = 0; i < data.length; i += batchSize) {
-    const items: LabeledImage[] = [];
-    for (let k = i; k < Math.min(i + batchSize, data.length); k++) items.push(data.get(k));
-    const names = items.map((it, k) => it.source ?? `image ${i + k}`);
-    detections.push(...(await detectImages(model, items.map((it) => it.image), { minScore: 0.01, maxOverlap: 0.45, topK: 200, batchSize, names })));
-    for (const it of items) {
-      truth.push({ boxes: it.objects.map((o) => [...o.boxXy]), labels: it.objects.map((o) => o.label), difficult: it.objects.map((o) => o.difficult) });
+  try {
+    const ahead = requests.slice(0, 2).map((r) => pipeline.load(r));
+    for (let b = 0; b < requests.length; b++) {
+      const batch = await ahead[b];
+      if (b + 2 < requests.length) ahead.push(pipeline.load(requests[b + 2])); // the next while this one runs
+      const names = batch.indices.map((index) => data.samples?.[index].imagePath ?? `image ${index}`);
+      await inEvalMode(model, async () => {
+        const { locs, scores } = await model.forward(batch.images); // (B, 8732, 4), (B, 8732, n_classes)
+        model.clearCache();
+        detections.push(...detectObjects(locs, scores, model.priorsCxcy, { minScore: 0.01, maxOverlap: 0.45, topK: 200 }, names));
+      });
+      for (const index of batch.indices) {
+        // the annotations as they are (with their difficult flags): not through the pipeline
+        const objects = data.samples?.[index].objects ?? data.get(index).objects;
+        truth.push({ boxes: objects.map((o) => [...o.boxXy]), labels: objects.map((o) => o.label), difficult: objects.map((o) => o.difficult) });
+      }
+      if (log !== undefined && b % 10 === 9) log(`evaluated ${truth.length} / ${data.length} images`);
     }
-    if (log !== undefined && (i / batchSize) % 10 === 9) log(`evaluated ${Math.min(i + batchSize, data.length)} / ${data.length} images`);
+  } finally {
+    if (ownLoader) await pipeline.close();
   }
   return evaluateDetections(detections, truth, model.nClasses, { method });
 }
+
+/** Input pipeline workers of an evaluation (see evaluateModel). */
+export const DEFAULT_EVAL_WORKERS = 2;
 
 export function formatEvaluation(result: EvaluationResult, classes: readonly string[], method: ApMethod): string {
   const lines = result.ap.map((ap, c) => (c === 0 || Number.isNaN(ap) ? null : `  ${(classes[c] ?? `class ${c}`).padEnd(14)} AP ${ap.toFixed(4)}`)).filter((l): l is string => l !== null);

@@ -1,0 +1,153 @@
+// Step for step against PyTorch: the project and PyTorch 1.13 (scripts/torch_train.py, the twin of
+// the batch-norm SSD300) train on the same images in the same batches, without augmentation, with
+// the same schedule counted in steps (a linear warm-up times a cosine from step 0: train/schedule.ts)
+// and the same gradient clipping; the loss of every step and the final mAP are compared. PyTorch
+// runs twice, with two seeds (two initialisations): how far apart those two curves are is the
+// margin the project's curve is held to, since ours starts from a third initialisation.
+//
+//   npm run build && node dist/bench/step_for_step.js --data real-set --out step-for-step \
+//       [--steps 300 --batch 16 --lr 0.03 --warmup 30 --width-divisor 8 --head-init normal --torch-seeds 1,2]
+//
+// Writes OUT/order.json (the batches: indices into the train split), OUT/project.json and
+// OUT/torch-seed<N>.json (the loss of every step), OUT/compare.json (the losses smoothed over 10
+// steps, the margins, the mAPs) and OUT/compare.png (both curves). Needs /usr/bin/python3 with
+// torch (Debian's python3-torch). Takes about (steps x 1.3 s) per run here: some 20 minutes.
+
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Rng } from '../tensor/random';
+import { SSD300 } from '../ssd/ssd300';
+import { ssdOptimizer, trainStep } from '../ssd/train_step';
+import { createKernels } from '../kernels/select';
+import { readVocClassNames, readVocDataset } from '../data/voc';
+import { diskSource } from '../data/source';
+import { writePng } from '../data/image_files';
+import { BatchLoader } from '../train/loader';
+import { batchRequest, planEpoch } from '../train/trainer';
+import { learningRate } from '../train/schedule';
+import { evaluateModel } from '../train/evaluate';
+import { Series, renderCharts } from '../train/curves';
+import { arg } from './args';
+
+interface StepLoss {
+  step: number;
+  loss: number;
+}
+
+/** The loss averaged over windows of `window` steps, at each window's last step. */
+function smoothed(losses: readonly StepLoss[], window = 10): StepLoss[] {
+  const out: StepLoss[] = [];
+  for (let end = window; end <= losses.length; end += window) {
+    const slice = losses.slice(end - window, end);
+    out.push({ step: slice[slice.length - 1].step, loss: slice.reduce((s, l) => s + l.loss, 0) / window });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const root = arg('data', '');
+  if (root === '') throw new Error('--data ROOT: a Pascal VOC layout with train and test splits (npm run real-set makes one)');
+  const out = arg('out', 'step-for-step');
+  const steps = Number(arg('steps', '300'));
+  const batchSize = Number(arg('batch', '16'));
+  const lr = Number(arg('lr', '0.03'));
+  const warmup = Number(arg('warmup', '30'));
+  const widthDivisor = Number(arg('width-divisor', '8'));
+  const headInit = arg('head-init', 'normal') as 'normal' | 'xavier';
+  const clip = Number(arg('clip', '10'));
+  const seed = Number(arg('seed', '1'));
+  const torchSeeds = arg('torch-seeds', '1,2').split(',').map(Number);
+  fs.mkdirSync(out, { recursive: true });
+
+  const classes = ['background', ...readVocClassNames(root, 'train')];
+  const trainSamples = readVocDataset(root, 'train', classes, { warn: () => undefined });
+  const testSamples = readVocDataset(root, 'test', classes, { warn: () => undefined });
+
+  // The batches, as the trainer orders them: epoch after epoch, each shuffled from the generator.
+  const order: number[][] = [];
+  let plan = planEpoch(trainSamples.length, new Rng(seed).getState());
+  for (let position = 0; order.length < steps; position += batchSize) {
+    if (position + batchSize > trainSamples.length) {
+      plan = planEpoch(trainSamples.length, plan.next);
+      position = 0;
+    }
+    order.push(batchRequest(plan, position, batchSize).indices);
+  }
+  const orderFile = path.join(out, 'order.json');
+  fs.writeFileSync(orderFile, `${JSON.stringify(order)}\n`);
+  console.log(`${root}: ${trainSamples.length} train, ${testSamples.length} test images; ${steps} steps of ${batchSize}; order in ${orderFile}`);
+
+  // PyTorch, once per seed
+  const torchRuns: { seed: number; losses: StepLoss[]; mAP: number }[] = [];
+  for (const torchSeed of torchSeeds) {
+    const losses = path.join(out, `torch-seed${torchSeed}.json`);
+    const curve = path.join(out, `torch-seed${torchSeed}-curve.json`);
+    const args = [
+      'scripts/torch_train.py', '--data', root, '--order', orderFile, '--steps', String(steps), '--lr', String(lr), '--warmup-steps', String(warmup),
+      '--cosine-from', 'start', '--clip', String(clip), '--head-init', headInit, '--width-divisor', String(widthDivisor), '--seed', String(torchSeed),
+      '--eval-at', '', '--losses', losses, '--json', curve, '--log-every', '50',
+    ];
+    console.log(`PyTorch, seed ${torchSeed}: /usr/bin/python3 ${args.join(' ')}`);
+    const run = spawnSync('/usr/bin/python3', args, { stdio: 'inherit' });
+    if (run.status !== 0) throw new Error(`scripts/torch_train.py failed (exit code ${run.status})`);
+    const record = JSON.parse(fs.readFileSync(curve, 'utf8')) as { curve: { mAP: number }[] };
+    torchRuns.push({ seed: torchSeed, losses: (JSON.parse(fs.readFileSync(losses, 'utf8')) as StepLoss[]), mAP: record.curve[record.curve.length - 1].mAP });
+  }
+
+  // The project, on the same batches
+  const kernels = await createKernels('wasm');
+  const model = new SSD300({ nClasses: classes.length, widthDivisor, kernels, batchNorm: true, baseInit: 'kaiming', headInit, seed });
+  model.train();
+  const optimizer = ssdOptimizer(model, lr);
+  const schedule = { kind: 'cosine' as const, lr, warmupSteps: warmup };
+  const loader = new BatchLoader(diskSource(trainSamples), { workers: 2, augment: false, cacheBytes: 2 ** 31 });
+  const ours: StepLoss[] = [];
+  const started = Date.now();
+  try {
+    const ahead = order.slice(0, 3).map((indices) => loader.load({ indices, seeds: indices.map(() => 0) }));
+    for (let step = 0; step < steps; step++) {
+      const batch = await ahead[step];
+      if (step + 3 < steps) ahead.push(loader.load({ indices: order[step + 3], seeds: order[step + 3].map(() => 0) }));
+      optimizer.lr = learningRate(schedule, step, step / steps);
+      const result = await trainStep(model, optimizer, batch.images, batch.targets, { maxGradNorm: clip });
+      ours.push({ step: step + 1, loss: result.loss });
+      if ((step + 1) % 50 === 0 || step === 0) console.log(`project step ${step + 1}: loss ${result.loss.toFixed(4)}, ${((Date.now() - started) / 1000 / (step + 1)).toFixed(2)} s/step`);
+    }
+  } finally {
+    await loader.close();
+  }
+  const ourMap = (await evaluateModel(model, diskSource(testSamples))).mAP;
+  await kernels.dispose();
+  fs.writeFileSync(path.join(out, 'project.json'), `${JSON.stringify(ours)}\n`);
+
+  // The comparison, on the losses smoothed over 10 steps (single steps are noisy: one hard batch)
+  const ourSmooth = smoothed(ours);
+  const torchSmooth = torchRuns.map((r) => smoothed(r.losses));
+  const margin = ourSmooth.map((_, k) => Math.abs(torchSmooth[0][k].loss - torchSmooth[1 % torchSmooth.length][k].loss));
+  const gap = ourSmooth.map((p, k) => Math.min(...torchSmooth.map((t) => Math.abs(p.loss - t[k].loss))));
+  const within = gap.filter((g, k) => g <= Math.max(margin[k], 0.05 * ourSmooth[k].loss)).length;
+  const summary = {
+    steps, batchSize, lr, warmup, clip, headInit, widthDivisor,
+    project: { mAP: ourMap, smoothed: ourSmooth },
+    torch: torchRuns.map((r, k) => ({ seed: r.seed, mAP: r.mAP, smoothed: torchSmooth[k] })),
+    margin, gap, windowsWithinMargin: `${within} of ${gap.length}`,
+  };
+  fs.writeFileSync(path.join(out, 'compare.json'), `${JSON.stringify(summary, null, 1)}\n`);
+  const colors: [number, number, number][] = [[213, 94, 0], [230, 159, 0]];
+  const series: Series[] = [
+    { points: ourSmooth.map((p): [number, number] => [p.step, p.loss]), color: [0, 114, 178], label: `this project (mAP ${ourMap.toFixed(3)})` },
+    ...torchRuns.map((r, k): Series => ({ points: torchSmooth[k].map((p): [number, number] => [p.step, p.loss]), color: colors[k % 2], label: `PyTorch seed ${r.seed} (mAP ${r.mAP.toFixed(3)})` })),
+  ];
+  const maxLoss = Math.max(...series.flatMap((s) => s.points.map((p) => p[1])));
+  writePng(path.join(out, 'compare.png'), renderCharts(`step for step: the same ${steps} batches of ${batchSize}, no augmentation`, [
+    { title: 'loss (mean of 10 steps)', series, maxX: steps, maxY: Math.min(maxLoss, 3 * series[0].points[series[0].points.length - 1][1]), xLabel: 'step' },
+  ]));
+  console.log(`mAP after ${steps} steps: project ${ourMap.toFixed(4)}; PyTorch ${torchRuns.map((r) => `seed ${r.seed} ${r.mAP.toFixed(4)}`).join(', ')}`);
+  console.log(`loss (10-step means) within the PyTorch seeds' margin (or 5%): ${within} of ${gap.length} windows; wrote ${out}/compare.json and compare.png`);
+}
+
+main().catch((e: Error) => {
+  console.error(e.message);
+  process.exit(1);
+});
