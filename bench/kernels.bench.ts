@@ -45,7 +45,6 @@ import { CpuKernels } from '../kernels/cpu/fast';
 import { WasmKernels } from '../kernels/wasm';
 import { createKernels } from '../kernels/select';
 import { measureClockGhz, nominalGhz, simdPeakGflops } from './machine';
-import { allocatorSettings, relaunchWithTunedAllocator } from '../cli/allocator';
 import { arg } from './args';
 
 const quick = process.argv.includes('--quick');
@@ -253,7 +252,6 @@ class TablePrinter {
 async function main(): Promise<void> {
   console.log(`kernels benchmark${quick ? ' (--quick)' : ''}: Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} threads available`);
   console.log(`warm-up ${WARMUP}, median of ${RUNS} runs; cpu backend with ${THREADS.join(', ')} thread(s)`);
-  console.log(`${allocatorSettings()}\n`);
 
   // The best of a few measurements: another process sharing a core makes the chain look slower.
   const clocks = new Map<number, number>();
@@ -400,10 +398,7 @@ async function main(): Promise<void> {
   for (const b of backends) await b.kernels.dispose();
 }
 
-// restart once with the C allocator tuned for big tensors (cli/allocator.ts), then run
-if (!relaunchWithTunedAllocator()) {
-  main().catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

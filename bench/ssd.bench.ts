@@ -1,16 +1,16 @@
 // Benchmark of the whole SSD300 (21 classes): forward time per image and a training step
 // (forward, MultiBox loss, backward, SGD with momentum and weight decay) per image, per backend
 // and batch size, with GFLOP/s and the share of the machine's peak, and a per-layer table showing
-// where the time goes. It runs with the C allocator tuned for big tensors (cli/allocator.ts).
+// where the time goes.
 //
 //   node dist/bench/ssd.bench.js [--backends wasm,cpu] [--batches 1,4] [--runs 3] [--warmup 2] [--quick]
 //                                [--forward-only] [--width-divisor 16 --classes 4] [--layers 20] [--json FILE]
 //
 // Warm-up: `--warmup` untimed forward passes (default 2) before the timed runs: the first starts
-// the workers and compiles, and the first few also grow the process's heap, whose fresh pages
-// cost a page fault each (on this VM 58,000 faults in the first forward of the full model,
-// 21,000 in the second, a few thousand from the third on: the C allocator then reuses freed
-// memory). The timed runs measure the steady state that a long inference or training run sees.
+// the workers and compiles, and grows the backends' memory (the wasm backend's blocks, see
+// kernels/wasm/heap.ts, whose fresh pages cost a page fault each the first time); the later
+// passes reuse it. The timed runs measure the steady state that a long inference or training
+// run sees.
 // `--forward-only` skips the training steps (the cpu backend's take minutes on the full model).
 // `--quick`: batch 1, one warm-up and one timed forward per backend, no training step.
 //
@@ -39,7 +39,6 @@ import * as fs from 'fs';
 import { scalarPeakGflops, simdPeakGflops } from './machine';
 import { WasmKernels } from '../kernels/wasm';
 import { CheckedKernels } from '../kernels/checked';
-import { allocatorSettings, relaunchWithTunedAllocator } from '../cli/allocator';
 import { SGD } from '../layers/sgd';
 import { arg } from './args';
 
@@ -133,7 +132,7 @@ async function benchBackend(
   for (const batch of batches) {
     const images = randNormal([batch, 3, 300, 300], new Rng(batch));
     const targets = syntheticTargets(batch, model0.nClasses);
-    // warm-up: first calls compile kernels (GPU.js), start workers, and grow the heap (see the top)
+    // warm-up: first calls compile kernels (GPU.js), start workers, and grow the memory (see the top)
     for (let w = 0; w < Math.max(1, options.warmup); w++) {
       await model.forward(images);
       model.clearCache();
@@ -224,7 +223,6 @@ async function main(): Promise<void> {
     `WebAssembly SIMD ${peaks.simd.toFixed(1)} (mul + add) / ${peaks.relaxed.toFixed(1)} (relaxed_madd) GFLOP/s`);
   console.log(`model: ${model.nClasses} classes, width / ${model.widthDivisor}: forward = ${gflop.toFixed(2)} GFLOP per image; ` +
     `training step counted as 3x forward; ${warmup} warm-up forward(s), then the median of ${runs} run(s)`);
-  console.log(allocatorSettings());
   const results: Result[] = [];
   for (const name of backends) await benchBackend(name, batches, runs, peaks, model, results, { warmup, forwardOnly });
   if (jsonFile !== '') {
@@ -233,10 +231,7 @@ async function main(): Promise<void> {
   }
 }
 
-// restart once with the C allocator tuned for big tensors (cli/allocator.ts), then run
-if (!relaunchWithTunedAllocator()) {
-  main().catch((e: Error) => {
-    console.error(e.message);
-    process.exit(1);
-  });
-}
+main().catch((e: Error) => {
+  console.error(e.message);
+  process.exit(1);
+});

@@ -18,7 +18,9 @@ import { DEFAULT_MAX_PIXELS, DecodeOptions, readImage, writePng } from '../data/
 import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_TASK } from '../data/synthetic';
 import { Sample, samplesFingerprint } from '../data/annotations';
 import { DataSource, diskSource } from '../data/source';
-import { curvesPath, train } from '../train/trainer';
+import { DEFAULT_WORKERS, curvesPath, train } from '../train/trainer';
+import { DEFAULT_CACHE_BYTES } from '../train/loader';
+import { AugmentSteps } from '../data/augment';
 import { withFingerprint } from '../train/checkpoint';
 import { SCHEDULE_KINDS, ScheduleKind } from '../train/schedule';
 import { detectImages, evaluateModel, formatEvaluation } from '../train/evaluate';
@@ -54,6 +56,12 @@ const OPTIONS = {
   'max-steps': { type: 'string' },
   'max-minutes': { type: 'string' },
   'no-augment': { type: 'boolean' },
+  augment: { type: 'string' },
+  'warmup-share': { type: 'string' },
+  'head-init': { type: 'string' },
+  workers: { type: 'string' },
+  'cache-mb': { type: 'string' },
+  profile: { type: 'boolean' },
   'batch-norm': { type: 'boolean' },
   'allow-empty': { type: 'boolean' },
   'skip-bad': { type: 'boolean' },
@@ -218,18 +226,56 @@ async function detectCommand(v: Values, files: readonly string[]): Promise<void>
   if (failed.length > 0) throw new Error(`detect: ${failed.length} of ${files.length} image(s) failed: ${failed.join(', ')}`);
 }
 
+/**
+ * What `ssd train --batch-norm` trains with when not told otherwise: the recipe chosen by
+ * measurement on real photographs (the README's "Training" section has the runs): batch 16 at
+ * lr 0.03 (scaled with --batch), a warm-up of 5% of the run, prediction convs starting at std
+ * 0.01, and the augmentations' crop and flip.
+ */
+const RECIPE = { batch: 16, lr: 0.03, warmupShare: 0.05, headInit: 'normal' as const, augment: ['crop', 'flip'] };
+
+const AUGMENT_STEP_NAMES = ['photometric', 'expand', 'crop', 'flip'] as const;
+
+/** --augment all|a,b,c (of photometric, expand, crop, flip): which augmentations train uses. */
+function augmentationSteps(v: Values, batchNorm: boolean): AugmentSteps {
+  const text = v.augment ?? (batchNorm ? RECIPE.augment.join(',') : 'all');
+  const names = text === 'all' ? [...AUGMENT_STEP_NAMES] : text.split(',').map((s) => s.trim());
+  for (const name of names) {
+    if (!(AUGMENT_STEP_NAMES as readonly string[]).includes(name)) throw new Error(`--augment: expected all or a list of ${AUGMENT_STEP_NAMES.join(', ')}, got '${name}'`);
+  }
+  if (v.augment !== undefined && v['no-augment'] === true) throw new Error('--augment and --no-augment: give one of them');
+  return { photometric: names.includes('photometric'), expand: names.includes('expand'), crop: names.includes('crop'), flip: names.includes('flip') };
+}
+
+function augmentText(none: boolean, steps: AugmentSteps): string {
+  if (none) return 'none';
+  const on = AUGMENT_STEP_NAMES.filter((name) => steps[name]);
+  return on.length === 0 ? 'none' : on.join(', ');
+}
+
 async function trainCommand(v: Values): Promise<void> {
   const root = required(v, 'data', 'train');
   const split = v.split ?? 'trainval';
   // every option checked before anything runs or is written
-  const batchSize = positive(v, 'batch', true) ?? 8;
-  const epochs = positive(v, 'epochs', true) ?? 1;
+  const batchNorm = v['batch-norm'] === true;
+  const batchSize = positive(v, 'batch', true) ?? (batchNorm ? RECIPE.batch : 8);
   const maxSteps = positive(v, 'max-steps', true);
   const maxMinutes = positive(v, 'max-minutes', false);
-  const batchNorm = v['batch-norm'] === true;
+  // --max-minutes alone trains for that long (as many epochs as fit); otherwise 1 epoch by default
+  const epochs = positive(v, 'epochs', true) ?? (maxMinutes !== undefined ? Infinity : 1);
   const lrOption = positive(v, 'lr', false);
-  const warmupSteps = num(v, 'warmup', 100, true);
+  if (v.warmup !== undefined && v['warmup-share'] !== undefined) throw new Error('--warmup and --warmup-share: give one of them (steps, or a share of the run)');
+  const warmupSteps = num(v, 'warmup', v['warmup-share'] === undefined && !batchNorm ? 100 : 0, true);
   if (warmupSteps < 0) throw new Error(`--warmup: expected a non-negative integer, got '${v.warmup}'`);
+  const warmupShare = v.warmup !== undefined ? undefined : v['warmup-share'] !== undefined ? fraction(v, 'warmup-share', 0) : batchNorm ? RECIPE.warmupShare : undefined;
+  if (warmupShare !== undefined && !(warmupShare < 1)) throw new Error(`--warmup-share: expected a share of the run below 1, got '${v['warmup-share']}'`);
+  const headInit = v['head-init'] ?? (batchNorm ? RECIPE.headInit : 'xavier');
+  if (headInit !== 'xavier' && headInit !== 'normal') throw new Error(`--head-init: expected xavier or normal, got '${headInit}'`);
+  const augmentSteps = augmentationSteps(v, batchNorm);
+  const workers = num(v, 'workers', DEFAULT_WORKERS, true);
+  if (!(workers >= 0 && workers <= 16)) throw new Error(`--workers: expected 0 to 16 input pipeline threads, got '${v.workers}'`);
+  const cacheMb = num(v, 'cache-mb', DEFAULT_CACHE_BYTES / 2 ** 20);
+  if (!(cacheMb >= 0)) throw new Error(`--cache-mb: expected a non-negative number of megabytes, got '${v['cache-mb']}'`);
   const maxGradNorm = positive(v, 'max-grad-norm', false) ?? 10;
   const schedule = (v.schedule ?? 'cosine') as ScheduleKind;
   if (!SCHEDULE_KINDS.includes(schedule)) throw new Error(`--schedule: expected ${SCHEDULE_KINDS.join(', ')}, got '${schedule}'`);
@@ -286,21 +332,24 @@ async function trainCommand(v: Values): Promise<void> {
     }
     if (batchNorm && !model.batchNorm) throw new Error(`--batch-norm: the checkpoint ${v.resume} has no batch norm (leave the option out to resume it)`);
   } else {
-    model = new SSD300({ nClasses: classes.length, widthDivisor: widthDivisor ?? 1, kernels, seed, baseInit, batchNorm });
+    model = new SSD300({ nClasses: classes.length, widthDivisor: widthDivisor ?? 1, kernels, seed, baseInit, batchNorm, headInit });
   }
-  // batch norm takes large rates: 0.01 at batch 8 (0.015 made the gradient norm spike and some
-  // classes collapse in the demo), scaled with the batch (the linear scaling rule); the model's
-  // own batch norm decides, so that a resumed run keeps the rate it was trained with
-  const lr = lrOption ?? (model.batchNorm ? (0.01 * batchSize) / 8 : 1e-3);
+  // batch norm takes large rates (RECIPE, measured), scaled with the batch (the linear scaling
+  // rule); the model's own batch norm decides, so that a resumed run keeps the rate it was trained with
+  const lr = lrOption ?? (model.batchNorm ? (RECIPE.lr * batchSize) / RECIPE.batch : 1e-3);
+  const warmupText = warmupShare !== undefined ? `warm-up ${(100 * warmupShare).toFixed(1)}% of the run` : `warm-up ${warmupSteps} steps`;
   console.log(
     `training on ${trainSet.length} images, ${classes.length} classes, width divisor ${model.widthDivisor}${model.batchNorm ? ', batch norm' : ''}; ` +
-      `lr ${lr} (${schedule}, warm-up ${warmupSteps}); checkpoints to ${out}`,
+      `batch ${batchSize}, lr ${lr} (${schedule}, ${warmupText}); augmentation: ${augmentText(v['no-augment'] === true, augmentSteps)}; ` +
+      `${workers} input thread(s); checkpoints to ${out}`,
   );
   const result = await train(model, trainSet, {
     batchSize, epochs, maxSteps, maxMinutes, maxGradNorm, seed, out, classes, evalEvery, evalData, diagnoseSteps,
     checkpointEverySteps, checkpointEveryMinutes,
-    schedule: { kind: schedule, lr, warmupSteps },
+    schedule: { kind: schedule, lr, warmupSteps, warmupShare },
     augment: !v['no-augment'],
+    augmentSteps,
+    workers, cacheBytes: cacheMb * 2 ** 20, skipBad: v['skip-bad'] === true, profile: v.profile === true,
     resume: v.resume,
     progressBar: process.stdout.isTTY === true,
     log: (line) => console.log(line),

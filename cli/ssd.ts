@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-// The `ssd` command. It first restarts itself once with the C allocator tuned for big tensors
-// (cli/allocator.ts says why); the commands themselves are in cli/commands.ts.
+// The `ssd` command; the commands themselves are in cli/commands.ts. It runs in this one process
+// (the input pipeline's and the kernels' workers are its threads), so nothing outlives it.
 
-import { relaunchWithTunedAllocator } from './allocator';
-
-if (!relaunchWithTunedAllocator()) void import('./commands');
+import './commands';

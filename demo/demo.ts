@@ -25,7 +25,6 @@ import { inMemorySource } from '../data/source';
 import { train, curvesPath } from '../train/trainer';
 import { detectImages, evaluateModel, formatEvaluation } from '../train/evaluate';
 import { drawDetections } from '../train/draw_detections';
-import { relaunchWithTunedAllocator } from '../cli/allocator';
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -101,10 +100,7 @@ async function main(): Promise<void> {
   log(`done in ${((Date.now() - started) / 60000).toFixed(1)} minutes: mAP ${evaluation.mAP.toFixed(3)}`);
 }
 
-// restart once with the C allocator tuned for big tensors (cli/allocator.ts), then run
-if (!relaunchWithTunedAllocator()) {
-  main().catch((e: Error) => {
-    console.error(`demo: ${e.message}`);
-    process.exit(1);
-  });
-}
+main().catch((e: Error) => {
+  console.error(`demo: ${e.message}`);
+  process.exit(1);
+});

@@ -1,7 +1,6 @@
 // Running the `ssd` command as a child process and measuring it: its exit code and outputs, its
 // peak memory (the child's own maximum resident set size, reported by a preloaded module when it
-// exits) and its time. GLIBC_TUNABLES is set (to nothing), so the command runs in the child itself
-// rather than in a restarted grandchild whose memory the child would not see.
+// exits) and its time.
 
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -31,7 +30,7 @@ export interface MeasuredRun {
   seconds: number;
 }
 
-const ENV = { ...process.env, GLIBC_TUNABLES: '' };
+const ENV = { ...process.env };
 
 function split(stderr: string): { stderr: string; maxRssMb: number } {
   const m = /\nmax-rss-kb (\d+)\n$/.exec(stderr);
