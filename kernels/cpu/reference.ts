@@ -408,8 +408,40 @@ export function reluBackward(dy: Tensor, y: Tensor): Tensor {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Batch norm and the optimizer's passes as the reference's loops, for a backend that has no
+ * kernels of its own for them (cpu, GPU.js): it extends this class and adds the rest. These
+ * passes are a few sweeps over memory; the cpu backend's tensors and every backend's parameters
+ * are ordinary memory, and a pass in JavaScript over them costs about what copying them
+ * elsewhere would. Ordinary memory is the garbage collector's: release does nothing.
+ */
+export abstract class ReferencePasses {
+  async batchNormStatistics(x: Tensor): Promise<BatchNormStatistics> {
+    return batchNormStatistics(x);
+  }
+  async batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
+    return batchNormForward(x, affine);
+  }
+  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
+    return batchNormBackwardSums(dy, x, mean);
+  }
+  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
+    return batchNormBackwardInput(dy, x, gradient);
+  }
+  async sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void> {
+    sgdStep(value, grad, buf, step);
+  }
+  async sumOfSquares(t: Tensor): Promise<number> {
+    return sumOfSquares(t);
+  }
+  async scaleInPlace(t: Tensor, s: number): Promise<void> {
+    scaleInPlace(t, s);
+  }
+  release(): void {}
+}
+
 /** The reference kernels behind the Kernels interface. */
-export class ReferenceKernels implements Kernels {
+export class ReferenceKernels extends ReferencePasses implements Kernels {
   readonly name = 'reference';
   async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
     return conv2dForward(x, w, b, options);
@@ -438,35 +470,12 @@ export class ReferenceKernels implements Kernels {
   async l2NormBackward(dy: Tensor, x: Tensor, scale: Tensor, norm: Tensor): Promise<L2NormGrads> {
     return l2NormBackward(dy, x, scale, norm);
   }
-  async batchNormStatistics(x: Tensor): Promise<BatchNormStatistics> {
-    return batchNormStatistics(x);
-  }
-  async batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
-    return batchNormForward(x, affine);
-  }
-  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
-    return batchNormBackwardSums(dy, x, mean);
-  }
-  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
-    return batchNormBackwardInput(dy, x, gradient);
-  }
-  async sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void> {
-    sgdStep(value, grad, buf, step);
-  }
-  async sumOfSquares(t: Tensor): Promise<number> {
-    return sumOfSquares(t);
-  }
-  async scaleInPlace(t: Tensor, s: number): Promise<void> {
-    scaleInPlace(t, s);
-  }
   async reluForward(x: Tensor): Promise<Tensor> {
     return reluForward(x);
   }
   async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
     return reluBackward(dy, y);
   }
-  /** Nothing to do: the tensors are ordinary memory, which the garbage collector frees. */
-  release(): void {}
   async dispose(): Promise<void> {}
 }
 

@@ -20,10 +20,7 @@
 
 import { Shape, Tensor } from '../../tensor/tensor';
 import { Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../geometry';
-import {
-  BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
-  MaxPoolResult, SgdStep,
-} from '../kernels';
+import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../kernels';
 import * as reference from '../cpu/reference';
 import { GpuJsMode, GpuJsRuntime } from './runtime';
 import * as conv from './conv';
@@ -37,12 +34,13 @@ export interface GpuJsKernelsOptions {
   maxKernels?: number;
 }
 
-export class GpuJsKernels implements Kernels {
+export class GpuJsKernels extends reference.ReferencePasses implements Kernels {
   readonly name: string;
   readonly mode: GpuJsMode;
   private readonly rt: GpuJsRuntime;
 
   constructor(options: GpuJsKernelsOptions) {
+    super();
     this.mode = options.mode;
     this.name = `gpu.js:${options.mode}`;
     this.rt = new GpuJsRuntime(options.mode, options.maxKernels);
@@ -122,37 +120,6 @@ export class GpuJsKernels implements Kernels {
     return { dx: new Tensor(x.shape, dx), dscale: new Tensor(scale.shape, dscale) };
   }
 
-  // Batch norm: the reference's loops (this backend has no kernels of its own for it).
-  async batchNormStatistics(x: Tensor): Promise<BatchNormStatistics> {
-    return reference.batchNormStatistics(x);
-  }
-
-  async batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
-    return reference.batchNormForward(x, affine);
-  }
-
-  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
-    return reference.batchNormBackwardSums(dy, x, mean);
-  }
-
-  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
-    return reference.batchNormBackwardInput(dy, x, gradient);
-  }
-
-  // The optimizer's pieces: the reference's loops (the parameters are ordinary memory; a pass in
-  // JavaScript over them costs what copying them elsewhere would).
-  async sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void> {
-    reference.sgdStep(value, grad, buf, step);
-  }
-
-  async sumOfSquares(t: Tensor): Promise<number> {
-    return reference.sumOfSquares(t);
-  }
-
-  async scaleInPlace(t: Tensor, s: number): Promise<void> {
-    reference.scaleInPlace(t, s);
-  }
-
   async reluForward(x: Tensor): Promise<Tensor> {
     if (x.size === 0) return reference.reluForward(x);
     return new Tensor(x.shape, await relu.reluForward(this.rt, x.shape, x.data as Float32Array));
@@ -162,9 +129,6 @@ export class GpuJsKernels implements Kernels {
     if (dy.size === 0) return reference.reluBackward(dy, y);
     return new Tensor(dy.shape, await relu.reluBackward(this.rt, dy.shape, dy.data as Float32Array, y.data as Float32Array));
   }
-
-  /** Nothing to do: the tensors are ordinary memory, which the garbage collector frees. */
-  release(): void {}
 
   /** Destroys every compiled kernel and the GPU.js instance; the object is unusable afterwards. */
   async dispose(): Promise<void> {

@@ -10,10 +10,7 @@
 import * as os from 'os';
 import { Shape, Tensor } from '../../../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dOptions, conv2dGeometry, pool2dGeometry } from '../../geometry';
-import {
-  BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
-  MaxPoolResult, SgdStep,
-} from '../../kernels';
+import { ConvParameterGrads, Kernels, L2NormGrads, L2NormResult, MaxPoolResult } from '../../kernels';
 import { ConvJob, ConvPass, convFlops, planConvTasks, prepackConvJob, prepackedLength, runConvTasks } from './conv';
 import { scratchF64 } from './gemm';
 import * as ew from './memory_bound';
@@ -42,7 +39,7 @@ function f32(t: Tensor): Float32Array {
   return t.data as Float32Array;
 }
 
-export class CpuKernels implements Kernels {
+export class CpuKernels extends reference.ReferencePasses implements Kernels {
   readonly name = 'cpu';
   readonly threads: number;
   readonly minParallelFlops: number;
@@ -51,6 +48,7 @@ export class CpuKernels implements Kernels {
   private disposed = false;
 
   constructor(options: CpuKernelsOptions = {}) {
+    super();
     const threads = options.threads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`CpuKernels: threads must be a positive integer, got ${threads}`);
     this.threads = threads;
@@ -203,37 +201,6 @@ export class CpuKernels implements Kernels {
     return { dx: new Tensor(x.shape, dx), dscale: new Tensor(scale.shape, dscale) };
   }
 
-  // Batch norm: the reference's loops (this backend has no kernels of its own for it).
-  async batchNormStatistics(x: Tensor): Promise<BatchNormStatistics> {
-    return reference.batchNormStatistics(x);
-  }
-
-  async batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
-    return reference.batchNormForward(x, affine);
-  }
-
-  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
-    return reference.batchNormBackwardSums(dy, x, mean);
-  }
-
-  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
-    return reference.batchNormBackwardInput(dy, x, gradient);
-  }
-
-  // The optimizer's pieces: the reference's loops (the parameters are ordinary memory; a pass in
-  // JavaScript over them costs what copying them elsewhere would).
-  async sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void> {
-    reference.sgdStep(value, grad, buf, step);
-  }
-
-  async sumOfSquares(t: Tensor): Promise<number> {
-    return reference.sumOfSquares(t);
-  }
-
-  async scaleInPlace(t: Tensor, s: number): Promise<void> {
-    reference.scaleInPlace(t, s);
-  }
-
   async reluForward(x: Tensor): Promise<Tensor> {
     return new Tensor(x.shape, ew.reluForward(f32(x)));
   }
@@ -241,9 +208,6 @@ export class CpuKernels implements Kernels {
   async reluBackward(dy: Tensor, y: Tensor): Promise<Tensor> {
     return new Tensor(dy.shape, ew.reluBackward(f32(dy), f32(y)));
   }
-
-  /** Nothing to do: the tensors are ordinary memory, which the garbage collector frees. */
-  release(): void {}
 
   /** Terminates the worker threads. The kernels cannot be used afterwards. */
   async dispose(): Promise<void> {
