@@ -26,7 +26,11 @@
 ;;   M  the GEMM's C: M_xinu is C_out x tiles row-major: 4 consecutive tiles of one output channel
 ;;      are one vector load
 ;; So the four vector lanes are four output channels in the filter transform and four tiles in
-;; the other two: every lane runs the same formulas.
+;; the other two: every lane runs the same formulas. The weight gradient (winograd.ts) runs the
+;; same input transform with the roles swapped (rows = tiles, lanes = input channels: V^T, the B
+;; operand of dU = Yhat V^T), and two transforms of its own at the end of this file: Yhat = A dY A^T,
+;; the gradient of the 36 products (winograd4x4_gradient, lanes = output channels, into A panels),
+;; and dW = G^T dU G (winograd4x4_filter_gradient).
 ;;
 ;; Each 2-D transform is a 1-D transform along one axis, then along the other: X^T z X = X^T (X^T z^T)^T.
 ;; The first pass stores its lines in a small scratch (in L1), the second reads them back across.
@@ -35,9 +39,10 @@
 ;; is a function.
 ;;
 ;; The tiles come from a table (winograd.wat, winograd_tiles: 16 bytes per tile: input offset,
-;; output offset, rows and columns inside the output), so a run of tiles may cross rows and images.
-;; The input is a zero-padded copy of x (winograd.ts: the convolution's padding at the top and left,
-;; zeros below and right up to whole tiles), so every input tile is 6 x 6 floats in place.
+;; output offset, rows and columns inside the output), so a run of tiles may cross rows and images;
+;; the channels' offsets from another (winograd_channels). The input is a zero-padded copy of x
+;; (winograd.ts: the convolution's padding at the top and left, zeros below and right up to whole
+;; tiles), so every input tile is 6 x 6 floats in place; so is dy for the weight gradient.
 
 (module
   (import "env" "memory" (memory 1 65536 shared))

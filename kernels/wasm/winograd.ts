@@ -46,8 +46,33 @@
 //      (winogradNxN_filter_gradient). Where the blocks are too few to keep every thread busy
 //      (small layers), the tiles are cut into `parts` ranges too, each summing into its own copy
 //      of dW, which the caller adds up (as conv.ts does its partial sums).
-// Measured against the packed GEMM's weight gradient (conv.ts, backwardWeightTask with
-// pack_rows_transposed): see bench/winograd.bench.ts and the numbers in the commit log.
+//
+// Speed (bench/winograd.bench.ts, batch 1, 2 threads, medians of 5 alternating rounds, other
+// processes using 0.00-0.17 of a core; GFLOP/s counted as direct convolution; GEMM = the backend's
+// conv2dForward / conv2dBackwardInput / conv2dBackwardWeight, packed or implicit as convMethod picks):
+//                                 forward              input gradient        weight gradient
+//                              GEMM  F2  F4  F6       GEMM  F2  F4  F6      GEMM  F2  F4  F6
+//   conv1_2   64 -> 64, 300      87 149 218 255         82 140 200 238        73 113 159 178
+//   conv1_2/8  8 -> 8,  300      33  43  52  57         32  40  50  55        34  51  58  64
+//   conv2_2  128 -> 128, 150     93 175 274 286         94 175 271 272        95 139 199 229
+//   conv3_x  256 -> 256, 75      97 182 265 230         93 169 240 214        99 151 237 253
+//   conv3_x/8 32 -> 32, 75       39  57  80  71         39  55  84  77        57  73  82  97
+//   conv4_x  512 -> 512, 38      83 158 173 138         76 148 146 129        85 163 215 199
+//   conv5_x  512 -> 512, 19      64 106  98  65         53  78  78  63        82 143 196 146
+//   loc4_3   512 -> 16, 38       61  79  94  79         70  88 111  92        59  88 103  93
+//   cl4_3    512 -> 84, 38       80 138 152 115         85 147 178 149        83 137 177 160
+//   loc7    1024 -> 24, 19       47  68  67  43         53  80  70  53        34  47  64  51
+//   cl7     1024 -> 126, 19      62  95  91  58         67  96  85  63        85 134 190 139
+//   cl8_2    512 -> 126, 10      33  56  38  24         37  45  30  24        62  87  79  69
+//   cl9_2    256 -> 126, 5       10  11   8   3          9  13   9   5        14  17  13  11
+//   cl10_2   256 -> 84, 3 pad 1   5   7   4   2          5   6   4   2         9  10   8   6
+//   conv10_2 128 -> 256, 5 valid  6   7   4   2          3   4   2   1        11  11  10   7
+// (conv3_x: 68.5 ms with the GEMM, 25.1 ms with F(4x4).) Where the maps are small the filter
+// transform dominates at batch 1 (U is (m + 2)^2 / 9 times the weights, written and read once per
+// call: 38 MB for F(4x4) of 512 x 512 channels, 67 MB for F(6x6)), and below 10 x 10 the calls
+// take under 2 ms whatever runs them. recommendedWinogradTile below turns the table into a rule.
+// The blocking was tried at 2 threads on conv1_2, conv3_x, conv4_x and conv5_x (tiles 16 to 104,
+// output channels 32 to 256, depth 64 and 128): the defaults are within 6% of the best each time.
 //
 // Memory (byte addresses in the shared memory, all 16-byte aligned):
 //   x       the padded input: batch x C_in planes of paddedH x paddedW (plan.paddedFloats)
@@ -62,19 +87,22 @@
 // Numerics. Winograd rounds differently from a direct sum: the transforms multiply by the
 // matrices' entries (up to 8 in F(4x4)'s A^T, 32 and 21/4 in F(6x6)'s) before and after the
 // products, and their roundings do not shrink as the channel sums grow. Measured against the
-// float64 reference (kernels/cpu/reference.ts) with random normal weights (std 1/sqrt(9 C_in))
-// and ReLU'd normal inputs, forward, max |error| / (2^-24 sqrt(K) max|y|), K = 9 C_in:
-//                          GEMM      F(2x2)    F(4x4)    F(6x6)
-//   SSD300's 3x3 layers    0.04-0.5  0.05-0.3  0.3-5.3   1.2-12    (bench/winograd.bench.ts --error-only)
-//   K = 9 (one channel), 300 x 300, 8 seeds      1.0-1.4   13-22     24-62
-// In absolute terms on SSD300's layers (max|y| about 1.3 to 4): the GEMM 2e-7 to 1.3e-6, F(2x2)
-// 4e-7 to 1.4e-6, F(4x4) 9e-7 to 2.7e-5, F(6x6) 3e-6 to 4e-5. The error grows with K much more
-// slowly than sqrt(K), so the ratio is largest for few channels. The bound stated and tested
-// (winogradTolerance) is
+// float64 reference (kernels/cpu/reference.ts): random normal weights (std 1/sqrt(9 C_in)), ReLU'd
+// normal inputs, normal dy; max |error| / (2^-24 sqrt(K) max|reference|), K the terms behind one
+// output (9 C_in for y, 9 C_out for dx, batch x outH x outW for dW), over 8 channels of every
+// layer of the table below (bench/winograd.bench.ts --error-only):
+//                          GEMM       F(2x2)     F(4x4)     F(6x6)
+//   forward                0.04-0.53  0.05-0.33  0.34-5.3   1.2-12
+//   input gradient         0.03-0.66  0.08-0.35  0.28-7.5   1.4-17
+//   weight gradient        0.03-0.65  0.03-1.6   0.29-5.3   0.28-55  (55: conv11_2, K = 1)
+//   one input channel (K = 9), 300 x 300, 8 seeds:  1.0-1.4   13-22     24-62   (the spec's probe)
+// In absolute terms on SSD300's layers (outputs up to 1.3-5): y and dx from the GEMM 1e-7 to
+// 2.6e-6, F(2x2) 1.2e-7 to 2.1e-6, F(4x4) 6e-7 to 4.4e-5, F(6x6) 3e-6 to 5.3e-5. The error grows
+// with K much more slowly than sqrt(K) (the transforms' roundings dominate, not the sums), so the
+// ratio is largest for few channels. The bound stated and tested (winogradTolerance) is
 //   |error| <= WINOGRAD_ERROR[m] * 2^-24 * sqrt(K) * max|y|,   WINOGRAD_ERROR = 4, 48, 192
-// the GEMM's own bound (4: spec/kernels/backends.spec.ts) for F(2x2), about twice the worst ratio
-// measured for F(4x4) and three times for F(6x6). The weight gradient's sum runs over
-// K = batch x outH x outW positions; its errors are in the tests (winogradWeightTolerance).
+// for all three passes: the GEMM's own bound (4: spec/kernels/backends.spec.ts) for F(2x2), about
+// twice the worst ratio measured for F(4x4) and three times for F(6x6).
 
 import { Conv2dGeometry } from '../geometry';
 import { splitRange } from '../cpu/fast/conv';
@@ -100,6 +128,26 @@ export const WINOGRAD_ERROR: Readonly<Record<WinogradTile, number>> = { 2: 4, 4:
 /** The bound above for `terms` terms per output and the largest |output| `maxAbs`. */
 export function winogradTolerance(m: WinogradTile, terms: number, maxAbs: number): number {
   return WINOGRAD_ERROR[m] * 2 ** -24 * Math.sqrt(terms) * maxAbs;
+}
+
+/**
+ * The tile size the measurements above recommend for a pass of a convolution on this machine, or
+ * null where the GEMM should stay. `pass` 'forward' serves the input gradient too (pass its
+ * forward geometry, transposedAsForward's). The rule looks at the positions per call, P = batch x
+ * outH x outW, so that a batch moves to larger tiles as the filter transform's share shrinks:
+ *   forward:  P >= 40000 F(6x6) (300 x 300), P >= 1000 F(4x4) (150 down to 38), P >= 100 F(2x2)
+ *             (19 and 10); below, the GEMM (5 x 5 and smaller: F(2x2) saves 0.1-0.4 ms there)
+ *   weight:   P >= 20000 F(6x6), P >= 300 F(4x4) (75 down to 19), P >= 100 F(2x2)
+ * and never for fewer than 8 input channels (not measured: conv1_1's 3 channels stay on the GEMM).
+ * `maxTile` caps it: 2 keeps every result within the GEMM's own error bound (see Numerics; the
+ * PyTorch golden comparisons' atol 1e-5 on O(1) outputs holds for F(2x2), not always for F(4x4)).
+ */
+export function recommendedWinogradTile(g: Conv2dGeometry, pass: 'forward' | 'weight', maxTile: WinogradTile = 6): WinogradTile | null {
+  if (!winogradApplies(g) || g.inChannels < 8) return null;
+  const positions = g.batch * g.outH * g.outW;
+  const [six, four] = pass === 'forward' ? [40000, 1000] : [20000, 300];
+  const tile: WinogradTile | null = positions >= six ? 6 : positions >= four ? 4 : positions >= 100 ? 2 : null;
+  return tile === null ? null : (Math.min(tile, maxTile) as WinogradTile);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ import * as reference from '../../kernels/cpu/reference';
 import { WasmExports, WasmModules, compileModules, instantiate, pickMicroKernel } from '../../kernels/wasm/runtime';
 import {
   FORWARD_TASK_FIELDS, WEIGHT_TASK_FIELDS, WINOGRAD_TILES, WinogradBlocking, WinogradJob, WinogradTile, WinogradWeightBlocking, planWinograd,
-  planWinogradWeight, runWinogradTasks, winogradApplies, winogradFilterJob, winogradForwardJob, winogradTaskFields, winogradTolerance,
-  winogradWeightJob,
+  planWinogradWeight, recommendedWinogradTile, runWinogradTasks, winogradApplies, winogradFilterJob, winogradForwardJob, winogradTaskFields,
+  winogradTolerance, winogradWeightJob,
 } from '../../kernels/wasm/winograd';
 
 /** G of F(m x m, 3 x 3), written out again (winograd-*.wat has it in its header). */
@@ -242,6 +242,19 @@ describe('kernels/wasm/winograd: the pieces', () => {
     expect(winogradApplies(geometry(3, { dilation: 2, padding: 2 }))).to.equal(false);
     expect(winogradApplies(geometry(1, {}))).to.equal(false);
     expect(() => planWinograd(geometry(1, {}), 4, 1)).to.throw(/3x3/);
+  });
+
+  it('recommends tile sizes per pass from the measured table: F(6x6) on 300 x 300, F(4x4) to 38 x 38, F(2x2) to 10 x 10, the GEMM below', () => {
+    const at = (batch: number, cin: number, size: number, padding = 1): ReturnType<typeof conv2dGeometry> =>
+      conv2dGeometry([batch, cin, size, size], [16, cin, 3, 3], { padding });
+    const forward = [300, 150, 75, 38, 19, 10, 5, 3].map((size) => recommendedWinogradTile(at(1, 64, size), 'forward'));
+    expect(forward).to.deep.equal([6, 4, 4, 4, 2, 2, null, null]);
+    const weight = [300, 150, 75, 38, 19, 10, 5].map((size) => recommendedWinogradTile(at(1, 64, size), 'weight'));
+    expect(weight).to.deep.equal([6, 6, 4, 4, 4, 2, null]);
+    expect(recommendedWinogradTile(at(8, 64, 19), 'forward'), 'a batch of 8 at 19 x 19').to.equal(4);
+    expect(recommendedWinogradTile(at(1, 3, 300), 'forward'), 'conv1_1: 3 input channels').to.equal(null);
+    expect(recommendedWinogradTile(at(1, 64, 300), 'forward', 2), 'capped').to.equal(2);
+    expect(recommendedWinogradTile(conv2dGeometry([1, 64, 19, 19], [16, 64, 3, 3], { padding: 6, dilation: 6 }), 'forward')).to.equal(null);
   });
 
   for (const m of WINOGRAD_TILES) {
