@@ -10,6 +10,7 @@ import { spawnSync } from 'child_process';
 import { parseArgs } from 'util';
 import { Kernels } from '../kernels/kernels';
 import { BACKEND_NAMES, createKernels, defaultBackendName, isBackendName } from '../kernels/select';
+import { CONV_ALGORITHMS, ConvAlgorithm } from '../kernels/wasm';
 import { SSD300, WIDTH_DIVISORS } from '../ssd/ssd300';
 import { formatSummary, summarize } from '../ssd/summary';
 import { ApMethod } from '../ssd/evaluate';
@@ -36,6 +37,7 @@ import { NamedPath, checkOutputs } from './outputs';
 
 const OPTIONS = {
   backend: { type: 'string' },
+  'conv-algorithm': { type: 'string' },
   threads: { type: 'string' },
   classes: { type: 'string' },
   'width-divisor': { type: 'string' },
@@ -91,7 +93,11 @@ function decodeOptions(values: Values): DecodeOptions {
 
 async function backend(values: Values): Promise<Kernels> {
   const name = values.backend ?? defaultBackendName();
-  const kernels = await createKernels(name, { threads: threadCount(values) });
+  const convAlgorithm = values['conv-algorithm'];
+  if (convAlgorithm !== undefined && !(CONV_ALGORITHMS as readonly string[]).includes(convAlgorithm)) {
+    throw new Error(`--conv-algorithm: expected one of ${CONV_ALGORITHMS.join(', ')}, got '${convAlgorithm}'`);
+  }
+  const kernels = await createKernels(name, { threads: threadCount(values), convAlgorithm: convAlgorithm as ConvAlgorithm | undefined });
   console.error(`backend: ${kernels.name}${values.backend === undefined ? ' (default; choose with --backend)' : ''}`);
   return kernels;
 }

@@ -111,6 +111,7 @@ export function isCommandName(name: string): name is CommandName {
 const EVERY_COMMAND = [
   `--backend ${BACKEND_NAMES.join('|')} (default: $SSD_BACKEND, else wasm where WebAssembly SIMD works, else cpu)`,
   '--threads N (wasm and cpu backends; 1 to the number of cores, default: all of them)',
+  '--conv-algorithm auto|winograd|gemm (wasm: 3x3 stride-1 convolutions by Winograd where it pays (auto), everywhere it applies, or never)',
 ];
 
 const INDENT = ' '.repeat(20);

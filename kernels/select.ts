@@ -16,7 +16,7 @@ import { Kernels } from './kernels';
 import { ReferenceKernels, referenceKernels } from './cpu/reference';
 import { checked } from './checked';
 import { CpuKernels } from './cpu/fast';
-import { WasmKernels } from './wasm';
+import { ConvAlgorithm, WasmKernels } from './wasm';
 import { simdSupported } from './wasm/runtime';
 
 export const BACKEND_NAMES = ['reference', 'wasm', 'cpu', 'gpu.js:webasm', 'gpu.js:headlessgl', 'gpu.js:cpu'] as const;
@@ -31,15 +31,18 @@ export function isBackendName(name: string): name is BackendName {
  * send float64 calls to the reference). GPU.js backends check which mode really ran and throw if
  * it fell back.
  */
-export async function createKernels(name: string, options: { threads?: number } = {}): Promise<Kernels> {
+export async function createKernels(name: string, options: { threads?: number; convAlgorithm?: ConvAlgorithm } = {}): Promise<Kernels> {
   if (!isBackendName(name)) {
     throw new Error(`unknown backend '${name}'; choose one of: ${BACKEND_NAMES.join(', ')}`);
+  }
+  if (options.convAlgorithm !== undefined && options.convAlgorithm !== 'gemm' && name !== 'wasm') {
+    throw new Error(`convolution algorithm '${options.convAlgorithm}': only the wasm backend has Winograd convolutions (backend '${name}' runs its own)`);
   }
   switch (name) {
     case 'reference':
       return new ReferenceKernels(); // checks its own arguments, in any dtype
     case 'wasm':
-      return checked(new WasmKernels({ threads: options.threads }), referenceKernels);
+      return checked(new WasmKernels({ threads: options.threads, convAlgorithm: options.convAlgorithm }), referenceKernels);
     case 'cpu':
       return checked(new CpuKernels({ threads: options.threads }), referenceKernels);
     default: {

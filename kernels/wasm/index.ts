@@ -27,6 +27,10 @@ import { SWEEP_TASK_FIELDS, planSweepTasks, writePoolGeometry } from './sweep';
 import { Job, WasmThreads, runJobTasks } from './threads';
 import { BLOCK_ALIGN, WasmHeap } from './heap';
 import { SGD_CHUNK, sgdChunks } from './sgd';
+import {
+  WINOGRAD_TILES, WinogradTile, planWinograd, planWinogradWeight, recommendedWinogradTile, winogradApplies, winogradFilterJob,
+  winogradForwardJob, winogradWeightJob,
+} from './winograd';
 import * as reference from '../cpu/reference';
 
 export interface WasmKernelsOptions {
@@ -67,7 +71,20 @@ export interface WasmKernelsOptions {
   poisonReleased?: boolean;
   /** The resident tensors' blocks end below this byte address (default: the 4 GiB memory's end). */
   maxHeapBytes?: number;
+  /**
+   * How stride-1 3x3 convolutions run (winograd.ts): 'auto' (default) picks per layer and pass,
+   * Winograd's tile size where recommendedWinogradTile's measured rule says it pays, the GEMM
+   * elsewhere; 'winograd' runs every layer it applies to through Winograd (the recommended tile,
+   * else F(2x2)); 'gemm' never. Other convolutions always run the GEMM.
+   */
+  convAlgorithm?: ConvAlgorithm;
+  /** The largest Winograd tile 'auto' and 'winograd' use: 2, 4 or 6 (default 6); 2 keeps the GEMM's error bound. */
+  maxWinogradTile?: WinogradTile;
 }
+
+/** How the backend runs a stride-1 3x3 convolution (WasmKernelsOptions.convAlgorithm). */
+export type ConvAlgorithm = 'gemm' | 'winograd' | 'auto';
+export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['gemm', 'winograd', 'auto'];
 
 function f32(t: Tensor): Float32Array {
   return t.data as Float32Array;
@@ -115,6 +132,8 @@ export class WasmKernels implements Kernels {
   readonly directMaxChannels: number;
   readonly implicitGemm: 'auto' | 'never' | 'always';
   readonly poisonReleased: boolean;
+  readonly convAlgorithm: ConvAlgorithm;
+  readonly maxWinogradTile: WinogradTile;
   private readonly modules: WasmModules;
   private readonly memory: WebAssembly.Memory;
   private readonly wasm: WasmExports; // this thread's instances
@@ -141,6 +160,10 @@ export class WasmKernels implements Kernels {
     this.directMaxChannels = options.directMaxChannels ?? 8;
     this.implicitGemm = options.implicitGemm ?? 'auto';
     this.poisonReleased = options.poisonReleased ?? false;
+    this.convAlgorithm = options.convAlgorithm ?? 'auto';
+    if (!CONV_ALGORITHMS.includes(this.convAlgorithm)) throw new Error(`WasmKernels: convAlgorithm must be one of ${CONV_ALGORITHMS.join(', ')}, got '${this.convAlgorithm}'`);
+    this.maxWinogradTile = options.maxWinogradTile ?? 6;
+    if (!WINOGRAD_TILES.includes(this.maxWinogradTile)) throw new Error(`WasmKernels: maxWinogradTile must be 2, 4 or 6, got ${this.maxWinogradTile}`);
     this.modules = compileModules(this.microKernel);
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
     this.wasm = instantiate(this.modules, this.memory);
@@ -283,14 +306,72 @@ export class WasmKernels implements Kernels {
       : [g.outChannels, g.inChannels, g.kernelH, g.kernelW];
     const out = this.output(outShape);
     const db = inputs.biasGradient ? this.output([g.outChannels]) : null;
+    const tile = this.winogradTile(pass, g);
     try {
-      await this.convolveInto(pass, g, inputs, threads, out, db);
+      if (tile !== null && pass === 'forward') await this.winogradForwardInto(g, inputs, tile, threads, out);
+      else if (tile !== null) await this.winogradWeightInto(g, inputs, tile, threads, out, db);
+      else await this.convolveInto(pass, g, inputs, threads, out, db);
     } catch (error) {
       this.release(out);
       if (db !== null) this.release(db);
       throw error;
     }
     return { out, db };
+  }
+
+  /**
+   * The Winograd tile size a pass runs with, or null for the GEMM (convAlgorithm). The forward
+   * pass's choice serves the input gradient too (run as a forward pass: transposedAsForward).
+   */
+  winogradTile(pass: ConvPass, g: Conv2dGeometry): WinogradTile | null {
+    if (this.convAlgorithm === 'gemm' || pass === 'backwardInput' || !winogradApplies(g)) return null;
+    const tile = recommendedWinogradTile(g, pass === 'forward' ? 'forward' : 'weight', this.maxWinogradTile);
+    return this.convAlgorithm === 'winograd' ? (tile ?? 2) : tile;
+  }
+
+  /**
+   * A forward pass (or a stride-1 input gradient, inputs.flipWeights) by Winograd F(m x m, 3 x 3)
+   * (winograd.ts): x padded to whole tiles, U from the weights once, then the tasks write y in place.
+   */
+  private async winogradForwardInto(g: Conv2dGeometry, inputs: ConvInputs, m: WinogradTile, threads: number, output: Tensor): Promise<void> {
+    const plan = planWinograd(g, m, threads);
+    const [x, w, bias, y, xPadded, u, scratch] = this.place([
+      inputs.x, inputs.w, inputs.bias, { out: output }, plan.paddedFloats, plan.uFloats, (plan.scratchBytes / 4) * threads,
+    ]);
+    await this.pad(x, xPadded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, plan.paddedH, plan.paddedW);
+    await this.run(winogradFilterJob(plan, w, inputs.flipWeights === true, u, scratch), threads);
+    await this.run(winogradForwardJob(plan, xPadded, u, bias, y, scratch), threads);
+    this.collect(output, y);
+  }
+
+  /** dW (and db) by Winograd (winograd.ts): x and dy padded to whole tiles, the tasks' partial sums of dW added up. */
+  private async winogradWeightInto(g: Conv2dGeometry, inputs: ConvInputs, m: WinogradTile, threads: number, output: Tensor, dbOutput: Tensor | null): Promise<void> {
+    const plan = planWinogradWeight(g, m, threads);
+    const inPlace = plan.parts === 1 && this.addressOf(output) !== null;
+    const [x, dy, db, xPadded, dyPadded, dw, scratch] = this.place([
+      inputs.x, inputs.dy, dbOutput === null ? null : { out: dbOutput }, plan.paddedFloats, plan.dyPaddedFloats,
+      inPlace ? { out: output } : plan.parts * output.size, (plan.scratchBytes / 4) * threads,
+    ]);
+    if (dbOutput !== null) {
+      await this.sumBiasGradient(dy, db, [g.batch, g.outChannels, g.outH, g.outW]);
+      this.collect(dbOutput, db);
+    }
+    await this.pad(x, xPadded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, plan.paddedH, plan.paddedW);
+    await this.pad(dy, dyPadded, g.batch * g.outChannels, g.outH, g.outW, 0, 0, plan.dyPaddedH, plan.dyPaddedW);
+    await this.run(winogradWeightJob(plan, xPadded, dyPadded, dw, scratch), threads);
+    if (inPlace) return;
+    const result = output.data;
+    result.set(this.view(dw, output.size));
+    for (let part = 1; part < plan.parts; part++) {
+      const partial = this.view(dw + 4 * part * output.size, output.size);
+      for (let i = 0; i < result.length; i++) result[i] += partial[i];
+    }
+  }
+
+  /** `planes` planes of h x w at x, into planes of paddedH x paddedW at y from (top, left), zeros around (sweep.ts 'padPlanes'). */
+  private async pad(x: number, y: number, planes: number, h: number, w: number, top: number, left: number, paddedH: number, paddedW: number): Promise<void> {
+    const threads = this.prepThreads(planes * paddedH * paddedW);
+    await this.run({ kind: 'padPlanes', x, y, h, w, top, left, paddedH, paddedW, tasks: planSweepTasks(1, planes, threads, 1, 1) }, threads);
   }
 
   private async convolveInto(pass: ConvPass, g: Conv2dGeometry, inputs: ConvInputs, threads: number, output: Tensor, dbOutput: Tensor | null): Promise<void> {
@@ -327,12 +408,7 @@ export class WasmKernels implements Kernels {
     ]);
     const out = tempFloats > 0 ? temp : (outAddress as number);
     if (implicit) {
-      const planes = g.batch * g.inChannels;
-      const padThreads = this.prepThreads(planes * paddedH * paddedW);
-      await this.run({
-        kind: 'padPlanes', x, y: xPadded, h: g.inH, w: g.inW, top: g.padH, left: g.padW, paddedH, paddedW,
-        tasks: planSweepTasks(1, planes, padThreads, 1, 1),
-      }, padThreads);
+      await this.pad(x, xPadded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, paddedH, paddedW);
       const slack = g.batch * g.inChannels * paddedH * paddedW;
       this.view(xPadded + 4 * slack, paddedFloats - slack).fill(0);
       new Int32Array(this.memory.buffer).set(rowOffsets(g, paddedH, paddedW), rowsAt / 4);
@@ -709,7 +785,7 @@ export class WasmKernels implements Kernels {
  * geometry of that forward pass, or null when it does not apply (a stride, or a padding larger
  * than the kernel's reach).
  */
-function transposedAsForward(g: Conv2dGeometry): Conv2dGeometry | null {
+export function transposedAsForward(g: Conv2dGeometry): Conv2dGeometry | null {
   if (g.strideH !== 1 || g.strideW !== 1) return null;
   const padH = g.dilationH * (g.kernelH - 1) - g.padH;
   const padW = g.dilationW * (g.kernelW - 1) - g.padW;

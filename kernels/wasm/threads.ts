@@ -10,14 +10,16 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { ConvJob, runConvTasks } from './conv';
 import { SweepJob, runSweepTasks } from './sweep';
+import { WinogradJob, runWinogradTasks } from './winograd';
 import { WasmExports, WasmModules } from './runtime';
 
-/** What the threads run: a convolution pass or a memory-bound sweep. */
-export type Job = ConvJob | SweepJob;
+/** What the threads run: a convolution pass (GEMM or Winograd) or a memory-bound sweep. */
+export type Job = ConvJob | WinogradJob | SweepJob;
 
 /** Runs a job's tasks on this thread until there are none left (counter null: all of them). */
 export function runJobTasks(job: Job, wasm: WasmExports, thread: number, counter: Int32Array | null): void {
   if ('pass' in job) runConvTasks(job, wasm, thread, counter);
+  else if ('winograd' in job) runWinogradTasks(job, wasm, thread, counter);
   else runSweepTasks(job, wasm, counter);
 }
 

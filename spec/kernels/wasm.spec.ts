@@ -17,16 +17,18 @@ import * as path from 'path';
 import { Tensor, shapeToString } from '../../tensor/tensor';
 import { Rng, randNormal } from '../../tensor/random';
 import { fromArray } from '../../tensor/create';
-import { Conv2dOptions, Pool2dOptions, conv2dGeometry } from '../../kernels/geometry';
+import { Conv2dOptions, conv2dGeometry } from '../../kernels/geometry';
 import * as reference from '../../kernels/cpu/reference';
 import { im2col } from '../../kernels/cpu/fast/im2col';
-import { WasmKernels } from '../../kernels/wasm';
+import { WasmKernels, transposedAsForward } from '../../kernels/wasm';
+import { WINOGRAD_ERROR, WINOGRAD_TILES } from '../../kernels/wasm/winograd';
 import { rowOffsets, writeGeometry } from '../../kernels/wasm/conv';
 import { Engine, MicroKernel, compileModules, instantiate, pickMicroKernel, relaxedSimdSupported } from '../../kernels/wasm/runtime';
 import { defaultBackendName } from '../../kernels/select';
 import { SSD300 } from '../../ssd/ssd300';
 import { multiboxLoss } from '../../ssd/loss';
-import { Kernels, MaxPoolResult } from '../../kernels/kernels';
+import { poolMaxima } from '../helpers/pool_maxima';
+import { Kernels } from '../../kernels/kernels';
 
 const VARIANTS: MicroKernel[] = ['simd', 'relaxed'];
 
@@ -36,10 +38,13 @@ function maxAbs(data: ArrayLike<number>): number {
   return m;
 }
 
-/** |actual - expected| <= 4 * 2^-24 * sqrt(terms) * max|expected| everywhere. */
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, terms: number, what: string): void {
+/**
+ * |actual - expected| <= bound * 2^-24 * sqrt(terms) * max|expected| everywhere: bound 4 for the
+ * GEMM and the sweeps, WINOGRAD_ERROR[m] for a Winograd convolution (kernels/wasm/winograd.ts).
+ */
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, terms: number, what: string, bound = 4): void {
   expect(actual.length, `${what}: length`).to.equal(expected.length);
-  const tolerance = 4 * 2 ** -24 * Math.sqrt(terms) * maxAbs(expected);
+  const tolerance = bound * 2 ** -24 * Math.sqrt(terms) * maxAbs(expected);
   for (let i = 0; i < expected.length; i++) {
     const error = Math.abs(actual[i] - expected[i]);
     if (!(error <= tolerance)) {
@@ -297,8 +302,29 @@ const SSD_CONVS: SsdConv[] = [
 
 const WASM_VARIANTS: { label: string; create: () => WasmKernels }[] = [];
 for (const variant of VARIANTS) {
-  WASM_VARIANTS.push({ label: `${variant}, 1 thread`, create: () => new WasmKernels({ threads: 1, microKernel: variant }) });
-  WASM_VARIANTS.push({ label: `${variant}, 2 threads`, create: () => new WasmKernels({ threads: 2, microKernel: variant, minParallelFlops: 0, minParallelElements: 0 }) });
+  WASM_VARIANTS.push({ label: `${variant}, 1 thread`, create: () => new WasmKernels({ threads: 1, microKernel: variant, convAlgorithm: 'gemm' }) });
+  WASM_VARIANTS.push({ label: `${variant}, 2 threads`, create: () => new WasmKernels({ threads: 2, microKernel: variant, minParallelFlops: 0, minParallelElements: 0, convAlgorithm: 'gemm' }) });
+}
+// Winograd (kernels/wasm/winograd.ts): as 'auto' picks it (the default), and forced wherever it
+// applies with each largest tile; the bound of each result is the tile's own (WINOGRAD_ERROR).
+WASM_VARIANTS.push({ label: "convAlgorithm 'auto' (the default), 2 threads", create: () => new WasmKernels({ threads: 2, minParallelFlops: 0 }) });
+for (const tile of WINOGRAD_TILES) {
+  WASM_VARIANTS.push({
+    label: `Winograd up to F(${tile}x${tile}) wherever 3x3 stride 1, 2 threads`,
+    create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, convAlgorithm: 'winograd', maxWinogradTile: tile }),
+  });
+}
+
+/** The error bound of a convolution pass as a backend runs it: the GEMM's 4, or its Winograd tile's (see expectClose). */
+function boundOf(k: WasmKernels, pass: 'forward' | 'backwardInput' | 'backwardWeight', x: number[], w: number[], options: Conv2dOptions): number {
+  let g = conv2dGeometry(x, w, options);
+  if (pass === 'backwardInput') {
+    const transposed = transposedAsForward(g); // the input gradient runs as this forward pass where it can
+    if (transposed === null) return 4;
+    g = transposed;
+  }
+  const tile = k.winogradTile(pass === 'backwardInput' ? 'forward' : pass, g);
+  return tile === null ? 4 : WINOGRAD_ERROR[tile];
 }
 // Stride-1 convolutions with up to 8 output channels run the direct convolution (direct.wat) by
 // default, and the others with few channels the implicit GEMM (conv.ts, forwardMethod): these
@@ -306,12 +332,12 @@ for (const variant of VARIANTS) {
 // stride allows, and through the direct convolution wherever the stride allows (any number of
 // channels, 4 at a time).
 WASM_VARIANTS.push({
-  label: 'packed GEMM only, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: 0, implicitGemm: 'never' }),
+  label: 'packed GEMM only, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: 0, implicitGemm: 'never' , convAlgorithm: 'gemm' }),
 });
 WASM_VARIANTS.push({
-  label: 'implicit GEMM wherever stride 1, 2 threads, every sweep and preparation shared out', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, minParallelElements: 0, minParallelPrep: 0, directMaxChannels: 0, implicitGemm: 'always' }),
+  label: 'implicit GEMM wherever stride 1, 2 threads, every sweep and preparation shared out', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, minParallelElements: 0, minParallelPrep: 0, directMaxChannels: 0, implicitGemm: 'always' , convAlgorithm: 'gemm' }),
 });
-WASM_VARIANTS.push({ label: 'direct wherever stride 1, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: Infinity }) });
+WASM_VARIANTS.push({ label: 'direct wherever stride 1, 2 threads', create: () => new WasmKernels({ threads: 2, minParallelFlops: 0, directMaxChannels: Infinity , convAlgorithm: 'gemm' }) });
 
 describe('kernels/wasm: every SSD300 convolution geometry against the reference', function () {
   this.timeout(300000);
@@ -339,12 +365,13 @@ describe('kernels/wasm: every SSD300 convolution geometry against the reference'
       for (let v = 0; v < kernels.length; v++) {
         const k = kernels[v];
         const label = WASM_VARIANTS[v].label;
-        expectClose((await k.conv2dForward(x, w, b, c.options)).data, y.data, cin * kh * kw + 1, `${label}: y`);
-        expectClose((await k.conv2dBackwardInput(dy, w, x.shape, c.options)).data, dx.data, cout * kh * kw, `${label}: dx`);
-        expectClose((await k.conv2dBackwardWeight(dy, x, w.shape, c.options)).data, dw.data, positions, `${label}: dw`);
+        const bound = (pass: 'forward' | 'backwardInput' | 'backwardWeight'): number => boundOf(k, pass, c.x, c.w, c.options);
+        expectClose((await k.conv2dForward(x, w, b, c.options)).data, y.data, cin * kh * kw + 1, `${label}: y`, bound('forward'));
+        expectClose((await k.conv2dBackwardInput(dy, w, x.shape, c.options)).data, dx.data, cout * kh * kw, `${label}: dx`, bound('backwardInput'));
+        expectClose((await k.conv2dBackwardWeight(dy, x, w.shape, c.options)).data, dw.data, positions, `${label}: dw`, bound('backwardWeight'));
         expectClose((await k.conv2dBackwardBias(dy)).data, db.data, positions, `${label}: db`);
         const both = await k.conv2dBackwardWeightAndBias(dy, x, w.shape, c.options);
-        expectClose(both.dw.data, dw.data, positions, `${label}: dw (with the bias)`);
+        expectClose(both.dw.data, dw.data, positions, `${label}: dw (with the bias)`, bound('backwardWeight'));
         expectClose(both.db.data, db.data, positions, `${label}: db (with the weights)`);
       }
     });
@@ -377,32 +404,6 @@ describe('kernels/wasm: every SSD300 convolution geometry against the reference'
 
 // ---------------------------------------------------------------------------------------------
 
-/**
- * `inner`, with max pooling's choice of maxima recorded (replay false) or replaced by recorded ones
- * (replay true), call by call. A near-tie in a pooling window (pool5 is 3x3 with stride 1) may
- * pick another element under float32 rounding than under the reference's float64, and the
- * gradient then flows through another pixel: a discrete difference, not an error of the kernels.
- * The whole-model comparison routes both runs through the same maxima, the reference run's.
- */
-function poolMaxima(inner: Kernels, maxima: Int32Array[], replay: boolean): Kernels {
-  let call = 0;
-  const maxPool2dForward = async (x: Tensor, options: Pool2dOptions): Promise<MaxPoolResult> => {
-    const { y, argmax } = await inner.maxPool2dForward(x, options);
-    if (!replay) {
-      maxima.push(argmax);
-      return { y, argmax };
-    }
-    return { y, argmax: maxima[call++] };
-  };
-  // every other kernel is inner's own, called on inner
-  return new Proxy(inner, {
-    get(target, property) {
-      if (property === 'maxPool2dForward') return maxPool2dForward;
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
 
 /** Forward, MultiBox loss and every parameter gradient of a small SSD300 on the given kernels. */
 async function smallModelRun(kernels: Kernels, images: Tensor, dLocs?: Tensor, dScores?: Tensor) {
