@@ -88,9 +88,12 @@ export function checkBatchNormAffine(x: Tensor, affine: BatchNormAffine, what: s
   checkBatchNormCoefficients(x, affine, what);
 }
 
-export function checkBatchNormBackward(dy: Tensor, x: Tensor, mean: Float64Array, what: string): void {
+export function checkBatchNormBackward(dy: Tensor, x: Tensor, mean: Float64Array, what: string, reluOutput: Tensor | null = null): void {
   checkBatchNormInput(x, `${what}: x`);
   if (!shapesEqual(dy.shape, x.shape)) throw new Error(`${what}: dy ${shapeToString(dy.shape)} must have x's shape ${shapeToString(x.shape)}`);
+  if (reluOutput !== null && !shapesEqual(reluOutput.shape, x.shape)) {
+    throw new Error(`${what}: the ReLU's output ${shapeToString(reluOutput.shape)} must have x's shape ${shapeToString(x.shape)}`);
+  }
   checkBatchNormCoefficients(x, { mean }, what);
 }
 
@@ -177,20 +180,20 @@ export class CheckedKernels implements Kernels {
     return (allFloat32(x) ? this.fast : this.float64).batchNormStatistics(x);
   }
 
-  async batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
+  async batchNormForward(x: Tensor, affine: BatchNormAffine, relu = false): Promise<Tensor> {
     checkBatchNormAffine(x, affine, 'batch norm forward');
-    return (allFloat32(x) ? this.fast : this.float64).batchNormForward(x, affine);
+    return (allFloat32(x) ? this.fast : this.float64).batchNormForward(x, affine, relu);
   }
 
-  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
-    checkBatchNormBackward(dy, x, mean, 'batch norm backward sums');
-    return (allFloat32(dy, x) ? this.fast : this.float64).batchNormBackwardSums(dy, x, mean);
+  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array, reluOutput: Tensor | null = null): Promise<BatchNormSums> {
+    checkBatchNormBackward(dy, x, mean, 'batch norm backward sums', reluOutput);
+    return (allFloat32(dy, x, reluOutput) ? this.fast : this.float64).batchNormBackwardSums(dy, x, mean, reluOutput);
   }
 
-  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
-    checkBatchNormBackward(dy, x, gradient.mean, 'batch norm backward input');
+  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient, reluOutput: Tensor | null = null): Promise<Tensor> {
+    checkBatchNormBackward(dy, x, gradient.mean, 'batch norm backward input', reluOutput);
     checkBatchNormCoefficients(x, gradient, 'batch norm backward input');
-    return (allFloat32(dy, x) ? this.fast : this.float64).batchNormBackwardInput(dy, x, gradient);
+    return (allFloat32(dy, x, reluOutput) ? this.fast : this.float64).batchNormBackwardInput(dy, x, gradient, reluOutput);
   }
 
   async sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void> {

@@ -103,9 +103,14 @@ export interface Kernels {
    * the affine map of dy and x that is the input gradient. x and dy are (N, C, H, W).
    */
   batchNormStatistics(x: Tensor): Promise<BatchNormStatistics>;
-  batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor>;
-  batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums>;
-  batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor>;
+  /** With `relu`, the ReLU that follows is applied in the same pass: max(0, y). */
+  batchNormForward(x: Tensor, affine: BatchNormAffine, relu?: boolean): Promise<Tensor>;
+  /**
+   * With `reluOutput` (the forward's output, when a ReLU was fused into it), dy counts only where
+   * that output is positive: the ReLU's gradient, applied in the same pass.
+   */
+  batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array, reluOutput?: Tensor | null): Promise<BatchNormSums>;
+  batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient, reluOutput?: Tensor | null): Promise<Tensor>;
 
   /**
    * The optimizer's pieces: one SGD step of a parameter, in place (value, and buf, the momentum

@@ -6,7 +6,7 @@
 //   conv9_2  (N, 256, 5, 5)     3x3 stride 2 pad 1
 //   conv10_2 (N, 256, 3, 3)     3x3 valid
 //   conv11_2 (N, 256, 1, 1)     3x3 valid
-// Every conv is followed by a ReLU (with `batchNorm`, by a BatchNorm2d and then the ReLU). Each
+// Every conv is followed by a ReLU (with `batchNorm`, by a BatchNorm2d with the ReLU fused in). Each
 // map feeds both the next stage and the detector; SSD300's topology runs the stages.
 
 import { Rng } from '../tensor/random';
@@ -24,7 +24,7 @@ export const AUX_TABLE = [
 ] as const;
 
 export class AuxiliaryConvs extends Module {
-  /** One stage per row of AUX_TABLE: [convN_1, (bnN_1,) reluN_1, convN_2, (bnN_2,) reluN_2]. */
+  /** One stage per row of AUX_TABLE: [convN_1, reluN_1 (or bnN_1, the ReLU fused), convN_2, reluN_2 (or bnN_2)]. */
   readonly stages: Layer[][] = [];
   /** Output channels of conv8_2, conv9_2, conv10_2, conv11_2. */
   readonly outChannels: number[] = [];
@@ -45,8 +45,9 @@ export class AuxiliaryConvs extends Module {
       ];
       for (const conv of convs) {
         stage.push(conv);
-        if (options.batchNorm) stage.push(new BatchNorm2d(batchNormName(conv.name), { ...options, channels: conv.weight.value.shape[0] }));
-        stage.push(new ReLU(`relu${conv.name.slice(4)}`, options));
+        // with batch norm, the ReLU is fused into it (layers/batchnorm2d.ts)
+        if (options.batchNorm) stage.push(new BatchNorm2d(batchNormName(conv.name), { ...options, channels: conv.weight.value.shape[0], relu: true }));
+        else stage.push(new ReLU(`relu${conv.name.slice(4)}`, options));
       }
       this.stages.push(stage);
       this.outChannels.push(out);

@@ -13,10 +13,9 @@
 
 import { Tensor } from '../tensor/tensor';
 import { Rng } from '../tensor/random';
-import { concat, permute, split } from '../tensor/ops';
 import { Conv2d } from '../layers/conv2d';
 import { Module } from '../layers/layer';
-import { FEATURE_MAPS, boxesPerPosition } from './priors';
+import { FEATURE_MAPS, boxesPerPosition, priorCount } from './priors';
 import { SsdPartOptions } from './vgg_base';
 
 export class PredictionConvs extends Module {
@@ -48,32 +47,63 @@ export class PredictionConvs extends Module {
   /**
    * The twelve conv outputs -> locs (N, 8732, 4) and class scores (N, 8732, n_classes).
    * locMaps[k] (N, boxes*4, H, W), classMaps[k] (N, boxes*n_classes, H, W), in FEATURE_MAPS order.
+   * Each map is permuted NCHW -> NHWC and reshaped to (N, H*W*boxes, 4 or n_classes), and the six
+   * are concatenated along the priors: written here in one pass per map (toPriorRows), the same
+   * values as permute, reshape and concat (tensor/ops.ts) one after the other.
    */
   gather(locMaps: readonly Tensor[], classMaps: readonly Tensor[]): { locs: Tensor; scores: Tensor } {
-    const locs: Tensor[] = [];
-    const scores: Tensor[] = [];
+    const n = locMaps[0].shape[0];
+    const locs = new Tensor([n, priorCount(), 4], undefined, locMaps[0].dtype); // (N, 8732, 4)
+    const scores = new Tensor([n, priorCount(), this.nClasses], undefined, classMaps[0].dtype); // (N, 8732, n_classes)
+    let first = 0; // the first prior of map k
     for (let k = 0; k < FEATURE_MAPS.length; k++) {
-      const n = locMaps[k].shape[0];
-      locs.push(permute(locMaps[k], [0, 2, 3, 1]).reshape([n, -1, 4])); // (N, H*W*boxes, 4)
-      scores.push(permute(classMaps[k], [0, 2, 3, 1]).reshape([n, -1, this.nClasses])); // (N, H*W*boxes, n_classes)
+      toPriorRows(locMaps[k], locs, first, 'gather');
+      toPriorRows(classMaps[k], scores, first, 'gather');
+      first += FEATURE_MAPS[k].size * FEATURE_MAPS[k].size * boxesPerPosition(FEATURE_MAPS[k]);
     }
-    return { locs: concat(locs, 1), scores: concat(scores, 1) };
+    return { locs, scores };
   }
 
   /** The inverse of gather, for backward: dL/dlocs and dL/dscores -> the gradient of each conv's output. */
   scatter(dLocs: Tensor, dScores: Tensor): { dLocMaps: Tensor[]; dClassMaps: Tensor[] } {
-    const priorsPerMap = FEATURE_MAPS.map((m) => m.size * m.size * boxesPerPosition(m));
-    const dLocParts = split(dLocs, priorsPerMap, 1);
-    const dScoreParts = split(dScores, priorsPerMap, 1);
     const n = dLocs.shape[0];
     const dLocMaps: Tensor[] = [];
     const dClassMaps: Tensor[] = [];
-    for (let k = 0; k < FEATURE_MAPS.length; k++) {
-      const size = FEATURE_MAPS[k].size;
-      // undo the reshape and the permute: (N, H*W*boxes, 4) -> (N, H, W, boxes*4) -> (N, boxes*4, H, W)
-      dLocMaps.push(permute(dLocParts[k].reshape([n, size, size, -1]), [0, 3, 1, 2]));
-      dClassMaps.push(permute(dScoreParts[k].reshape([n, size, size, -1]), [0, 3, 1, 2]));
+    let first = 0;
+    for (const map of FEATURE_MAPS) {
+      const boxes = boxesPerPosition(map);
+      // (N, H*W*boxes, 4) -> (N, H, W, boxes*4) -> (N, boxes*4, H, W), and the same for the classes
+      const dLoc = new Tensor([n, boxes * 4, map.size, map.size], undefined, dLocs.dtype);
+      const dClass = new Tensor([n, boxes * this.nClasses, map.size, map.size], undefined, dScores.dtype);
+      toPriorRows(dLoc, dLocs, first, 'scatter');
+      toPriorRows(dClass, dScores, first, 'scatter');
+      dLocMaps.push(dLoc);
+      dClassMaps.push(dClass);
+      first += map.size * map.size * boxes;
     }
     return { dLocMaps, dClassMaps };
+  }
+}
+
+/**
+ * A prediction map (N, C, H, W), C = boxes * per, against rows first.. of a prior tensor
+ * (N, n_priors, per): row first + (y * W + x) * boxes + b, column c holds channel b * per + c at
+ * (y, x). In NHWC order a position's C channels are its boxes' rows one after the other, so
+ * element (n, p = y * W + x, ch) of the map goes to flat index (first * per) + p * C + ch of image
+ * n's rows: a transpose of each image's (C, H*W) into (H*W, C). 'gather' copies the map into the
+ * rows, 'scatter' the rows into the map.
+ */
+function toPriorRows(map: Tensor, rows: Tensor, first: number, direction: 'gather' | 'scatter'): void {
+  const [n, channels, h, w] = map.shape;
+  const positions = h * w;
+  const [, nPriors, per] = rows.shape;
+  for (let i = 0; i < n; i++) {
+    const mapImage = i * channels * positions;
+    const rowImage = (i * nPriors + first) * per;
+    for (let ch = 0; ch < channels; ch++) {
+      const plane = mapImage + ch * positions;
+      if (direction === 'gather') for (let p = 0; p < positions; p++) rows.data[rowImage + p * channels + ch] = map.data[plane + p];
+      else for (let p = 0; p < positions; p++) map.data[plane + p] = rows.data[rowImage + p * channels + ch];
+    }
   }
 }

@@ -66,7 +66,7 @@ export function summarize(model: SSD300, batch = 1): ModelSummary {
         rows.push({ name: rowName(layer), type: 'L2Norm', outputShape: shape, params: paramCount(layer), macs: 0 });
         conv = null;
       } else if (conv !== null && (layer instanceof BatchNorm2d || layer instanceof ReLU)) {
-        conv.type += layer instanceof BatchNorm2d ? '+BN' : '+ReLU';
+        conv.type += layer instanceof ReLU ? '+ReLU' : layer.relu ? '+BN+ReLU' : '+BN'; // a batch norm may hold its ReLU
         conv.params += paramCount(layer);
       } else {
         throw new Error(`summarize: no row for layer ${layer.name} (${layer.constructor.name})`);

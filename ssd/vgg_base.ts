@@ -7,7 +7,8 @@
 // layers up to each are kept as two lists, which SSD300's topology runs.
 // `widthDivisor` divides every output channel count (for small test and demo models with the
 // very same structure and spatial sizes). With `batchNorm`, every conv is followed by a
-// BatchNorm2d before its ReLU (as torchvision's vgg16_bn), named after it: conv1_1 -> bn1_1.
+// BatchNorm2d before its ReLU (as torchvision's vgg16_bn), named after it: conv1_1 -> bn1_1; the
+// ReLU is then applied by the batch norm itself, in the same passes (its relu option).
 
 import { Rng } from '../tensor/random';
 import { Conv2d } from '../layers/conv2d';
@@ -104,8 +105,9 @@ export class VGGBase extends Module {
             init: options.baseInit ?? 'pytorch',
           }),
         );
-        if (options.batchNorm) stage.push(new BatchNorm2d(batchNormName(step.conv), { ...options, channels: out }));
-        stage.push(new ReLU(`relu${step.conv.slice(4)}`, options));
+        // with batch norm, the ReLU is fused into it (layers/batchnorm2d.ts): the same values, fewer passes over memory
+        if (options.batchNorm) stage.push(new BatchNorm2d(batchNormName(step.conv), { ...options, channels: out, relu: true }));
+        else stage.push(new ReLU(`relu${step.conv.slice(4)}`, options));
         channels = out;
         if (step.conv === 'conv4_3') {
           conv4_3Channels = out;

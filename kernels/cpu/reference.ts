@@ -267,8 +267,8 @@ export function batchNormStatistics(x: Tensor): BatchNormStatistics {
   return { mean, variance };
 }
 
-/** y = (x - mean[c]) * scale[c] + shift[c]. */
-export function batchNormForward(x: Tensor, affine: BatchNormAffine): Tensor {
+/** y = (x - mean[c]) * scale[c] + shift[c]; with relu, max(0, that) (a NaN or -0 gives +0, as reluForward). */
+export function batchNormForward(x: Tensor, affine: BatchNormAffine, relu = false): Tensor {
   checkBatchNormAffine(x, affine, 'batch norm forward');
   const [batch, channels, h, w] = x.shape;
   const plane = h * w;
@@ -278,15 +278,21 @@ export function batchNormForward(x: Tensor, affine: BatchNormAffine): Tensor {
       for (let i = 0; i < plane; i++) {
         const k = (n * channels + c) * plane + i;
         y.data[k] = (x.data[k] - affine.mean[c]) * affine.scale[c] + affine.shift[c];
+        if (relu) y.data[k] = y.data[k] > 0 ? y.data[k] : 0; // rounded first, as the ReLU of a separate pass sees it
       }
     }
   }
   return y;
 }
 
-/** Per channel: sum(dy) and sum(dy * (x - mean[c])). */
-export function batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): BatchNormSums {
-  checkBatchNormBackward(dy, x, mean, 'batch norm backward sums');
+/** dy where the fused ReLU's output is positive, 0 elsewhere (or dy as it is, without one). */
+function reluGradient(dy: Tensor, reluOutput: Tensor | null | undefined, k: number): number {
+  return reluOutput === null || reluOutput === undefined || reluOutput.data[k] > 0 ? dy.data[k] : 0;
+}
+
+/** Per channel: sum(dy) and sum(dy * (x - mean[c])); dy through the fused ReLU's gradient when there is one. */
+export function batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array, reluOutput: Tensor | null = null): BatchNormSums {
+  checkBatchNormBackward(dy, x, mean, 'batch norm backward sums', reluOutput);
   const [batch, channels, h, w] = x.shape;
   const plane = h * w;
   const sumDy = new Float64Array(channels);
@@ -295,17 +301,18 @@ export function batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array)
     for (let c = 0; c < channels; c++) {
       for (let i = 0; i < plane; i++) {
         const k = (n * channels + c) * plane + i;
-        sumDy[c] += dy.data[k];
-        sumDyCentered[c] += dy.data[k] * (x.data[k] - mean[c]);
+        const g = reluGradient(dy, reluOutput, k);
+        sumDy[c] += g;
+        sumDyCentered[c] += g * (x.data[k] - mean[c]);
       }
     }
   }
   return { sumDy, sumDyCentered };
 }
 
-/** dx = dyScale[c] * dy + xScale[c] * (x - mean[c]) + shift[c]. */
-export function batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Tensor {
-  checkBatchNormBackward(dy, x, gradient.mean, 'batch norm backward input');
+/** dx = dyScale[c] * dy + xScale[c] * (x - mean[c]) + shift[c]; dy through the fused ReLU's gradient when there is one. */
+export function batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient, reluOutput: Tensor | null = null): Tensor {
+  checkBatchNormBackward(dy, x, gradient.mean, 'batch norm backward input', reluOutput);
   checkBatchNormCoefficients(x, gradient, 'batch norm backward input');
   const [batch, channels, h, w] = x.shape;
   const plane = h * w;
@@ -314,7 +321,7 @@ export function batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNor
     for (let c = 0; c < channels; c++) {
       for (let i = 0; i < plane; i++) {
         const k = (n * channels + c) * plane + i;
-        dx.data[k] = gradient.dyScale[c] * dy.data[k] + gradient.xScale[c] * (x.data[k] - gradient.mean[c]) + gradient.shift[c];
+        dx.data[k] = gradient.dyScale[c] * reluGradient(dy, reluOutput, k) + gradient.xScale[c] * (x.data[k] - gradient.mean[c]) + gradient.shift[c];
       }
     }
   }
@@ -419,14 +426,14 @@ export abstract class ReferencePasses {
   async batchNormStatistics(x: Tensor): Promise<BatchNormStatistics> {
     return batchNormStatistics(x);
   }
-  async batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
-    return batchNormForward(x, affine);
+  async batchNormForward(x: Tensor, affine: BatchNormAffine, relu = false): Promise<Tensor> {
+    return batchNormForward(x, affine, relu);
   }
-  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
-    return batchNormBackwardSums(dy, x, mean);
+  async batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array, reluOutput: Tensor | null = null): Promise<BatchNormSums> {
+    return batchNormBackwardSums(dy, x, mean, reluOutput);
   }
-  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
-    return batchNormBackwardInput(dy, x, gradient);
+  async batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient, reluOutput: Tensor | null = null): Promise<Tensor> {
+    return batchNormBackwardInput(dy, x, gradient, reluOutput);
   }
   async sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void> {
     sgdStep(value, grad, buf, step);

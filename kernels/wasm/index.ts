@@ -556,7 +556,7 @@ export class WasmKernels implements Kernels {
     });
   }
 
-  batchNormForward(x: Tensor, affine: BatchNormAffine): Promise<Tensor> {
+  batchNormForward(x: Tensor, affine: BatchNormAffine, relu = false): Promise<Tensor> {
     const [, channels, h, w] = x.shape;
     return this.exclusive(async () => {
       const y = this.output(x.shape);
@@ -564,20 +564,20 @@ export class WasmKernels implements Kernels {
       this.writeCoefficients(coefficients, affine.mean, affine.scale, affine.shift, null);
       const threads = this.sweepThreads(x.size);
       const tasks = planSweepTasks(1, x.shape[0] * channels, threads, 1, 1);
-      await this.run({ kind: 'batchNormForward', x: input, y: output, coefficients, channels, plane: h * w, tasks }, threads);
+      await this.run({ kind: 'batchNormForward', x: input, y: output, coefficients, channels, plane: h * w, relu, tasks }, threads);
       this.collect(y, output);
       return y;
     });
   }
 
-  batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array): Promise<BatchNormSums> {
+  batchNormBackwardSums(dy: Tensor, x: Tensor, mean: Float64Array, reluOutput: Tensor | null = null): Promise<BatchNormSums> {
     const [batch, channels, h, w] = x.shape;
     return this.exclusive(async () => {
-      const [gradient, input, means, sums] = this.place([dy, x, 2 * channels, 4 * channels]);
+      const [gradient, input, mask, means, sums] = this.place([dy, x, reluOutput, 2 * channels, 4 * channels]);
       new Float64Array(this.memory.buffer, means, channels).set(mean);
       const threads = this.sweepThreads(x.size);
       const tasks = planSweepTasks(1, channels, threads, 1, 1);
-      await this.run({ kind: 'batchNormBackwardSums', dy: gradient, x: input, means, sums, batch, channels, plane: h * w, tasks }, threads);
+      await this.run({ kind: 'batchNormBackwardSums', dy: gradient, x: input, mask, means, sums, batch, channels, plane: h * w, tasks }, threads);
       const pairs = new Float64Array(this.memory.buffer, sums, 2 * channels);
       const sumDy = new Float64Array(channels);
       const sumDyCentered = new Float64Array(channels);
@@ -589,15 +589,15 @@ export class WasmKernels implements Kernels {
     });
   }
 
-  batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient): Promise<Tensor> {
+  batchNormBackwardInput(dy: Tensor, x: Tensor, gradient: BatchNormInputGradient, reluOutput: Tensor | null = null): Promise<Tensor> {
     const [, channels, h, w] = x.shape;
     return this.exclusive(async () => {
       const dx = this.output(x.shape);
-      const [gradientIn, input, output, coefficients] = this.place([dy, x, { out: dx }, 4 * channels]);
+      const [gradientIn, input, mask, output, coefficients] = this.place([dy, x, reluOutput, { out: dx }, 4 * channels]);
       this.writeCoefficients(coefficients, gradient.mean, gradient.dyScale, gradient.xScale, gradient.shift);
       const threads = this.sweepThreads(x.size);
       const tasks = planSweepTasks(1, x.shape[0] * channels, threads, 1, 1);
-      await this.run({ kind: 'batchNormBackwardInput', dy: gradientIn, x: input, dx: output, coefficients, channels, plane: h * w, tasks }, threads);
+      await this.run({ kind: 'batchNormBackwardInput', dy: gradientIn, x: input, mask, dx: output, coefficients, channels, plane: h * w, tasks }, threads);
       this.collect(dx, output);
       return dx;
     });

@@ -66,9 +66,9 @@ export interface WasmExports {
   bias_gradient(dy: number, db: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
   sgd_step(value: number, grad: number, buf: number, n: number, lr: number, weightDecay: number, momentum: number, mode: 0 | 1 | 2): void;
   bn_statistics(x: number, stats: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
-  bn_forward(x: number, y: number, coefficients: number, channels: number, plane: number, p0: number, p1: number): void;
-  bn_backward_sums(dy: number, x: number, means: number, sums: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
-  bn_backward_input(dy: number, x: number, dx: number, coefficients: number, channels: number, plane: number, p0: number, p1: number): void;
+  bn_forward(x: number, y: number, coefficients: number, channels: number, plane: number, relu: number, p0: number, p1: number): void;
+  bn_backward_sums(dy: number, x: number, mask: number, means: number, sums: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
+  bn_backward_input(dy: number, x: number, mask: number, dx: number, coefficients: number, channels: number, plane: number, p0: number, p1: number): void;
   l2norm_forward(x: number, scale: number, y: number, norm: number, channels: number, plane: number, eps: number, i0: number, i1: number): void;
   l2norm_backward(
     dy: number, x: number, scale: number, norm: number, dx: number, dscale: number, channels: number, plane: number, i0: number, i1: number,

@@ -38,9 +38,10 @@ export type SweepJob = { tasks: Int32Array } & (
     }
   // Batch norm (batchnorm.wat): tasks over channels (the sums) or over planes (the element-wise maps)
   | { kind: 'batchNormStatistics'; x: number; stats: number; batch: number; channels: number; plane: number }
-  | { kind: 'batchNormForward'; x: number; y: number; coefficients: number; channels: number; plane: number }
-  | { kind: 'batchNormBackwardSums'; dy: number; x: number; means: number; sums: number; batch: number; channels: number; plane: number }
-  | { kind: 'batchNormBackwardInput'; dy: number; x: number; dx: number; coefficients: number; channels: number; plane: number }
+  | { kind: 'batchNormForward'; x: number; y: number; coefficients: number; channels: number; plane: number; relu: boolean }
+  /** mask: the fused ReLU's output (dy counts where it is positive), or 0 without one */
+  | { kind: 'batchNormBackwardSums'; dy: number; x: number; mask: number; means: number; sums: number; batch: number; channels: number; plane: number }
+  | { kind: 'batchNormBackwardInput'; dy: number; x: number; mask: number; dx: number; coefficients: number; channels: number; plane: number }
   | { kind: 'reluForward'; x: number; y: number }
   | { kind: 'reluBackward'; dy: number; y: number; dx: number }
   // A convolution's preparation, shared out too (conv.ts and index.ts use them):
@@ -113,11 +114,11 @@ function runSweepTask(job: SweepJob, wasm: WasmExports, t: number): void {
     case 'batchNormStatistics': // channels [start, end)
       return wasm.bn_statistics(job.x, job.stats, job.batch, job.channels, job.plane, start, end);
     case 'batchNormForward': // planes [start, end)
-      return wasm.bn_forward(job.x, job.y, job.coefficients, job.channels, job.plane, start, end);
+      return wasm.bn_forward(job.x, job.y, job.coefficients, job.channels, job.plane, job.relu ? 1 : 0, start, end);
     case 'batchNormBackwardSums': // channels [start, end)
-      return wasm.bn_backward_sums(job.dy, job.x, job.means, job.sums, job.batch, job.channels, job.plane, start, end);
+      return wasm.bn_backward_sums(job.dy, job.x, job.mask, job.means, job.sums, job.batch, job.channels, job.plane, start, end);
     case 'batchNormBackwardInput': // planes [start, end)
-      return wasm.bn_backward_input(job.dy, job.x, job.dx, job.coefficients, job.channels, job.plane, start, end);
+      return wasm.bn_backward_input(job.dy, job.x, job.mask, job.dx, job.coefficients, job.channels, job.plane, start, end);
     case 'reluForward':
       return wasm.relu_forward(job.x + 4 * start, job.y + 4 * start, end - start);
     case 'reluBackward':

@@ -18,6 +18,10 @@ import { Conv2d } from '../../layers/conv2d';
 import { ReLU } from '../../layers/relu';
 import { Sequential } from '../../layers/sequential';
 import { expectClose, gradcheckLayer } from '../helpers/gradcheck';
+import { Kernels } from '../../kernels/kernels';
+import { referenceKernels } from '../../kernels/cpu/reference';
+import { checked } from '../../kernels/checked';
+import { WasmKernels } from '../../kernels/wasm';
 
 interface Flat {
   shape: number[];
@@ -114,6 +118,37 @@ describe('layers/BatchNorm2d', () => {
       // with this seed no pre-activation lies within the finite-difference step of the ReLU's kink
       await gradcheckLayer(block, randNormal([2, 2, 4, 4], rng, 0, 1, f64));
     });
+  });
+
+  describe('the ReLU fused into the batch norm (relu: true)', () => {
+    for (const [label, make] of [['the reference kernels', () => referenceKernels], ['wasm', () => checked(new WasmKernels({ threads: 2, minParallelElements: 0 }), referenceKernels)]] as const) {
+      it(`gives the outputs and gradients of a batch norm followed by a ReLU layer, training and evaluation, on ${label}`, async () => {
+        const kernels: Kernels = make();
+        for (const training of [true, false]) {
+          const rng = new Rng(27);
+          const x = randNormal([3, 4, 9, 7], rng, 0.3, 1.5); // odd planes: the kernels' tail loops too
+          const dy = randNormal(x.shape, rng);
+          const fused = new BatchNorm2d('bn', { channels: 4, relu: true, kernels });
+          const plain = new BatchNorm2d('bn', { channels: 4, kernels });
+          const relu = new ReLU('relu', { kernels });
+          for (const bn of [fused, plain]) {
+            bn.weight.value.data.set([1.5, -0.5, 0.8, 2]);
+            bn.bias.value.data.set([0.1, 0.3, -0.2, 0]);
+            if (!training) bn.eval();
+          }
+          const y = await fused.forward(x);
+          const expected = await relu.forward(await plain.forward(x));
+          expect(Array.from(y.data), `${training ? 'training' : 'evaluation'}: y`).to.deep.equal(Array.from(expected.data));
+          expect(y.data.some((v) => v === 0) && y.data.some((v) => v > 0), 'some units off, some on').to.equal(true);
+          const dx = await fused.backward(dy);
+          const want = await plain.backward(await relu.backward(dy));
+          expectClose(dx, want, 1e-6, 1e-6, `${training ? 'training' : 'evaluation'}: dx`);
+          expectClose(fused.weight.grad, plain.weight.grad, 1e-6, 1e-6, 'dweight');
+          expectClose(fused.bias.grad, plain.bias.grad, 1e-6, 1e-6, 'dbias');
+        }
+        await kernels.dispose();
+      });
+    }
   });
 
   describe('edge cases', () => {

@@ -8,7 +8,8 @@ import * as path from 'path';
 import { Tensor } from '../../tensor/tensor';
 import { zeros } from '../../tensor/create';
 import { Rng, randNormal } from '../../tensor/random';
-import { dot } from '../../tensor/ops';
+import { concat, dot, permute } from '../../tensor/ops';
+import { FEATURE_MAPS, boxesPerPosition } from '../../ssd/priors';
 import { writeSafetensors, readSafetensors } from '../../tensor/safetensors';
 import { stateDict } from '../../layers/layer';
 import { SSD300 } from '../../ssd/ssd300';
@@ -118,6 +119,21 @@ describe('ssd/SSD300: forward and backward through the small model', () => {
     expect(out.locs.shape).to.deep.equal([2, 8732, 4]);
     expect(out.scores.shape).to.deep.equal([2, 8732, 3]);
     expect(out.features?.map((f) => f.shape.slice(2))).to.deep.equal([[38, 38], [19, 19], [10, 10], [5, 5], [3, 3], [1, 1]]);
+  });
+
+  it('gather lays the twelve maps out prior by prior as permute NCHW -> NHWC, reshape and concat do; scatter undoes it exactly', () => {
+    const model = new SSD300({ nClasses: 3, widthDivisor: 32 });
+    const rng = new Rng(4);
+    const locMaps = FEATURE_MAPS.map((m) => randNormal([2, boxesPerPosition(m) * 4, m.size, m.size], rng));
+    const classMaps = FEATURE_MAPS.map((m) => randNormal([2, boxesPerPosition(m) * 3, m.size, m.size], rng));
+    const { locs, scores } = model.predConvs.gather(locMaps, classMaps);
+    // the plain composition of the tensor operations, map by map
+    const rows = (maps: Tensor[], per: number): Tensor => concat(maps.map((m) => permute(m, [0, 2, 3, 1]).reshape([2, -1, per])), 1);
+    expect(Array.from(locs.data)).to.deep.equal(Array.from(rows(locMaps, 4).data));
+    expect(Array.from(scores.data)).to.deep.equal(Array.from(rows(classMaps, 3).data));
+    const { dLocMaps, dClassMaps } = model.predConvs.scatter(locs, scores);
+    dLocMaps.forEach((m, k) => expect(Array.from(m.data), `loc map ${k}`).to.deep.equal(Array.from(locMaps[k].data)));
+    dClassMaps.forEach((m, k) => expect(Array.from(m.data), `class map ${k}`).to.deep.equal(Array.from(classMaps[k].data)));
   });
 
   it('backwardToParameters gives every parameter the same gradient as backward, and skips the image\'s', async () => {
