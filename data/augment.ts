@@ -501,6 +501,29 @@ function renderView(image: RgbImage, canvas: Placement, crop: PixelRect, mirrore
   const colHi = Int32Array.from(xs.hi, column);
   const src = image.data;
   const out = new Uint8Array(size * size * 3);
+  if (colLo.every((c) => c >= 0) && colHi.every((c) => c >= 0) && ys.lo.every((r) => row(r) >= 0) && ys.hi.every((r) => row(r) >= 0)) {
+    // the whole view lies on the image (always so without the expand): the same sums without a
+    // test for the filler at every read, which made this loop about twice as slow
+    for (let y = 0; y < size; y++) {
+      const rowLo = row(ys.lo[y]) * image.width;
+      const rowHi = row(ys.hi[y]) * image.width;
+      const wy = ys.weight[y];
+      for (let x = 0; x < size; x++) {
+        const wx = xs.weight[x];
+        const tl = (rowLo + colLo[x]) * 3;
+        const tr = (rowLo + colHi[x]) * 3;
+        const bl = (rowHi + colLo[x]) * 3;
+        const br = (rowHi + colHi[x]) * 3;
+        const at = (y * size + x) * 3;
+        for (let c = 0; c < 3; c++) {
+          const top = src[tl + c] * (1 - wx) + src[tr + c] * wx;
+          const bottom = src[bl + c] * (1 - wx) + src[br + c] * wx;
+          out[at + c] = Math.round(top * (1 - wy) + bottom * wy);
+        }
+      }
+    }
+    return { width: size, height: size, data: out };
+  }
   for (let y = 0; y < size; y++) {
     const rowLo = row(ys.lo[y]);
     const rowHi = row(ys.hi[y]);
