@@ -4,6 +4,10 @@
 //   npm run real-set -- --out real-set                     (installs the packages first, as root)
 //   node dist/bench/real_set.js --out DIR [--train 400] [--test 100] [--seed 1] [--quality 92]
 //                               [--stamps /usr/share/tuxpaint/stamps] [--preview FILE.png]
+//                               [--min-scale 0.06 --max-scale 0.7] [--max-objects 4] [--max-distractors 3]
+//
+// --min-scale and --max-scale bound an object's longer side as a share of the image's shorter side;
+// larger objects and fewer of them make an easier set (the README's 15-minute runs use both sets).
 //
 // Objects: the photographs of Tux Paint's stamps (package tuxpaint-stamps-default), each a real
 // object cut out with an alpha channel. Five classes, from these folders (recursive; every
@@ -180,9 +184,21 @@ function positiveInt(name: string, fallback: number, min = 1): number {
   return v;
 }
 
+/** An optional share (--min-scale, --max-scale): a number in (0, 2], or undefined for the compositor's default. */
+function share(name: string): number | undefined {
+  const text = arg(name);
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!(v > 0 && v <= 2)) throw new Error(`--${name}: expected a share in (0, 2], got '${text}'`);
+  return v;
+}
+
 function main(): void {
   if (process.argv.includes('--help')) {
-    console.log('node dist/bench/real_set.js --out DIR [--train 400] [--test 100] [--seed 1] [--quality 92] [--stamps DIR] [--preview FILE.png]');
+    console.log(
+      'node dist/bench/real_set.js --out DIR [--train 400] [--test 100] [--seed 1] [--quality 92] [--stamps DIR] [--preview FILE.png]\n' +
+        '  [--min-scale 0.06 --max-scale 0.7: an object\'s longer side, a share of the image\'s shorter side] [--max-objects 4] [--max-distractors 3]',
+    );
     return;
   }
   const out = arg('out', 'real-set');
@@ -223,6 +239,10 @@ function main(): void {
     seed,
     {
       jpegQuality: quality,
+      minScale: share('min-scale'),
+      maxScale: share('max-scale'),
+      maxObjects: arg('max-objects') === undefined ? undefined : positiveInt('max-objects', 4),
+      maxDistractors: arg('max-distractors') === undefined ? undefined : positiveInt('max-distractors', 3, 0),
       onImage: (split, k, scene) => {
         if (split === 'train' && previewItems.length < 8) previewItems.push(scene);
         if ((k + 1) % 100 === 0) console.log(`${split}: ${k + 1} images (${((Date.now() - started) / 1000).toFixed(0)} s)`);

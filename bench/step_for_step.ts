@@ -2,16 +2,20 @@
 // the batch-norm SSD300) train on the same images in the same batches, without augmentation, with
 // the same schedule counted in steps (a linear warm-up times a cosine from step 0: train/schedule.ts)
 // and the same gradient clipping; the loss of every step and the final mAP are compared. PyTorch
-// runs twice, with two seeds (two initialisations): how far apart those two curves are is the
-// margin the project's curve is held to, since ours starts from a third initialisation.
+// runs with two seeds (two initialisations of its own): how far apart those two curves are is the
+// margin the project's curve is held to, since ours starts from a third initialisation. With
+// --same-init PyTorch also runs once from the project's initial weights, which leaves only the
+// arithmetic (and PIL's antialiased resize) between the two curves.
 //
 //   npm run build && node dist/bench/step_for_step.js --data real-set --out step-for-step \
-//       [--steps 300 --batch 16 --lr 0.03 --warmup 30 --width-divisor 8 --head-init normal --torch-seeds 1,2]
+//       [--steps 300 --batch 16 --lr 0.01 --warmup 30 --width-divisor 8 --head-init normal --torch-seeds 1,2]
+//       [--same-init: PyTorch starts from the project's initial weights (OUT/initial.safetensors)]
 //
-// Writes OUT/order.json (the batches: indices into the train split), OUT/project.json and
-// OUT/torch-seed<N>.json (the loss of every step), OUT/compare.json (the losses smoothed over 10
-// steps, the margins, the mAPs) and OUT/compare.png (both curves). Needs /usr/bin/python3 with
-// torch (Debian's python3-torch). Takes about (steps x 1.3 s) per run here: some 20 minutes.
+// Writes OUT/order.json (the batches: indices into the train split), OUT/project.json,
+// OUT/torch-seed<N>.json and OUT/torch-same-init.json (the loss of every step), OUT/compare.json (the
+// losses smoothed over 10 steps, the margins, the mAPs) and OUT/compare.png (the curves). Needs
+// /usr/bin/python3 with torch (Debian's python3-torch). A run takes about steps x 0.9 s here: some
+// 20 minutes for 300 steps and four runs.
 
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -51,7 +55,7 @@ async function main(): Promise<void> {
   const out = arg('out', 'step-for-step');
   const steps = Number(arg('steps', '300'));
   const batchSize = Number(arg('batch', '16'));
-  const lr = Number(arg('lr', '0.03'));
+  const lr = Number(arg('lr', '0.01'));
   const warmup = Number(arg('warmup', '30'));
   const widthDivisor = Number(arg('width-divisor', '8'));
   const headInit = arg('head-init', 'normal') as 'normal' | 'xavier';
@@ -60,7 +64,7 @@ async function main(): Promise<void> {
   const torchSeeds = arg('torch-seeds', '1,2').split(',').map(Number);
   fs.mkdirSync(out, { recursive: true });
 
-  const classes = ['background', ...readVocClassNames(root, 'train')];
+  const classes = readVocClassNames(root, 'train'); // background first
   const trainSamples = readVocDataset(root, 'train', classes, { warn: () => undefined });
   const testSamples = readVocDataset(root, 'test', classes, { warn: () => undefined });
 
@@ -78,26 +82,42 @@ async function main(): Promise<void> {
   fs.writeFileSync(orderFile, `${JSON.stringify(order)}\n`);
   console.log(`${root}: ${trainSamples.length} train, ${testSamples.length} test images; ${steps} steps of ${batchSize}; order in ${orderFile}`);
 
-  // PyTorch, once per seed
-  const torchRuns: { seed: number; losses: StepLoss[]; mAP: number }[] = [];
-  for (const torchSeed of torchSeeds) {
-    const losses = path.join(out, `torch-seed${torchSeed}.json`);
-    const curve = path.join(out, `torch-seed${torchSeed}-curve.json`);
+  // The project's model, made now: with --same-init, PyTorch starts from its weights too
+  const kernels = await createKernels('wasm');
+  const model = new SSD300({ nClasses: classes.length, widthDivisor, kernels, batchNorm: true, baseInit: 'kaiming', headInit, seed });
+  const sameInit = process.argv.includes('--same-init');
+  const initFile = path.join(out, 'initial.safetensors');
+  if (sameInit) model.saveWeights(initFile);
+
+  // PyTorch: once per seed from its own initialisation (their spread is the margin) and, with
+  // --same-init, once more from the project's initial weights
+  const torchRuns: { label: string; seed: number; ownInit: boolean; losses: StepLoss[]; mAP: number }[] = [];
+  const plans = [
+    ...(sameInit ? [{ seed: torchSeeds[0], init: true }] : []),
+    ...torchSeeds.map((torchSeed) => ({ seed: torchSeed, init: false })),
+  ];
+  for (const { seed: torchSeed, init } of plans) {
+    const name = init ? 'torch-same-init' : `torch-seed${torchSeed}`;
+    const losses = path.join(out, `${name}.json`);
+    const curve = path.join(out, `${name}-curve.json`);
     const args = [
       'scripts/torch_train.py', '--data', root, '--order', orderFile, '--steps', String(steps), '--lr', String(lr), '--warmup-steps', String(warmup),
       '--cosine-from', 'start', '--clip', String(clip), '--head-init', headInit, '--width-divisor', String(widthDivisor), '--seed', String(torchSeed),
-      '--eval-at', '', '--losses', losses, '--json', curve, '--log-every', '50',
+      '--eval-at', '', '--losses', losses, '--json', curve, '--log-every', '50', ...(init ? ['--init', initFile] : []),
     ];
-    console.log(`PyTorch, seed ${torchSeed}: /usr/bin/python3 ${args.join(' ')}`);
+    console.log(`PyTorch, ${init ? "from the project's initial weights" : `seed ${torchSeed}`}: /usr/bin/python3 ${args.join(' ')}`);
     const run = spawnSync('/usr/bin/python3', args, { stdio: 'inherit' });
     if (run.status !== 0) throw new Error(`scripts/torch_train.py failed (exit code ${run.status})`);
     const record = JSON.parse(fs.readFileSync(curve, 'utf8')) as { curve: { mAP: number }[] };
-    torchRuns.push({ seed: torchSeed, losses: (JSON.parse(fs.readFileSync(losses, 'utf8')) as StepLoss[]), mAP: record.curve[record.curve.length - 1].mAP });
+    torchRuns.push({
+      label: init ? "PyTorch, the project's initial weights" : `PyTorch seed ${torchSeed}`,
+      seed: torchSeed, ownInit: !init,
+      losses: JSON.parse(fs.readFileSync(losses, 'utf8')) as StepLoss[],
+      mAP: record.curve[record.curve.length - 1].mAP,
+    });
   }
 
   // The project, on the same batches
-  const kernels = await createKernels('wasm');
-  const model = new SSD300({ nClasses: classes.length, widthDivisor, kernels, batchNorm: true, baseInit: 'kaiming', headInit, seed });
   model.train();
   const optimizer = ssdOptimizer(model, lr);
   const schedule = { kind: 'cosine' as const, lr, warmupSteps: warmup };
@@ -124,26 +144,28 @@ async function main(): Promise<void> {
   // The comparison, on the losses smoothed over 10 steps (single steps are noisy: one hard batch)
   const ourSmooth = smoothed(ours);
   const torchSmooth = torchRuns.map((r) => smoothed(r.losses));
-  const margin = ourSmooth.map((_, k) => Math.abs(torchSmooth[0][k].loss - torchSmooth[1 % torchSmooth.length][k].loss));
+  // the margin: how far apart PyTorch's runs from its own initialisations are, window by window
+  const ownInit = torchSmooth.filter((_, k) => torchRuns[k].ownInit);
+  const margin = ourSmooth.map((_, k) => Math.max(...ownInit.map((a) => Math.max(...ownInit.map((b) => Math.abs(a[k].loss - b[k].loss))))));
   const gap = ourSmooth.map((p, k) => Math.min(...torchSmooth.map((t) => Math.abs(p.loss - t[k].loss))));
   const within = gap.filter((g, k) => g <= Math.max(margin[k], 0.05 * ourSmooth[k].loss)).length;
   const summary = {
     steps, batchSize, lr, warmup, clip, headInit, widthDivisor,
     project: { mAP: ourMap, smoothed: ourSmooth },
-    torch: torchRuns.map((r, k) => ({ seed: r.seed, mAP: r.mAP, smoothed: torchSmooth[k] })),
+    torch: torchRuns.map((r, k) => ({ label: r.label, seed: r.seed, ownInit: r.ownInit, mAP: r.mAP, smoothed: torchSmooth[k] })),
     margin, gap, windowsWithinMargin: `${within} of ${gap.length}`,
   };
   fs.writeFileSync(path.join(out, 'compare.json'), `${JSON.stringify(summary, null, 1)}\n`);
-  const colors: [number, number, number][] = [[213, 94, 0], [230, 159, 0]];
+  const colors: [number, number, number][] = [[213, 94, 0], [230, 159, 0], [204, 121, 167]];
   const series: Series[] = [
     { points: ourSmooth.map((p): [number, number] => [p.step, p.loss]), color: [0, 114, 178], label: `this project (mAP ${ourMap.toFixed(3)})` },
-    ...torchRuns.map((r, k): Series => ({ points: torchSmooth[k].map((p): [number, number] => [p.step, p.loss]), color: colors[k % 2], label: `PyTorch seed ${r.seed} (mAP ${r.mAP.toFixed(3)})` })),
+    ...torchRuns.map((r, k): Series => ({ points: torchSmooth[k].map((p): [number, number] => [p.step, p.loss]), color: colors[k % colors.length], label: `${r.label} (mAP ${r.mAP.toFixed(3)})` })),
   ];
   const maxLoss = Math.max(...series.flatMap((s) => s.points.map((p) => p[1])));
   writePng(path.join(out, 'compare.png'), renderCharts(`step for step: the same ${steps} batches of ${batchSize}, no augmentation`, [
     { title: 'loss (mean of 10 steps)', series, maxX: steps, maxY: Math.min(maxLoss, 3 * series[0].points[series[0].points.length - 1][1]), xLabel: 'step' },
   ]));
-  console.log(`mAP after ${steps} steps: project ${ourMap.toFixed(4)}; PyTorch ${torchRuns.map((r) => `seed ${r.seed} ${r.mAP.toFixed(4)}`).join(', ')}`);
+  console.log(`mAP after ${steps} steps: project ${ourMap.toFixed(4)}; ${torchRuns.map((r) => `${r.label} ${r.mAP.toFixed(4)}`).join(', ')}`);
   console.log(`loss (10-step means) within the PyTorch seeds' margin (or 5%): ${within} of ${gap.length} windows; wrote ${out}/compare.json and compare.png`);
 }
 

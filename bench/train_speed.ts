@@ -80,7 +80,7 @@ async function projectStep(nClasses: number, warmup: number, steps: number): Pro
 
 /** The project's whole loop: the input pipeline from disk, then the step, as the trainer runs them. */
 async function projectPipeline(root: string, workers: number, warmup: number, steps: number): Promise<Timing> {
-  const classes = ['background', ...readVocClassNames(root, 'train')];
+  const classes = readVocClassNames(root, 'train'); // background first
   const samples = readVocDataset(root, 'train', classes, { warn: () => undefined });
   const kernels = await createKernels('wasm');
   const model = new SSD300({ nClasses: classes.length, widthDivisor: 8, kernels, batchNorm: true, baseInit: 'kaiming', headInit: 'normal' });
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   const warmup = Number(arg('warmup', '3'));
   const workers = Number(arg('workers', '2'));
   const withTorch = !process.argv.includes('--no-torch');
-  const nClasses = 1 + readVocClassNames(root, 'train').length;
+  const nClasses = readVocClassNames(root, 'train').length; // background included
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssd-train-speed-'));
   const rows: { round: number; who: string; step: Timing | null; pipeline: Timing }[] = [];
   const show = (who: string, step: { median: number; ips: number } | null, pipeline: { median: number; ips: number; cores?: number }): void => {

@@ -43,7 +43,7 @@ export const COMMANDS = {
       '--batch-norm (a batch norm after every base and auxiliary conv: trains from scratch)',
       '--width-divisor D (1)  --epochs E (1; with --max-minutes alone, as many as fit)  --batch B (8; with --batch-norm 16)',
       '--max-minutes M (train this long)  --max-steps N (stops the run; the schedule follows --epochs, or --max-minutes if it ends first)',
-      '--lr LR (1e-3; with --batch-norm 0.03 x batch / 16)  --schedule cosine|steps|constant (cosine)',
+      '--lr LR (1e-3; with --batch-norm 0.01 x batch / 16)  --schedule cosine|steps|constant (cosine)',
       '--warmup W (steps: 100)  --warmup-share F (a share of the run instead; with --batch-norm 0.05)',
       '--head-init xavier|normal (the prediction convs: xavier; with --batch-norm normal, std 0.01)',
       '--augment all|photometric,expand,crop,flip (all; with --batch-norm crop,flip)  --no-augment',

@@ -79,6 +79,26 @@ def make_model(n_classes, width_divisor, head_init="xavier"):
     return model
 
 
+def read_safetensors(path):
+    """The tensors of a safetensors file (the project's checkpoints and weights), by name; the
+    optimizer's momentum ('optimizer.*') left out. num_batches_tracked comes back as int64."""
+    import json
+    import struct
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    dtypes = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}
+    out = {}
+    for name, v in header.items():
+        if name == "__metadata__" or name.startswith("optimizer."):
+            continue
+        a, b = v["data_offsets"]
+        t = torch.frombuffer(bytearray(data[a:b]), dtype=dtypes[v["dtype"]]).reshape(v["shape"]).clone()
+        out[name] = t.long() if name.endswith("num_batches_tracked") else t
+    return out
+
+
 def make_optimizer(model, lr):
     """SGD, momentum 0.9, weight decay 5e-4; '*.bias' at twice the rate (each group's 'lr_mult')."""
     biases = [p for n, p in model.named_parameters() if n.endswith(".bias")]

@@ -3,7 +3,7 @@
 `ssd train --batch-norm` initialises it; see torch_common.py) on a Pascal VOC layout, with the
 recipe the project is measured against, and records the VOC07 mAP curve on the test split.
 
-Recipe: SGD, momentum 0.9, weight decay 5e-4, biases at twice the rate; batch 16, peak lr 0.03;
+Recipe: SGD, momentum 0.9, weight decay 5e-4, biases at twice the rate; batch 16, peak lr 0.01;
 a linear warm-up (--warmup-steps N, or --warmup-share F of the run: default 0.05), then cosine to
 0 (--cosine-from warmup-end, the default, or start: the project's train/schedule.ts, whose cosine
 runs from step 0 and is multiplied by the warm-up); the run's length is --steps N or --max-minutes M,
@@ -20,7 +20,8 @@ Evaluation: VOC07 11-point mAP on the test split (detection as ssd/detect.ts: mi
 Step-for-step comparison with the project: --order FILE is a JSON list of batches, each a list of
 indices into the train split (as listed in ImageSets/Main/train.txt), trained in that order, with
 no augmentation (--order implies --no-augment), the run's length is the list's (or --steps);
---losses FILE writes the loss at every step: [{step, loss, loc, conf, lr}].
+--losses FILE writes the loss at every step: [{step, loss, loc, conf, lr}]. --init FILE starts
+from the project's initial weights (a safetensors file), so that the two sides start alike.
 
 Reads ROOT/ImageSets/Main/{train,test}.txt, ROOT/Annotations/*.xml, ROOT/JPEGImages/*.jpg (.png);
 classes are the train split's names, sorted, background first (as the project reads them).
@@ -54,7 +55,7 @@ def parse_args(argv=None):
     p.add_argument("--width-divisor", type=int, default=8)
     p.add_argument("--head-init", choices=["xavier", "normal"], default="xavier", help="prediction convs: Xavier uniform (the project) or normal std 0.01")
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=0.03)
+    p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--steps", type=int, help="train this many steps (the schedule's length)")
     p.add_argument("--max-minutes", type=float, help="train this long (training time; the schedule follows it)")
     w = p.add_mutually_exclusive_group()
@@ -73,6 +74,7 @@ def parse_args(argv=None):
     p.add_argument("--eval-at-start", action="store_true")
     p.add_argument("--eval-batch", type=int, default=16)
     p.add_argument("--order", help="JSON list of batches (lists of train indices) to train on, in order")
+    p.add_argument("--init", help="start from these weights (a safetensors file the project wrote: the same initial weights on both sides)")
     p.add_argument("--losses", help="write the loss of every step here (JSON)")
     p.add_argument("--json", help="write the curve here")
     p.add_argument("--seed", type=int, default=1)
@@ -158,6 +160,8 @@ def main(argv=None):
     budget = args.max_minutes * 60 if args.max_minutes is not None else None
 
     model = tc.make_model(len(classes), args.width_divisor, args.head_init)
+    if args.init is not None:
+        model.load_state_dict(tc.read_safetensors(args.init), strict=True)  # the project's initial weights, as they are
     model.train()
     optimizer = tc.make_optimizer(model, args.lr)
     priors = tc.priors_cxcy()

@@ -204,10 +204,33 @@ function removeStaleTemporaries(filePath: string): void {
  * temporary a killed write leaves is removed by the next write of the same file.
  * With `createDirectory`, a missing directory is created; otherwise it is an error.
  */
+/**
+ * What an existing path is, when it is something a file written by rename must not replace: a
+ * directory, a device (/dev/null: renaming a file over it, as root, turns it into a plain file for
+ * every program on the machine), a FIFO or a socket. Links are followed. null for a plain file or
+ * a path that does not exist yet.
+ */
+function notAFile(filePath: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(filePath);
+  } catch {
+    return null;
+  }
+  if (st.isFile()) return null;
+  if (st.isDirectory()) return 'is a directory';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'is a device, not a file';
+  if (st.isFIFO()) return 'is a FIFO, not a file';
+  if (st.isSocket()) return 'is a socket, not a file';
+  return 'is not a plain file';
+}
+
 export function writeFileAtomic(filePath: string, bytes: Uint8Array | string, what: string, options: { createDirectory?: boolean } = {}): void {
   const tmpPath = temporaryName(filePath);
   let fd: number | undefined;
   try {
+    const notFile = notAFile(filePath);
+    if (notFile !== null) throw new Error(notFile);
     if (options.createDirectory) makeDirectory(path.dirname(filePath));
     removeStaleTemporaries(filePath);
     fd = fs.openSync(tmpPath, 'wx'); // 'x': never clobber a file that happens to have this name
@@ -239,12 +262,14 @@ export function writeFileAtomic(filePath: string, bytes: Uint8Array | string, wh
 /**
  * Check, before any work, that writeFileAtomic will be able to write `filePath`: its directory
  * exists and takes a new file of the temporary's name (which is longer than the file's own: a name
- * near the system's limit of 255 bytes fails only there), and `filePath` is not a directory.
+ * near the system's limit of 255 bytes fails only there), and `filePath` is not a directory, a device,
+ * a FIFO or a socket.
  * Nothing is left behind. Errors name the file and `what`.
  */
 export function checkCanWrite(filePath: string, what: string): void {
   try {
-    if (fs.existsSync(filePath) && fs.statSync(filePath).isDirectory()) throw new Error('is a directory');
+    const notFile = notAFile(filePath);
+    if (notFile !== null) throw new Error(notFile);
     const probe = temporaryName(filePath);
     fs.closeSync(fs.openSync(probe, 'wx'));
     fs.unlinkSync(probe);

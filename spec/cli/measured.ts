@@ -68,6 +68,25 @@ export function isRunning(pid: number): boolean {
   }
 }
 
+/**
+ * The ids of the running processes whose command line contains `text` (read from /proc): a
+ * trainer that a killed command left behind, under any parent, still names its --out.
+ */
+export function processesNaming(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (cmdline.includes(text)) found.push(Number(entry));
+  }
+  return found;
+}
+
 /** The id of a process that has run and exited, so that no process has it now (a "dead writer"). */
 export function deadPid(): number {
   const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });

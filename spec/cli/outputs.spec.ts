@@ -12,7 +12,7 @@ import { SSD300 } from '../../ssd/ssd300';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../../data/synthetic';
 import { writeVocDataset } from '../../data/voc';
 import { encodePng } from '../../data/image_files';
-import { deadPid, isRunning, snapshot, sleep, ssdMeasured, ssdStarted } from './measured';
+import { deadPid, isRunning, processesNaming, snapshot, sleep, ssdMeasured, ssdStarted } from './measured';
 
 describe('cli: outputs never replace inputs, one run per --out', () => {
   let dir = '';
@@ -112,9 +112,16 @@ describe('cli: outputs never replace inputs, one run per --out', () => {
     for (const out of ['o'.repeat(240) + '.st', 'x'.repeat(100000)]) {
       const r = ssd(...train, '--data', 'data', '--max-steps', '1', '--out', out);
       expect(r.status, r.stderr.slice(0, 300)).to.equal(1);
-      expect(r.stderr).to.match(/cannot write there \(.*the name is too long\)/);
+      expect(r.stderr).to.match(/cannot write the checkpoint \(--out\) there \(the name is too long\)/);
       expect(r.stdout).to.not.contain('training on');
     }
+    // an --out that is a device (/dev/null, here through a link: if the check failed, only the link would go)
+    fs.symlinkSync('/dev/null', path.join(dir, 'null.st'));
+    const d = ssd(...train, '--data', 'data', '--max-steps', '1', '--out', 'null.st');
+    expect(d.status, d.stderr.slice(0, 300)).to.equal(1);
+    expect(d.stderr).to.contain('--out null.st: cannot write the checkpoint (--out) there (is a device, not a file)');
+    expect(fs.lstatSync(path.join(dir, 'null.st')).isSymbolicLink()).to.equal(true);
+    fs.rmSync(path.join(dir, 'null.st'));
     const p = ssd('augment-preview', '--data', 'data', '--out', 'p'.repeat(250) + '.png');
     expect(p.status).to.equal(1);
     expect(p.stderr).to.contain('the name is too long');
@@ -155,6 +162,7 @@ describe('cli: outputs never replace inputs, one run per --out', () => {
     expect(killed.status).to.equal(null);
     await sleep(200);
     expect(isRunning(run.pid), `process ${run.pid} still runs`).to.equal(false);
+    expect(processesNaming(out), 'a process still names the killed run\'s --out').to.deep.equal([]); // no child of it either
     const lock = `${out}.lock`;
     expect(fs.existsSync(lock)).to.equal(true); // kill -9 gives no chance to remove it
     // the temporaries a killed write leaves: one of a dead process (stale), one of a live one (this test: a write in progress)

@@ -94,6 +94,25 @@ describe('tensor/files', () => {
     expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp-'))).to.deep.equal([]);
   });
 
+  it('writeFileAtomic and checkCanWrite never replace a device, a FIFO or a socket (--out /dev/null, as root, made /dev/null a plain file)', () => {
+    // a link to /dev/null stands for it: if the check failed, the rename would replace the link, not the device
+    const devNull = path.join(dir, 'null-link');
+    fs.symlinkSync('/dev/null', devNull);
+    expect(() => checkCanWrite(devNull, 'the checkpoint')).to.throw(`${devNull}: cannot write the checkpoint there (is a device, not a file)`);
+    expect(() => writeFileAtomic(devNull, 'x', 'the checkpoint')).to.throw(`${devNull}: cannot write the checkpoint: is a device, not a file`);
+    expect(fs.lstatSync(devNull).isSymbolicLink()).to.equal(true);
+    expect(fs.statSync('/dev/null').isCharacterDevice()).to.equal(true);
+    fs.rmSync(devNull);
+    const fifo = path.join(dir, 'out-fifo');
+    if (spawnSync('mkfifo', [fifo]).status === 0) {
+      expect(() => checkCanWrite(fifo, 'the picture')).to.throw('(is a FIFO, not a file)');
+      expect(() => writeFileAtomic(fifo, 'x', 'the picture')).to.throw('is a FIFO, not a file');
+      expect(fs.statSync(fifo).isFIFO()).to.equal(true);
+      fs.rmSync(fifo);
+    }
+    expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp-'))).to.deep.equal([]);
+  });
+
   it('lockOutput: one holder at a time; a lock of a dead process, or an old unreadable one, is taken over', () => {
     const out = path.join(dir, 'locked.safetensors');
     const lock = `${out}.lock`;

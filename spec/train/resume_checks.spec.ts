@@ -132,10 +132,10 @@ describe('train --resume: edited and mismatched checkpoints', () => {
     const bn = path.join(dir, 'bn.safetensors');
     const first = ssd(...base, '--data', data, '--width-divisor', '32', '--batch-norm', '--max-steps', '1', '--out', bn);
     expect(first.status, first.stderr).to.equal(0);
-    expect(first.stdout).to.contain('lr 0.00375'); // batch norm's rate, 0.03 at batch 16, at batch 2
+    expect(first.stdout).to.contain('lr 0.00125'); // batch norm's rate, 0.01 at batch 16, at batch 2
     const again = ssd(...base, '--data', data, '--max-steps', '2', '--resume', bn, '--out', bn);
     expect(again.status, again.stderr).to.equal(0);
-    expect(again.stdout).to.contain('batch norm; batch 2, lr 0.00375'); // not the 0.001 of a model without batch norm
+    expect(again.stdout).to.contain('batch norm; batch 2, lr 0.00125'); // not the 0.001 of a model without batch norm
   });
 
   it('parseTrainingState names the field of every other malformed state', () => {

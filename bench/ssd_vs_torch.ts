@@ -1,0 +1,165 @@
+// The whole SSD300 side by side with PyTorch 1.13 on this machine: the full network (the paper's
+// channels, 21 classes, 8732 priors, no batch norm unless --batch-norm) at --batch images, through
+// the library API, in alternating rounds (PyTorch, then the project, then PyTorch again...) so that
+// a slower minute of the machine slows both:
+//
+//   forward   model.eval(), model.forward(images): what detection runs before decoding and NMS,
+//             once per convolution algorithm of the wasm backend (--algorithms auto,gemm: the
+//             Winograd-or-GEMM choice per layer, and the GEMM alone);
+//   step      model.train(), trainStep: forward, MultiBox loss, backward to every parameter (not
+//             to the images: PyTorch's images need no gradient either), SGD with momentum and
+//             weight decay, on random images and fixed random targets (1 to 4 boxes an image);
+//             with the default algorithm ('auto').
+//
+// PyTorch's side is scripts/torch_ssd_speed.py (the same model, its oneDNN kernels, 2 threads).
+// Each runs --warmup untimed passes, then --runs timed ones; medians are reported, and the
+// project's time as a multiple of PyTorch's in the same round.
+//
+//   npm run build && node dist/bench/ssd_vs_torch.js [--rounds 2 --runs 5 --warmup 2 --batch 1]
+//       [--algorithms auto,gemm] [--batch-norm] [--no-step] [--no-torch] [--json FILE]
+//
+// Do not time anything while other work runs on the machine. Needs /usr/bin/python3 with torch
+// (Debian's python3-torch) unless --no-torch.
+
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Rng, randNormal } from '../tensor/random';
+import { fromArray } from '../tensor/create';
+import { SSD300 } from '../ssd/ssd300';
+import { ImageTargets } from '../ssd/loss';
+import { ssdOptimizer, trainStep } from '../ssd/train_step';
+import { createKernels } from '../kernels/select';
+import { ConvAlgorithm } from '../kernels/wasm';
+import { arg } from './args';
+
+interface Timing {
+  median: number;
+  times: number[];
+}
+
+function median(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function timed(warmup: number, runs: number, body: () => Promise<unknown>): Promise<Timing> {
+  const times: number[] = [];
+  for (let k = 0; k < warmup + runs; k++) {
+    const start = performance.now();
+    await body();
+    if (k >= warmup) times.push((performance.now() - start) / 1000);
+  }
+  return { median: median(times), times };
+}
+
+interface Options {
+  batch: number;
+  nClasses: number;
+  batchNorm: boolean;
+  warmup: number;
+  runs: number;
+}
+
+/** The project's forward (and, when asked, its training step) with one convolution algorithm. */
+async function project(algorithm: ConvAlgorithm, withStep: boolean, o: Options): Promise<{ forward: Timing; step: Timing | null }> {
+  const kernels = await createKernels('wasm', { convAlgorithm: algorithm });
+  try {
+    const model = new SSD300({ nClasses: o.nClasses, kernels, batchNorm: o.batchNorm });
+    const rng = new Rng(1);
+    const images = randNormal([o.batch, 3, 300, 300], rng); // (N, 3, 300, 300)
+    model.eval();
+    const forward = await timed(o.warmup, o.runs, async () => {
+      await model.forward(images);
+      model.clearCache();
+    });
+    if (!withStep) return { forward, step: null };
+    const targets: ImageTargets[] = [];
+    for (let i = 0; i < o.batch; i++) {
+      const boxes: number[][] = []; // boundary fractions
+      const labels: number[] = [];
+      for (let k = 0, n = 1 + rng.int(4); k < n; k++) {
+        const [cx, cy] = [0.2 + 0.6 * rng.uniform(), 0.2 + 0.6 * rng.uniform()];
+        const [w, h] = [0.05 + 0.35 * rng.uniform(), 0.05 + 0.35 * rng.uniform()];
+        boxes.push([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]);
+        labels.push(1 + rng.int(o.nClasses - 1));
+      }
+      targets.push({ boxes: fromArray(boxes), labels });
+    }
+    model.train();
+    const optimizer = ssdOptimizer(model, 1e-4);
+    const step = await timed(o.warmup, o.runs, () => trainStep(model, optimizer, images, targets));
+    return { forward, step };
+  } finally {
+    await kernels.dispose();
+  }
+}
+
+interface TorchReport {
+  torch: string;
+  threads: number;
+  forward: { median_s: number };
+  step?: { median_s: number };
+}
+
+function torchRound(withStep: boolean, o: Options, dir: string, round: number): TorchReport {
+  const json = path.join(dir, `torch-ssd-speed-${round}.json`);
+  const args = ['scripts/torch_ssd_speed.py', '--batch', String(o.batch), '--classes', String(o.nClasses), '--warmup', String(o.warmup), '--runs', String(o.runs), '--json', json];
+  if (o.batchNorm) args.push('--batch-norm');
+  if (!withStep) args.push('--no-step');
+  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`scripts/torch_ssd_speed.py failed (exit code ${run.status}): ${run.stderr}`);
+  return JSON.parse(fs.readFileSync(json, 'utf8')) as TorchReport;
+}
+
+async function main(): Promise<void> {
+  const o: Options = {
+    batch: Number(arg('batch', '1')),
+    nClasses: Number(arg('classes', '21')),
+    batchNorm: process.argv.includes('--batch-norm'),
+    warmup: Number(arg('warmup', '2')),
+    runs: Number(arg('runs', '5')),
+  };
+  const rounds = Number(arg('rounds', '2'));
+  const algorithms = arg('algorithms', 'auto,gemm').split(',') as ConvAlgorithm[];
+  const withStep = !process.argv.includes('--no-step');
+  const withTorch = !process.argv.includes('--no-torch');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssd-vs-torch-'));
+  const rows: { round: number; who: string; forward: number; step: number | null }[] = [];
+  const seconds = (s: number | null): string => (s === null ? '-' : `${s.toFixed(3)} s`);
+  console.log(
+    `full SSD300${o.batchNorm ? ' with batch norm' : ''}, ${o.nClasses} classes, batch ${o.batch}: ` +
+      `medians of ${o.runs} after ${o.warmup} warm-up passes, ${rounds} alternating rounds`,
+  );
+  for (let round = 1; round <= rounds; round++) {
+    let torchForward: number | null = null;
+    let torchStep: number | null = null;
+    if (withTorch) {
+      const t = torchRound(withStep, o, dir, round);
+      torchForward = t.forward.median_s;
+      torchStep = t.step?.median_s ?? null;
+      rows.push({ round, who: `PyTorch ${t.torch} (${t.threads} threads)`, forward: torchForward, step: torchStep });
+      console.log(`round ${round}: PyTorch ${t.torch} (${t.threads} threads)`.padEnd(44) + `forward ${seconds(torchForward)}, step ${seconds(torchStep)}`);
+    }
+    for (const [k, algorithm] of algorithms.entries()) {
+      const r = await project(algorithm, withStep && k === 0, o);
+      const who = `this project (wasm, ${algorithm})`;
+      rows.push({ round, who, forward: r.forward.median, step: r.step?.median ?? null });
+      const ratio = (ours: number, theirs: number | null): string => (theirs === null ? '' : ` (${(ours / theirs).toFixed(2)}x PyTorch's)`);
+      const stepText = r.step === null ? '' : `, step ${seconds(r.step.median)}${ratio(r.step.median, torchStep)}`;
+      console.log(`round ${round}: ${who}`.padEnd(44) + `forward ${seconds(r.forward.median)}${ratio(r.forward.median, torchForward)}${stepText}`);
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  const json = arg('json', '');
+  if (json !== '') {
+    fs.writeFileSync(json, `${JSON.stringify({ ...o, rounds, rows }, null, 1)}\n`);
+    console.log(`wrote ${json}`);
+  }
+}
+
+main().catch((e: Error) => {
+  console.error(e.message);
+  process.exit(1);
+});
