@@ -49,7 +49,7 @@ export async function scalarPeakGflops(threads: number): Promise<{ ghz: number; 
 
 /**
  * The peak of WebAssembly SIMD on `threads` threads at once, in GFLOP/s: a loop of independent
- * f32x4 multiply-adds (kernels/wasm/peak-*.wat) timed in each thread, best of 5. 'simd' is the
+ * f32x4 multiply-adds (kernels/wasm/peak.wat) timed in each thread, best of 5. 'simd' is the
  * plain multiply then add, 'relaxed' the fused f32x4.relaxed_madd: what each GEMM micro-kernel
  * variant could reach at most.
  */
@@ -68,7 +68,7 @@ export async function simdPeakGflops(threads: number, variant: 'simd' | 'relaxed
   for (let attempt = 0; attempt < 5; attempt++) {
     const rates = await Promise.all(
       Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
-        const w = new Worker(source, { eval: true, workerData: { bytes, name: `peak_${variant}`, seconds: 0.1 } });
+        const w = new Worker(source, { eval: true, workerData: { bytes, name: 'peak', seconds: 0.1 } });
         w.once('message', (gflops: number) => resolve(gflops));
         w.once('error', reject);
       })),

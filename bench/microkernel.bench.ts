@@ -1,4 +1,4 @@
-// The search that chose the GEMM micro-kernel's shape (kernels/wasm/gemm-4x8-*.wat): candidate
+// The search that chose the GEMM micro-kernel's shape (kernels/wasm/gemm-4x8.wat): candidate
 // micro-kernels of MR rows x NR columns, with the k loop unrolled U times, are written out as
 // WebAssembly text here, assembled with wabt (the dev dependency that builds kernels/wasm), and
 // timed on one thread on packed operands that sit in the caches, the way the convolutions call
@@ -14,7 +14,7 @@
 // The candidates keep MR x NR / 4 accumulators, NR / 4 vectors of B and one splatted value of A
 // live: 4x8 11 vectors, 5x8 13, 6x8 15, 4x12 16, 8x8 19, against x86-64's 16 vector registers
 // (one of which V8 keeps as scratch). The measured ranking, and the choice, are written in
-// kernels/wasm/gemm-4x8-simd.wat.
+// kernels/wasm/gemm-4x8.wat.
 
 import * as fs from 'fs';
 import { simdPeakGflops } from './machine';

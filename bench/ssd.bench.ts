@@ -6,6 +6,14 @@
 //   node dist/bench/ssd.bench.js [--backends wasm,cpu] [--batches 1,4] [--runs 3] [--warmup 2] [--quick]
 //                                [--forward-only] [--width-divisor 16 --classes 4] [--layers 20] [--json FILE]
 //
+// Convolution algorithms: `wasm` runs the default ('auto': Winograd where its measured rule says
+// it pays, the GEMM elsewhere); `wasm:gemm`, `wasm:winograd` and `wasm:auto` choose one, so
+// `--backends wasm:gemm,wasm:auto` prints each algorithm's time per layer and pass side by side
+// in two tables. The wasm tables have a column `algorithm` (forward / input gradient / weight
+// gradient): the tile F2, F4 or F6 the backend runs, or gemm (conv1_1's input gradient is listed
+// but never computed in a training step). Per-call timings of each tile size against the GEMM, with
+// their errors, are bench/winograd.bench.ts's (`npm run bench:winograd`).
+//
 // Warm-up: `--warmup` untimed forward passes (default 2) before the timed runs: the first starts
 // the workers and compiles, and grows the backends' memory (the wasm backend's blocks, see
 // kernels/wasm/heap.ts, whose fresh pages cost a page fault each the first time); the later
@@ -37,7 +45,8 @@ import { summarize } from '../ssd/summary';
 import { multiboxLoss, ImageTargets } from '../ssd/loss';
 import * as fs from 'fs';
 import { scalarPeakGflops, simdPeakGflops } from './machine';
-import { WasmKernels } from '../kernels/wasm';
+import { ConvAlgorithm, CONV_ALGORITHMS, WasmKernels, transposedAsForward } from '../kernels/wasm';
+import { conv2dGeometry } from '../kernels/geometry';
 import { CheckedKernels } from '../kernels/checked';
 import { SGD } from '../layers/sgd';
 import { arg } from './args';
@@ -45,6 +54,8 @@ import { arg } from './args';
 interface LayerTime {
   forward: number;
   backward: number;
+  /** A convolution's input shape, from its last forward call (for the algorithm the backend chose). */
+  inputShape?: number[];
 }
 
 /** Wrap every conv/pool/relu/l2norm layer so that its forward and backward times are recorded by name. */
@@ -57,6 +68,7 @@ function instrument(model: SSD300): Map<string, LayerTime> {
     const forward = layer.forward.bind(layer);
     const backward = layer.backward.bind(layer);
     layer.forward = async (x: Tensor): Promise<Tensor> => {
+      if (layer instanceof Conv2d) t.inputShape = [...x.shape];
       const start = performance.now();
       const y = await forward(x);
       t.forward += performance.now() - start;
@@ -118,17 +130,23 @@ async function benchBackend(
   name: string, batches: number[], runs: number, peaks: { scalar: number; simd: number; relaxed: number },
   model0: { nClasses: number; widthDivisor: number }, results: Result[], options: { warmup: number; forwardOnly: boolean },
 ): Promise<void> {
-  const kernels: Kernels = await createKernels(name);
+  const [backend, algorithm] = name.split(':');
+  if (algorithm !== undefined && !CONV_ALGORITHMS.includes(algorithm as ConvAlgorithm)) {
+    throw new Error(`--backends ${name}: the convolution algorithm must be one of ${CONV_ALGORITHMS.join(', ')}`);
+  }
+  const kernels: Kernels = await createKernels(backend, { convAlgorithm: algorithm as ConvAlgorithm | undefined });
   // The wasm backend's micro-kernel variant decides its peak.
   const fast = kernels instanceof CheckedKernels ? kernels.fast : kernels;
-  const microKernel = fast instanceof WasmKernels ? fast.microKernel : undefined;
+  const wasm = fast instanceof WasmKernels ? fast : undefined;
+  const microKernel = wasm?.microKernel;
   const peak = microKernel === undefined ? peaks.scalar : peaks[microKernel];
   const model = new SSD300({ nClasses: model0.nClasses, widthDivisor: model0.widthDivisor, kernels });
   const gflopForward = (2 * summarize(model).totalMacs) / 1e9; // per image
   const times = instrument(model);
   // the trainer's optimizer settings; a small learning rate keeps the weights (and so the work) alike from step to step
   const optimizer = new SGD(model.parameters(), { lr: 1e-6, momentum: 0.9, weightDecay: 5e-4, kernels });
-  console.log(`\n== backend ${name}${microKernel ? ` (micro-kernel: ${microKernel}; peak ${peak.toFixed(1)} GFLOP/s)` : ` (scalar peak ${peak.toFixed(1)} GFLOP/s)`} ==`);
+  const algorithmText = wasm === undefined ? '' : `convolutions: ${wasm.convAlgorithm}; `;
+  console.log(`\n== backend ${name}${microKernel ? ` (${algorithmText}micro-kernel: ${microKernel}; peak ${peak.toFixed(1)} GFLOP/s)` : ` (scalar peak ${peak.toFixed(1)} GFLOP/s)`} ==`);
   for (const batch of batches) {
     const images = randNormal([batch, 3, 300, 300], new Rng(batch));
     const targets = syntheticTargets(batch, model0.nClasses);
@@ -169,22 +187,36 @@ async function benchBackend(
       backend: name, microKernel, batch, forwardSecondsPerImage: fwd / 1000, forwardGflops: fwdGflops,
       stepSecondsPerImage: step / 1000, stepGflops, peakGflops: peak,
     });
-    if (batch === batches[batches.length - 1]) printLayerTable(times, runs, batch, options.forwardOnly, model, peak);
+    if (batch === batches[batches.length - 1]) printLayerTable(times, runs, batch, options.forwardOnly, model, peak, wasm);
   }
   await kernels.dispose();
 }
 
+/** Which algorithm the wasm backend ran a convolution's three passes with: 'F4 / F4 / F6', 'gemm / gemm / gemm'. */
+function algorithmsOf(wasm: WasmKernels, conv: Conv2d, inputShape: number[]): string {
+  const g = conv2dGeometry(inputShape, conv.weight.value.shape, conv.options);
+  const transposed = transposedAsForward(g); // the input gradient runs as this forward (null: the GEMM's own backward)
+  const tiles = [wasm.winogradTile('forward', g), transposed === null ? null : wasm.winogradTile('forward', transposed), wasm.winogradTile('backwardWeight', g)];
+  return tiles.map((m) => (m === null ? 'gemm' : `F${m}`)).join(' / ');
+}
+
 function printLayerTable(
-  times: Map<string, LayerTime>, runs: number, batch: number, forwardOnly: boolean, model: SSD300, peak: number,
+  times: Map<string, LayerTime>, runs: number, batch: number, forwardOnly: boolean, model: SSD300, peak: number, wasm?: WasmKernels,
 ): void {
   // Each run did two forwards (one timed alone, one in the step) and one backward, or one forward.
   const forwards = forwardOnly ? runs : 2 * runs;
   const macs = new Map(summarize(model, batch).rows.map((r) => [r.name, r.macs])); // convolutions only
   const firstConv = model.topology[0].layers[0]; // its backward in a step has only the weights' half
+  const convs = new Map<string, Conv2d>();
+  for (const [prefix, layers] of [['base.', model.base.children()], ['aux_convs.', model.auxConvs.children()], ['pred_convs.', model.predConvs.children()]] as const) {
+    for (const layer of layers) if (layer instanceof Conv2d) convs.set(prefix + layer.name, layer);
+  }
   const rows = [...times.entries()].map(([name, t]) => {
     const forwardFlops = 2 * (macs.get(name) ?? 0);
     const backwardFlops = name === `base.${firstConv.name}` ? forwardFlops : 2 * forwardFlops;
-    return { name, forward: t.forward / forwards, backward: t.backward / runs, forwardFlops, backwardFlops };
+    const conv = convs.get(name);
+    const algorithms = wasm === undefined || conv === undefined || t.inputShape === undefined ? '' : algorithmsOf(wasm, conv, t.inputShape);
+    return { name, forward: t.forward / forwards, backward: t.backward / runs, forwardFlops, backwardFlops, algorithms };
   });
   const total = rows.reduce((s, r) => s + r.forward + (forwardOnly ? 0 : r.backward), 0);
   rows.sort((a, b) => b.forward + b.backward - (a.forward + a.backward));
@@ -197,11 +229,13 @@ function printLayerTable(
   const pass = (ms: number, flops: number): string => `${ms.toFixed(1).padStart(10)}${rate(flops, ms)}`;
   console.log(`per layer, batch ${batch} (ms per batch, GFLOP/s and share of the peak; largest first; share of the time):`);
   const header = (title: string): string => `${title.padStart(10)}${'GFLOP/s'.padStart(9)}${'peak'.padStart(7)}`;
-  console.log(`${'layer'.padEnd(26)}${header('forward')}${forwardOnly ? '' : header('backward')}${'share'.padStart(8)}`);
+  const algorithmHeader = wasm === undefined ? '' : `  ${'algorithm (fwd / dx / dW)'}`;
+  console.log(`${'layer'.padEnd(26)}${header('forward')}${forwardOnly ? '' : header('backward')}${'share'.padStart(8)}${algorithmHeader}`);
   const shown = Number(arg('layers', '20'));
   for (const r of rows.slice(0, shown)) {
     const share = (100 * (r.forward + (forwardOnly ? 0 : r.backward))) / total;
-    console.log(`${r.name.padEnd(26)}${pass(r.forward, r.forwardFlops)}${forwardOnly ? '' : pass(r.backward, r.backwardFlops)}${share.toFixed(1).padStart(7)}%`);
+    const algorithms = wasm === undefined ? '' : `  ${r.algorithms}`;
+    console.log(`${r.name.padEnd(26)}${pass(r.forward, r.forwardFlops)}${forwardOnly ? '' : pass(r.backward, r.backwardFlops)}${share.toFixed(1).padStart(7)}%${algorithms}`);
   }
   if (rows.length > shown) console.log(`(${rows.length - shown} smaller layers not shown; --layers ${rows.length} shows all)`);
 }

@@ -5,19 +5,10 @@
 // downloads a browser. If it is missing and we may use apt-get (root on Debian/Ubuntu), install
 // it; otherwise say how. Nothing here is fatal: `npm run test:web` fails later, saying what is missing.
 
-const { execSync } = require('child_process');
 const fs = require('fs');
+const { mayInstall, aptInstall } = require('./apt');
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-
-function has(command) {
-  try {
-    execSync(`command -v ${command}`, { stdio: 'ignore', shell: '/bin/bash' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function main() {
   if (process.env.SSD_SKIP_BROWSER_SETUP) return;
@@ -25,15 +16,11 @@ function main() {
     console.log(`setup-browser: ${CHROMIUM} is present`);
     return;
   }
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot || !has('apt-get')) {
+  if (!mayInstall()) {
     console.warn('setup-browser: no Chromium; install Debian\'s `chromium` package (or set $CHROMIUM) to run `npm run test:web`');
     return;
   }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  console.log('setup-browser: apt-get install chromium');
-  execSync('apt-get update -qq', { stdio: 'inherit', env });
-  execSync('apt-get install -y -qq chromium', { stdio: 'inherit', env });
+  aptInstall('setup-browser', ['chromium'], { recommends: true });
   console.log(fs.existsSync(CHROMIUM) ? `setup-browser: ${CHROMIUM} is ready` : `setup-browser: chromium installed, but not at ${CHROMIUM}`);
 }
 

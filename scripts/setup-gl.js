@@ -11,6 +11,7 @@
 const { execSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
+const { has, installed, mayInstall, aptInstall } = require('./apt');
 
 const root = path.join(__dirname, '..');
 const APT_PACKAGES = ['libx11-dev', 'libxext-dev', 'libxi-dev', 'pkg-config', 'xvfb', 'libgl1-mesa-dri'];
@@ -18,15 +19,6 @@ const APT_PACKAGES = ['libx11-dev', 'libxext-dev', 'libxi-dev', 'pkg-config', 'x
 function glLoads() {
   try {
     execSync(`node -e "require('gl')"`, { cwd: root, stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function has(command) {
-  try {
-    execSync(`command -v ${command}`, { stdio: 'ignore', shell: '/bin/bash' });
     return true;
   } catch {
     return false;
@@ -44,27 +36,16 @@ function main() {
     console.log('setup-gl: headless-gl is built and xvfb-run is present');
     return;
   }
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot || !has('apt-get')) {
+  if (!mayInstall()) {
     console.warn(`setup-gl: headless-gl is not usable; install ${APT_PACKAGES.join(' ')} and run \`npm rebuild gl\` to enable the gpu.js:headlessgl backend`);
     return;
   }
+  const missing = APT_PACKAGES.filter((p) => !installed(p));
+  if (missing.length > 0) aptInstall('setup-gl', missing, { recommends: true, env: { SSD_SKIP_GL_SETUP: '1' } });
   const run = (cmd) => {
     console.log(`setup-gl: ${cmd}`);
-    execSync(cmd, { cwd: root, stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', SSD_SKIP_GL_SETUP: '1' } });
+    execSync(cmd, { cwd: root, stdio: 'inherit', env: { ...process.env, SSD_SKIP_GL_SETUP: '1' } });
   };
-  const missing = APT_PACKAGES.filter((p) => {
-    try {
-      execSync(`dpkg -s ${p}`, { stdio: 'ignore' });
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length > 0) {
-    run('apt-get update -qq');
-    run(`apt-get install -y -qq ${missing.join(' ')}`);
-  }
   if (!glLoads()) run(`npm install --no-save --foreground-scripts gl@${glVersion()}`);
   console.log(glLoads() ? 'setup-gl: headless-gl is ready' : 'setup-gl: headless-gl still does not load; the gpu.js:headlessgl backend is unavailable');
 }

@@ -9,8 +9,8 @@
 // The list comes from the compiled bench/real_set.js (REAL_SET_PACKAGES), so it cannot drift
 // from the files the set is made of; `npm run real-set` builds first.
 
-const { execSync } = require('child_process');
 const path = require('path');
+const { installed, mayInstall, aptInstall } = require('./apt');
 
 function packages() {
   try {
@@ -21,23 +21,6 @@ function packages() {
   }
 }
 
-function installed(name) {
-  try {
-    return /Status: install ok installed/.test(execSync(`dpkg -s ${name}`, { stdio: ['ignore', 'pipe', 'ignore'] }).toString());
-  } catch {
-    return false;
-  }
-}
-
-function has(command) {
-  try {
-    execSync(`command -v ${command}`, { stdio: 'ignore', shell: '/bin/bash' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function main() {
   const wanted = packages();
   const missing = wanted.filter((p) => !installed(p));
@@ -45,17 +28,11 @@ function main() {
     console.log(`setup-real-set: ${wanted.join(', ')} are installed`);
     return;
   }
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot || !has('apt-get')) {
+  if (!mayInstall()) {
     console.error(`setup-real-set: the real-image data set is made from Debian packages; install them first:\n  sudo apt-get install -y ${missing.join(' ')}`);
     process.exit(1);
   }
-  const run = (cmd) => {
-    console.log(`setup-real-set: ${cmd}`);
-    execSync(cmd, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  };
-  run('apt-get update -qq');
-  run(`apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`);
+  aptInstall('setup-real-set', missing);
   const still = wanted.filter((p) => !installed(p));
   if (still.length > 0) {
     console.error(`setup-real-set: still missing after apt-get: ${still.join(' ')}`);

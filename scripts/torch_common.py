@@ -25,6 +25,7 @@ project's yardstick (Debian's PyTorch 1.13, /usr/bin/python3, CPU).
 Importing this sets nothing: each script calls set_threads (Debian's torch starts with 1 thread).
 """
 
+import json
 import math
 import os
 import random
@@ -44,6 +45,14 @@ from make_batchnorm_fixtures import SSD300BN  # noqa: E402  (the twin of the pro
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SIZE = 300
+
+
+def write_json(path, report):
+    """A report as indented JSON, and a line saying where it went."""
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+        f.write("\n")
+    print(f"wrote {path}")
 
 
 def set_threads(n):

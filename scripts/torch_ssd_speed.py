@@ -18,7 +18,6 @@ rounds with the project's forward and step.
 """
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -109,10 +108,7 @@ def main(argv=None):
         report["step"] = timed("step", args.warmup, args.runs, step)
 
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
-        print(f"wrote {args.json}")
+        tc.write_json(args.json, report)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ images_per_s, min_s, max_s, times_s}, "pipeline": [{"workers", median_s, images_
 """
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -147,10 +146,7 @@ def main(argv=None):
         sweep = [int(w) for w in args.workers_sweep.split(",")] if args.workers_sweep else [args.workers]
         report["pipeline"] = [time_pipeline(args, w) for w in sweep]
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
-        print(f"wrote {args.json}")
+        tc.write_json(args.json, report)
 
 
 if __name__ == "__main__":

@@ -94,18 +94,27 @@ function plot(canvas: RgbImage, top: number, chart: Chart): void {
     drawText(canvas, x - Math.floor(textSize(text).width / 2), bottom + 7, text, GREY);
   }
   drawText(canvas, right - textSize(xLabel).width, bottom + 18, xLabel, GREY);
-  // series
-  series.forEach((s, k) => {
+  // series, and a legend in columns 260 pixels apart (wider for a long label), wrapped onto
+  // another row where it would run past the plot
+  let lx = left + 12;
+  let ly = top + 4;
+  for (const s of series) {
     for (let i = 0; i < s.points.length; i++) {
       const [x1, y1] = [px(s.points[i][0]), py(s.points[i][1])];
       if (dots || s.points.length === 1) fillRect(canvas, x1 - 2, y1 - 2, x1 + 3, y1 + 3, s.color);
       if (i > 0) line(canvas, px(s.points[i - 1][0]), py(s.points[i - 1][1]), x1, y1, s.color);
     }
-    const lx = left + 12 + k * 260;
-    fillRect(canvas, lx, top + 6, lx + 14, top + 9, s.color);
     const last = s.points.length > 0 ? ` ${s.points[s.points.length - 1][1].toFixed(3)}` : ' (none yet)';
-    drawText(canvas, lx + 18, top + 4, `${s.label}${last}`, s.color);
-  });
+    const text = `${s.label}${last}`;
+    const width = 18 + textSize(text).width;
+    if (lx > left + 12 && lx + width > right) {
+      lx = left + 12;
+      ly += 12;
+    }
+    fillRect(canvas, lx, ly + 2, lx + 14, ly + 5, s.color);
+    drawText(canvas, lx + 18, ly, text, s.color);
+    lx += Math.max(260, Math.ceil((width + 20) / 260) * 260);
+  }
 }
 
 /** A 2-pixel line (Bresenham, thickened). */

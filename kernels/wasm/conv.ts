@@ -3,7 +3,7 @@
 // The same plan as the cpu backend (kernels/cpu/fast/conv.ts): each pass is a GEMM per image on
 // the im2col matrix, cut into tasks that write disjoint parts of the output; every thread takes
 // task numbers from one atomic counter. What differs: all operands live in one shared
-// WebAssembly.Memory, the packing and the multiply run in WebAssembly (pack.wat, gemm-4x8-*.wat),
+// WebAssembly.Memory, the packing and the multiply run in WebAssembly (pack.wat, gemm-4x8.wat),
 // and everything is float32, as in PyTorch's own CPU kernels.
 //
 //   forward           task = (image, block of output channels, block of positions)
@@ -39,7 +39,7 @@ export type ConvPass = 'forward' | 'backwardInput' | 'backwardWeight';
 /** How a pass gets its im2col matrix (see the top of this file and convMethod). */
 export type ConvMethod = 'packed' | 'implicit' | 'direct';
 
-/** Rows of A (and C) per micro-kernel tile, and columns of B (and C): see gemm-4x8-simd.wat. */
+/** Rows of A (and C) per micro-kernel tile, and columns of B (and C): see gemm-4x8.wat. */
 export const MR = 4;
 export const NR = 8;
 /** Depth of a K block: a B panel (KC x NR floats = 8 KiB) and an A panel (4 KiB) sit in L1. */

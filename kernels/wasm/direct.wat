@@ -4,7 +4,7 @@
 ;; output channel; with 4 or 8 output channels (conv1_x and conv2_x of the channels / 16 model,
 ;; and the input gradients of those layers, whose "output channels" are the layer's 3 to 8 input
 ;; channels) the packing costs as much as the multiply. Here the 4 x 8 tile of the GEMM
-;; micro-kernel (gemm-4x8-*.wat) reads its B operand straight from the input rows instead: with
+;; micro-kernel (gemm-4x8.wat) reads its B operand straight from the input rows instead: with
 ;; stride 1, 8 neighbouring outputs of one row read 8 consecutive floats of an input row for
 ;; each tap (ci, ky, kx), and the 4 rows of A are the 4 output channels' weights of that tap.
 ;;

@@ -1,4 +1,4 @@
-;; Packing for the GEMM (gemm-4x8-*.wat) and the convolution's im2col / col2im, in scalar
+;; Packing for the GEMM (gemm-4x8.wat) and the convolution's im2col / col2im, in scalar
 ;; WebAssembly but for a few vector copies and pack_rows_transposed's transposes. Addresses are
 ;; byte offsets into the shared memory; sizes and strides are in floats.
 ;;

@@ -16,7 +16,7 @@
 ;; (interpolation points 0, 1, -1, 2, -2 and infinity). Summed over the input channels, the
 ;; element-wise products are 36 matrix products, one per position (xi, nu) of the 6 x 6 tile:
 ;;   M_xinu (C_out x tiles) = U_xinu (C_out x C_in) * V_xinu (C_in x tiles)
-;; which kernels/wasm/winograd.ts runs on the GEMM micro-kernel (gemm-4x8-*.wat) unchanged. This
+;; which kernels/wasm/winograd.ts runs on the GEMM micro-kernel (gemm-4x8.wat) unchanged. This
 ;; module computes U = G g G^T, V = B^T d B, and Y = A^T M A (+ bias), each written straight into
 ;; the layout its reader wants, so that nothing is packed or copied in between:
 ;;   U  the GEMM's A operand, packed: U_xinu is C_out x C_in in 4-row panels (pack.wat's layout),

@@ -3,7 +3,7 @@
 // for Convolutional Neural Networks", arXiv 1509.09308). This file plans the work and runs its
 // tasks, like conv.ts; the transforms are WebAssembly SIMD (winograd-2x2.wat, winograd-4x4.wat,
 // winograd-6x6.wat: their headers write B^T, G and A^T out; winograd.wat has the tile tables), the
-// products the GEMM micro-kernel of gemm-4x8-*.wat, unchanged.
+// products the GEMM micro-kernel of gemm-4x8.wat, unchanged.
 //
 // The method. Cut the output into m x m tiles; tile d of the input ((m + 2) x (m + 2), overlapping
 // its neighbours by 2) and filter g (3 x 3) give the tile's outputs as

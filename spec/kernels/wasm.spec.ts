@@ -88,6 +88,42 @@ function wasmFile(name: string): Buffer {
   return fs.readFileSync(path.join(__dirname, '../../kernels/wasm', `${name}.wasm`));
 }
 
+describe('kernels/wasm: the micro-kernels\' template (scripts/build-wasm.js)', () => {
+  type Write = (a: string, b: string, c: string) => string;
+  // a build script, not a module of the library: loaded from the repository at test time
+  const build = require(path.join(__dirname, '../../../scripts/build-wasm.js')) as {
+    VARIANTS: Record<'simd' | 'relaxed', Write>;
+    expandMadd: (file: string, source: string, write: Write) => string;
+  };
+
+  it('(MADD a b c) becomes a * b + c: a multiply then an add, or one relaxed_madd; arguments may nest', () => {
+    const line = '(local.set $c (MADD (local.get $a) (v128.load offset=4 (local.get $p)) (local.get $c)))';
+    expect(build.expandMadd('t.wat', line, build.VARIANTS.simd)).to.equal(
+      '(local.set $c (f32x4.add (f32x4.mul (local.get $a) (v128.load offset=4 (local.get $p))) (local.get $c)))');
+    expect(build.expandMadd('t.wat', line, build.VARIANTS.relaxed)).to.equal(
+      '(local.set $c (f32x4.relaxed_madd (local.get $a) (v128.load offset=4 (local.get $p)) (local.get $c)))');
+    expect(() => build.expandMadd('t.wat', '(MADD (local.get $a) (local.get $b))', build.VARIANTS.simd)).to.throw('t.wat: (MADD ...) at offset 0 takes exactly three arguments');
+    expect(() => build.expandMadd('t.wat', '(MADD $a $b $c $d)', build.VARIANTS.simd)).to.throw('takes exactly three arguments');
+  });
+
+  it('gemm-4x8.wat and peak.wat give a plain SIMD128 variant with no relaxed instruction and a relaxed one with no separate multiply', () => {
+    for (const [file, madds] of [['gemm-4x8.wat', 16], ['peak.wat', 12]] as const) {
+      const text = fs.readFileSync(path.join(__dirname, '../../../kernels/wasm', file), 'utf8');
+      const source = text.replace(/;;.*$/gm, ''); // the code, without the comments that name both variants
+      const simd = build.expandMadd(file, source, build.VARIANTS.simd);
+      const relaxed = build.expandMadd(file, source, build.VARIANTS.relaxed);
+      const count = (text: string, what: string): number => text.split(what).length - 1;
+      expect(count(source, '(MADD '), file).to.equal(madds);
+      expect(count(simd, 'relaxed'), file).to.equal(0);
+      expect(count(simd, 'f32x4.mul'), file).to.equal(madds);
+      expect(count(relaxed, 'f32x4.relaxed_madd'), file).to.equal(madds);
+      expect(count(relaxed, 'f32x4.mul'), file).to.equal(0);
+    }
+    // the build wrote the two variants, not one file twice
+    expect(wasmFile('gemm-4x8-simd').equals(wasmFile('gemm-4x8-relaxed'))).to.equal(false);
+  });
+});
+
 describe('kernels/wasm: the GEMM micro-kernel against a plain product', () => {
   // (mc, nc, kc, ldc): none, some or all of them multiples of the 4 x 8 tile; C with a row stride
   // larger than nc; kc = 1.

@@ -5,12 +5,11 @@
 // copies; the workers only receive a description of the job. Work is shared out dynamically: all
 // threads, the main one included, take task numbers from one atomic counter (see conv.ts).
 //
-// Lifetime: workers are unref()'d while idle, so a forgotten pool never keeps Node alive, and
-// ref()'d only while a job runs (otherwise a script awaiting a job could exit half-way).
-// dispose() terminates them.
+// The life cycle (starting, posting, waiting, errors, unref while idle, dispose) is the wasm
+// backend's too: kernels/task_threads.ts.
 
 import * as path from 'path';
-import { Worker } from 'worker_threads';
+import { TaskThreads } from '../../task_threads';
 import { Conv2dGeometry } from '../../geometry';
 import { ConvJob, ConvPass, runConvTasks } from './conv';
 
@@ -34,9 +33,6 @@ export interface ConvJobMessage {
   tasks: Int32Array;
   counter: SharedArrayBuffer;
 }
-
-/** What a worker answers once the counter has run out. */
-export type WorkerReply = { ok: true } | { ok: false; error: string };
 
 function toShared(array: Float32Array | Float64Array | null): SharedArray | null {
   if (array === null) return null;
@@ -70,43 +66,24 @@ export function jobFromMessage(m: ConvJobMessage): { job: ConvJob; counter: Int3
   return { job, counter: new Int32Array(m.counter) };
 }
 
-interface Pending {
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
-
 export class WorkerPool {
-  private readonly workers: Worker[] = [];
-  private readonly pending: (Pending | null)[] = [];
-  private readonly counter = new Int32Array(new SharedArrayBuffer(4));
+  private readonly threads: TaskThreads;
   private readonly buffers = new Map<string, SharedArrayBuffer>();
   private queue: Promise<unknown> = Promise.resolve();
-  private broken: Error | null = null;
-  private disposed = false;
 
   /** Starts `workerCount` workers (the main thread works as well, so threads = workerCount + 1). */
   constructor(workerCount: number) {
-    for (let i = 0; i < workerCount; i++) {
-      // The compiled worker sits next to this file: dist/kernels/cpu/fast/worker.js.
-      const worker = new Worker(path.join(__dirname, 'worker.js'));
-      worker.unref();
-      worker.on('message', (reply: WorkerReply) => this.settle(i, reply.ok ? null : new Error(`worker ${i}: ${reply.error}`)));
-      worker.on('error', (error) => this.fail(new Error(`worker ${i} crashed: ${error.message}`)));
-      worker.on('exit', (code) => {
-        if (!this.disposed) this.fail(new Error(`worker ${i} exited unexpectedly (code ${code})`));
-      });
-      this.workers.push(worker);
-      this.pending.push(null);
-    }
+    // The compiled worker sits next to this file: dist/kernels/cpu/fast/worker.js.
+    this.threads = new TaskThreads('WorkerPool', path.join(__dirname, 'worker.js'), workerCount, { name: (i) => `worker ${i}` });
   }
 
   get size(): number {
-    return this.workers.length;
+    return this.threads.size;
   }
 
   /** The workers' thread ids (for tests: the pool must not grow). */
   get threadIds(): number[] {
-    return this.workers.map((w) => w.threadId);
+    return this.threads.threadIds;
   }
 
   /** Bytes of shared memory the pool holds. */
@@ -144,10 +121,8 @@ export class WorkerPool {
   }
 
   /** Runs a job on every worker and on the calling thread; resolves when all tasks are done. */
-  async run(job: ConvJob): Promise<void> {
-    if (this.disposed) throw new Error('WorkerPool: used after dispose()');
-    if (this.broken !== null) throw this.broken;
-    Atomics.store(this.counter, 0, 0);
+  run(job: ConvJob): Promise<void> {
+    const counter = this.threads.counter;
     const message: ConvJobMessage = {
       pass: job.pass,
       g: job.g,
@@ -158,48 +133,15 @@ export class WorkerPool {
       out: toShared(job.out)!,
       packed: toShared(job.packed),
       tasks: job.tasks,
-      counter: this.counter.buffer as SharedArrayBuffer,
+      counter: counter.buffer as SharedArrayBuffer,
     };
-    const replies = this.workers.map(
-      (_, i) => new Promise<void>((resolve, reject) => (this.pending[i] = { resolve, reject })),
-    );
-    for (const worker of this.workers) {
-      worker.ref();
-      worker.postMessage(message);
-    }
-    let mainError: unknown = null;
-    try {
-      runConvTasks(job, this.counter);
-    } catch (error) {
-      mainError = error;
-      Atomics.store(this.counter, 0, job.tasks.length); // no more tasks for anyone
-    }
-    // Wait for every worker, even after a failure: none may still be writing when the next job starts.
-    const settled = await Promise.allSettled(replies);
-    for (const worker of this.workers) worker.unref();
-    if (mainError !== null) throw mainError;
-    for (const s of settled) if (s.status === 'rejected') throw s.reason;
+    return this.threads.run(message, () => runConvTasks(job, counter), job.tasks.length);
   }
 
   /** Terminates the workers. The pool cannot be used afterwards. */
   async dispose(): Promise<void> {
-    if (this.disposed) return;
     await this.queue; // let a job in flight finish
-    this.disposed = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await this.threads.dispose();
     this.buffers.clear();
-  }
-
-  private settle(i: number, error: Error | null): void {
-    const p = this.pending[i];
-    this.pending[i] = null;
-    if (p === null) return;
-    if (error === null) p.resolve();
-    else p.reject(error);
-  }
-
-  private fail(error: Error): void {
-    this.broken ??= error;
-    for (let i = 0; i < this.pending.length; i++) this.settle(i, error);
   }
 }

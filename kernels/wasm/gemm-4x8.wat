@@ -1,4 +1,10 @@
-;; f32 GEMM macro-kernel with a 4x8 register tile, WebAssembly SIMD128 (plain mul + add).
+;; f32 GEMM macro-kernel with a 4x8 register tile, WebAssembly SIMD.
+;;
+;; A template of two micro-kernels: (MADD a b c) stands for a * b + c, lane by lane, and
+;; scripts/build-wasm.js writes it out twice: gemm-4x8-simd.wasm with f32x4.mul then f32x4.add
+;; (SIMD128, two roundings) and gemm-4x8-relaxed.wasm with f32x4.relaxed_madd (relaxed SIMD: one
+;; fused multiply-add per lane on x86 with FMA, one rounding). The runtime picks the second where
+;; the engine validates it (kernels/wasm/runtime.ts, pickMicroKernel).
 ;;
 ;;   C (mc x nc, row-major, row stride ldc floats) += A (mc x kc) * B (kc x nc)
 ;;
@@ -32,8 +38,7 @@
 ;; Every other candidate loses a fifth or more. The likely cause, not examined in V8's code:
 ;; with more live vectors than 4 x 8's 11, its register allocator spills to the stack.
 ;; An earlier session's run (96 x 256 x 256, best of 7) ranked them the same.
-;;
-;; gemm-4x8-simd.wat and gemm-4x8-relaxed.wat are the same but for the multiply-adds of the inner loops.
+
 
 (module
   (import "env" "memory" (memory 1 65536 shared))
@@ -69,17 +74,17 @@
           (local.set $bh (v128.load offset=16 (local.get $bp)))
           ;; column k of the A panel, one value at a time, broadcast to all 4 lanes
           (local.set $av (v128.load32_splat offset=0 (local.get $ap)))
-          (local.set $c0l (f32x4.add (local.get $c0l) (f32x4.mul (local.get $av) (local.get $bl))))
-          (local.set $c0h (f32x4.add (local.get $c0h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $c0l (MADD (local.get $av) (local.get $bl) (local.get $c0l)))
+          (local.set $c0h (MADD (local.get $av) (local.get $bh) (local.get $c0h)))
           (local.set $av (v128.load32_splat offset=4 (local.get $ap)))
-          (local.set $c1l (f32x4.add (local.get $c1l) (f32x4.mul (local.get $av) (local.get $bl))))
-          (local.set $c1h (f32x4.add (local.get $c1h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $c1l (MADD (local.get $av) (local.get $bl) (local.get $c1l)))
+          (local.set $c1h (MADD (local.get $av) (local.get $bh) (local.get $c1h)))
           (local.set $av (v128.load32_splat offset=8 (local.get $ap)))
-          (local.set $c2l (f32x4.add (local.get $c2l) (f32x4.mul (local.get $av) (local.get $bl))))
-          (local.set $c2h (f32x4.add (local.get $c2h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $c2l (MADD (local.get $av) (local.get $bl) (local.get $c2l)))
+          (local.set $c2h (MADD (local.get $av) (local.get $bh) (local.get $c2h)))
           (local.set $av (v128.load32_splat offset=12 (local.get $ap)))
-          (local.set $c3l (f32x4.add (local.get $c3l) (f32x4.mul (local.get $av) (local.get $bl))))
-          (local.set $c3h (f32x4.add (local.get $c3h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $c3l (MADD (local.get $av) (local.get $bl) (local.get $c3l)))
+          (local.set $c3h (MADD (local.get $av) (local.get $bh) (local.get $c3h)))
           (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
           (local.set $bp (i32.add (local.get $bp) (i32.const 32)))
           (local.set $k (i32.sub (local.get $k) (i32.const 1)))
@@ -149,17 +154,17 @@
           (local.set $bh (v128.load offset=16 (local.get $bp)))
           ;; column k of the A panel, one value at a time, broadcast to all 4 lanes
           (local.set $av (v128.load32_splat offset=0 (local.get $ap)))
-          (local.set $c0l (f32x4.add (local.get $c0l) (f32x4.mul (local.get $av) (local.get $bl))))
-          (local.set $c0h (f32x4.add (local.get $c0h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $c0l (MADD (local.get $av) (local.get $bl) (local.get $c0l)))
+          (local.set $c0h (MADD (local.get $av) (local.get $bh) (local.get $c0h)))
           (local.set $av (v128.load32_splat offset=4 (local.get $ap)))
-          (local.set $c1l (f32x4.add (local.get $c1l) (f32x4.mul (local.get $av) (local.get $bl))))
-          (local.set $c1h (f32x4.add (local.get $c1h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $c1l (MADD (local.get $av) (local.get $bl) (local.get $c1l)))
+          (local.set $c1h (MADD (local.get $av) (local.get $bh) (local.get $c1h)))
           (local.set $av (v128.load32_splat offset=8 (local.get $ap)))
-          (local.set $c2l (f32x4.add (local.get $c2l) (f32x4.mul (local.get $av) (local.get $bl))))
-          (local.set $c2h (f32x4.add (local.get $c2h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $c2l (MADD (local.get $av) (local.get $bl) (local.get $c2l)))
+          (local.set $c2h (MADD (local.get $av) (local.get $bh) (local.get $c2h)))
           (local.set $av (v128.load32_splat offset=12 (local.get $ap)))
-          (local.set $c3l (f32x4.add (local.get $c3l) (f32x4.mul (local.get $av) (local.get $bl))))
-          (local.set $c3h (f32x4.add (local.get $c3h) (f32x4.mul (local.get $av) (local.get $bh))))
+          (local.set $c3l (MADD (local.get $av) (local.get $bl) (local.get $c3l)))
+          (local.set $c3h (MADD (local.get $av) (local.get $bh) (local.get $c3h)))
           (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
           (local.set $rp (i32.add (local.get $rp) (i32.const 4)))
           (local.set $k (i32.sub (local.get $k) (i32.const 1)))
