@@ -49,12 +49,12 @@ export async function scalarPeakGflops(threads: number): Promise<{ ghz: number; 
 
 /**
  * The peak of WebAssembly SIMD on `threads` threads at once, in GFLOP/s: a loop of independent
- * f32x4 multiply-adds (kernels/wasm/peak.wat) timed in each thread, best of 5. 'simd' is the
+ * f32x4 multiply-adds (bench/peak.wat) timed in each thread, best of 5. 'simd' is the
  * plain multiply then add, 'relaxed' the fused f32x4.relaxed_madd: what each GEMM micro-kernel
  * variant could reach at most.
  */
 export async function simdPeakGflops(threads: number, variant: 'simd' | 'relaxed'): Promise<number> {
-  const bytes = fs.readFileSync(path.join(__dirname, `../kernels/wasm/peak-${variant}.wasm`));
+  const bytes = fs.readFileSync(path.join(__dirname, `peak-${variant}.wasm`));
   const source = `
     const { parentPort, workerData } = require('worker_threads');
     require('v8').setFlagsFromString('--experimental-wasm-relaxed-simd');

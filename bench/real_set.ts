@@ -7,7 +7,7 @@
 //                               [--min-scale 0.06 --max-scale 0.7] [--max-objects 4] [--max-distractors 3]
 //
 // --min-scale and --max-scale bound an object's longer side as a share of the image's shorter side;
-// larger objects and fewer of them make an easier set (the README's 15-minute runs use both sets).
+// larger objects and fewer of them make an easier set (docs/training.md's 15-minute runs use both sets).
 //
 // Objects: the photographs of Tux Paint's stamps (package tuxpaint-stamps-default), each a real
 // object cut out with an alpha channel. Five classes, from these folders (recursive; every
@@ -44,14 +44,15 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFileAtomic } from '../tensor/files';
+import { writeFileAtomic } from '../io/files';
 import { LabeledImage } from '../data/annotations';
 import { RgbImage } from '../data/image';
 import { encodePng, readImage } from '../data/image_files';
 import { readVocDataset } from '../data/voc';
-import { drawBoxes, LABEL_COLORS } from '../data/draw_boxes';
+import { drawBoxes } from '../draw/boxes';
+import { LABEL_COLORS } from '../draw/colors';
 import { Stamp, decodeRgbaPng, resizeRgb, trimToAlpha, writeSceneDataset } from '../data/composite';
-import { blankCanvas, drawLabel, paste } from '../explain/draw';
+import { blankCanvas, drawLabel, paste } from '../draw/canvas';
 import { arg } from './args';
 
 /** The classes, sorted as readVocClassNames sorts them (label k is CLASSES[k]). */

@@ -31,7 +31,7 @@ import { BatchLoader } from '../train/loader';
 import { batchRequest, planEpoch } from '../train/trainer';
 import { learningRate } from '../train/schedule';
 import { evaluateModel } from '../train/evaluate';
-import { Series, renderCharts } from '../train/curves';
+import { Series, renderCharts } from '../draw/charts';
 import { arg } from './args';
 
 interface StepLoss {

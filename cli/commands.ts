@@ -7,98 +7,48 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { parseArgs } from 'util';
 import { Kernels } from '../kernels/kernels';
-import { BACKEND_NAMES, createKernels, defaultBackendName, isBackendName } from '../kernels/select';
-import { CONV_ALGORITHMS, ConvAlgorithm } from '../kernels/wasm';
-import { SSD300, WIDTH_DIVISORS } from '../ssd/ssd300';
+import { createKernels, defaultBackendName } from '../kernels/select';
+import { ConvAlgorithm } from '../kernels/wasm';
+import { SSD300 } from '../ssd/ssd300';
 import { formatSummary, summarize } from '../ssd/summary';
 import { ApMethod } from '../ssd/evaluate';
-import { readVocClassNames, readVocDataset, writeVocDataset } from '../data/voc';
-import { DEFAULT_MAX_PIXELS, DecodeOptions, readImage, writePng } from '../data/image_files';
+import { writeVocDataset } from '../data/voc';
+import { Dataset, DatasetFormat, detectDatasetFormat, readDataset, readDatasetClassNames, trainingObjects } from '../data/dataset';
+import { writeCocoDataset } from '../data/coco';
+import { writeYoloDataset } from '../data/yolo';
+import { cocoResults, evaluateCoco, formatCocoSummary } from '../ssd/coco_evaluate';
+import { writePrecisionRecallPng } from '../train/precision_recall';
+import { DecodeOptions, readImage, writePng } from '../data/image_files';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_TASK } from '../data/synthetic';
-import { Sample, samplesFingerprint } from '../data/annotations';
+import { Sample, objectArea, samplesFingerprint } from '../data/annotations';
 import { DataSource, diskSource } from '../data/source';
-import { DEFAULT_WORKERS, curvesPath, train } from '../train/trainer';
-import { DEFAULT_CACHE_BYTES } from '../train/loader';
+import { curvesPath, train } from '../train/trainer';
 import { AugmentSteps } from '../data/augment';
-import { withFingerprint } from '../train/checkpoint';
-import { SCHEDULE_KINDS, ScheduleKind } from '../train/schedule';
-import { detectImages, evaluateModel, formatEvaluation } from '../train/evaluate';
+import { Checkpoint, readCheckpoint, withFingerprint } from '../train/checkpoint';
+import { ScheduleKind } from '../train/schedule';
+import { detectDataset, detectImages, formatEvaluation, vocGroundTruth } from '../train/evaluate';
+import { evaluateDetections } from '../ssd/evaluate';
 import { drawDetections } from '../train/draw_detections';
 import { augmentationPreview } from '../train/augmentation_preview';
-import { loadModel } from './model_files';
+import { loadModel, modelFromTensors } from './model_files';
 import { explainCommand } from './explain';
-import { commandHelp, isCommandName, overview } from './help';
-import { classList, fraction, num, positive, required, threadCount, valuesGlued } from './options';
-import { checkCanWrite, lockOutput, makeDirectory } from '../tensor/files';
+import { commandHelp, isCommandName, markdownTable, overview } from './help';
+import { AUGMENT_STEP_NAMES, ParsedOptions, classList, parseCommandLine } from './options';
+import { checkCanWrite, lockOutput, makeDirectory, writeFileAtomic } from '../io/files';
 import { uniqueOutputNames } from './output_names';
 import { NamedPath, checkOutputs } from './outputs';
 
-const OPTIONS = {
-  backend: { type: 'string' },
-  'conv-algorithm': { type: 'string' },
-  threads: { type: 'string' },
-  classes: { type: 'string' },
-  'width-divisor': { type: 'string' },
-  batch: { type: 'string' },
-  weights: { type: 'string' },
-  'min-score': { type: 'string' },
-  'max-overlap': { type: 'string' },
-  'top-k': { type: 'string' },
-  'max-pixels': { type: 'string' },
-  out: { type: 'string' },
-  data: { type: 'string' },
-  split: { type: 'string' },
-  resume: { type: 'string' },
-  epochs: { type: 'string' },
-  lr: { type: 'string' },
-  warmup: { type: 'string' },
-  'max-grad-norm': { type: 'string' },
-  'max-steps': { type: 'string' },
-  'max-minutes': { type: 'string' },
-  'no-augment': { type: 'boolean' },
-  augment: { type: 'string' },
-  'warmup-share': { type: 'string' },
-  'head-init': { type: 'string' },
-  workers: { type: 'string' },
-  'cache-mb': { type: 'string' },
-  profile: { type: 'boolean' },
-  'batch-norm': { type: 'boolean' },
-  'allow-empty': { type: 'boolean' },
-  'skip-bad': { type: 'boolean' },
-  schedule: { type: 'string' },
-  'checkpoint-every': { type: 'string' },
-  'eval-every': { type: 'string' },
-  'eval-split': { type: 'string' },
-  diagnose: { type: 'string' },
-  count: { type: 'string' },
-  'max-objects': { type: 'string' },
-  'min-side': { type: 'string' },
-  'max-side': { type: 'string' },
-  'base-init': { type: 'string' },
-  seed: { type: 'string' },
-  method: { type: 'string' },
-  train: { type: 'string' },
-  test: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
-
 /** --max-pixels, for every command that reads images. */
-function decodeOptions(values: Values): DecodeOptions {
-  return { maxPixels: positive(values, 'max-pixels', true) ?? DEFAULT_MAX_PIXELS };
+function decodeOptions(o: ParsedOptions): DecodeOptions {
+  return { maxPixels: o.number('max-pixels') };
 }
 
-async function backend(values: Values): Promise<Kernels> {
-  const name = values.backend ?? defaultBackendName();
-  const convAlgorithm = values['conv-algorithm'];
-  if (convAlgorithm !== undefined && !(CONV_ALGORITHMS as readonly string[]).includes(convAlgorithm)) {
-    throw new Error(`--conv-algorithm: expected one of ${CONV_ALGORITHMS.join(', ')}, got '${convAlgorithm}'`);
-  }
-  const kernels = await createKernels(name, { threads: threadCount(values), convAlgorithm: convAlgorithm as ConvAlgorithm | undefined });
-  console.error(`backend: ${kernels.name}${values.backend === undefined ? ' (default; choose with --backend)' : ''}`);
+/** The kernels of --backend, --threads and --conv-algorithm (checked by the option table). */
+async function backend(o: ParsedOptions): Promise<Kernels> {
+  const name = o.text('backend') ?? defaultBackendName();
+  const kernels = await createKernels(name, { threads: o.number('threads'), convAlgorithm: o.given('conv-algorithm') ? (o.text('conv-algorithm') as ConvAlgorithm) : undefined });
+  console.error(`backend: ${kernels.name}${o.given('backend') ? '' : ' (default; choose with --backend)'}`);
   return kernels;
 }
 
@@ -127,12 +77,30 @@ function checkWritable(file: string, what: string): void {
   }
 }
 
-/** Every file of a data set that a command reads: the images and annotations, by their own names (links included). */
+/**
+ * Every file of a data set that a command reads: the images and annotations, by their own names
+ * (links included), each once (a COCO file is the annotation of every image).
+ */
 function dataSetFiles(samples: readonly Sample[]): NamedPath[] {
-  return samples.flatMap((s) => [
-    { path: s.imagePath, what: 'the data set\'s image' },
-    ...(s.annotationPath === undefined ? [] : [{ path: s.annotationPath, what: 'the data set\'s annotation' }]),
-  ]);
+  const files = new Map<string, string>();
+  for (const s of samples) {
+    files.set(s.imagePath, 'the data set\'s image');
+    if (s.annotationPath !== undefined) files.set(s.annotationPath, 'the data set\'s annotation');
+  }
+  return [...files].map(([file, what]) => ({ path: file, what }));
+}
+
+/** The folder of a data set that no output may be written into: --data itself, or the folder of its JSON or data.yaml. */
+function dataSetFolder(dataPath: string): NamedPath {
+  const isFile = fs.statSync(dataPath, { throwIfNoEntry: false })?.isFile() === true;
+  return { path: isFile ? path.dirname(dataPath) : dataPath, what: 'the data set' };
+}
+
+/** A data set in any layout (--format, else recognised from the path), with --images, --skip-bad and --max-pixels. */
+function readData(o: ParsedOptions, dataPath: string, split: string, classes: readonly string[], allowEmpty: boolean): Dataset {
+  return readDataset(dataPath, {
+    format: o.text('format') as DatasetFormat | undefined, split, classes, images: o.text('images'), allowEmpty, skipBad: o.flag('skip-bad'), decode: decodeOptions(o),
+  });
 }
 
 /** Take the lock of an output for this run (see lockOutput); a stale lock taken over is said on stderr. */
@@ -141,38 +109,52 @@ function lock(output: string, what: string): void {
 }
 
 /** The class list: --classes, else the names in the annotations (printed, so the user sees them). */
-function classesOf(v: Values, root: string, split: string): string[] {
-  if (v.classes !== undefined) return classList(v.classes);
-  const classes = readVocClassNames(root, split, { skipBad: v['skip-bad'] === true });
+function classesOf(o: ParsedOptions, root: string, split: string): string[] {
+  const given = o.text('classes');
+  if (given !== undefined) return classList(given);
+  const classes = readDatasetClassNames(root, { format: o.text('format') as DatasetFormat | undefined, split, skipBad: o.flag('skip-bad') });
   console.log(`classes (from the annotations): ${classes.slice(1).join(', ')}`);
   return classes;
 }
 
-function summaryCommand(v: Values): void {
-  const nClasses = num(v, 'classes', 21, true);
-  if (nClasses < 2) throw new Error(`--classes: expected the number of classes with the background, at least 2, got '${v.classes}'`);
-  const model = new SSD300({ nClasses, widthDivisor: num(v, 'width-divisor', 1, true) });
-  console.log(formatSummary(summarize(model, positive(v, 'batch', true) ?? 1)));
+function summaryCommand(o: ParsedOptions): void {
+  const model = new SSD300({ nClasses: o.number('classes') ?? 21, widthDivisor: o.number('width-divisor') });
+  console.log(formatSummary(summarize(model, o.number('batch'))));
 }
 
-function makeSyntheticCommand(v: Values): void {
-  const root = required(v, 'out', 'make-synthetic');
-  const seed = num(v, 'seed', 0, true);
+function makeSyntheticCommand(o: ParsedOptions): void {
+  const root = o.required('out');
+  const seed = o.number('seed') ?? 0;
   const classes = [...SYNTHETIC_CLASSES];
   const task = {
     ...SYNTHETIC_TASK,
-    maxObjects: positive(v, 'max-objects', true) ?? SYNTHETIC_TASK.maxObjects,
-    minSide: fraction(v, 'min-side', SYNTHETIC_TASK.minSide ?? 0.1),
-    maxSide: fraction(v, 'max-side', SYNTHETIC_TASK.maxSide ?? 0.6),
+    maxObjects: o.number('max-objects') ?? SYNTHETIC_TASK.maxObjects,
+    minSide: o.number('min-side') ?? 0.1,
+    maxSide: o.number('max-side') ?? 0.6,
   };
   if (!(task.minSide > 0 && task.minSide <= task.maxSide)) {
     throw new Error(`--min-side ${task.minSide} and --max-side ${task.maxSide}: need 0 < min-side <= max-side <= 1`);
   }
   checkWritableDirectory(root, `--out ${root}: cannot write the data set there`);
   lock(path.join(root, '.ssd-make-synthetic'), `the data set ${root}`);
-  writeVocDataset(root, 'trainval', makeSyntheticDataset(positive(v, 'train', true) ?? 200, seed, task), classes);
-  writeVocDataset(root, 'test', makeSyntheticDataset(positive(v, 'test', true) ?? 50, seed + 1, task), classes);
-  console.log(`wrote ${root}: splits trainval and test; train with --classes synthetic`);
+  const train = makeSyntheticDataset(o.number('train') ?? 200, seed, task);
+  const test = makeSyntheticDataset(o.number('test') ?? 50, seed + 1, task);
+  // the same images and boxes in each layout: they read back as the same samples
+  switch (o.required('format')) {
+    case 'coco':
+      writeCocoDataset(path.join(root, 'annotations', 'instances_train.json'), train, classes, { imagesDir: path.join(root, 'train') });
+      writeCocoDataset(path.join(root, 'annotations', 'instances_test.json'), test, classes, { imagesDir: path.join(root, 'test') });
+      console.log(`wrote ${root} in the COCO layout: annotations/instances_train.json (images in train/) and instances_test.json (test/)`);
+      break;
+    case 'yolo':
+      writeYoloDataset(root, { train, test }, classes);
+      console.log(`wrote ${root} in the YOLO layout: data.yaml with splits train and test`);
+      break;
+    default:
+      writeVocDataset(root, 'trainval', train, classes);
+      writeVocDataset(root, 'test', test, classes);
+      console.log(`wrote ${root} in the VOC layout: splits trainval and test; train with --classes synthetic`);
+  }
 }
 
 /** A box in pixels of the image, clipped to it; `clipped` says whether the box reached past an edge. */
@@ -186,13 +168,13 @@ function boxInPixels(box: readonly number[], width: number, height: number): { p
  * Every image is tried: a bad one is reported (on stderr, with its file) and the others go on;
  * the command fails at the end if any image did.
  */
-async function detectCommand(v: Values, files: readonly string[]): Promise<void> {
+async function detectCommand(o: ParsedOptions, files: readonly string[]): Promise<void> {
   if (files.length === 0) throw new Error('detect: give at least one image file (see `ssd detect --help`)');
-  const weights = required(v, 'weights', 'detect');
-  const minScore = fraction(v, 'min-score', 0.5);
-  const options = { minScore, maxOverlap: fraction(v, 'max-overlap', 0.45), topK: positive(v, 'top-k', true) ?? 200 };
-  const decode = decodeOptions(v);
-  const outDir = v.out ?? 'detections';
+  const weights = o.required('weights');
+  const minScore = o.number('min-score') ?? 0.5;
+  const options = { minScore, maxOverlap: o.number('max-overlap'), topK: o.number('top-k') };
+  const decode = decodeOptions(o);
+  const outDir = o.required('out');
   const outNames = uniqueOutputNames(files);
   const outFiles = outNames.map((name) => path.join(outDir, `${name}.detections.png`));
   // a picture must never replace an input (an image called X.detections.png, the weights): it
@@ -201,8 +183,7 @@ async function detectCommand(v: Values, files: readonly string[]): Promise<void>
     outFiles.map((f, i) => ({ path: f, what: `the picture of ${files[i]}` })),
     [...files.map((f) => ({ path: f, what: 'the input image' })), { path: weights, what: 'the --weights file' }],
   );
-  threadCount(v);
-  const kernels = await backend(v);
+  const kernels = await backend(o);
   const failed: string[] = [];
   try {
     const { model, classes } = loadModel(weights, kernels);
@@ -235,7 +216,7 @@ async function detectCommand(v: Values, files: readonly string[]): Promise<void>
 /**
  * What `ssd train --batch-norm` trains with when not told otherwise: batch 16 at lr 0.01 (scaled
  * with --batch), a warm-up of 5% of the run, prediction convs starting at std 0.01, and the
- * augmentations' crop and flip. Measured on real photographs (npm run real-set; the README's
+ * augmentations' crop and flip. Measured on real photographs (npm run real-set; docs/training.md's
  * "Training on real photographs" has the runs): at lr 0.03, the rate PyTorch's recipe in the
  * issue used, both this project and PyTorch diverged (the confidence loss rose to 16-18 and
  * hundreds; mAP 0.00 and 0.02 after 5 and 3 minutes), at 0.02 the loss spiked (grad norm 227,
@@ -244,16 +225,11 @@ async function detectCommand(v: Values, files: readonly string[]): Promise<void>
  */
 const RECIPE = { batch: 16, lr: 0.01, warmupShare: 0.05, headInit: 'normal' as const, augment: ['crop', 'flip'] };
 
-const AUGMENT_STEP_NAMES = ['photometric', 'expand', 'crop', 'flip'] as const;
-
-/** --augment all|a,b,c (of photometric, expand, crop, flip): which augmentations train uses. */
-function augmentationSteps(v: Values, batchNorm: boolean): AugmentSteps {
-  const text = v.augment ?? (batchNorm ? RECIPE.augment.join(',') : 'all');
+/** --augment all|a,b,c (of photometric, expand, crop, flip; the table checked the names): which augmentations train uses. */
+function augmentationSteps(o: ParsedOptions, batchNorm: boolean): AugmentSteps {
+  const text = o.text('augment') ?? (batchNorm ? RECIPE.augment.join(',') : 'all');
   const names = text === 'all' ? [...AUGMENT_STEP_NAMES] : text.split(',').map((s) => s.trim());
-  for (const name of names) {
-    if (!(AUGMENT_STEP_NAMES as readonly string[]).includes(name)) throw new Error(`--augment: expected all or a list of ${AUGMENT_STEP_NAMES.join(', ')}, got '${name}'`);
-  }
-  if (v.augment !== undefined && v['no-augment'] === true) throw new Error('--augment and --no-augment: give one of them');
+  if (o.given('augment') && o.flag('no-augment')) throw new Error('--augment and --no-augment: give one of them');
   return { photometric: names.includes('photometric'), expand: names.includes('expand'), crop: names.includes('crop'), flip: names.includes('flip') };
 }
 
@@ -263,84 +239,79 @@ function augmentText(none: boolean, steps: AugmentSteps): string {
   return on.length === 0 ? 'none' : on.join(', ');
 }
 
-async function trainCommand(v: Values): Promise<void> {
-  const root = required(v, 'data', 'train');
-  const split = v.split ?? 'trainval';
-  // every option checked before anything runs or is written
-  const batchNorm = v['batch-norm'] === true;
-  const batchSize = positive(v, 'batch', true) ?? (batchNorm ? RECIPE.batch : 8);
-  const maxSteps = positive(v, 'max-steps', true);
-  const maxMinutes = positive(v, 'max-minutes', false);
+async function trainCommand(o: ParsedOptions): Promise<void> {
+  // every value was checked by the option table; here what depends on several options
+  const root = o.required('data');
+  const split = o.required('split');
+  const batchNorm = o.flag('batch-norm');
+  const batchSize = o.number('batch') ?? (batchNorm ? RECIPE.batch : 8);
+  const maxSteps = o.number('max-steps');
+  const maxMinutes = o.number('max-minutes');
   // --max-minutes alone trains for that long (as many epochs as fit); otherwise 1 epoch by default
-  const epochs = positive(v, 'epochs', true) ?? (maxMinutes !== undefined ? Infinity : 1);
-  const lrOption = positive(v, 'lr', false);
-  if (v.warmup !== undefined && v['warmup-share'] !== undefined) throw new Error('--warmup and --warmup-share: give one of them (steps, or a share of the run)');
-  const warmupSteps = num(v, 'warmup', v['warmup-share'] === undefined && !batchNorm ? 100 : 0, true);
-  if (warmupSteps < 0) throw new Error(`--warmup: expected a non-negative integer, got '${v.warmup}'`);
-  const warmupShare = v.warmup !== undefined ? undefined : v['warmup-share'] !== undefined ? fraction(v, 'warmup-share', 0) : batchNorm ? RECIPE.warmupShare : undefined;
-  if (warmupShare !== undefined && !(warmupShare < 1)) throw new Error(`--warmup-share: expected a share of the run below 1, got '${v['warmup-share']}'`);
-  const headInit = v['head-init'] ?? (batchNorm ? RECIPE.headInit : 'xavier');
-  if (headInit !== 'xavier' && headInit !== 'normal') throw new Error(`--head-init: expected xavier or normal, got '${headInit}'`);
-  const augmentSteps = augmentationSteps(v, batchNorm);
-  const workers = num(v, 'workers', DEFAULT_WORKERS, true);
-  if (!(workers >= 0 && workers <= 16)) throw new Error(`--workers: expected 0 to 16 input pipeline threads, got '${v.workers}'`);
-  const cacheMb = num(v, 'cache-mb', DEFAULT_CACHE_BYTES / 2 ** 20);
-  if (!(cacheMb >= 0)) throw new Error(`--cache-mb: expected a non-negative number of megabytes, got '${v['cache-mb']}'`);
-  const maxGradNorm = positive(v, 'max-grad-norm', false) ?? 10;
-  const schedule = (v.schedule ?? 'cosine') as ScheduleKind;
-  if (!SCHEDULE_KINDS.includes(schedule)) throw new Error(`--schedule: expected ${SCHEDULE_KINDS.join(', ')}, got '${schedule}'`);
-  const every = v['checkpoint-every'];
+  const epochs = o.number('epochs') ?? (maxMinutes !== undefined ? Infinity : 1);
+  const lrOption = o.number('lr');
+  if (o.given('warmup') && o.given('warmup-share')) throw new Error('--warmup and --warmup-share: give one of them (steps, or a share of the run)');
+  const warmupSteps = o.number('warmup') ?? (!o.given('warmup-share') && !batchNorm ? 100 : 0);
+  const warmupShare = o.given('warmup') ? undefined : o.number('warmup-share') ?? (batchNorm ? RECIPE.warmupShare : undefined);
+  const headInit = (o.text('head-init') ?? (batchNorm ? RECIPE.headInit : 'xavier')) as 'xavier' | 'normal';
+  const augmentSteps = augmentationSteps(o, batchNorm);
+  const workers = o.number('workers') ?? 2;
+  const cacheMb = o.number('cache-mb') ?? 2048;
+  const maxGradNorm = o.number('max-grad-norm') ?? 10;
+  const schedule = o.required('schedule') as ScheduleKind;
+  const every = o.text('checkpoint-every');
   let checkpointEverySteps: number | undefined;
   let checkpointEveryMinutes: number | undefined;
   if (every !== undefined) {
-    const minutes = /^([0-9.]+)m$/.exec(every);
-    const value = Number(minutes === null ? every : minutes[1]);
-    if (!(value > 0) || (minutes === null && !Number.isInteger(value))) throw new Error(`--checkpoint-every: expected a number of steps (500) or minutes (10m), got '${every}'`);
-    if (minutes === null) checkpointEverySteps = value;
-    else checkpointEveryMinutes = value;
+    if (every.endsWith('m')) checkpointEveryMinutes = Number(every.slice(0, -1));
+    else checkpointEverySteps = Number(every);
   }
-  const evalEvery = positive(v, 'eval-every', true);
-  const diagnoseSteps = positive(v, 'diagnose', true);
-  const seed = num(v, 'seed', 0, true);
-  const baseInit = v['base-init'] ?? 'kaiming';
-  if (baseInit !== 'kaiming' && baseInit !== 'pytorch') throw new Error(`--base-init: expected kaiming or pytorch, got '${baseInit}'`);
-  const decode = decodeOptions(v);
-  const widthDivisor = v['width-divisor'] === undefined ? undefined : num(v, 'width-divisor', 1, true);
-  if (widthDivisor !== undefined && !WIDTH_DIVISORS.includes(widthDivisor)) {
-    throw new Error(`--width-divisor: expected one of ${WIDTH_DIVISORS.join(', ')}, got '${v['width-divisor']}'`);
-  }
-  threadCount(v);
-  const out = v.out ?? 'ssd300.safetensors';
+  const evalEvery = o.number('eval-every');
+  const diagnoseSteps = o.number('diagnose');
+  const seed = o.number('seed') ?? 0;
+  const baseInit = o.required('base-init') as 'kaiming' | 'pytorch';
+  const decode = decodeOptions(o);
+  const widthDivisor = o.given('width-divisor') ? o.number('width-divisor') : undefined;
+  const out = o.required('out');
   const outputs = [
     { path: out, what: 'the checkpoint (--out)' },
     { path: curvesPath(out), what: 'the training curves' },
   ];
   // The checkpoint may be the one resumed from (that is how a run goes on); nothing else may be an input.
-  const resumeFile = v.resume === undefined ? [] : [{ path: v.resume, what: 'the --resume checkpoint' }];
-  checkOutputs(outputs, [], [{ path: root, what: 'the data set' }]);
+  const resume = o.text('resume');
+  const resumeFile = resume === undefined ? [] : [{ path: resume, what: 'the --resume checkpoint' }];
+  const evalPath = o.text('eval-data') ?? root;
+  checkOutputs(outputs, [], [dataSetFolder(root), dataSetFolder(evalPath)]);
   checkOutputs(outputs.slice(1), resumeFile);
-  for (const o of outputs) checkWritable(o.path, o.what);
+  for (const output of outputs) checkWritable(output.path, output.what);
+  const format = (o.text('format') as DatasetFormat | undefined) ?? detectDatasetFormat(root);
+  if (evalEvery !== undefined && !o.given('eval-data') && format === 'coco' && fs.statSync(root).isFile()) {
+    throw new Error(`--eval-every: ${root} is one COCO split; name the split to evaluate with --eval-data FILE.json`);
+  }
   lock(out, 'the checkpoint');
 
-  const classes = classesOf(v, root, split);
-  const readOptions = { allowEmpty: v['allow-empty'] === true, skipBad: v['skip-bad'] === true, decode };
-  const samples = readVocDataset(root, split, classes, readOptions);
-  const evalSamples = evalEvery === undefined ? undefined : readVocDataset(root, v['eval-split'] ?? 'test', classes, { ...readOptions, allowEmpty: true });
+  const classes = classesOf(o, root, split);
+  const samples = readData(o, root, split, classes, o.flag('allow-empty')).samples;
+  const evalSamples = evalEvery === undefined ? undefined : readData(o, evalPath, o.required('eval-split'), classes, true).samples;
   // the data set's files by their own names too: an image of it may be a link to a file elsewhere
   checkOutputs(outputs, [...dataSetFiles(samples), ...dataSetFiles(evalSamples ?? [])]);
-  const trainSet = withFingerprint(diskSource(samples, decode), samplesFingerprint(samples, root));
+  // a crowd region (COCO's iscrowd) is never a training target: no prior is matched to it
+  const targets = samples.map((s) => ({ ...s, objects: trainingObjects(s) }));
+  const trainSet = withFingerprint(diskSource(targets, decode), samplesFingerprint(samples, root));
   // evaluation counts the false positives on images without objects: they are always welcome there
   const evalData: DataSource | undefined = evalSamples === undefined ? undefined : diskSource(evalSamples, decode);
-  const kernels = await backend(v);
+  const kernels = await backend(o);
   let model: SSD300;
-  if (v.resume !== undefined) {
+  let checkpoint: Checkpoint | undefined;
+  if (resume !== undefined) {
     // the model is the checkpoint's: options that say otherwise are errors, not ignored
-    model = loadModel(v.resume, kernels).model;
-    if (model.nClasses !== classes.length) throw new Error(`--resume ${v.resume}: has ${model.nClasses} classes, the data set ${classes.length}`);
+    checkpoint = readCheckpoint(resume); // read once: the model and the trainer's state come from it
+    model = modelFromTensors(checkpoint.tensors, checkpoint.metadata, resume, kernels).model;
+    if (model.nClasses !== classes.length) throw new Error(`--resume ${resume}: has ${model.nClasses} classes, the data set ${classes.length}`);
     if (widthDivisor !== undefined && widthDivisor !== model.widthDivisor) {
-      throw new Error(`--width-divisor ${widthDivisor}: the checkpoint ${v.resume} has width divisor ${model.widthDivisor} (leave the option out to resume it)`);
+      throw new Error(`--width-divisor ${widthDivisor}: the checkpoint ${resume} has width divisor ${model.widthDivisor} (leave the option out to resume it)`);
     }
-    if (batchNorm && !model.batchNorm) throw new Error(`--batch-norm: the checkpoint ${v.resume} has no batch norm (leave the option out to resume it)`);
+    if (batchNorm && !model.batchNorm) throw new Error(`--batch-norm: the checkpoint ${resume} has no batch norm (leave the option out to resume it)`);
   } else {
     model = new SSD300({ nClasses: classes.length, widthDivisor: widthDivisor ?? 1, kernels, seed, baseInit, batchNorm, headInit });
   }
@@ -350,17 +321,17 @@ async function trainCommand(v: Values): Promise<void> {
   const warmupText = warmupShare !== undefined ? `warm-up ${(100 * warmupShare).toFixed(1)}% of the run` : `warm-up ${warmupSteps} steps`;
   console.log(
     `training on ${trainSet.length} images, ${classes.length} classes, width divisor ${model.widthDivisor}${model.batchNorm ? ', batch norm' : ''}; ` +
-      `batch ${batchSize}, lr ${lr} (${schedule}, ${warmupText}); augmentation: ${augmentText(v['no-augment'] === true, augmentSteps)}; ` +
+      `batch ${batchSize}, lr ${lr} (${schedule}, ${warmupText}); augmentation: ${augmentText(o.flag('no-augment'), augmentSteps)}; ` +
       `${workers} input thread(s); checkpoints to ${out}`,
   );
   const result = await train(model, trainSet, {
     batchSize, epochs, maxSteps, maxMinutes, maxGradNorm, seed, out, classes, evalEvery, evalData, diagnoseSteps,
     checkpointEverySteps, checkpointEveryMinutes,
     schedule: { kind: schedule, lr, warmupSteps, warmupShare },
-    augment: !v['no-augment'],
+    augment: !o.flag('no-augment'),
     augmentSteps,
-    workers, cacheBytes: cacheMb * 2 ** 20, skipBad: v['skip-bad'] === true, profile: v.profile === true,
-    resume: v.resume,
+    workers, cacheBytes: cacheMb * 2 ** 20, skipBad: o.flag('skip-bad'), profile: o.flag('profile'),
+    resume: checkpoint,
     progressBar: process.stdout.isTTY === true,
     log: (line) => console.log(line),
   });
@@ -370,42 +341,86 @@ async function trainCommand(v: Values): Promise<void> {
   if (result.stoppedBy === 'interrupted') process.exit(130);
 }
 
-function augmentPreviewCommand(v: Values): void {
-  const root = required(v, 'data', 'augment-preview');
-  const split = v.split ?? 'trainval';
-  const out = v.out ?? 'augmented.png';
-  const count = positive(v, 'count', true) ?? 8;
-  const seed = num(v, 'seed', 0, true);
-  const decode = decodeOptions(v);
+function augmentPreviewCommand(o: ParsedOptions): void {
+  const root = o.required('data');
+  const split = o.required('split');
+  const out = o.required('out');
+  const count = o.number('count') ?? 8;
+  const seed = o.number('seed') ?? 0;
+  const decode = decodeOptions(o);
   const output = { path: out, what: 'the preview (--out)' };
-  checkOutputs([output], [], [{ path: root, what: 'the data set' }]);
+  checkOutputs([output], [], [dataSetFolder(root)]);
   checkWritable(out, 'the preview');
   lock(out, 'the preview');
-  const classes = classesOf(v, root, split);
-  const samples = readVocDataset(root, split, classes, { allowEmpty: v['allow-empty'] === true, skipBad: v['skip-bad'] === true, decode });
+  const classes = classesOf(o, root, split);
+  const samples = readData(o, root, split, classes, o.flag('allow-empty')).samples;
   checkOutputs([output], dataSetFiles(samples));
   writePng(out, augmentationPreview(diskSource(samples, decode), classes, count, seed));
   console.log(`wrote ${out}: ${count} training images as the augmentations make them, with their boxes`);
 }
 
-async function evalCommand(v: Values): Promise<void> {
-  const weights = required(v, 'weights', 'eval');
-  const root = required(v, 'data', 'eval');
-  const split = v.split ?? 'test';
-  const method = (v.method ?? '11point') as ApMethod;
-  if (method !== '11point' && method !== 'area') throw new Error(`--method: expected 11point or area, got '${method}'`);
-  const decode = decodeOptions(v);
-  const kernels = await backend(v);
+async function evalCommand(o: ParsedOptions): Promise<void> {
+  const weights = o.required('weights');
+  const root = o.required('data');
+  const split = o.required('split');
+  const metric = o.required('metric');
+  const method = o.required('method') as ApMethod;
+  const decode = decodeOptions(o);
+  // the files it writes: checked before any work, and never an input
+  const outputs = [
+    ...(o.given('detections-out') ? [{ path: o.required('detections-out'), what: 'the detections (--detections-out)' }] : []),
+    ...(o.given('plot') ? [{ path: o.required('plot'), what: 'the precision-recall plot (--plot)' }] : []),
+  ];
+  checkOutputs(outputs, [{ path: weights, what: 'the --weights file' }], [dataSetFolder(root)]);
+  for (const output of outputs) checkWritable(output.path, output.what);
+  const kernels = await backend(o);
   try {
     const { model, classes } = loadModel(weights, kernels);
     // images without objects are part of a test set: detections on them are false positives
-    const samples = readVocDataset(root, split, classes, { allowEmpty: true, skipBad: v['skip-bad'] === true, decode });
-    const result = await evaluateModel(model, diskSource(samples, decode), method, (line) => console.error(line));
-    if (Number.isNaN(result.mAP)) {
-      // every object of the split is marked difficult, or there is none: no class has an object that counts
-      throw new Error(`${root} (${split}): no class has an object that counts (none, or all are 'difficult'), so there is no mAP`);
+    const dataset = readData(o, root, split, classes, true);
+    const samples = dataset.samples;
+    checkOutputs(outputs, dataSetFiles(samples));
+    for (const output of outputs) lock(output.path, output.what);
+    const data = diskSource(samples, decode);
+    const detections = await detectDataset(model, data, (line) => console.error(line));
+    if (metric === 'voc07' || metric === 'all') {
+      const result = evaluateDetections(detections, vocGroundTruth(data), model.nClasses, { method });
+      if (Number.isNaN(result.mAP)) {
+        // every object of the split is marked difficult, or there is none: no class has an object that counts
+        throw new Error(`${root} (${split}): no class has an object that counts (none, or all are 'difficult'), so there is no mAP`);
+      }
+      console.log(formatEvaluation(result, classes, method));
     }
-    console.log(formatEvaluation(result, classes, method));
+    // COCO's metric needs the images' sizes in pixels (its small, medium and large are areas in pixels)
+    const truth = samples.map((s) => ({
+      width: s.width, height: s.height, boxes: s.objects.map((b) => [...b.boxXy] as [number, number, number, number]),
+      labels: s.objects.map((b) => b.label), crowd: s.objects.map((b) => b.crowd === true), area: s.objects.map((b) => objectArea(b, s.width, s.height)),
+    }));
+    const coco = metric === 'coco' || metric === 'all' || o.given('plot') ? evaluateCoco(detections, truth, model.nClasses) : undefined;
+    if (coco !== undefined && (metric === 'coco' || metric === 'all')) {
+      if (metric === 'all') console.log('');
+      console.log(`COCO box metrics (${samples.length} images):`);
+      console.log(formatCocoSummary(coco));
+    }
+    const detectionsOut = o.text('detections-out');
+    if (detectionsOut !== undefined) {
+      // COCO's own ids where the data is COCO; else image i is i + 1, category = class index
+      const images = samples.map((s, i) => ({ imageId: s.imageId ?? i + 1, width: s.width, height: s.height }));
+      const results = cocoResults(detections, images, dataset.categoryIds);
+      writeFileAtomic(detectionsOut, Buffer.from(`${JSON.stringify(results)}\n`), 'the detections');
+      console.log(`wrote ${detectionsOut}: ${results.length} detections in COCO's results format`);
+    }
+    const plot = o.text('plot');
+    if (plot !== undefined && coco !== undefined) {
+      const curves = [];
+      for (let c = 1; c < model.nClasses; c++) {
+        if (coco.ap50PerClass[c] < 0) continue; // no object of the class: no curve
+        curves.push({ name: classes[c], recall: coco.prCurve50.recall, precision: coco.prCurve50.precision[c], ap: coco.ap50PerClass[c] });
+      }
+      if (curves.length === 0) throw new Error(`--plot: ${root} (${split}) has no object of any class, so there is no curve to draw`);
+      writePrecisionRecallPng(plot, curves, `precision-recall at IoU 0.5, ${samples.length} images of ${path.basename(root)}`);
+      console.log(`wrote ${plot}: the precision-recall curve of ${curves.length} classes`);
+    }
   } finally {
     await kernels.dispose();
   }
@@ -426,7 +441,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     // `ssd help detect` is `ssd detect --help`
     const about = args[0];
-    console.log(about !== undefined && isCommandName(about) ? commandHelp(about) : overview());
+    console.log(about === '--markdown' ? markdownTable() : about !== undefined && isCommandName(about) ? commandHelp(about) : overview());
     return;
   }
   if (!isCommandName(command)) throw new Error(`unknown command '${command}'\n\n${overview()}`);
@@ -434,33 +449,33 @@ async function main(argv: string[]): Promise<void> {
     console.log(commandHelp(command)); // and nothing runs
     return;
   }
-  // these two take their own options
-  if (command === 'bench') return benchCommand(args);
-  if (command === 'explain') return explainCommand(args);
-
-  const { values, positionals } = parseArgs({ args: valuesGlued(args, OPTIONS), options: OPTIONS, allowPositionals: true, strict: true });
-  const v = values as Values;
-  // the options every command takes are checked even where the command has no use for them
-  if (v.backend !== undefined && !isBackendName(v.backend)) throw new Error(`--backend: expected one of ${BACKEND_NAMES.join(', ')}, got '${v.backend}'`);
-  threadCount(v);
-  if (command !== 'detect' && positionals.length > 0) {
-    throw new Error(`${command}: unexpected argument '${positionals[0]}' (see \`ssd ${command} --help\`)`);
-  }
+  if (command === 'bench') return benchCommand(args); // its options go to the benchmark scripts
+  // every option checked against the command's table before anything runs
+  const { options: o, positionals } = parseCommandLine(command, args);
   switch (command) {
     case 'summary':
-      return summaryCommand(v);
+      return summaryCommand(o);
     case 'make-synthetic':
-      return makeSyntheticCommand(v);
+      return makeSyntheticCommand(o);
     case 'detect':
-      return detectCommand(v, positionals);
+      return detectCommand(o, positionals);
     case 'train':
-      return trainCommand(v);
+      return trainCommand(o);
     case 'augment-preview':
-      return augmentPreviewCommand(v);
+      return augmentPreviewCommand(o);
     case 'eval':
-      return evalCommand(v);
+      return evalCommand(o);
+    case 'explain':
+      return explainCommand(o, positionals);
   }
 }
+
+// `ssd detect ... | head`: a reader that stops early closes the pipe; what is left unprinted is
+// not wanted, so that ends the command quietly instead of with an unhandled EPIPE
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 main(process.argv.slice(2)).then(
   () => process.exit(0),

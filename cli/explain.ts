@@ -5,22 +5,21 @@
 // scene; predictions from --weights, else made-up ones (explain/scene.ts), so every picture works
 // at once. This file only parses options and reads and writes files.
 
-import { parseArgs } from 'util';
 import { createKernels, defaultBackendName } from '../kernels/select';
+import { ConvAlgorithm } from '../kernels/wasm';
 import { RgbImage } from '../data/image';
 import { readImage, writePng } from '../data/image_files';
 import { resizeBilinear } from '../data/resize';
 import { prepareForSSD, SSD_INPUT_SIZE } from '../data/image_tensor';
 import { MAX_ANNOTATION_BYTES, parseVocAnnotation } from '../data/voc';
-import { PLAIN_BACKGROUND } from '../explain/draw';
+import { PLAIN_BACKGROUND } from '../explain/panels';
 import { Tensor } from '../tensor/tensor';
 import { createPriors } from '../ssd/priors';
 import { loadModel } from './model_files';
-import { classList, threadCount } from './options';
+import { ParsedOptions, classList, pair } from './options';
 import { checkOutputs } from './outputs';
-import { checkCanWrite, lockOutput, makeDirectory, readFileNamed } from '../tensor/files';
+import { checkCanWrite, lockOutput, makeDirectory, readFileNamed } from '../io/files';
 import * as path from 'path';
-import { commandHelp } from './help';
 import { renderPriors } from '../explain/priors';
 import { renderMatching } from '../explain/matching';
 import { renderMining } from '../explain/mining';
@@ -29,53 +28,20 @@ import { SceneObject, exampleObjects, syntheticPredictions } from '../explain/sc
 
 const KINDS = ['priors', 'matching', 'mining', 'detection'] as const;
 
-function pair(raw: string | undefined, what: string): [number, number] | undefined {
-  if (raw === undefined) return undefined;
-  const parts = raw.split(',').map(Number);
-  if (parts.length !== 2 || !parts.every(Number.isFinite)) throw new Error(`--${what}: expected two numbers A,B, got '${raw}'`);
-  return [parts[0], parts[1]];
-}
-
-function number(raw: string | undefined, what: string, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!Number.isFinite(v)) throw new Error(`--${what}: expected a number, got '${raw}'`);
-  return v;
-}
-
-export async function explainCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      out: { type: 'string' },
-      map: { type: 'string' },
-      cell: { type: 'string' },
-      point: { type: 'string' },
-      annotation: { type: 'string' },
-      weights: { type: 'string' },
-      backend: { type: 'string' },
-      threads: { type: 'string' },
-      'min-score': { type: 'string' },
-      'max-overlap': { type: 'string' },
-      'top-k': { type: 'string' },
-      classes: { type: 'string' },
-    },
-  });
-  const [kind, imageFile, ...rest] = positionals;
-  if (!(KINDS as readonly string[]).includes(kind ?? '')) throw new Error(`explain: say what to draw: ${KINDS.join(', ')}\n\n${commandHelp('explain')}`);
-  if (rest.length > 0) throw new Error(`explain: one image at most, got ${positionals.length - 1}`);
-  const out = values.out;
-  if (out === undefined || out === '') throw new Error('explain: --out FILE.png is required');
+/** `ssd explain WHAT [IMAGE]`, its options already checked against the table (cli/options.ts). */
+export async function explainCommand(o: ParsedOptions, positionals: readonly string[]): Promise<void> {
+  const [kind, imageFile] = positionals;
+  if (!(KINDS as readonly string[]).includes(kind)) throw new Error(`explain: say what to draw: ${KINDS.join(', ')}, got '${kind}' (see \`ssd explain --help\`)`);
+  const out = o.required('out');
+  const weights = o.text('weights');
+  const annotation = o.text('annotation');
   // the picture must not replace what it is drawn from, whatever name it goes by
   const inputs = [
     ...(imageFile === undefined ? [] : [{ path: imageFile, what: 'the image' }]),
-    ...(values.annotation === undefined ? [] : [{ path: values.annotation, what: 'the --annotation file' }]),
-    ...(values.weights === undefined ? [] : [{ path: values.weights, what: 'the --weights file' }]),
+    ...(annotation === undefined ? [] : [{ path: annotation, what: 'the --annotation file' }]),
+    ...(weights === undefined ? [] : [{ path: weights, what: 'the --weights file' }]),
   ];
   checkOutputs([{ path: out, what: 'the picture (--out)' }], inputs);
-  const threads = threadCount(values);
   try {
     makeDirectory(path.dirname(path.resolve(out)));
     checkCanWrite(out, 'the picture');
@@ -88,11 +54,11 @@ export async function explainCommand(args: string[]): Promise<void> {
   const image: RgbImage | null = imageFile === undefined ? null : resizeBilinear(readImage(imageFile), SSD_INPUT_SIZE, SSD_INPUT_SIZE);
   const priorsCxcy = createPriors();
   const nPriors = priorsCxcy.shape[0];
-  const needsModel = values.weights !== undefined && kind !== 'priors'; // matching takes only the class names from it
-  const kernels = needsModel ? await createKernels(values.backend ?? defaultBackendName(), { threads }) : null;
-  const loaded = kernels !== null && values.weights !== undefined ? loadModel(values.weights, kernels) : null;
+  const needsModel = weights !== undefined && kind !== 'priors'; // matching takes only the class names from it
+  const kernels = needsModel ? await createKernels(o.text('backend') ?? defaultBackendName(), { threads: o.number('threads'), convAlgorithm: o.given('conv-algorithm') ? (o.text('conv-algorithm') as ConvAlgorithm) : undefined }) : null;
+  const loaded = kernels !== null && weights !== undefined ? loadModel(weights, kernels) : null;
   // Class names: the weights file's, else --classes, else VOC's.
-  const classes: readonly string[] = loaded?.classes ?? classList(values.classes ?? 'voc');
+  const classes: readonly string[] = loaded?.classes ?? classList(o.text('classes') ?? 'voc');
 
   // Predictions of one image: the model's when --weights is given, else made up from the objects.
   const predictions = async (objects: readonly SceneObject[]): Promise<{ locs: Tensor; scores: Tensor; source: string }> => {
@@ -103,19 +69,21 @@ export async function explainCommand(args: string[]): Promise<void> {
     // No image: the plain background the picture shows, as the model's input.
     const input = prepareForSSD(image ?? { width: 1, height: 1, data: new Uint8Array(PLAIN_BACKGROUND) });
     const { locs, scores } = await loaded.model.forward(input); // (1, 8732, 4), (1, 8732, n_classes)
-    return { locs: locs.reshape([nPriors, 4]), scores: scores.reshape([nPriors, loaded.model.nClasses]), source: `model ${values.weights}` };
+    return { locs: locs.reshape([nPriors, 4]), scores: scores.reshape([nPriors, loaded.model.nClasses]), source: `model ${weights}` };
   };
   const groundTruth = (): SceneObject[] => {
-    if (values.annotation === undefined) return exampleObjects(classes.length);
-    const xml = readFileNamed(values.annotation, 'VOC annotation', MAX_ANNOTATION_BYTES).toString('utf8');
-    const annotation = parseVocAnnotation(xml, values.annotation, classes);
-    return annotation.objects.map((o) => ({ boxXy: [...o.boxXy], label: o.label }));
+    if (annotation === undefined) return exampleObjects(classes.length);
+    const xml = readFileNamed(annotation, 'VOC annotation', MAX_ANNOTATION_BYTES).toString('utf8');
+    const parsed = parseVocAnnotation(xml, annotation, classes);
+    return parsed.objects.map((object) => ({ boxXy: [...object.boxXy], label: object.label }));
   };
 
   const render = async (): Promise<RgbImage> => {
     switch (kind) {
       case 'priors': {
-        return renderPriors(image, { map: values.map, cell: pair(values.cell, 'cell'), point: pair(values.point, 'point'), priorsCxcy }).image;
+        const cell = o.text('cell');
+        const point = o.text('point');
+        return renderPriors(image, { map: o.text('map'), cell: cell === undefined ? undefined : pair(cell, 'cell'), point: point === undefined ? undefined : pair(point, 'point'), priorsCxcy }).image;
       }
       case 'matching': {
         return renderMatching(image, groundTruth(), { classes, priorsCxcy }).image;
@@ -128,9 +96,9 @@ export async function explainCommand(args: string[]): Promise<void> {
       default: {
         const { locs, scores, source } = await predictions(groundTruth());
         return renderDetection(image, locs, scores, {
-          minScore: number(values['min-score'], 'min-score', 0.3),
-          maxOverlap: number(values['max-overlap'], 'max-overlap', 0.45),
-          topK: number(values['top-k'], 'top-k', 200),
+          minScore: o.number('min-score') ?? 0.3,
+          maxOverlap: o.number('max-overlap') ?? 0.45,
+          topK: o.number('top-k') ?? 200,
           classes,
           priorsCxcy,
           source,

@@ -7,8 +7,7 @@ import { SSD300, WeightsShape, modelTensors } from '../ssd/ssd300';
 import { VGG_TABLE, batchNormName, narrowed } from '../ssd/vgg_base';
 import { AUX_TABLE } from '../ssd/auxiliary_convs';
 import { FEATURE_MAPS, boxesPerPosition } from '../ssd/priors';
-import { VOC_CLASSES } from '../data/voc';
-import { parseClassNames } from '../train/checkpoint';
+import { classNamesOfWeights } from '../data/class_names';
 
 /**
  * The name and shape of every tensor of SSD300's state_dict for a model of this shape, worked out
@@ -84,19 +83,16 @@ export function checkWeightsBeforeBuilding(tensors: Map<string, Tensor>, file: s
  */
 export function loadModel(file: string, kernels: Kernels): { model: SSD300; classes: string[] } {
   const { tensors, metadata } = readSafetensors(file);
+  return modelFromTensors(tensors, metadata, file, kernels);
+}
+
+/** loadModel from a file's tensors and metadata already read (a checkpoint to resume). */
+export function modelFromTensors(tensors: Map<string, Tensor>, metadata: Record<string, string>, file: string, kernels: Kernels): { model: SSD300; classes: string[] } {
   const weights = modelTensors(tensors);
   const shape = SSD300.shapeOfWeights(weights, file);
   checkWeightsBeforeBuilding(weights, file, shape);
   // the class names before the model too: a list of another length is refused without building it
-  let classes: string[];
-  if (metadata.classes !== undefined) {
-    classes = parseClassNames(metadata.classes, file);
-  } else if (shape.nClasses === VOC_CLASSES.length) {
-    classes = [...VOC_CLASSES];
-  } else {
-    classes = ['background', ...Array.from({ length: shape.nClasses - 1 }, (_, i) => `class ${i + 1}`)];
-  }
-  if (classes.length !== shape.nClasses) throw new Error(`${file}: metadata names ${classes.length} classes but the weights have ${shape.nClasses}`);
+  const classes = classNamesOfWeights(metadata, shape.nClasses, file);
   const model = SSD300.fromWeights(weights, file, { kernels });
   model.eval();
   return { model, classes };

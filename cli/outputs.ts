@@ -1,7 +1,7 @@
 // Where a command writes, checked against what it reads before anything is written: no output
 // may be one of the command's inputs, whatever name it goes by (./x, a/../x, a symbolic link, a
 // hard link), and none may lie inside a data set the command reads. Every command that writes
-// calls checkOutputs; each output is then locked for the run (tensor/files.ts, lockOutput).
+// calls checkOutputs; each output is then locked for the run (io/files.ts, lockOutput).
 
 import * as fs from 'fs';
 import * as path from 'path';

@@ -17,6 +17,17 @@ export interface ObjectAnnotation {
   label: number;
   /** VOC's "difficult": kept for evaluation, where it counts neither as a hit nor as a miss. */
   difficult: boolean;
+  /**
+   * COCO's iscrowd: the box covers a crowd of objects (a stand full of people) rather than one.
+   * Never a training target (see trainingObjects); in evaluation an ignore region, where
+   * detections count neither as hits nor as false positives. Absent: not a crowd.
+   */
+  crowd?: boolean;
+  /**
+   * COCO's `area` in pixels of the image as read (the segmentation's area, smaller than the box's),
+   * which decides COCO's small / medium / large ranges. Absent: the box's area in pixels.
+   */
+  area?: number;
 }
 
 /** One image of a data set on disk, with its objects; the pixels are read when needed. */
@@ -27,6 +38,8 @@ export interface Sample {
   width: number;
   height: number;
   objects: ObjectAnnotation[];
+  /** COCO's image id, which COCO's evaluation and its result files name images by; absent for VOC and YOLO. */
+  imageId?: number;
 }
 
 /** An image in memory with its objects: what the synthetic set makes and augmentation transforms. */
@@ -64,16 +77,28 @@ export function validateObjects(objects: readonly ObjectAnnotation[], source: st
     if (numClasses !== undefined && obj.label >= numClasses) {
       throw new Error(`${where}: label ${obj.label} is out of range for ${numClasses} classes (background included)`);
     }
+    if (obj.crowd !== undefined && typeof obj.crowd !== 'boolean') throw new Error(`${where}: crowd must be true or false, got ${String(obj.crowd)}`);
+    if (obj.area !== undefined && !(Number.isFinite(obj.area) && obj.area >= 0)) {
+      throw new Error(`${where}: area ${obj.area} must be a finite number >= 0 (pixels)`);
+    }
   });
 }
 
-/** Throw unless the sample has a positive integer size and valid objects (see validateObjects). */
-export function validateSample(sample: Sample, numClasses?: number): void {
-  const { width, height } = sample;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new Error(`${sample.imagePath}: image size must be positive integers, got ${width}x${height}`);
-  }
-  validateObjects(sample.objects, sample.imagePath, numClasses);
+/**
+ * The objects training matches anchors to: all but crowd regions. A crowd box holds many
+ * objects at once, so neither "this is one object" (a positive anchor) nor "this is background"
+ * is true of it; COCO's own training recipes leave them out. (Its anchors still count as
+ * background there; ignoring them in the loss too would need the matcher's help.)
+ */
+export function trainingObjects(sample: Pick<Sample, 'objects'>): ObjectAnnotation[] {
+  return sample.objects.filter((o) => o.crowd !== true);
+}
+
+/** An object's area in pixels for COCO's size ranges: its `area` where the data set gives one, else its box's. */
+export function objectArea(obj: ObjectAnnotation, width: number, height: number): number {
+  if (obj.area !== undefined) return obj.area;
+  const [x1, y1, x2, y2] = obj.boxXy;
+  return (x2 - x1) * width * (y2 - y1) * height;
 }
 
 /** Read a sample's image, checking that its size is the one the annotation says. */
@@ -87,9 +112,20 @@ export function loadSampleImage(sample: Sample, options: DecodeOptions = {}): Rg
   return image;
 }
 
-/** A deep copy of objects (boxes are arrays, so a shallow copy would share them). */
+/**
+ * A deep copy of objects (boxes are arrays, so a shallow copy would share them). crowd and area
+ * are copied where set, and only there, so a copy compares equal to its original. (area counts
+ * pixels of the image as read: a transform that scales the image leaves it stale, but only
+ * evaluation, which transforms nothing, reads it.)
+ */
 export function cloneObjects(objects: readonly ObjectAnnotation[]): ObjectAnnotation[] {
-  return objects.map((o) => ({ boxXy: [...o.boxXy], label: o.label, difficult: o.difficult }));
+  return objects.map((o) => ({
+    boxXy: [...o.boxXy],
+    label: o.label,
+    difficult: o.difficult,
+    ...(o.crowd === undefined ? {} : { crowd: o.crowd }),
+    ...(o.area === undefined ? {} : { area: o.area }),
+  }));
 }
 
 /**

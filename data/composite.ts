@@ -27,7 +27,7 @@
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { Rng } from '../tensor/random';
-import { writeFileAtomic } from '../tensor/files';
+import { writeFileAtomic } from '../io/files';
 import { LabeledImage, ObjectAnnotation, validateObjects } from './annotations';
 import { RgbImage, checkImage } from './image';
 import { encodeJpeg } from './image_files';

@@ -2,11 +2,11 @@
 // three bytes per pixel (the byte of channel c of pixel (x, y) is at (y * width + x) * 3 + c).
 // Pixel (x, y) covers the square [x, x+1) x [y, y+1) of the image plane, so its centre is at
 // (x + 0.5, y + 0.5); a box in fractions (x1, y1, x2, y2) covers the pixel columns
-// x1*width .. x2*width (boundary coordinates, as the numerics contract (README, Numerics) handles boxes).
+// x1*width .. x2*width (boundary coordinates, as the numerics contract (docs/numerics.md) handles boxes).
 //
 // The rest of what happens to images has a file each: image_files.ts (PNG and JPEG in and out),
 // resize.ts (bilinear resizing), image_tensor.ts (the network's normalized input tensor) and
-// draw_boxes.ts (outlines on a picture).
+// ../draw/boxes.ts (outlines on a picture).
 
 export interface RgbImage {
   width: number;

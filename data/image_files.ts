@@ -4,7 +4,7 @@
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import * as zlib from 'zlib';
-import { readFileNamed, readFilePrefix, writeFileAtomic } from '../tensor/files';
+import { readFileNamed, readFilePrefix, writeFileAtomic } from '../io/files';
 import { RgbImage, checkImage } from './image';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -436,9 +436,4 @@ export function encodeJpeg(img: RgbImage, quality = 95): Buffer {
     rgba[i * 4 + 3] = 255;
   }
   return jpeg.encode({ width: img.width, height: img.height, data: rgba }, quality).data;
-}
-
-/** Write a JPEG file atomically (temporary file, then rename). */
-export function writeJpeg(filePath: string, img: RgbImage, quality = 95): void {
-  writeFileAtomic(filePath, encodeJpeg(img, quality), 'JPEG image', { createDirectory: true });
 }

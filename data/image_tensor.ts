@@ -1,21 +1,21 @@
 // The network's input: RGB bytes become the normalized (N, 3, H, W) float32 tensor SSD300 takes
-// (the numerics contract (README, Numerics)).
+// (the numerics contract (docs/numerics.md)).
 
 import { Tensor } from '../tensor/tensor';
-import { SSD_INPUT_SIZE } from '../ssd/ssd300';
+import { SSD_INPUT_SIZE } from '../ssd/priors';
 import { Rgb, RgbImage, checkImage } from './image';
 import { resizeBilinear } from './resize';
 
-/** The side of SSD300's square input (defined with the model). */
+/** The side of SSD300's square input (defined with the priors). */
 export { SSD_INPUT_SIZE };
 
-/** ImageNet statistics of RGB in [0, 1], which the VGG-16 base was trained with (the numerics contract (README, Numerics)). */
+/** ImageNet statistics of RGB in [0, 1], which the VGG-16 base was trained with (the numerics contract (docs/numerics.md)). */
 export const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: Rgb = [0.229, 0.224, 0.225];
 
 /**
  * A batch of same-sized images as the network's input (N, 3, H, W), float32: each byte v becomes
- * (v / 255 - mean[c]) / std[c] with the ImageNet mean and std of its channel c (the numerics contract (README, Numerics)).
+ * (v / 255 - mean[c]) / std[c] with the ImageNet mean and std of its channel c (the numerics contract (docs/numerics.md)).
  */
 export function imageToTensor(images: readonly RgbImage[]): Tensor {
   if (images.length === 0) throw new Error('imageToTensor: no images given');

@@ -19,7 +19,8 @@ import * as path from 'path';
 import { LabeledImage, ObjectAnnotation, Sample, validateObjects } from './annotations';
 import { DecodeOptions, encodeJpeg, encodePng, readImageHeader } from './image_files';
 import { XmlElement, childNamed, parseXml } from './xml';
-import { readFileNamed, writeFileAtomic } from '../tensor/files';
+import { readFileNamed, writeFileAtomic } from '../io/files';
+import { VOC_CLASSES } from './class_names';
 
 /** The largest annotation read: 16 MiB (a VOC annotation is about 1 kB; 10,000 objects take 3 MB). */
 export const MAX_ANNOTATION_BYTES = 16 * 2 ** 20;
@@ -32,7 +33,7 @@ export const MAX_IMAGE_LIST_BYTES = 64 * 2 ** 20;
  * "0x20" (32), "0b11", "" (0) and "Infinity".
  */
 const INTEGER = /^[0-9]+$/;
-const DECIMAL = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
+export const DECIMAL = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
 
 /** Why a number JavaScript would read ("0x20", "Infinity") is refused anyway: said after the value. */
 function decimalOnly(text: string): string {
@@ -46,12 +47,8 @@ export function checkClassName(name: string, where: string): void {
   }
 }
 
-/** Background, then the 20 VOC classes in the standard order: label k is VOC_CLASSES[k]. */
-export const VOC_CLASSES: readonly string[] = [
-  'background',
-  'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
-];
+/** Background, then the 20 VOC classes in the standard order (defined with the class names of weights files). */
+export { VOC_CLASSES };
 
 export interface VocAnnotation {
   width: number;

@@ -5,13 +5,15 @@
 // class by class (after NMS); and the final top-k over all classes, which is detectObjects' own
 // answer. Boxes are drawn in their class's colour.
 
-import type { RgbImage } from '../data/image';
+import type { Rgb, RgbImage } from '../data/image';
 import { Detection, detectObjects, nms } from '../ssd/detect';
 import { cxcyToXy, gcxgcyToCxcy } from '../ssd/boxes';
 import { createPriors } from '../ssd/priors';
 import { softmax } from '../tensor/ops';
 import { Tensor, assertShape } from '../tensor/tensor';
-import { OBJECT_COLORS, Panel, Rgb, boxToPixels, drawLabel, layoutPanels, paintBackdrop, strokeBox } from './draw';
+import { OBJECT_COLORS } from '../draw/colors';
+import { drawLabel } from '../draw/canvas';
+import { Panel, boxToPixels, layoutPanels, paintBackdrop, strokeBox } from './panels';
 
 export interface DetectionPictureOptions {
   minScore?: number;

@@ -7,15 +7,17 @@
 // picture counts each object's positives per feature map: big objects are found by the small,
 // coarse maps, small ones by conv4_3.
 
-import type { RgbImage } from '../data/image';
+import type { Rgb, RgbImage } from '../data/image';
 import { FEATURE_MAPS, createPriors } from '../ssd/priors';
 import { MatchResult, matchPriors } from '../ssd/matching';
 import { cxcyToXy } from '../ssd/boxes';
 import { Tensor } from '../tensor/tensor';
-import { OBJECT_COLORS, Panel, Rgb, boxToPixels, drawLabel, drawText, layoutPanels, paintBackdrop, strokeBox } from './draw';
+import { OBJECT_COLORS } from '../draw/colors';
+import { drawLabel, drawText } from '../draw/canvas';
+import { LINE_HEIGHT, textSize } from '../draw/font';
+import { Panel, boxToPixels, layoutPanels, paintBackdrop, strokeBox } from './panels';
 import { cellOfPrior } from './priors';
 import { SceneObject, objectTensors } from './scene';
-import { LINE_HEIGHT, textSize } from './font';
 
 export interface MatchingPictureOptions {
   /** Class names by label (default 'class k'). */

@@ -14,7 +14,9 @@ import { cxcyToXy } from '../ssd/boxes';
 import { createPriors } from '../ssd/priors';
 import { logSoftmax } from '../tensor/ops';
 import { Tensor, assertShape } from '../tensor/tensor';
-import { GREY, INK, Panel, blankCanvas, boxToPixels, drawLabel, drawText, fillRect, heat, layoutPanels, paintBackdrop, paste, strokeBox } from './draw';
+import { GREY, INK, heat } from '../draw/colors';
+import { blankCanvas, drawLabel, drawText, fillRect, paste } from '../draw/canvas';
+import { Panel, boxToPixels, layoutPanels, paintBackdrop, strokeBox } from './panels';
 import { objectColor } from './matching';
 import { SceneObject, objectTensors } from './scene';
 

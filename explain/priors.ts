@@ -6,11 +6,13 @@
 // createPriors() tensor (ssd/priors.ts), found by the same order the prediction convs use, so the
 // picture shows what the network is trained against, clamping included.
 
-import type { RgbImage } from '../data/image';
+import type { Rgb, RgbImage } from '../data/image';
 import { FEATURE_MAPS, FeatureMap, boxesPerPosition, createPriors } from '../ssd/priors';
 import { Tensor } from '../tensor/tensor';
-import { GREY, Panel, PanelSpec, Rgb, dot, drawText, fillRect, layoutPanels, paintBackdrop, strokeBox } from './draw';
-import { LINE_HEIGHT, textSize } from './font';
+import { GREY } from '../draw/colors';
+import { drawText, fillRect } from '../draw/canvas';
+import { LINE_HEIGHT, textSize } from '../draw/font';
+import { Panel, PanelSpec, dot, layoutPanels, paintBackdrop, strokeBox } from './panels';
 
 /** One prior of one cell, as drawn. */
 export interface CellPrior {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Assembles the hand-written WebAssembly text of kernels/wasm/*.wat into dist/kernels/wasm/*.wasm,
+// Assembles the hand-written WebAssembly text of kernels/wasm/*.wat into dist/kernels/wasm/*.wasm
+// (and the benchmarks' own peak loop, bench/peak.wat, into dist/bench),
 // with wabt (the WebAssembly Binary Toolkit's own wat2wasm, compiled to JavaScript; a dev
 // dependency). Run by `npm run build` after tsc. The runtime loads the .wasm files beside its
 // compiled JavaScript (kernels/wasm/runtime.ts). Templates (see VARIANTS) give two files each.
@@ -8,14 +9,17 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const sourceDir = path.join(root, 'kernels/wasm');
-const outDir = path.join(root, 'dist/kernels/wasm');
+// each folder of .wat sources and where its .wasm files go
+const FOLDERS = [
+  { sourceDir: path.join(root, 'kernels/wasm'), outDir: path.join(root, 'dist/kernels/wasm') },
+  { sourceDir: path.join(root, 'bench'), outDir: path.join(root, 'dist/bench') },
+];
 
 // simd: SIMD128; relaxed_simd: f32x4.relaxed_madd (gemm-4x8-relaxed.wasm); threads: the shared memory
 const FEATURES = { simd: true, relaxed_simd: true, threads: true, bulk_memory: true };
 
 // A file that uses (MADD a b c), a * b + c lane by lane, is a template of two variants
-// (gemm-4x8.wat, peak.wat): NAME-simd.wasm with a multiply then an add, and NAME-relaxed.wasm with
+// (kernels/wasm/gemm-4x8.wat, bench/peak.wat): NAME-simd.wasm with a multiply then an add, and NAME-relaxed.wasm with
 // relaxed SIMD's fused multiply-add. The arguments are whole s-expressions.
 const VARIANTS = {
   simd: (a, b, c) => `(f32x4.add (f32x4.mul ${a} ${b}) ${c})`,
@@ -61,22 +65,24 @@ function expandMadd(file, source, write) {
 
 async function main() {
   const wabt = await require('wabt')();
-  fs.mkdirSync(outDir, { recursive: true });
-  const assemble = (name, source) => {
-    const module = wabt.parseWat(name, source, FEATURES);
-    module.validate(FEATURES);
-    const { buffer } = module.toBinary({ log: false, write_debug_names: true });
-    module.destroy();
-    fs.writeFileSync(path.join(outDir, `${name}.wasm`), buffer);
-  };
-  for (const file of fs.readdirSync(sourceDir).filter((f) => f.endsWith('.wat')).sort()) {
-    const source = fs.readFileSync(path.join(sourceDir, file), 'utf8');
-    const name = file.replace(/\.wat$/, '');
-    if (!source.includes('(MADD ')) {
-      assemble(name, source);
-      continue;
+  for (const { sourceDir, outDir } of FOLDERS) {
+    fs.mkdirSync(outDir, { recursive: true });
+    const assemble = (name, source) => {
+      const module = wabt.parseWat(name, source, FEATURES);
+      module.validate(FEATURES);
+      const { buffer } = module.toBinary({ log: false, write_debug_names: true });
+      module.destroy();
+      fs.writeFileSync(path.join(outDir, `${name}.wasm`), buffer);
+    };
+    for (const file of fs.readdirSync(sourceDir).filter((f) => f.endsWith('.wat')).sort()) {
+      const source = fs.readFileSync(path.join(sourceDir, file), 'utf8');
+      const name = file.replace(/\.wat$/, '');
+      if (!source.includes('(MADD ')) {
+        assemble(name, source);
+        continue;
+      }
+      for (const [variant, write] of Object.entries(VARIANTS)) assemble(`${name}-${variant}`, expandMadd(file, source, write));
     }
-    for (const [variant, write] of Object.entries(VARIANTS)) assemble(`${name}-${variant}`, expandMadd(file, source, write));
   }
 }
 

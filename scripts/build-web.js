@@ -5,7 +5,7 @@
 //
 // The bundle is for the browser, so nothing Node-only may be in it. Two files of the library
 // touch the file system or Node's streams, and are imported (not called) on the page's paths:
-// tensor/files.ts (fs, used by the file-path functions of safetensors and images) and pngjs (used
+// io/files.ts (fs, used by the file-path functions of safetensors and images) and pngjs (used
 // by data/image.ts to encode and decode PNG files; the page decodes with the browser). Both are
 // replaced in the bundle by web/node_only.ts, whose functions throw if ever called. Any other
 // Node built-in that sneaks in (fs, worker_threads...) fails the build: esbuild cannot resolve it
@@ -24,9 +24,9 @@ const nodeOnly = {
   setup(build) {
     const stub = path.join(root, 'web', 'node_only.ts');
     build.onResolve({ filter: /^pngjs$/ }, () => ({ path: stub }));
-    build.onResolve({ filter: /(^|\/)tensor\/files$|^\.\/files$/ }, (args) => {
+    build.onResolve({ filter: /(^|\/)io\/files$|^\.\/files$/ }, (args) => {
       const resolved = path.resolve(args.resolveDir, args.path);
-      return resolved === path.join(root, 'tensor', 'files') ? { path: stub } : undefined;
+      return resolved === path.join(root, 'io', 'files') ? { path: stub } : undefined;
     });
   },
 };
@@ -47,7 +47,7 @@ async function main() {
   });
   // Say so if a Node-only module got in anyway.
   const inputs = Object.keys(result.metafile.inputs);
-  const banned = inputs.filter((f) => /tensor\/files\.ts$|node_modules\/pngjs\/|kernels\/cpu\/fast\//.test(f));
+  const banned = inputs.filter((f) => /io\/files\.ts$|node_modules\/pngjs\/|kernels\/cpu\/fast\//.test(f));
   if (banned.length > 0) throw new Error(`build-web: Node-only modules in the bundle: ${banned.join(', ')}`);
 
   fs.copyFileSync(path.join(root, 'web', 'index.html'), path.join(out, 'index.html'));

@@ -3,7 +3,7 @@
 Writes spec/fixtures/kernels.json: small, seeded (torch.manual_seed), float32, CPU cases for
   conv2d          (forward y, and dx, dw, db by autograd for a random upstream gradient dy),
   maxpool2d       (forward y and PyTorch's argmax indices, dx by autograd),
-  l2norm          (SSD's conv4_3 rescaling as the numerics contract (README, Numerics) defines it: y, dx, dscale),
+  l2norm          (SSD's conv4_3 rescaling as the numerics contract (docs/numerics.md) defines it: y, dx, dscale),
   relu            (y, dx),
   sgd             (torch.optim.SGD, momentum 0.9, weight decay 5e-4, lr 1e-2 for weights and
                    2e-2 for biases: parameters after each of 3 steps with fixed gradients),
@@ -142,7 +142,7 @@ def pool_cases():
 
 
 # ---------------------------------------------------------------------------------------------
-# L2 normalization (the numerics contract (README, Numerics)): norm = sqrt(sum_c x^2 + eps), y = x / norm * scale
+# L2 normalization (the numerics contract (docs/numerics.md)): norm = sqrt(sum_c x^2 + eps), y = x / norm * scale
 
 
 def l2norm_case(seed, x_shape, zero_positions, what):

@@ -10,10 +10,10 @@ overlap (1.0 for the forced ones); float64 because then our arithmetic and PyTor
 IEEE operations in the same order, so even exact ties must come out the same.
 
 Writes spec/fixtures/multibox.json: one batch of 2 images with hand-written ground-truth boxes,
-the real 8732 SSD300 priors (the numerics contract (README, Numerics), recomputed here), 4 classes, and seeded random
+the real 8732 SSD300 priors (the numerics contract (docs/numerics.md), recomputed here), 4 classes, and seeded random
 predictions (torch.manual_seed) rounded to 2 decimals, so that the JSON holds them exactly and
 both sides read the very same numbers. The loss is the reference tutorial's MultiBoxLoss
-(sgrvinod/a-PyTorch-Tutorial-to-Object-Detection, model.py) as the README (Numerics) defines it: its matching
+(sgrvinod/a-PyTorch-Tutorial-to-Object-Detection, model.py) as docs/numerics.md defines it: its matching
 and its per-image hard negative mining unchanged, but F.smooth_l1_loss where the tutorial has
 nn.L1Loss (a bug, see STYLE.md).
 
@@ -74,7 +74,7 @@ MIN_GAP_KINK = 1e-4
 
 
 def create_priors():
-    """(8732, 4) priors (cx, cy, w, h) as Python doubles, clamped to [0, 1]: the numerics contract (README, Numerics)."""
+    """(8732, 4) priors (cx, cy, w, h) as Python doubles, clamped to [0, 1]: the numerics contract (docs/numerics.md)."""
     fmap_dims = [38, 19, 10, 5, 3, 1]
     scales = [0.1, 0.2, 0.375, 0.55, 0.725, 0.9]
     ratios = [[1.0, 2.0, 0.5], [1.0, 2.0, 3.0, 0.5, 0.333], [1.0, 2.0, 3.0, 0.5, 0.333],

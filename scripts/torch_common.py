@@ -16,6 +16,8 @@ project's yardstick (Debian's PyTorch 1.13, /usr/bin/python3, CPU).
   a-PyTorch-Tutorial-to-Object-Detection, utils.py transform) as data/augment.ts has them; resize to
   300x300 (PIL's bilinear, which antialiases when shrinking: the project's resizeBilinear does not);
   the ImageNet normalisation of data/image_tensor.ts.
+- Weights files: read_safetensors / read_safetensors_file and write_safetensors, safetensors without
+  the `safetensors` package (scripts/torch_roundtrip.py, docs/pytorch.md).
 - The loss: make_ssd_fixtures.multibox_loss (the tutorial's MultiBoxLoss with smooth L1) without
   its fixture checks.
 - Detection as ssd/detect.ts (softmax, decode, per class score > 0.01, greedy NMS at IoU 0.45,
@@ -106,6 +108,52 @@ def read_safetensors(path):
         t = torch.frombuffer(bytearray(data[a:b]), dtype=dtypes[v["dtype"]]).reshape(v["shape"]).clone()
         out[name] = t.long() if name.endswith("num_batches_tracked") else t
     return out
+
+
+SAFETENSORS_DTYPES = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}
+
+
+def read_safetensors_file(path):
+    """(tensors, metadata) of a safetensors file: every tensor by name, in its stored dtype
+    (F32, F64 or I64), the optimizer's 'optimizer.*' included; metadata a dict of strings."""
+    import json
+    import struct
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    metadata = header.pop("__metadata__", {}) or {}
+    tensors = {}
+    for name, v in header.items():
+        a, b = v["data_offsets"]
+        tensors[name] = torch.frombuffer(bytearray(data[a:b]), dtype=SAFETENSORS_DTYPES[v["dtype"]]).reshape(v["shape"]).clone()
+    return tensors, metadata
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """Write tensors (a state_dict) as safetensors, each in its own dtype (float32 F32, float64 F64,
+    int64 I64: num_batches_tracked), with string metadata, as safetensors.torch.save_file does:
+    names sorted, little-endian, the header padded with spaces to 8 bytes."""
+    import json
+    import struct
+    names = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
+    header = {"__metadata__": {k: str(v) for k, v in metadata.items()}} if metadata else {}
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        if t.dtype not in names:
+            raise ValueError(f"{name}: dtype {t.dtype} (write float32, float64 or int64)")
+        blob = t.numpy().astype(t.numpy().dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
 
 
 def make_optimizer(model, lr):

@@ -113,17 +113,6 @@ function selectRows(t: Tensor, rows: readonly number[]): Tensor {
 }
 
 /**
- * Turn the network's predictions into detections, one list per image.
- *
- * predLocs   (N, n_priors, 4)          predicted offsets, gcxgcy
- * predScores (N, n_priors, n_classes)  raw class scores (logits), before softmax; class 0 is background
- * priorsCxcy (n_priors, 4)             the priors, cxcy (8732 of them for SSD300)
- *
- * Returns, for each image, at most topK detections sorted by score, highest first (equal scores:
- * lower class first, then the NMS order within the class). An image with nothing above minScore
- * gets [].
- */
-/**
  * Throw unless every predicted offset and score is finite. A NaN or infinity here (non-finite or
  * overflowing weights) would otherwise vanish: NaN scores never pass `minScore`, so the image
  * would just show fewer objects. The message names the image (imageNames[i], else its index in
@@ -156,6 +145,17 @@ export function checkPredictionsFinite(predLocs: Tensor, predScores: Tensor, ima
   }
 }
 
+/**
+ * Turn the network's predictions into detections, one list per image.
+ *
+ * predLocs   (N, n_priors, 4)          predicted offsets, gcxgcy
+ * predScores (N, n_priors, n_classes)  raw class scores (logits), before softmax; class 0 is background
+ * priorsCxcy (n_priors, 4)             the priors, cxcy (8732 of them for SSD300)
+ *
+ * Returns, for each image, at most topK detections sorted by score, highest first (equal scores:
+ * lower class first, then the NMS order within the class). An image with nothing above minScore
+ * gets [].
+ */
 export function detectObjects(
   predLocs: Tensor,
   predScores: Tensor,

@@ -18,7 +18,7 @@
 // the highest cross-entropy are kept, at most 3 per positive (per image here, as in Caffe and the
 // tutorial). `ssd explain mining` draws them.
 //
-// What this file computes, following the reference tutorial (README, Numerics):
+// What this file computes, following the reference tutorial (docs/numerics.md):
 // - L_loc: smooth L1 between the predicted offsets and the matched targets, on positive priors
 //   only, divided by 4 * n_pos: `locLoss = locSum / (4 * nPositives)`. DIFFERENCE FROM THE PAPER:
 //   equation (1) divides the sum by N, not 4N. The tutorial takes the mean over the n_pos * 4

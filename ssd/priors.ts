@@ -10,6 +10,12 @@
 
 import { DType, Tensor } from '../tensor/tensor';
 
+/**
+ * The side of SSD300's square input, in pixels: the "300". The feature map sizes below (38, 19, 10,
+ * 5, 3, 1) are what the network makes of it, and the priors' fractions are fractions of it.
+ */
+export const SSD_INPUT_SIZE = 300;
+
 /** One of the six feature maps SSD predicts from. */
 export interface FeatureMap {
   /** The layer of the network it comes from. */

@@ -27,7 +27,7 @@ import { DType } from '../tensor/tensor';
 import { VGGBase } from './vgg_base';
 import { AUX_TABLE, AuxiliaryConvs } from './auxiliary_convs';
 import { PredictionConvs } from './prediction_convs';
-import { FEATURE_MAPS, createPriors } from './priors';
+import { FEATURE_MAPS, SSD_INPUT_SIZE, boxesPerPosition, createPriors } from './priors';
 
 export interface SSD300Options {
   /** Number of classes including background (index 0); 21 for Pascal VOC. */
@@ -56,7 +56,8 @@ export interface SSD300Output {
   features?: Tensor[];
 }
 
-export const SSD_INPUT_SIZE = 300;
+/** The input's side (300): defined with the priors, which are fractions of it. */
+export { SSD_INPUT_SIZE };
 
 /**
  * One chain of the model's data flow: it reads the map called `from`, runs `layers` in order and
@@ -251,7 +252,12 @@ export class SSD300 extends Module {
    * the file). A training checkpoint loads too: its optimizer state is skipped.
    */
   loadWeights(path: string): void {
-    loadStateDict(this, modelTensors(readSafetensors(path).tensors), path);
+    this.loadTensors(readSafetensors(path).tensors, path);
+  }
+
+  /** loadWeights from tensors already read (a checkpoint's); `source` names them in errors. */
+  loadTensors(tensors: Map<string, Tensor>, source: string): void {
+    loadStateDict(this, modelTensors(tensors), source);
   }
 
   /** The shape fromWeights reads off the tensors, without building the model. */
@@ -261,7 +267,8 @@ export class SSD300 extends Module {
     if (clBias === undefined || conv1 === undefined) {
       throw new Error(`${source}: not SSD300 weights (no 'pred_convs.cl_conv11_2.bias' or 'base.conv1_1.weight')`);
     }
-    const nClasses = clBias.size / 4; // cl_conv11_2 has 4 priors per position, n_classes scores each
+    // cl_conv11_2 has boxesPerPosition (4) priors per position, n_classes scores each
+    const nClasses = clBias.size / boxesPerPosition(FEATURE_MAPS[FEATURE_MAPS.length - 1]);
     const widthDivisor = 64 / conv1.shape[0]; // conv1_1 has 64 / widthDivisor output channels
     if (!Number.isInteger(nClasses) || nClasses < 2 || !WIDTH_DIVISORS.includes(widthDivisor)) {
       throw new Error(`${source}: cannot read the model's shape (cl_conv11_2 bias has ${clBias.size} values, conv1_1 ${conv1.shape[0]} output channels)`);
@@ -272,7 +279,7 @@ export class SSD300 extends Module {
   /**
    * A model shaped to fit a weights file, with its weights loaded. The shape is read off the
    * tensors themselves, so weights exported from PyTorch without metadata load too:
-   * cl_conv11_2 has 4 * n_classes outputs, conv1_1 has 64 / widthDivisor, and a batch-norm
+   * cl_conv11_2 has boxesPerPosition * n_classes (4 * n_classes) outputs, conv1_1 has 64 / widthDivisor, and a batch-norm
    * model has 'base.bn1_1.weight'. `source` is the file's name for errors.
    */
   static fromWeights(tensors: Map<string, Tensor>, source: string, options: { kernels?: Kernels; dtype?: DType } = {}): SSD300 {

@@ -19,7 +19,7 @@
 // float64 tensors, so F32 and F64 are the dtypes accepted, plus I64 for the one integer PyTorch
 // saves with a model (a batch norm's num_batches_tracked counter), read into float64.
 
-import { readFileNamed, writeFileAtomic } from './files';
+import { readFileNamed, writeFileAtomic } from '../io/files';
 import { DType, FloatArray, Tensor, allocate, shapeToString, sizeOf } from './tensor';
 
 /** The reference implementation refuses headers above 100 MB; a larger one is corrupt or hostile. */

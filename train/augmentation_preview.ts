@@ -4,10 +4,11 @@
 
 import { Rng } from '../tensor/random';
 import { RgbImage } from '../data/image';
-import { drawBoxes, LABEL_COLORS } from '../data/draw_boxes';
+import { drawBoxes } from '../draw/boxes';
+import { LABEL_COLORS } from '../draw/colors';
 import { augmentForTraining } from '../data/augment';
 import { DataSource } from '../data/source';
-import { blankCanvas, drawLabel, paste } from '../explain/draw';
+import { blankCanvas, drawLabel, paste } from '../draw/canvas';
 
 const GAP = 8;
 

@@ -2,8 +2,9 @@
 //
 //   the model's tensors          under their state_dict names ('base.conv1_1.weight', ...,
 //                                batch norms' running statistics included)
-//   the optimizer's momentum     'optimizer.momentum.<parameter name>', float64 (the SGD keeps
-//                                its buffers in float64, so a resumed run continues bit for bit)
+//   the optimizer's momentum     'optimizer.momentum.<parameter name>', in the parameter's dtype
+//                                (float32: the SGD keeps its buffers there, rounding where PyTorch
+//                                rounds), so a resumed run continues bit for bit
 //   metadata 'training_state'    JSON: step, epoch, position in the epoch's shuffled order and the
 //                                order itself, the random generator's state, the schedule, the
 //                                time used, and the history the training curves are drawn from
@@ -25,6 +26,7 @@ import { SGD } from '../layers/sgd';
 import { OPTIMIZER_STATE_PREFIX, SSD300 } from '../ssd/ssd300';
 import { DataSource } from '../data/source';
 import { SCHEDULE_KINDS, ScheduleConfig, ScheduleKind } from './schedule';
+import { parseClassNames } from '../data/class_names';
 
 const MOMENTUM_PREFIX = `${OPTIMIZER_STATE_PREFIX}momentum.`;
 
@@ -91,7 +93,11 @@ export function saveCheckpoint(file: string, model: SSD300, optimizer: SGD, stat
 }
 
 export interface Checkpoint {
+  /** The file it was read from (for messages). */
+  file: string;
   tensors: Map<string, Tensor>;
+  /** The file's metadata as it is (the class names and training state are parsed below). */
+  metadata: Record<string, string>;
   /** null for a plain weights file (no training state: training starts over from these weights). */
   state: TrainingState | null;
   classes: string[] | null;
@@ -101,7 +107,7 @@ export function readCheckpoint(file: string): Checkpoint {
   const { tensors, metadata } = readSafetensors(file);
   const state = metadata.training_state !== undefined ? parseTrainingState(metadata.training_state, file) : null;
   const classes = metadata.classes !== undefined ? parseClassNames(metadata.classes, file) : null;
-  return { tensors, state, classes };
+  return { file, tensors, metadata, state, classes };
 }
 
 /**
@@ -244,14 +250,6 @@ export function checkResume(checkpoint: Checkpoint, file: string, current: { cla
   if (state.dataset === undefined && fingerprint !== undefined) log(`resume: ${file} does not record which images it was trained on; the data set is not checked`);
 }
 
-/** The 'classes' metadata of a weights file: a JSON list of strings, background first. */
-export function parseClassNames(text: string, file: string): string[] {
-  const parsed = parseJson(text, file, 'classes');
-  if (!Array.isArray(parsed) || !parsed.every((c) => typeof c === 'string')) {
-    throw new Error(`${file}: metadata 'classes' must be a JSON list of strings, got '${text.slice(0, 60)}'`);
-  }
-  return parsed as string[];
-}
 
 /**
  * Put the momentum buffers of a checkpoint back into the optimizer (by parameter name). Every

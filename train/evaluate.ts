@@ -9,6 +9,7 @@ import { RgbImage } from '../data/image';
 import { resizeBilinear } from '../data/resize';
 import { SSD_INPUT_SIZE, imageToTensor } from '../data/image_tensor';
 import { DataSource } from '../data/source';
+import { ObjectAnnotation } from '../data/annotations';
 import { BatchLoader, BatchRequest } from './loader';
 
 /** Run `f` with the model in evaluation mode, then restore the mode it had. */
@@ -49,14 +50,13 @@ export async function detectImages(model: SSD300, images: readonly RgbImage[], o
 }
 
 /**
- * VOC evaluation of the model on a data set, with the paper's settings (minScore 0.01, NMS 0.45,
- * top 200). The images are decoded and resized by an input pipeline (train/loader.ts) in worker
- * threads, a batch of 16 ahead of the forward pass that needs it; pass `loader` (made with
- * augment false) to reuse one, with its cache, across evaluations: the trainer does.
+ * The model's detections on every image of a data set, with the paper's settings (minScore 0.01,
+ * NMS 0.45, top 200): what every metric is computed from. The images are decoded and resized by
+ * an input pipeline (train/loader.ts) in worker threads, a batch of 16 ahead of the forward pass
+ * that needs it; pass `loader` (made with augment false) to reuse one, with its cache, across
+ * evaluations: the trainer does. detections[i] belongs to image i of `data`.
  */
-export async function evaluateModel(
-  model: SSD300, data: DataSource, method: ApMethod = '11point', log?: (line: string) => void, loader?: BatchLoader,
-): Promise<EvaluationResult> {
+export async function detectDataset(model: SSD300, data: DataSource, log?: (line: string) => void, loader?: BatchLoader): Promise<Detection[][]> {
   const ownLoader = loader === undefined;
   const pipeline = loader ?? new BatchLoader(data, { workers: DEFAULT_EVAL_WORKERS, augment: false, cacheBytes: 0 });
   const batchSize = 16;
@@ -66,7 +66,6 @@ export async function evaluateModel(
     requests.push({ indices, seeds: indices.map(() => 0) }); // no augmentation: the seeds are not used
   }
   const detections: Detection[][] = [];
-  const truth: GroundTruth[] = [];
   try {
     const ahead = requests.slice(0, 2).map((r) => pipeline.load(r));
     for (let b = 0; b < requests.length; b++) {
@@ -78,17 +77,38 @@ export async function evaluateModel(
         model.clearCache();
         detections.push(...detectObjects(locs, scores, model.priorsCxcy, { minScore: 0.01, maxOverlap: 0.45, topK: 200 }, names));
       });
-      for (const index of batch.indices) {
-        // the annotations as they are (with their difficult flags): not through the pipeline
-        const objects = data.samples?.[index].objects ?? data.get(index).objects;
-        truth.push({ boxes: objects.map((o) => [...o.boxXy]), labels: objects.map((o) => o.label), difficult: objects.map((o) => o.difficult) });
-      }
-      if (log !== undefined && b % 10 === 9) log(`evaluated ${truth.length} / ${data.length} images`);
+      if (log !== undefined && b % 10 === 9) log(`evaluated ${detections.length} / ${data.length} images`);
     }
   } finally {
     if (ownLoader) await pipeline.close();
   }
-  return evaluateDetections(detections, truth, model.nClasses, { method });
+  return detections;
+}
+
+/** Image i's annotated objects as they are (with their difficult and crowd flags), not through the pipeline. */
+export function objectsOf(data: DataSource, i: number): ObjectAnnotation[] {
+  return data.samples?.[i].objects ?? data.get(i).objects;
+}
+
+/**
+ * VOC's ground truth of a data set: a crowd region (COCO's iscrowd) is neither a hit nor a miss,
+ * which is what VOC's 'difficult' means, so it is counted as one.
+ */
+export function vocGroundTruth(data: DataSource): GroundTruth[] {
+  const truth: GroundTruth[] = [];
+  for (let i = 0; i < data.length; i++) {
+    const objects = objectsOf(data, i);
+    truth.push({ boxes: objects.map((o) => [...o.boxXy]), labels: objects.map((o) => o.label), difficult: objects.map((o) => o.difficult || o.crowd === true) });
+  }
+  return truth;
+}
+
+/** VOC evaluation of the model on a data set (detectDataset, then evaluateDetections). */
+export async function evaluateModel(
+  model: SSD300, data: DataSource, method: ApMethod = '11point', log?: (line: string) => void, loader?: BatchLoader,
+): Promise<EvaluationResult> {
+  const detections = await detectDataset(model, data, log, loader);
+  return evaluateDetections(detections, vocGroundTruth(data), model.nClasses, { method });
 }
 
 /** Input pipeline workers of an evaluation (see evaluateModel). */

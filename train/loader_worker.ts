@@ -44,7 +44,7 @@ port.on('message', (job: LoaderJob) => {
  * the batch only needs to be ready before its step, and takes what the kernels leave. Linux gives
  * each thread a nice value of its own (this thread's id is in /proc/thread-self); elsewhere, or if
  * refused, the thread keeps the process's priority. Measured here (the /8 model, batch 16, crop
- * and flip from disk): see the README's Training section.
+ * and flip from disk): see docs/training.md.
  */
 function lowerPriority(): void {
   try {

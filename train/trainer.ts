@@ -19,7 +19,7 @@ import { AugmentSteps } from '../data/augment';
 import { DataSource } from '../data/source';
 import { Batch, BatchLoader, BatchRequest, DEFAULT_CACHE_BYTES } from './loader';
 import { StepProfile } from './profile';
-import { LossPoint, TrainingState, checkResume, fingerprintOf, readCheckpoint, restoreOptimizer, saveCheckpoint } from './checkpoint';
+import { Checkpoint, LossPoint, TrainingState, checkResume, fingerprintOf, readCheckpoint, restoreOptimizer, saveCheckpoint } from './checkpoint';
 import { ScheduleConfig, checkSchedule, learningRate } from './schedule';
 import { evaluateModel } from './evaluate';
 import { Progress } from './progress';
@@ -44,8 +44,11 @@ export interface TrainerConfig {
   /** Save every this many steps and/or minutes (and always at the end of an epoch and of the run). */
   checkpointEverySteps?: number;
   checkpointEveryMinutes?: number;
-  /** Continue from this checkpoint (a plain weights file starts a new run from its weights). */
-  resume?: string;
+  /**
+   * Continue from this checkpoint, a file or one already read (readCheckpoint); a plain weights
+   * file starts a new run from its weights.
+   */
+  resume?: string | Checkpoint;
   /** Evaluate on evalData every this many epochs (and at the end), recording the mAP. */
   evalEvery?: number;
   evalData?: DataSource;
@@ -100,21 +103,23 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
   const totalSteps = Math.min(config.maxSteps ?? Infinity, plannedSteps);
 
   let state: TrainingState;
-  const resumed = config.resume !== undefined ? readCheckpoint(config.resume) : null;
-  if (resumed !== null) checkResume(resumed, config.resume as string, { classes: config.classes, data, log: config.log }); // before anything changes
+  // the checkpoint is read once: by the caller (the CLI built the model from it), else here
+  const resumed = config.resume === undefined ? null : typeof config.resume === 'string' ? readCheckpoint(config.resume) : config.resume;
+  const resumeFile = resumed?.file ?? '';
+  if (resumed !== null) checkResume(resumed, resumeFile, { classes: config.classes, data, log: config.log }); // before anything changes
   if (resumed !== null && resumed.state !== null) {
     state = resumed.state;
-    model.loadWeights(config.resume as string);
-    restoreOptimizer(model, optimizer, resumed.tensors, config.resume as string);
+    model.loadTensors(resumed.tensors, resumeFile);
+    restoreOptimizer(model, optimizer, resumed.tensors, resumeFile);
     state.dataset ??= fingerprintOf(data);
     if (state.batchSize !== config.batchSize) config.log(`resume: batch size ${state.batchSize} in the checkpoint, ${config.batchSize} now`);
     state.schedule = config.schedule;
     state.batchSize = config.batchSize;
-    config.log(`resumed from ${config.resume}: step ${state.step}, epoch ${state.epoch + 1}, image ${state.position} of ${data.length}`);
+    config.log(`resumed from ${resumeFile}: step ${state.step}, epoch ${state.epoch + 1}, image ${state.position} of ${data.length}`);
   } else {
     if (resumed !== null) {
-      model.loadWeights(config.resume as string);
-      config.log(`starting from the weights in ${config.resume} (no training state in it: a new run)`);
+      model.loadTensors(resumed.tensors, resumeFile);
+      config.log(`starting from the weights in ${resumeFile} (no training state in it: a new run)`);
     }
     const start = new Rng(config.seed).getState(); // the generator at the start of epoch 0
     state = {
@@ -127,7 +132,7 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
   // follow from it was written otherwise (an earlier version of this trainer).
   let plan = planEpoch(data.length, state.rng);
   if (!plan.order.every((index, k) => index === state.order[k])) {
-    throw new Error(`${config.resume}: its training state's order of images does not follow from its generator state (a checkpoint of an earlier version?); start a new run from its weights instead`);
+    throw new Error(`${resumeFile}: its training state's order of images does not follow from its generator state (a checkpoint of an earlier version?); start a new run from its weights instead`);
   }
   model.train();
 

@@ -7,7 +7,7 @@ import { resizeBilinear } from '../data/resize';
 import { SSD_INPUT_SIZE } from '../data/image_tensor';
 import { createPriors, FEATURE_MAPS } from '../ssd/priors';
 import { SSD300 } from '../ssd/ssd300';
-import { Panel } from '../explain/draw';
+import { Panel } from '../explain/panels';
 import { renderPriors } from '../explain/priors';
 import { renderMatching } from '../explain/matching';
 import { renderMining } from '../explain/mining';

@@ -1,6 +1,6 @@
 // The detector in the browser: the same SSD300, kernels, loss pieces and detection as in Node.
 //
-// Only what touches files differs. Node reads a weights file with fs (tensor/files.ts); here the
+// Only what touches files differs. Node reads a weights file with fs (io/files.ts); here the
 // bytes come from fetch or a file the user picked, and go through the same safetensors parser
 // (tensor/safetensors.ts, decodeSafetensors) and the same loadStateDict. Kernels: GPU.js as WebGL
 // shaders (webgl2, else webgl) where the browser has WebGL, else the plain-TypeScript reference
@@ -16,6 +16,7 @@ import { GpuJsMode } from '../kernels/gpu/runtime';
 import { Detection, DetectOptions, detectObjects } from '../ssd/detect';
 import { RgbImage } from '../data/image';
 import { prepareForSSD } from '../data/image_tensor';
+import { classNamesOfWeights } from '../data/class_names';
 
 export type BackendChoice = 'webgl' | 'cpu';
 
@@ -34,9 +35,7 @@ export interface LoadedWeights {
 export function parseWeights(bytes: Uint8Array, source: string): LoadedWeights {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   const { nClasses, widthDivisor } = SSD300.shapeOfWeights(tensors, source);
-  const classes = metadata.classes !== undefined
-    ? (JSON.parse(metadata.classes) as string[])
-    : ['background', ...Array.from({ length: nClasses - 1 }, (_, i) => `class ${i + 1}`)];
+  const classes = classNamesOfWeights(metadata, nClasses, source); // as the CLI names them
   return { tensors, nClasses, widthDivisor, classes, source };
 }
 

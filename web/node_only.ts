@@ -1,4 +1,4 @@
-// Stand-in, in the browser bundle only, for the modules that need Node: tensor/files.ts (fs) and
+// Stand-in, in the browser bundle only, for the modules that need Node: io/files.ts (fs) and
 // pngjs (Node streams). The page never calls them (it reads weights and images from bytes); if
 // something does, it says so instead of failing somewhere deep inside a polyfill.
 // See scripts/build-web.js.

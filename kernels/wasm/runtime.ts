@@ -168,7 +168,7 @@ export function relaxedSimdSupported(): boolean {
 
 /**
  * The variant picked at start-up: the fused multiply-add where the engine has it (measured on
- * this machine's conv3_1: see the README), the plain one otherwise.
+ * this machine's conv3_1: see docs/backends.md), the plain one otherwise.
  */
 export function pickMicroKernel(engine: Engine = node): MicroKernel {
   const relaxed = engine === node ? relaxedSimdSupported() : detectRelaxedSimd(engine);

@@ -7,7 +7,7 @@ import { RgbImage, makeImage } from '../../data/image';
 import { decodeImage, encodeJpeg, encodePng, readImage, writePng } from '../../data/image_files';
 import { resizeBilinear } from '../../data/resize';
 import { IMAGENET_MEAN, IMAGENET_STD, imageToTensor, prepareForSSD } from '../../data/image_tensor';
-import { drawBoxes } from '../../data/draw_boxes';
+import { drawBoxes } from '../../draw/boxes';
 import { pngBomb } from '../helpers/png_bomb';
 
 /** A w x h image whose bytes follow a smooth pattern (JPEG-friendly) with every channel different. */

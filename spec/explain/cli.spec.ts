@@ -58,7 +58,7 @@ describe('cli/explain', () => {
 
   it('says what is wrong: an unknown picture, no --out, a bad map', () => {
     expect(ssd('explain', 'anchors', '--out', 'x.png').stderr).to.match(/say what to draw: priors, matching, mining, detection/);
-    expect(ssd('explain', 'priors').stderr).to.match(/--out FILE.png is required/);
+    expect(ssd('explain', 'priors').stderr).to.match(/explain: --out is required/);
     expect(ssd('explain', 'priors', '--map', 'fc7', '--out', path.join(dir, 'x.png')).stderr).to.match(/no feature map 'fc7'/);
   });
 });

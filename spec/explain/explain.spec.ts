@@ -2,8 +2,8 @@
 // test checks pixels that must be there (and the numbers the picture states).
 
 import { expect } from 'chai';
-import { Panel, PLAIN_BACKGROUND, Rgb, boxToPixels, drawText, blankCanvas, pixelAt } from '../../explain/draw';
-import { glyph } from '../../explain/font';
+import { Panel, PLAIN_BACKGROUND, boxToPixels } from '../../explain/panels';
+import { pixelAt } from '../../draw/canvas';
 import { cellOfPrior, firstPriorOfCell, priorsOfCell, ratioColor, renderPriors } from '../../explain/priors';
 import { objectColor, renderMatching } from '../../explain/matching';
 import { renderMining } from '../../explain/mining';
@@ -12,33 +12,13 @@ import { EXAMPLE_OBJECTS, SceneObject, exampleObjects, syntheticPredictions } fr
 import { FEATURE_MAPS, createPriors } from '../../ssd/priors';
 import { detectObjects } from '../../ssd/detect';
 import { cxcyToXy } from '../../ssd/boxes';
-import { RgbImage } from '../../data/image';
+import { Rgb, RgbImage } from '../../data/image';
 
 const priorsCxcy = createPriors(); // (8732, 4)
 
 function expectColor(img: RgbImage, x: number, y: number, color: Rgb, what: string): void {
   expect(pixelAt(img, x, y), `${what} at (${x}, ${y})`).to.deep.equal([...color]);
 }
-
-describe('explain/font and draw', () => {
-  it('every glyph is 7 rows of 5; a missing character is drawn as ?', () => {
-    for (const ch of ' ABCXYZ0123456789.,:;-+=/()[]<>%_\'"!?*#') {
-      const rows = glyph(ch);
-      expect(rows.length, ch).to.equal(7);
-      for (const r of rows) expect(r.length, ch).to.equal(5);
-    }
-    expect(glyph('~')).to.deep.equal(glyph('?'));
-    expect(glyph('a')).to.deep.equal(glyph('A'));
-  });
-  it('text is drawn in its colour where the glyph has ink, and nowhere else', () => {
-    const img = blankCanvas(20, 10, [255, 255, 255]);
-    drawText(img, 1, 1, 'I', [0, 0, 0]);
-    // 'I' is .###. on its first row: columns 1..3 of the glyph.
-    expect(pixelAt(img, 1 + 1, 1)).to.deep.equal([0, 0, 0]);
-    expect(pixelAt(img, 1 + 0, 1)).to.deep.equal([255, 255, 255]);
-    expect(pixelAt(img, 1 + 2, 1 + 3)).to.deep.equal([0, 0, 0]); // the stem
-  });
-});
 
 describe('explain/priors', () => {
   it('finds the priors of a cell in the order of createPriors (conv4_3 cell (10, 20) starts at row 1600)', () => {

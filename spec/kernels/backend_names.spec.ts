@@ -1,6 +1,6 @@
 // The list of backend names lives in one place, kernels/select.ts (BACKEND_NAMES). What repeats
-// it for people to read is built from it (the CLI's help) or checked against it here (the README's
-// backends table); scripts/test.js builds its list from it.
+// it for people to read is built from it (the CLI's help) or checked against it here (the backends
+// table, which moved from the README to docs/backends.md); scripts/test.js builds its list from it.
 
 import { expect } from 'chai';
 import * as fs from 'fs';
@@ -18,9 +18,11 @@ describe('kernels/select: the backend names, in one place', () => {
     expect(commandHelp('detect')).to.contain(`--backend ${BACKEND_NAMES.join('|')}`);
   });
 
-  it("the README's backends table has one row per name, in order", () => {
-    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Backends'));
+  it("docs/backends.md's backends table has one row per name, in order", () => {
+    const page = fs.readFileSync(path.join(root, 'docs/backends.md'), 'utf8');
+    const start = page.indexOf('## The backends');
+    expect(start, 'docs/backends.md has its "## The backends" section').to.be.greaterThan(-1);
+    const section = page.slice(start);
     const rows = section.split('\n').filter((line) => /^\| `[^`]+`/.test(line));
     const names = rows.map((line) => /^\| `([^`]+)`/.exec(line)![1]);
     expect(names.slice(0, BACKEND_NAMES.length)).to.deep.equal([...BACKEND_NAMES]);

@@ -107,8 +107,8 @@ describe('kernels/wasm: the micro-kernels\' template (scripts/build-wasm.js)', (
   });
 
   it('gemm-4x8.wat and peak.wat give a plain SIMD128 variant with no relaxed instruction and a relaxed one with no separate multiply', () => {
-    for (const [file, madds] of [['gemm-4x8.wat', 16], ['peak.wat', 12]] as const) {
-      const text = fs.readFileSync(path.join(__dirname, '../../../kernels/wasm', file), 'utf8');
+    for (const [file, madds] of [['kernels/wasm/gemm-4x8.wat', 16], ['bench/peak.wat', 12]] as const) {
+      const text = fs.readFileSync(path.join(__dirname, '../../..', file), 'utf8');
       const source = text.replace(/;;.*$/gm, ''); // the code, without the comments that name both variants
       const simd = build.expandMadd(file, source, build.VARIANTS.simd);
       const relaxed = build.expandMadd(file, source, build.VARIANTS.relaxed);

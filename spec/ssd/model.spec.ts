@@ -24,7 +24,7 @@ describe('ssd/SSD300: structure', () => {
     expect(s.totalParams).to.equal(26285486);
     expect(s.totalMacs / 1e9).to.be.closeTo(31.37, 0.005);
     const byName = new Map(s.rows.map((r) => [r.name, r]));
-    // the shapes the numerics contract (README, Numerics) lists
+    // the shapes of the maps SSD predicts from (docs/step-by-step.md, steps 1 and 2; moved there from the README)
     expect(byName.get('base.pool3')?.outputShape).to.deep.equal([1, 256, 38, 38]);
     expect(byName.get('base.conv4_3')?.outputShape).to.deep.equal([1, 512, 38, 38]);
     expect(byName.get('base.pool5')?.outputShape).to.deep.equal([1, 512, 19, 19]);

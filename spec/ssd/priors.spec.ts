@@ -1,5 +1,6 @@
 // The 8732 priors of SSD300: their count, their order, and the first and last prior of every
-// feature map worked out by hand from the numerics contract (README, Numerics).
+// feature map worked out by hand from the numerics contract (the priors are summarised in
+// docs/step-by-step.md, step 3, and the checks against PyTorch in docs/numerics.md; both were the README's).
 
 import { expect } from 'chai';
 import { FEATURE_MAPS, boxesPerPosition, createPriors, priorCount, priorLocation } from '../../ssd/priors';

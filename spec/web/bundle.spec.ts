@@ -25,7 +25,7 @@ describe('web/ bundle', () => {
       expect(sources.some((s) => s.endsWith(file)), file).to.equal(true);
     }
     // The Node-only ones replaced or absent.
-    for (const banned of ['tensor/files.ts', 'node_modules/pngjs/', 'kernels/cpu/fast/', 'worker_threads']) {
+    for (const banned of ['io/files.ts', 'node_modules/pngjs/', 'kernels/cpu/fast/', 'worker_threads']) {
       expect(sources.filter((s) => s.includes(banned)), banned).to.deep.equal([]);
     }
     expect(sources.some((s) => s.endsWith('web/node_only.ts'))).to.equal(true);

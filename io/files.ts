@@ -1,6 +1,6 @@
 // Reading and writing files with errors that name the file, and writes that never leave a
-// half-written file behind ("nothing is lost"). Used by the weights files here
-// and by the images and annotations of data/, and by the CLI's lock on its outputs.
+// half-written file behind ("nothing is lost"). Used by the weights files (tensor/safetensors.ts),
+// the images and annotations of data/, the training checkpoints and the CLI's lock on its outputs.
 //
 // Every read has a size bound, checked on the open file before a byte is read: a data set's
 // annotation may be a link to /dev/zero or to a 2 GB file, and reading "the whole file" would then

@@ -3,14 +3,14 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { checkCanWrite, lockOutput, makeDirectory, readFileNamed, writeFileAtomic } from '../../tensor/files';
+import { checkCanWrite, lockOutput, makeDirectory, readFileNamed, writeFileAtomic } from '../../io/files';
 
 /** The id of a process that has exited: no process has it now. */
 function deadPid(): number {
   return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
 }
 
-describe('tensor/files', () => {
+describe('io/files', () => {
   let dir = '';
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssd-files-'));

@@ -1,15 +1,17 @@
-// Box outlines on a picture: the detect command's output and the training previews.
+// Boxes on a picture: coloured outlines (drawBoxes), and outlines each tagged with a line of text
+// on a label of the box's colour (drawTaggedBoxes). The detect command's output, the demo's, the
+// training previews.
+//
+// Boxes come as boundary coordinates (x1, y1, x2, y2) in fractions of the image; they are drawn on
+// a copy of it, in its pixels (box column x1 * width, row y1 * height), clipped to it. A box's
+// colour is its class label's (draw/colors.ts, LABEL_COLORS) unless the caller gives a palette.
+// No Node-only module is imported here: the web page may draw with the same code.
 
 import { Tensor } from '../tensor/tensor';
-import { Rgb, RgbImage, checkImage, cloneImage } from './image';
-
-/** Distinct colours for class labels 0, 1, 2, ... (repeating after the last). */
-export const LABEL_COLORS: readonly Rgb[] = [
-  [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
-  [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 190],
-  [0, 128, 128], [230, 190, 255], [170, 110, 40], [255, 250, 200], [128, 0, 0],
-  [170, 255, 195], [128, 128, 0], [255, 215, 180], [0, 0, 128], [128, 128, 128], [255, 255, 255],
-];
+import { Rgb, RgbImage, checkImage, cloneImage } from '../data/image';
+import { LABEL_COLORS, labelColor } from './colors';
+import { drawLabel } from './canvas';
+import { textSize } from './font';
 
 /**
  * A copy of `img` with a 2-pixel rectangle outline for each box.
@@ -17,7 +19,7 @@ export const LABEL_COLORS: readonly Rgb[] = [
  * boxesXy: boundary coordinates (x1, y1, x2, y2) in fractions of the image, one per box, as an
  * array of 4-number rows or a (K, 4) tensor. labels[k] picks box k's colour: colors[label] if
  * given, else LABEL_COLORS. The outline lies inside the box (on its border pixels), clipped to
- * the image. No text is drawn: print the labels and scores beside the picture.
+ * the image. No text is drawn (drawTaggedBoxes adds it).
  */
 export function drawBoxes(
   img: RgbImage,
@@ -50,6 +52,31 @@ export function drawBoxes(
       }
     }
   });
+  return out;
+}
+
+/** A box to draw with its tag: xy fractions of the image, its class label (its colour), its text. */
+export interface TaggedBox {
+  boxXy: ArrayLike<number>;
+  label: number;
+  text: string;
+}
+
+/**
+ * A copy of the image with each box clipped to the image (a decoded box may reach past it),
+ * outlined in its label's colour, and tagged with its text on a label of that colour above its
+ * top-left corner (inside the box when there is no room above).
+ */
+export function drawTaggedBoxes(image: RgbImage, boxes: readonly TaggedBox[]): RgbImage {
+  const clip = (c: number): number => Math.min(Math.max(c, 0), 1);
+  const out = boxes.length === 0 ? cloneImage(image) : drawBoxes(image, boxes.map((b) => Array.from(b.boxXy, clip)), boxes.map((b) => b.label));
+  for (const b of boxes) {
+    const { height } = textSize(b.text);
+    const x = Math.round(clip(b.boxXy[0]) * (image.width - 1));
+    const top = Math.round(clip(b.boxXy[1]) * (image.height - 1));
+    const y = top - height - 4 >= 0 ? top - height - 4 : top + 2;
+    drawLabel(out, x, y, b.text, labelColor(b.label));
+  }
   return out;
 }
 

@@ -1,8 +1,11 @@
-// A 5 x 7 bitmap font, so that the pictures can carry their own labels with no font library.
+// A 5 x 7 bitmap font, so that every picture the project draws (the explanatory pictures, the
+// detections, the charts) carries its own labels with no font library. draw/canvas.ts's drawText
+// puts it on an image.
 //
 // Each glyph is 7 rows of 5 pixels, written as '#' (ink) and '.' (paper) so it can be read and
 // fixed by eye. Only upper case is drawn: lower-case text is shown in capitals. A character with no
 // glyph is drawn as '?'. Each character takes 6 columns (5 + 1 of spacing), each line 9 rows.
+// Sizes here are in font pixels: one image pixel each at scale 1 (textSize gives image pixels).
 
 export const GLYPH_WIDTH = 5;
 export const GLYPH_HEIGHT = 7;

@@ -1,7 +1,8 @@
 ;; The peak of WebAssembly SIMD's multiply-add on this machine, for the benchmarks' "share of
-;; peak" (bench/machine.ts). A template, as gemm-4x8.wat: (MADD a b c) = a * b + c, written out by
-;; scripts/build-wasm.js as peak-simd.wasm (f32x4.mul then f32x4.add) and peak-relaxed.wasm
-;; (f32x4.relaxed_madd), so the peak is measured with the micro-kernel's own instructions.
+;; peak" (bench/machine.ts, beside it). A template, as kernels/wasm/gemm-4x8.wat: (MADD a b c) =
+;; a * b + c, written out by scripts/build-wasm.js as peak-simd.wasm (f32x4.mul then f32x4.add)
+;; and peak-relaxed.wasm (f32x4.relaxed_madd), so the peak is measured with the micro-kernel's
+;; own instructions.
 ;; Twelve independent accumulators, so
 ;; that no operation waits for the one before it (a multiply-add has 3-5 cycles of latency, and
 ;; two can start per cycle): the loop runs at the throughput of the vector units.
