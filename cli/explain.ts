@@ -19,7 +19,10 @@ import { loadModel } from './model_files';
 import { ParsedOptions, classList, pair } from './options';
 import { checkOutputs } from './outputs';
 import { checkCanWrite, lockOutput, makeDirectory, readFileNamed } from '../io/files';
+import * as fs from 'fs';
 import * as path from 'path';
+import { Sample } from '../data/annotations';
+import { DatasetFormat, readDataset } from '../data/dataset';
 import { renderPriors } from '../explain/priors';
 import { renderMatching } from '../explain/matching';
 import { renderMining } from '../explain/mining';
@@ -30,15 +33,21 @@ const KINDS = ['priors', 'matching', 'mining', 'detection'] as const;
 
 /** `ssd explain WHAT [IMAGE]`, its options already checked against the table (cli/options.ts). */
 export async function explainCommand(o: ParsedOptions, positionals: readonly string[]): Promise<void> {
-  const [kind, imageFile] = positionals;
+  const [kind, imageGiven] = positionals;
   if (!(KINDS as readonly string[]).includes(kind)) throw new Error(`explain: say what to draw: ${KINDS.join(', ')}, got '${kind}' (see \`ssd explain --help\`)`);
   const out = o.required('out');
   const weights = o.text('weights');
   const annotation = o.text('annotation');
+  const dataPath = o.text('data');
+  if (annotation !== undefined && dataPath !== undefined) throw new Error('explain: --annotation and --data: give one of them (the objects of one file, or of the image in a data set)');
+  // --data: the objects of IMAGE as a data set in any layout has them (else of its first image)
+  const fromData = dataPath === undefined ? undefined : imageOfDataSet(o, dataPath, imageGiven);
+  const imageFile = imageGiven ?? fromData?.sample.imagePath;
   // the picture must not replace what it is drawn from, whatever name it goes by
   const inputs = [
     ...(imageFile === undefined ? [] : [{ path: imageFile, what: 'the image' }]),
     ...(annotation === undefined ? [] : [{ path: annotation, what: 'the --annotation file' }]),
+    ...(fromData?.sample.annotationPath === undefined ? [] : [{ path: fromData.sample.annotationPath, what: 'the annotation in --data' }]),
     ...(weights === undefined ? [] : [{ path: weights, what: 'the --weights file' }]),
   ];
   checkOutputs([{ path: out, what: 'the picture (--out)' }], inputs);
@@ -57,8 +66,11 @@ export async function explainCommand(o: ParsedOptions, positionals: readonly str
   const needsModel = weights !== undefined && kind !== 'priors'; // matching takes only the class names from it
   const kernels = needsModel ? await createKernels(o.text('backend') ?? defaultBackendName(), { threads: o.number('threads'), convAlgorithm: o.given('conv-algorithm') ? (o.text('conv-algorithm') as ConvAlgorithm) : undefined }) : null;
   const loaded = kernels !== null && weights !== undefined ? loadModel(weights, kernels) : null;
-  // Class names: the weights file's, else --classes, else VOC's.
-  const classes: readonly string[] = loaded?.classes ?? classList(o.text('classes') ?? 'voc');
+  // Class names: the weights file's, else --classes, else the data set's, else VOC's.
+  const classes: readonly string[] = loaded?.classes ?? fromData?.classes ?? classList(o.text('classes') ?? 'voc');
+  if (fromData !== undefined && loaded !== null && fromData.classes.some((name, k) => loaded.classes[k] !== name)) {
+    throw new Error(`--data ${dataPath}: its classes (${fromData.classes.slice(1).join(', ')}) are not the --weights file's (${loaded.classes.slice(1).join(', ')})`);
+  }
 
   // Predictions of one image: the model's when --weights is given, else made up from the objects.
   const predictions = async (objects: readonly SceneObject[]): Promise<{ locs: Tensor; scores: Tensor; source: string }> => {
@@ -72,6 +84,7 @@ export async function explainCommand(o: ParsedOptions, positionals: readonly str
     return { locs: locs.reshape([nPriors, 4]), scores: scores.reshape([nPriors, loaded.model.nClasses]), source: `model ${weights}` };
   };
   const groundTruth = (): SceneObject[] => {
+    if (fromData !== undefined) return fromData.sample.objects.map((object) => ({ boxXy: [...object.boxXy], label: object.label }));
     if (annotation === undefined) return exampleObjects(classes.length);
     const xml = readFileNamed(annotation, 'VOC annotation', MAX_ANNOTATION_BYTES).toString('utf8');
     const parsed = parseVocAnnotation(xml, annotation, classes);
@@ -115,4 +128,29 @@ export async function explainCommand(o: ParsedOptions, positionals: readonly str
   }
   writePng(out, picture);
   console.log(`wrote ${out} (${picture.width}x${picture.height})`);
+}
+
+/**
+ * The sample of a data set (VOC, COCO or YOLO; --split, --format, --images) whose image is
+ * `imageFile` (compared by real path), or its first sample when no image is given; with the data
+ * set's classes (--classes when given).
+ */
+function imageOfDataSet(o: ParsedOptions, dataPath: string, imageFile: string | undefined): { sample: Sample; classes: string[] } {
+  const split = o.required('split');
+  const given = o.text('classes');
+  const dataset = readDataset(dataPath, {
+    format: o.text('format') as DatasetFormat | undefined, split, classes: given === undefined ? undefined : classList(given), images: o.text('images'), allowEmpty: true,
+  });
+  if (imageFile === undefined) return { sample: dataset.samples[0], classes: dataset.classes };
+  const real = (file: string): string => {
+    try {
+      return fs.realpathSync(file);
+    } catch {
+      return path.resolve(file);
+    }
+  };
+  const wanted = real(imageFile);
+  const sample = dataset.samples.find((s) => real(s.imagePath) === wanted);
+  if (sample === undefined) throw new Error(`${imageFile}: not an image of --data ${dataPath} (split ${dataset.split}, ${dataset.samples.length} images)`);
+  return { sample, classes: dataset.classes };
 }

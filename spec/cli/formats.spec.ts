@@ -91,6 +91,20 @@ describe('cli: VOC, COCO and YOLO layouts of one data set', function () {
     expect(firstLoss[2]).to.equal(firstLoss[0]);
   });
 
+  it('explain --data draws the same picture of an image from each layout', () => {
+    const pictures = FORMATS.map((format) => {
+      const out = path.join(dir, `matching-${format}.png`);
+      const r = runSsd(['explain', 'matching', '--data', data(format), '--split', 'test', '--out', out]);
+      expect(r.status, `${format}: ${r.stderr}`).to.equal(0);
+      return fs.readFileSync(out);
+    });
+    expect(pictures[1].equals(pictures[0]), 'coco').to.equal(true);
+    expect(pictures[2].equals(pictures[0]), 'yolo').to.equal(true);
+    const stranger = runSsd(['explain', 'mining', weights, '--data', data('coco'), '--split', 'test', '--out', path.join(dir, 'never.png')]);
+    expect(stranger.status).to.equal(1);
+    expect(stranger.stderr).to.contain(`${weights}: not an image of --data`);
+  });
+
   it('a COCO file is one split: --eval-every without --eval-data is refused before training', () => {
     const out = path.join(dir, 'never.safetensors');
     const file = path.join(data('coco'), 'annotations', 'instances_train.json');
