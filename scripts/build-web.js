@@ -24,6 +24,11 @@ const nodeOnly = {
   setup(build) {
     const stub = path.join(root, 'web', 'node_only.ts');
     build.onResolve({ filter: /^pngjs$/ }, () => ({ path: stub }));
+    // the wasm backend: Node's built-ins it imports, and its worker threads as Web Workers
+    const builtins = path.join(root, 'web', 'node_builtins.ts');
+    build.onResolve({ filter: /^(fs|path|v8|os)$/ }, () => ({ path: builtins }));
+    build.onResolve({ filter: /^\.\/threads$/ }, (args) =>
+      path.resolve(args.resolveDir, args.path) === path.join(root, 'kernels', 'wasm', 'threads') ? { path: path.join(root, 'web', 'wasm_threads.ts') } : undefined);
     build.onResolve({ filter: /(^|\/)io\/files$|^\.\/files$/ }, (args) => {
       const resolved = path.resolve(args.resolveDir, args.path);
       return resolved === path.join(root, 'io', 'files') ? { path: stub } : undefined;
@@ -45,9 +50,26 @@ async function main() {
     logLevel: 'warning',
     metafile: true,
   });
+  // The wasm backend's Web Worker (web/wasm_worker.ts), beside main.js, and the .wasm files it and
+  // the page instantiate (fetched by the page: web/model.ts).
+  const worker = await esbuild.build({
+    entryPoints: [path.join(root, 'web', 'wasm_worker.ts')],
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2020',
+    sourcemap: true,
+    outfile: path.join(out, 'wasm-worker.js'),
+    plugins: [nodeOnly],
+    logLevel: 'warning',
+    metafile: true,
+  });
+  fs.mkdirSync(path.join(out, 'wasm'), { recursive: true });
+  const wasmDir = path.join(root, 'dist', 'kernels', 'wasm');
+  for (const file of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmDir, file), path.join(out, 'wasm', file));
   // Say so if a Node-only module got in anyway.
-  const inputs = Object.keys(result.metafile.inputs);
-  const banned = inputs.filter((f) => /io\/files\.ts$|node_modules\/pngjs\/|kernels\/cpu\/fast\//.test(f));
+  const inputs = [...Object.keys(result.metafile.inputs), ...Object.keys(worker.metafile.inputs)];
+  const banned = inputs.filter((f) => /io\/files\.ts$|node_modules\/pngjs\/|kernels\/cpu\/fast\/|kernels\/task_threads\.ts$|kernels\/wasm\/threads\.ts$/.test(f));
   if (banned.length > 0) throw new Error(`build-web: Node-only modules in the bundle: ${banned.join(', ')}`);
 
   fs.copyFileSync(path.join(root, 'web', 'index.html'), path.join(out, 'index.html'));

@@ -7,6 +7,13 @@
 // a path that does not decode, 404 for anything that is not a plain file inside the site, 405 for a
 // method other than GET and HEAD, 500 for a file that cannot be read), and everything the handler
 // does is inside one try/catch, since a throw there would end the process.
+//
+// Every answer makes the page cross-origin isolated (Cross-Origin-Opener-Policy: same-origin,
+// Cross-Origin-Embedder-Policy: require-corp): only then may the page post the wasm backend's
+// shared WebAssembly.Memory to its Web Workers and run the kernels on every core. Static hosting
+// of dist/site/ elsewhere needs the same two headers (else the page runs the kernels on one
+// thread, and says so). `serve(port, root, { isolated: false })` leaves them out (the browser
+// test checks that page too).
 
 const http = require('http');
 const fs = require('fs');
@@ -21,7 +28,11 @@ const TYPES = {
   '.png': 'image/png',
   '.jpg': 'image/jpeg',
   '.safetensors': 'application/octet-stream',
+  '.wasm': 'application/wasm',
 };
+
+/** The headers that make the page cross-origin isolated (see above). */
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
 function answer(res, status, text) {
   if (res.headersSent) {
@@ -58,7 +69,7 @@ function resolveRequest(root, req) {
   return { file: real };
 }
 
-function serve(port = Number(process.env.PORT ?? 8300), siteRoot = defaultRoot) {
+function serve(port = Number(process.env.PORT ?? 8300), siteRoot = defaultRoot, { isolated = true } = {}) {
   if (!fs.existsSync(path.join(siteRoot, 'index.html'))) throw new Error(`serve-web: ${siteRoot} is not built; run \`npm run build:web\``);
   const root = fs.realpathSync(siteRoot); // so that the links inside the site compare with it
   const server = http.createServer((req, res) => {
@@ -77,7 +88,7 @@ function serve(port = Number(process.env.PORT ?? 8300), siteRoot = defaultRoot) 
       // a file that cannot be opened or read (permissions, removed meanwhile): an error status, not an unhandled 'error' event
       stream.on('error', (e) => answer(res, e.code === 'EACCES' ? 403 : 500, e.code === 'EACCES' ? 'forbidden' : 'cannot read the file'));
       stream.on('open', () => {
-        res.writeHead(200, { 'content-type': TYPES[path.extname(found.file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+        res.writeHead(200, { 'content-type': TYPES[path.extname(found.file)] ?? 'application/octet-stream', 'cache-control': 'no-store', ...(isolated ? ISOLATION : {}) });
         if (req.method === 'HEAD') {
           stream.destroy();
           res.end();

@@ -13,7 +13,8 @@ import { renderMatching } from '../explain/matching';
 import { renderMining } from '../explain/mining';
 import { renderDetection } from '../explain/detection';
 import { SceneObject, exampleObjects } from '../explain/scene';
-import { BackendChoice, LoadedWeights, RunResult, buildModel, createBrowserKernels, parseWeights, runDetector } from './model';
+import { BackendChoice, LoadedWeights, RunResult, buildModel, createBrowserKernels, createWasmKernels, parseWeights, runDetector } from './model';
+import { WasmKernels } from '../kernels/wasm';
 
 // ---------------------------------------------------------------------------------------------
 // Page state
@@ -29,13 +30,14 @@ const state: {
   weights: LoadedWeights | null;
   model: SSD300 | null;
   backend: string;
+  note: string; // what the status line says of the kernels (why they run on one thread, ...)
   image: RgbImage | null; // as decoded
   image300: RgbImage | null; // what SSD sees
   imageName: string;
   example: Example | null; // the annotation of the example image, while it is shown
   run: RunResult | null;
   only: number | undefined; // the ground-truth box clicked in the matching picture
-} = { weights: null, model: null, backend: '', image: null, image300: null, imageName: '', example: null, run: null, only: undefined };
+} = { weights: null, model: null, backend: '', note: '', image: null, image300: null, imageName: '', example: null, run: null, only: undefined };
 
 const priorsCxcy = createPriors(); // (8732, 4)
 
@@ -105,6 +107,7 @@ function pointIn(event: MouseEvent, target: HTMLCanvasElement, panels: readonly 
 
 async function loadWeights(bytes: Uint8Array, source: string): Promise<void> {
   state.weights = parseWeights(bytes, source);
+  if (state.model !== null) await state.model.kernels.dispose(); // its workers too
   state.model = null;
   const w = state.weights;
   $('weights-info').textContent = `${source}: ${w.nClasses} classes (${w.classes.slice(1).join(', ')}), width divisor ${w.widthDivisor}`;
@@ -135,12 +138,20 @@ function checksum(img: RgbImage): number {
 
 async function model(choice: BackendChoice): Promise<{ model: SSD300; note: string }> {
   if (state.weights === null) throw new Error('load a weights file first');
-  if (state.model !== null && state.backend === choice) return { model: state.model, note: '' };
+  if (state.model !== null && state.backend === choice) return { model: state.model, note: state.note };
   if (state.model !== null) await state.model.kernels.dispose();
-  const { kernels, note } = createBrowserKernels(choice);
+  const { kernels, note } = choice === 'wasm' ? await createWasmKernels() : createBrowserKernels(choice);
   state.model = buildModel(state.weights, kernels);
   state.backend = choice;
+  state.note = note;
   return { model: state.model, note };
+}
+
+/** The kernels a model runs on, as the status line names them: which, with how many threads. */
+function kernelsInWords(m: SSD300): string {
+  const k = m.kernels;
+  if (k instanceof WasmKernels) return `the WebAssembly kernels (${k.microKernel === 'relaxed' ? 'relaxed SIMD' : 'SIMD128'}, ${k.threads} thread${k.threads === 1 ? '' : 's'})`;
+  return k.name === 'reference' ? 'the reference CPU kernels' : `GPU.js ${k.name.replace('gpu.js:', '')} kernels`;
 }
 
 function minScore(): number {
@@ -149,20 +160,21 @@ function minScore(): number {
 
 async function detect(choice: BackendChoice): Promise<RunResult> {
   if (state.image === null) throw new Error('choose an image first');
-  status(`running SSD300 on ${choice === 'webgl' ? 'GPU.js WebGL' : 'the CPU kernels'}...`);
+  status(`running SSD300 on ${choice === 'wasm' ? 'the WebAssembly kernels' : choice === 'webgl' ? 'GPU.js WebGL' : 'the CPU kernels'}...`);
   let { model: m, note } = await model(choice);
   let run: RunResult;
   try {
     run = await runDetector(m, state.image, { minScore: minScore(), maxOverlap: 0.45, topK: 200 }, note);
   } catch (e) {
-    if (choice !== 'webgl') throw e;
-    // A WebGL context that exists but cannot run the kernels (GPU.js says why): the CPU kernels instead.
+    if (choice === 'cpu') throw e;
+    // A WebGL context that exists but cannot run the kernels (GPU.js says why), or a browser
+    // without WebAssembly SIMD: the CPU kernels instead, and the status line says why.
     const why = (e as Error).message;
     ({ model: m } = await model('cpu'));
-    run = await runDetector(m, state.image, { minScore: minScore(), maxOverlap: 0.45, topK: 200 }, `WebGL failed (${why}), so the CPU kernels ran`);
+    run = await runDetector(m, state.image, { minScore: minScore(), maxOverlap: 0.45, topK: 200 }, `${choice === 'wasm' ? 'WebAssembly' : 'WebGL'} failed (${why}), so the CPU kernels ran`);
   }
   state.run = run;
-  const where = run.backend === 'reference' ? 'the reference CPU kernels' : `GPU.js ${run.backend.replace('gpu.js:', '')} kernels`;
+  const where = kernelsInWords(m);
   status(`${run.detections.length} detections; ran on ${where}: forward ${run.forwardMs.toFixed(0)} ms, detection ${run.detectMs.toFixed(0)} ms${run.note ? ` (${run.note})` : ''}`);
   drawDetections();
   drawMatching();

@@ -2,9 +2,10 @@
 //
 // Only what touches files differs. Node reads a weights file with fs (io/files.ts); here the
 // bytes come from fetch or a file the user picked, and go through the same safetensors parser
-// (tensor/safetensors.ts, decodeSafetensors) and the same loadStateDict. Kernels: GPU.js as WebGL
-// shaders (webgl2, else webgl) where the browser has WebGL, else the plain-TypeScript reference
-// kernels. The Node-only backends (the multi-core 'cpu' on worker threads) are not bundled.
+// (tensor/safetensors.ts, decodeSafetensors) and the same loadStateDict. Kernels: the wasm
+// backend (the same .wat kernels as in Node, their threads as Web Workers on one shared memory
+// where the page is cross-origin isolated, else one thread), GPU.js as WebGL shaders (webgl2,
+// else webgl), or the plain-TypeScript reference kernels. The Node-only 'cpu' backend is not bundled.
 
 import { SSD300 } from '../ssd/ssd300';
 import { decodeSafetensors } from '../tensor/safetensors';
@@ -17,8 +18,44 @@ import { Detection, DetectOptions, detectObjects } from '../ssd/detect';
 import { RgbImage } from '../data/image';
 import { prepareForSSD } from '../data/image_tensor';
 import { classNamesOfWeights } from '../data/class_names';
+import { WasmKernels } from '../kernels/wasm';
+import { WASM_FILES, provideWasmBytes, simdSupported } from '../kernels/wasm/runtime';
 
-export type BackendChoice = 'webgl' | 'cpu';
+export type BackendChoice = 'wasm' | 'webgl' | 'cpu';
+
+/** Whether this page may share memory with Web Workers (COOP and COEP headers: scripts/serve-web.js). */
+export function isolated(): boolean {
+  return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+}
+
+let wasmLoaded: Promise<void> | null = null;
+
+/** Fetch the wasm backend's modules (built beside the page, in wasm/) once, for WasmKernels to compile. */
+export function loadWasm(): Promise<void> {
+  wasmLoaded ??= (async () => {
+    const bytes = new Map<string, Uint8Array<ArrayBuffer>>();
+    await Promise.all(WASM_FILES.map(async (name) => {
+      const response = await fetch(`wasm/${name}.wasm`);
+      if (!response.ok) throw new Error(`wasm/${name}.wasm: ${response.status} ${response.statusText}`);
+      bytes.set(name, new Uint8Array(await response.arrayBuffer()));
+    }));
+    provideWasmBytes(bytes);
+  })();
+  return wasmLoaded;
+}
+
+/**
+ * The wasm kernels: on every core (navigator.hardwareConcurrency threads, the page's included)
+ * where the page is cross-origin isolated, else on one thread, with a note that says why.
+ */
+export async function createWasmKernels(threads?: number): Promise<{ kernels: WasmKernels; note: string }> {
+  await loadWasm();
+  if (!simdSupported()) throw new Error('this browser does not validate WebAssembly SIMD128');
+  const cores = typeof navigator === 'object' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1;
+  const n = isolated() ? (threads ?? cores) : 1;
+  const note = isolated() ? '' : 'the page is not cross-origin isolated (no COOP/COEP headers), so the wasm kernels run on one thread';
+  return { kernels: new WasmKernels({ threads: n }), note };
+}
 
 export interface LoadedWeights {
   tensors: Map<string, Tensor>;
@@ -63,7 +100,7 @@ export function buildModel(weights: LoadedWeights, kernels: Kernels): SSD300 {
 }
 
 export interface RunResult {
-  /** The kernels that ran: 'gpu.js:webgl2', 'gpu.js:webgl' or 'reference'. */
+  /** The kernels that ran: 'wasm', 'gpu.js:webgl2', 'gpu.js:webgl' or 'reference'. */
   backend: string;
   note: string;
   /** Forward pass and detection, in milliseconds. */

@@ -31,7 +31,7 @@
 // instances of the modules (WasmExports) and its own scratch memory.
 
 import { Conv2dGeometry } from '../geometry';
-import { splitRange } from '../cpu/fast/conv';
+import { splitRange } from '../split';
 import { WasmExports } from './runtime';
 
 export type ConvPass = 'forward' | 'backwardInput' | 'backwardWeight';

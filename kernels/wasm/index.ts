@@ -24,7 +24,8 @@ import {
 } from './conv';
 import { MAX_PAGES, MicroKernel, PAGE_BYTES, WasmExports, WasmModules, compileModules, pickMicroKernel, instantiate } from './runtime';
 import { SWEEP_TASK_FIELDS, planSweepTasks, writePoolGeometry } from './sweep';
-import { Job, WasmThreads, runJobTasks } from './threads';
+import { WasmThreads } from './threads';
+import { Job, runJobTasks } from './jobs';
 import { BLOCK_ALIGN, WasmHeap } from './heap';
 import { SGD_CHUNK, sgdChunks } from './sgd';
 import {

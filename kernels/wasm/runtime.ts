@@ -122,7 +122,26 @@ export type WinogradOutputTransform = (
 export const MAX_PAGES = 65536;
 export const PAGE_BYTES = 65536;
 
-function wasmBytes(name: string): Buffer<ArrayBuffer> {
+/** Every .wasm file the backend loads (a page fetches them all before it makes a WasmKernels). */
+export const WASM_FILES: readonly string[] = [
+  'pack', 'gemm-4x8-simd', 'gemm-4x8-relaxed', 'relu', 'sweep', 'direct', 'batchnorm', 'sgd', 'winograd', 'winograd-2x2', 'winograd-4x4', 'winograd-6x6',
+];
+
+/** Bytes given by the host (the browser fetched them), used instead of the files beside this one. */
+let provided: Map<string, Uint8Array<ArrayBuffer>> | null = null;
+
+/** Where there is no file system (a web page): the bytes of every name of WASM_FILES, fetched beforehand. */
+export function provideWasmBytes(bytes: Map<string, Uint8Array<ArrayBuffer>>): void {
+  const missing = WASM_FILES.filter((name) => !bytes.has(name));
+  if (missing.length > 0) throw new Error(`wasm backend: no bytes for ${missing.join(', ')}`);
+  provided = bytes;
+  simdValidates = null;
+  relaxedValidates = null;
+}
+
+function wasmBytes(name: string): Uint8Array<ArrayBuffer> {
+  const given = provided?.get(name);
+  if (given !== undefined) return given;
   // dist/kernels/wasm/runtime.js sits beside the assembled .wasm files
   const file = path.join(__dirname, `${name}.wasm`);
   if (!fs.existsSync(file)) throw new Error(`wasm backend: ${file} is missing; run \`npm run build\` (scripts/build-wasm.js assembles kernels/wasm/*.wat)`);
@@ -131,13 +150,16 @@ function wasmBytes(name: string): Buffer<ArrayBuffer> {
 
 /** What the feature detection asks of the engine (a test may pass one without relaxed SIMD). */
 export interface Engine {
-  validate(bytes: Buffer<ArrayBuffer>): boolean;
+  validate(bytes: Uint8Array<ArrayBuffer>): boolean;
   setFlags(flags: string): void;
 }
 
 const node: Engine = {
   validate: (bytes) => typeof WebAssembly === 'object' && WebAssembly.validate(bytes),
-  setFlags: (flags) => v8.setFlagsFromString(flags),
+  // a browser validates what it has: there is no flag to set (and the page's v8 module is a stand-in)
+  setFlags: (flags) => {
+    if (provided === null) v8.setFlagsFromString(flags);
+  },
 };
 
 let simdValidates: boolean | null = null;

@@ -20,7 +20,7 @@
 //                     gradient's dy
 
 import { Pool2dGeometry } from '../geometry';
-import { splitRange } from '../cpu/fast/conv';
+import { splitRange } from '../split';
 import { WasmExports } from './runtime';
 import { packFlippedWeights, packOperandA, packedAFloats } from './conv';
 

@@ -4,24 +4,16 @@
 // takes task numbers from one atomic counter.
 //
 // The life cycle (starting, posting, waiting, errors, unref while idle, dispose) is the cpu
-// backend's too: kernels/task_threads.ts.
+// backend's too: kernels/task_threads.ts. In the browser, the page's bundle puts
+// web/wasm_threads.ts (Web Workers, the same jobs: ./jobs.ts) in this file's place.
 
 import * as path from 'path';
 import { TaskThreads } from '../task_threads';
-import { ConvJob, runConvTasks } from './conv';
-import { SweepJob, runSweepTasks } from './sweep';
-import { WinogradJob, runWinogradTasks } from './winograd';
+import { Job, runJobTasks } from './jobs';
 import { WasmExports, WasmModules } from './runtime';
 
-/** What the threads run: a convolution pass (GEMM or Winograd) or a memory-bound sweep. */
-export type Job = ConvJob | WinogradJob | SweepJob;
-
-/** Runs a job's tasks on this thread until there are none left (counter null: all of them). */
-export function runJobTasks(job: Job, wasm: WasmExports, thread: number, counter: Int32Array | null): void {
-  if ('pass' in job) runConvTasks(job, wasm, thread, counter);
-  else if ('winograd' in job) runWinogradTasks(job, wasm, thread, counter);
-  else runSweepTasks(job, wasm, counter);
-}
+export type { Job };
+export { runJobTasks };
 
 /** What a worker is started with. */
 export interface WorkerSetup {

@@ -105,7 +105,7 @@
 // twice the worst ratio measured for F(4x4) and three times for F(6x6).
 
 import { Conv2dGeometry } from '../geometry';
-import { splitRange } from '../cpu/fast/conv';
+import { splitRange } from '../split';
 import { WasmExports, WinogradFilterGradient, WinogradFilterTransform, WinogradInputTransform, WinogradOutputTransform } from './runtime';
 import { MR, NR, roundUp } from './conv';
 

@@ -73,7 +73,7 @@ describe('kernels/wasm: the engine', () => {
   it('an engine without relaxed SIMD gets the plain SIMD micro-kernel', () => {
     const flags: string[] = [];
     const withoutRelaxed: Engine = {
-      validate: (bytes) => !bytes.equals(wasmFile('gemm-4x8-relaxed')),
+      validate: (bytes) => !Buffer.from(bytes).equals(wasmFile('gemm-4x8-relaxed')),
       setFlags: (f) => flags.push(f),
     };
     expect(pickMicroKernel(withoutRelaxed)).to.equal('simd');

@@ -1,8 +1,10 @@
 // The web page in a real browser (`npm run test:web`, not part of `npm test`): Debian's headless
 // Chromium, driven by playwright-core, loads the page from scripts/serve-web.js, runs a detection
 // on the example image with the weights the build gave the page (web/test-weights.safetensors
-// unless told otherwise; scripts/build-web.js), on the GPU.js WebGL kernels and on the
-// CPU kernels, and compares the detections with Node's for the same weights and image. It saves
+// unless told otherwise; scripts/build-web.js), on the WebAssembly kernels (threads as Web
+// Workers in the cross-origin isolated page; one thread in a page that is not), on the GPU.js
+// WebGL kernels and on the CPU kernels, and compares the detections with Node's for the same
+// weights and image. It saves
 // screenshots under dist/web-screenshots/ for a reviewer.
 //
 // Nothing downloads a browser: the system's /usr/bin/chromium is used (scripts/setup-browser.js
@@ -20,12 +22,13 @@ import { loadModel } from '../../cli/model_files';
 import { detectImages } from '../../train/evaluate';
 import { readImage } from '../../data/image_files';
 import { Detection } from '../../ssd/detect';
+import { WasmKernels } from '../../kernels/wasm';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.join(ROOT, 'dist', 'web-screenshots');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { serve } = require(path.join(ROOT, 'scripts', 'serve-web.js')) as { serve: (port: number) => Promise<Server> };
+const { serve } = require(path.join(ROOT, 'scripts', 'serve-web.js')) as { serve: (port: number, root?: string, options?: { isolated: boolean }) => Promise<Server> };
 
 // The flags: headless, no sandbox (CI runs as root), WebGL on SwiftShader (Chromium's software
 // GL; --enable-unsafe-swiftshader because recent Chromium refuses it for WebGL otherwise), and
@@ -76,6 +79,7 @@ describe('web page in headless Chromium', function () {
   let profile = '';
   const errors: string[] = [];
   let node: Detection[] = [];
+  let nodeWasm: Detection[] = []; // Node's answer on the wasm kernels, 2 threads
   const minScore = 0.3; // the page's default
 
   before(async () => {
@@ -94,6 +98,10 @@ describe('web page in headless Chromium', function () {
     // Node's answer for the same weights and image, on the reference kernels.
     const { model } = loadModel(path.join(ROOT, 'dist', 'site', 'weights.safetensors'), referenceKernels); // what the page loads
     [node] = await detectImages(model, [readImage(path.join(ROOT, 'web', 'test-image.png'))], { minScore, maxOverlap: 0.45, topK: 200 });
+    const wasmKernels = new WasmKernels({ threads: 2 });
+    const onWasm = loadModel(path.join(ROOT, 'dist', 'site', 'weights.safetensors'), wasmKernels).model;
+    [nodeWasm] = await detectImages(onWasm, [readImage(path.join(ROOT, 'web', 'test-image.png'))], { minScore, maxOverlap: 0.45, topK: 200 });
+    await wasmKernels.dispose();
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
   });
 
@@ -103,8 +111,8 @@ describe('web page in headless Chromium', function () {
     if (profile !== '') fs.rmSync(profile, { recursive: true, force: true });
   });
 
-  const run = (backend: 'webgl' | 'cpu'): Promise<PageRun> =>
-    page.evaluate(async (b) => {
+  const run = (backend: 'wasm' | 'webgl' | 'cpu', on: Page = page): Promise<PageRun> =>
+    on.evaluate(async (b) => {
       const api = (globalThis as unknown as { ssdPage: { detect(b: string): Promise<PageRun> } }).ssdPage;
       return api.detect(b);
     }, backend);
@@ -127,6 +135,41 @@ describe('web page in headless Chromium', function () {
     console.log(`      WebGL again: forward ${again.forwardMs.toFixed(0)} ms`);
     expectSameDetections(again.detections, node, minScore, 1e-4);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'page-webgl.png'), fullPage: true });
+  });
+
+  it('on the WebAssembly kernels: the page is cross-origin isolated, runs them on every core (Web Workers on one shared memory), and the detections are Node\'s', async () => {
+    const { isolated, cores } = await page.evaluate(() => ({ isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency }));
+    expect(isolated, 'scripts/serve-web.js sends COOP and COEP').to.equal(true);
+    const first = await run('wasm');
+    const r = await run('wasm');
+    console.log(`      wasm, ${cores} threads: forward ${first.forwardMs.toFixed(0)} ms (first call), then ${r.forwardMs.toFixed(0)} ms; detection ${r.detectMs.toFixed(0)} ms`);
+    expect(r.backend).to.equal('wasm', r.note);
+    expect(await page.textContent('#status')).to.match(new RegExp(`ran on the WebAssembly kernels \\((relaxed SIMD|SIMD128), ${cores} threads?\\): forward \\d+ ms, detection \\d+ ms$`));
+    expect(r.detections.length).to.be.greaterThan(0);
+    expectSameDetections(r.detections, nodeWasm, minScore, 1e-5);
+    expectSameDetections(r.detections, node, minScore, 1e-4); // and the reference kernels' (another summation order)
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'page-wasm.png'), fullPage: true });
+    expect(errors).to.deep.equal([]);
+  });
+
+  it('a page that is not cross-origin isolated runs the WebAssembly kernels on one thread, and says so', async () => {
+    const plain = await serve(0, undefined, { isolated: false });
+    const other = await context.newPage();
+    try {
+      const otherErrors: string[] = [];
+      other.on('pageerror', (e) => otherErrors.push(e.message));
+      await other.goto(`http://127.0.0.1:${(plain.address() as { port: number }).port}/`);
+      expect(await other.evaluate(() => crossOriginIsolated)).to.equal(false);
+      const r = await run('wasm', other);
+      expect(r.backend).to.equal('wasm');
+      expect(await other.textContent('#status')).to.match(/WebAssembly kernels \((relaxed SIMD|SIMD128), 1 thread\).*not cross-origin isolated/);
+      expectSameDetections(r.detections, nodeWasm, minScore, 1e-5);
+      await other.screenshot({ path: path.join(SCREENSHOTS, 'page-wasm-one-thread.png'), fullPage: true });
+      expect(otherErrors).to.deep.equal([]);
+    } finally {
+      await other.close();
+      plain.close();
+    }
   });
 
   it('on the CPU kernels: the detections are Node\'s', async () => {

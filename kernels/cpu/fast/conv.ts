@@ -24,6 +24,7 @@ import {
   KC, MC, MR, NC, NR, macroKernel, packWholeA, packWholeB, packedAOffset, packedBOffset, roundUp, scratchF64,
 } from './gemm';
 import { col2imAccumulate, packColumns, packColumnsTransposed } from './im2col';
+import { splitRange } from '../../split';
 
 export type ConvPass = 'forward' | 'backwardInput' | 'backwardWeight';
 
@@ -92,21 +93,6 @@ export function prepackConvJob(job: ConvJob): void {
       packWholeA(dy, Co, P, packed, n * roundUp(Co, MR) * P);
     }
   }
-}
-
-/**
- * Boundaries cutting [0, total) into near-equal chunks that are multiples of `align` (except the
- * last): at most `maxChunk` long, and, when `wanted` chunks are asked for, as many as that allows
- * without going below `minChunk`.
- */
-export function splitRange(total: number, maxChunk: number, minChunk: number, wanted: number, align: number): number[] {
-  let count = Math.ceil(total / maxChunk);
-  if (count < wanted) count = Math.max(count, Math.min(wanted, Math.floor(total / minChunk)));
-  const chunk = roundUp(Math.ceil(total / Math.max(count, 1)), align);
-  const bounds = [0];
-  for (let start = chunk; start < total; start += chunk) bounds.push(start);
-  bounds.push(total);
-  return bounds;
 }
 
 /**
