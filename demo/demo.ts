@@ -17,7 +17,7 @@
 import * as path from 'path';
 import { createKernels, defaultBackendName } from '../kernels/select';
 import { SSD300 } from '../ssd/ssd300';
-import { SYNTHETIC_CLASSES, SYNTHETIC_TASK, makeSyntheticDataset } from '../data/synthetic';
+import { DEMO_CLASSES, DEMO_EPOCHS, demoData, demoModelOptions, demoTraining } from './recipe';
 import { readVocDataset, writeVocDataset } from '../data/voc';
 import { writePng } from '../data/image_files';
 import { loadSampleImage } from '../data/annotations';
@@ -28,17 +28,18 @@ import { drawDetections } from '../train/draw_detections';
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const epochs = Number(process.env.DEMO_EPOCHS ?? '6');
+  const epochs = Number(process.env.DEMO_EPOCHS ?? String(DEMO_EPOCHS));
   const widthDivisor = Number(process.env.DEMO_WIDTH_DIVISOR ?? '16');
   const outDir = process.env.DEMO_OUT ?? 'demo-output';
   if (!(Number.isInteger(epochs) && epochs > 0)) throw new Error(`DEMO_EPOCHS must be a positive integer, got '${process.env.DEMO_EPOCHS}'`);
-  const classes = [...SYNTHETIC_CLASSES];
+  const classes = [...DEMO_CLASSES];
   const log = (line: string): void => console.log(line);
 
   const dataRoot = path.join(outDir, 'synthetic-voc');
   log(`1. writing a synthetic data set in the VOC layout to ${dataRoot}`);
-  writeVocDataset(dataRoot, 'trainval', makeSyntheticDataset(600, 1, SYNTHETIC_TASK), classes);
-  writeVocDataset(dataRoot, 'test', makeSyntheticDataset(100, 2, SYNTHETIC_TASK), classes);
+  const data = demoData(); // the recipe's (demo/recipe.ts): the page trains on the same images
+  writeVocDataset(dataRoot, 'trainval', data.train, classes);
+  writeVocDataset(dataRoot, 'test', data.test, classes);
   // read back as any VOC data set, then kept decoded in memory (small enough here) so that the
   // training steps do not wait for PNG decoding
   const load = (split: string) => inMemorySource(readVocDataset(dataRoot, split, classes).map((s) => ({ image: loadSampleImage(s), objects: s.objects })));
@@ -48,11 +49,8 @@ async function main(): Promise<void> {
 
   const kernels = await createKernels(defaultBackendName());
   log(`   backend: ${kernels.name}`);
-  // From scratch: He ('kaiming') init for the base, and batch norm, without which a VGG trained
-  // from random weights does not learn in minutes (see layers/batchnorm2d.ts). The prediction
-  // convs start small (normal, std 0.01, as torchvision's SSD): the first scores are then near
-  // uniform and the first loss near its floor, instead of Xavier's large random scores.
-  const model = new SSD300({ nClasses: classes.length, widthDivisor, kernels, seed: 0, baseInit: 'kaiming', batchNorm: true, headInit: 'normal' });
+  // the recipe's model (demo/recipe.ts): from scratch, with batch norm, small prediction heads
+  const model = new SSD300({ ...demoModelOptions(widthDivisor), kernels });
 
   const minutesSince = (t: number): string => `${((Date.now() - t) / 60000).toFixed(1)} min`;
   log(`   data ready after ${minutesSince(started)}`);
@@ -62,18 +60,9 @@ async function main(): Promise<void> {
   log(`3. training for ${epochs} epochs of ${trainSet.length / 8} steps (set DEMO_EPOCHS for longer)`);
   const weights = path.join(outDir, 'ssd-synthetic.safetensors');
   const result = await train(model, trainSet, {
-    epochs,
-    batchSize: 8,
-    // batch norm takes large learning rates; warm-up, then cosine decay to 0 at the end of the run.
-    // 0.015 made the gradient norm spike (150-250) and some classes collapse: 0.01 trains smoothly.
-    schedule: { kind: 'cosine', lr: 0.01, warmupSteps: 100 },
-    maxGradNorm: 10,
-    augment: true,
-    augmentSteps: { photometric: false, expand: false, crop: true, flip: true },
-    seed: 0,
+    ...demoTraining(epochs), // batch 8, lr 0.01 with a 100-step warm-up and cosine decay, crops and flips (demo/recipe.ts)
     out: weights,
     checkpointEveryMinutes: 2,
-    classes,
     curves: true,
     // mAP on the test split after every epoch: the curves' lower panel (a few seconds each)
     evalData: testSet,

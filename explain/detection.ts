@@ -80,9 +80,10 @@ export function renderDetection(image: RgbImage | null, locs: Tensor, scores: Te
     }
     beforeNms.push(...candidates);
     if (candidates.length === 0) continue;
-    // Step 3: NMS within the class, with detect.ts's own nms.
+    // Step 3: NMS within the class, with detect.ts's own nms, stopping at topK kept as detectObjects does
+    // (an untrained model at a low min score has thousands of candidates per class).
     const classBoxes = new Tensor([candidates.length, 4], Float64Array.from(candidates.flatMap((k) => k.boxXy))); // (m, 4)
-    for (const k of nms(classBoxes, candidates.map((k) => k.score), maxOverlap)) afterNms.push(candidates[k]);
+    for (const k of nms(classBoxes, candidates.map((k) => k.score), maxOverlap, topK)) afterNms.push(candidates[k]);
   }
   // The final answer is detectObjects' itself.
   const final = detectObjects(locs.reshape([1, nPriors, 4]), scores.reshape([1, nPriors, nClasses]), priorsCxcy, { minScore, maxOverlap, topK })[0];

@@ -7,7 +7,7 @@
 // picture shows what the network is trained against, clamping included.
 
 import type { Rgb, RgbImage } from '../data/image';
-import { FEATURE_MAPS, FeatureMap, boxesPerPosition, createPriors } from '../ssd/priors';
+import { FEATURE_MAPS, FeatureMap, boxesPerPosition, checkFeatureMaps, createPriors, priorCount } from '../ssd/priors';
 import { Tensor } from '../tensor/tensor';
 import { GREY } from '../draw/colors';
 import { drawText, fillRect } from '../draw/canvas';
@@ -33,9 +33,13 @@ export function ratioColor(ratio: number | 'extra'): Rgb {
     case 2: return [0, 150, 90];
     case 0.5: return [150, 60, 190];
     case 3: return [0, 160, 175];
-    default: return [190, 120, 0]; // 0.333
+    case 0.333: return [190, 120, 0];
+    default: return OTHER_RATIO_COLORS[Math.abs(Math.round(Math.log(ratio) * 7)) % OTHER_RATIO_COLORS.length]; // ratios of the page's prior controls
   }
 }
+
+/** Colours for the aspect ratios the model does not use (1/3 exactly among them: the model's is 0.333). */
+const OTHER_RATIO_COLORS: readonly Rgb[] = [[190, 120, 0], [120, 80, 40], [200, 0, 130], [90, 110, 20], [60, 60, 160]];
 
 export function ratioName(ratio: number | 'extra'): string {
   if (ratio === 'extra') return 'extra';
@@ -43,19 +47,19 @@ export function ratioName(ratio: number | 'extra'): string {
   return `1:${Math.round(1 / ratio)}`;
 }
 
-/** The row of the priors tensor where the priors of cell (i, j) of feature map `mapIndex` begin. */
-export function firstPriorOfCell(mapIndex: number, i: number, j: number): number {
+/** The row of the priors tensor where the priors of cell (i, j) of feature map `mapIndex` begin (of `maps`, default the model's). */
+export function firstPriorOfCell(mapIndex: number, i: number, j: number, maps: readonly FeatureMap[] = FEATURE_MAPS): number {
   let offset = 0;
-  for (let k = 0; k < mapIndex; k++) offset += FEATURE_MAPS[k].size ** 2 * boxesPerPosition(FEATURE_MAPS[k]);
-  const map = FEATURE_MAPS[mapIndex];
+  for (let k = 0; k < mapIndex; k++) offset += maps[k].size ** 2 * boxesPerPosition(maps[k]);
+  const map = maps[mapIndex];
   return offset + (i * map.size + j) * boxesPerPosition(map);
 }
 
 /** Which feature map, and which cell of it, prior `index` belongs to. */
-export function cellOfPrior(index: number): { mapIndex: number; i: number; j: number } {
+export function cellOfPrior(index: number, maps: readonly FeatureMap[] = FEATURE_MAPS): { mapIndex: number; i: number; j: number } {
   let offset = 0;
-  for (let m = 0; m < FEATURE_MAPS.length; m++) {
-    const map = FEATURE_MAPS[m];
+  for (let m = 0; m < maps.length; m++) {
+    const map = maps[m];
     const count = map.size ** 2 * boxesPerPosition(map);
     if (index < offset + count) {
       const cell = Math.floor((index - offset) / boxesPerPosition(map));
@@ -67,8 +71,8 @@ export function cellOfPrior(index: number): { mapIndex: number; i: number; j: nu
 }
 
 /** The priors of cell (i, j) of a feature map, in the order createPriors makes them. */
-export function priorsOfCell(priorsCxcy: Tensor, mapIndex: number, i: number, j: number): CellPrior[] {
-  const map = FEATURE_MAPS[mapIndex];
+export function priorsOfCell(priorsCxcy: Tensor, mapIndex: number, i: number, j: number, maps: readonly FeatureMap[] = FEATURE_MAPS): CellPrior[] {
+  const map = maps[mapIndex];
   if (!(Number.isInteger(i) && Number.isInteger(j) && i >= 0 && j >= 0 && i < map.size && j < map.size)) {
     throw new Error(`priorsOfCell: ${map.name} is ${map.size}x${map.size}; there is no cell (${i}, ${j})`);
   }
@@ -78,7 +82,7 @@ export function priorsOfCell(priorsCxcy: Tensor, mapIndex: number, i: number, j:
     ratios.push(r);
     if (r === 1) ratios.push('extra');
   }
-  const first = firstPriorOfCell(mapIndex, i, j);
+  const first = firstPriorOfCell(mapIndex, i, j, maps);
   return ratios.map((ratio, k) => {
     const p = priorsCxcy.data.subarray(4 * (first + k), 4 * (first + k) + 4); // (cx, cy, w, h)
     const boxXy: [number, number, number, number] = [p[0] - p[2] / 2, p[1] - p[3] / 2, p[0] + p[2] / 2, p[1] + p[3] / 2];
@@ -101,6 +105,8 @@ export interface PriorsPictureOptions {
   point?: [number, number];
   /** Side of each panel in pixels (default 300, the size SSD sees). */
   size?: number;
+  /** The feature maps (default FEATURE_MAPS, the model's); priorsCxcy, when given, must be theirs. */
+  maps?: readonly FeatureMap[];
   priorsCxcy?: Tensor;
 }
 
@@ -118,24 +124,28 @@ export interface PriorsPicture {
  */
 export function renderPriors(image: RgbImage | null, options: PriorsPictureOptions = {}): PriorsPicture {
   const size = options.size ?? 300;
-  const priorsCxcy = options.priorsCxcy ?? createPriors();
+  const maps = options.maps ?? FEATURE_MAPS;
+  const priorsCxcy = options.priorsCxcy ?? createPriors('float32', maps);
+  if (priorsCxcy.shape[0] !== priorCount(maps)) {
+    throw new Error(`priors: the maps make ${priorCount(maps)} priors, but priorsCxcy has ${priorsCxcy.shape[0]} rows`);
+  }
   const point = options.point ?? [0.5, 0.5];
   const mapName = options.map ?? 'all';
-  const mapIndices = mapName === 'all' ? FEATURE_MAPS.map((_, k) => k) : [FEATURE_MAPS.findIndex((m) => m.name === mapName)];
+  const mapIndices = mapName === 'all' ? maps.map((_, k) => k) : [maps.findIndex((m) => m.name === mapName)];
   if (mapIndices[0] === -1) {
-    throw new Error(`priors: no feature map '${mapName}'; choose one of ${FEATURE_MAPS.map((m) => m.name).join(', ')} or all`);
+    throw new Error(`priors: no feature map '${mapName}'; choose one of ${maps.map((m) => m.name).join(', ')} or all`);
   }
   if (options.cell !== undefined && mapName === 'all') throw new Error('priors: --cell needs one --map (with all, give a point)');
 
   const shown = mapIndices.map((m) => {
-    const map = FEATURE_MAPS[m];
+    const map = maps[m];
     const cell = options.cell ?? cellAt(map, point[0], point[1]);
-    return { map, mapIndex: m, cell, priors: priorsOfCell(priorsCxcy, m, cell[0], cell[1]) };
+    return { map, mapIndex: m, cell, priors: priorsOfCell(priorsCxcy, m, cell[0], cell[1], maps) };
   });
 
   const describe = (s: (typeof shown)[number]): string[] => {
     const { map } = s;
-    const next = FEATURE_MAPS[FEATURE_MAPS.indexOf(map) + 1];
+    const next = maps[maps.indexOf(map) + 1];
     const extra = next === undefined ? 'extra side 1' : `extra side sqrt(${map.scale}*${next.scale})=${Math.sqrt(map.scale * next.scale).toFixed(3)}`;
     return [
       `${map.size}x${map.size} cells x ${boxesPerPosition(map)} = ${map.size ** 2 * boxesPerPosition(map)} priors`,
@@ -149,7 +159,7 @@ export function renderPriors(image: RgbImage | null, options: PriorsPictureOptio
     const s = shown[0];
     specs = [
       { title: `${s.map.name}: the ${s.priors.length} priors of cell (${s.cell[0]}, ${s.cell[1]})`, caption: describe(s) },
-      { title: `${s.map.name}: its ${s.map.size}x${s.map.size} grid, one centre per cell`, caption: ['every cell holds the same priors', 'around its own centre', `8732 priors in all six maps`] },
+      { title: `${s.map.name}: its ${s.map.size}x${s.map.size} grid, one centre per cell`, caption: ['every cell holds the same priors', 'around its own centre', `${priorCount(maps)} priors in all ${maps.length === 6 ? 'six' : maps.length} maps`] },
     ];
   } else {
     specs = shown.map((s) => ({ title: `${s.map.name}: cell (${s.cell[0]}, ${s.cell[1]})`, caption: describe(s) }));
@@ -213,4 +223,47 @@ export function renderPriors(image: RgbImage | null, options: PriorsPictureOptio
     });
   }
   return { image: canvas, panels, shown: shown.map(({ map, cell, priors }) => ({ map, cell, priors })) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other priors: what the page's prior controls change (the pictures only; the model keeps its own)
+
+/**
+ * Aspect ratios from text: numbers (2, 0.5) or width:height (1:2, 3:1), separated by commas or
+ * spaces. Throws, saying what it could not read, on anything else or on none at all.
+ */
+export function parseAspectRatios(text: string): number[] {
+  const words = text.split(/[\s,;]+/).filter((w) => w !== '');
+  if (words.length === 0) throw new Error('aspect ratios: none given (e.g. 1, 2, 0.5 or 1, 2:1, 1:2)');
+  return words.map((w) => {
+    const m = /^(\d*\.?\d+)(?:[:/](\d*\.?\d+))?$/.exec(w);
+    const r = m === null ? NaN : m[2] === undefined ? Number(m[1]) : Number(m[1]) / Number(m[2]);
+    if (!(Number.isFinite(r) && r > 0)) throw new Error(`aspect ratios: '${w}' is not a positive number or width:height`);
+    return r;
+  });
+}
+
+/** The maps with map `name`'s scale and/or aspect ratios replaced (checked by checkFeatureMaps, via createPriors' rules). */
+export function editFeatureMap(maps: readonly FeatureMap[], name: string, edit: { scale?: number; aspectRatios?: readonly number[] }): FeatureMap[] {
+  const k = maps.findIndex((m) => m.name === name);
+  if (k === -1) throw new Error(`priors: no feature map '${name}'; choose one of ${maps.map((m) => m.name).join(', ')}`);
+  const out = maps.map((m, i) => (i === k ? { ...m, scale: edit.scale ?? m.scale, aspectRatios: [...(edit.aspectRatios ?? m.aspectRatios)] } : m));
+  checkFeatureMaps(out);
+  return out;
+}
+
+/** How many priors feature maps make, per position and in all, and whether the model's prediction convs could take them. */
+export interface PriorCounts {
+  maps: { name: string; size: number; perPosition: number; count: number; modelPerPosition: number | null }[];
+  total: number;
+  /** True when every map has the model's boxes per position (the prediction convs' channels are 4 and n_classes times it). */
+  fitsModel: boolean;
+}
+
+export function priorCounts(maps: readonly FeatureMap[] = FEATURE_MAPS): PriorCounts {
+  const rows = maps.map((m) => {
+    const model = FEATURE_MAPS.find((d) => d.name === m.name);
+    return { name: m.name, size: m.size, perPosition: boxesPerPosition(m), count: m.size ** 2 * boxesPerPosition(m), modelPerPosition: model === undefined ? null : boxesPerPosition(model) };
+  });
+  return { maps: rows, total: priorCount(maps), fitsModel: maps.length === FEATURE_MAPS.length && rows.every((r) => r.perPosition === r.modelPerPosition) };
 }

@@ -26,7 +26,7 @@ const nodeOnly = {
     build.onResolve({ filter: /^pngjs$/ }, () => ({ path: stub }));
     // the wasm backend: Node's built-ins it imports, and its worker threads as Web Workers
     const builtins = path.join(root, 'web', 'node_builtins.ts');
-    build.onResolve({ filter: /^(fs|path|v8|os)$/ }, () => ({ path: builtins }));
+    build.onResolve({ filter: /^(fs|path|v8|os|worker_threads|crypto|zlib)$/ }, () => ({ path: builtins }));
     build.onResolve({ filter: /^\.\/threads$/ }, (args) =>
       path.resolve(args.resolveDir, args.path) === path.join(root, 'kernels', 'wasm', 'threads') ? { path: path.join(root, 'web', 'wasm_threads.ts') } : undefined);
     build.onResolve({ filter: /(^|\/)io\/files$|^\.\/files$/ }, (args) => {
@@ -50,8 +50,21 @@ async function main() {
     logLevel: 'warning',
     metafile: true,
   });
+  // Training in the tab: the trainer in a Web Worker (web/train_worker.ts), beside main.js.
+  const trainer = await esbuild.build({
+    entryPoints: [path.join(root, 'web', 'train_worker.ts')],
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2020',
+    sourcemap: true,
+    outfile: path.join(out, 'train-worker.js'),
+    plugins: [nodeOnly],
+    logLevel: 'warning',
+    metafile: true,
+  });
   // The wasm backend's Web Worker (web/wasm_worker.ts), beside main.js, and the .wasm files it and
-  // the page instantiate (fetched by the page: web/model.ts).
+  // the page instantiate (fetched by the page: web/wasm_kernels.ts).
   const worker = await esbuild.build({
     entryPoints: [path.join(root, 'web', 'wasm_worker.ts')],
     bundle: true,
@@ -68,7 +81,7 @@ async function main() {
   const wasmDir = path.join(root, 'dist', 'kernels', 'wasm');
   for (const file of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmDir, file), path.join(out, 'wasm', file));
   // Say so if a Node-only module got in anyway.
-  const inputs = [...Object.keys(result.metafile.inputs), ...Object.keys(worker.metafile.inputs)];
+  const inputs = [...Object.keys(result.metafile.inputs), ...Object.keys(worker.metafile.inputs), ...Object.keys(trainer.metafile.inputs)];
   const banned = inputs.filter((f) => /io\/files\.ts$|node_modules\/pngjs\/|kernels\/cpu\/fast\/|kernels\/task_threads\.ts$|kernels\/wasm\/threads\.ts$/.test(f));
   if (banned.length > 0) throw new Error(`build-web: Node-only modules in the bundle: ${banned.join(', ')}`);
 

@@ -58,6 +58,25 @@ export function priorCount(maps: readonly FeatureMap[] = FEATURE_MAPS): number {
 }
 
 /**
+ * Throw, naming the map, unless every map can make priors the way createPriors does: a name, an
+ * integer size >= 1, a scale in (0, 1], and positive finite aspect ratios holding 1 exactly once
+ * (the extra square prior goes with ratio 1, and boxesPerPosition counts it).
+ */
+export function checkFeatureMaps(maps: readonly FeatureMap[]): void {
+  if (maps.length === 0) throw new Error('feature maps: there must be at least one');
+  maps.forEach((map, k) => {
+    const where = `feature map ${k} (${map.name})`;
+    if (!(Number.isInteger(map.size) && map.size >= 1)) throw new Error(`${where}: size must be an integer >= 1, got ${map.size}`);
+    if (!(map.scale > 0 && map.scale <= 1)) throw new Error(`${where}: scale must be in (0, 1], got ${map.scale}`);
+    if (map.aspectRatios.length === 0 || !map.aspectRatios.every((r) => Number.isFinite(r) && r > 0)) {
+      throw new Error(`${where}: aspect ratios must be positive numbers, got [${map.aspectRatios.join(', ')}]`);
+    }
+    const ones = map.aspectRatios.filter((r) => r === 1).length;
+    if (ones !== 1) throw new Error(`${where}: the aspect ratios must hold 1 exactly once (the extra square prior goes with it), got [${map.aspectRatios.join(', ')}]`);
+  });
+}
+
+/**
  * The priors of SSD300 in centre-size form (c_x, c_y, w, h), fractions of the image: (8732, 4).
  *
  * Order: map by map (FEATURE_MAPS order), then row i, then column j, then the priors of that
@@ -68,9 +87,14 @@ export function priorCount(maps: readonly FeatureMap[] = FEATURE_MAPS): number {
  * Every value is computed in double precision and then clamped to [0, 1] in this centre-size form,
  * as the reference does. Clamping w and h (not the corners) means a prior near the edge can still
  * reach past the image: conv11_2's ratio-2 prior is 0.9 * sqrt(2) = 1.27 wide and becomes 1.
+ *
+ * `maps` (default FEATURE_MAPS, the model's own) makes the priors of other feature maps in the same
+ * way (checked by checkFeatureMaps): the page's prior controls draw with them. The model always
+ * uses the defaults: its prediction convs have boxesPerPosition(map) boxes per position.
  */
-export function createPriors(dtype: DType = 'float32'): Tensor {
-  const priors = new Tensor([priorCount(), 4], undefined, dtype); // (8732, 4)
+export function createPriors(dtype: DType = 'float32', maps: readonly FeatureMap[] = FEATURE_MAPS): Tensor {
+  if (maps !== FEATURE_MAPS) checkFeatureMaps(maps);
+  const priors = new Tensor([priorCount(maps), 4], undefined, dtype); // (8732, 4) for FEATURE_MAPS
   const clamp = (v: number): number => Math.min(Math.max(v, 0), 1);
   let row = 0;
   const push = (cx: number, cy: number, w: number, h: number): void => {
@@ -81,9 +105,9 @@ export function createPriors(dtype: DType = 'float32'): Tensor {
     row++;
   };
 
-  FEATURE_MAPS.forEach((map, k) => {
+  maps.forEach((map, k) => {
     const s = map.scale;
-    const next = FEATURE_MAPS[k + 1];
+    const next = maps[k + 1];
     const extraSide = next === undefined ? 1 : Math.sqrt(s * next.scale);
     for (let i = 0; i < map.size; i++) {
       for (let j = 0; j < map.size; j++) {

@@ -63,7 +63,7 @@ export interface SafetensorsContents {
 export function encodeSafetensors(
   tensors: Map<string, Tensor> | Record<string, Tensor>,
   metadata?: Record<string, string>,
-): Buffer {
+): Uint8Array {
   const entries: [string, Tensor][] =
     tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   // Plain code-unit order, so the layout does not depend on the locale.
@@ -96,13 +96,14 @@ export function encodeSafetensors(
   }
   const dataLength = offset;
 
-  const json = Buffer.from(`{${headerParts.join(',')}}`, 'utf8');
+  // (plain Uint8Array and TextEncoder, not Node's Buffer: the page encodes weights too)
+  const json = new TextEncoder().encode(`{${headerParts.join(',')}}`);
   // Pad so that 8 + headerLength is a multiple of 8: then the data starts aligned.
   const headerLength = Math.ceil(json.length / 8) * 8;
 
-  const out = Buffer.alloc(8 + headerLength + dataLength);
-  out.writeBigUInt64LE(BigInt(headerLength), 0);
-  json.copy(out, 8);
+  const out = new Uint8Array(8 + headerLength + dataLength);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
+  out.set(json, 8);
   out.fill(0x20, 8 + json.length, 8 + headerLength); // trailing spaces are valid JSON whitespace
 
   const dataStart = 8 + headerLength;
@@ -114,7 +115,7 @@ export function encodeSafetensors(
   return out;
 }
 
-function writeLittleEndian(data: FloatArray, out: Buffer, at: number): void {
+function writeLittleEndian(data: FloatArray, out: Uint8Array, at: number): void {
   if (HOST_IS_LITTLE_ENDIAN) {
     out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
     return;

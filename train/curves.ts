@@ -19,7 +19,7 @@ export function drawTrainingCurves(file: string, state: TrainingState, nClasses:
   writePng(file, renderTrainingCurves(state, nClasses));
 }
 
-export function renderTrainingCurves(state: TrainingState, nClasses: number): RgbImage {
+export function renderTrainingCurves(state: Pick<TrainingState, 'step' | 'epoch' | 'lossHistory' | 'evalHistory'>, nClasses: number): RgbImage {
   const maxStep = Math.max(1, state.step);
   const losses: Series[] = (['loss', 'locLoss', 'confLoss'] as const).map((key) => ({
     points: state.lossHistory.map((p): [number, number] => [p.step, p[key]]),

@@ -39,8 +39,11 @@ export interface TrainerConfig {
   /** Which of them (all by default). */
   augmentSteps?: AugmentSteps;
   seed: number;
-  /** The checkpoint: written atomically here, at every save. */
-  out: string;
+  /**
+   * The checkpoint: written atomically here, at every save. Without it nothing is written (the
+   * page trains in memory and takes the weights from the model).
+   */
+  out?: string;
   /** Save every this many steps and/or minutes (and always at the end of an epoch and of the run). */
   checkpointEverySteps?: number;
   checkpointEveryMinutes?: number;
@@ -74,6 +77,25 @@ export interface TrainerConfig {
   skipBad?: boolean;
   /** Print, per step, where its time went (waiting for data, forward, loss, backward, optimizer) and the cores used. */
   profile?: boolean;
+  /**
+   * Called after every step (awaited: a page pauses the run by not resolving): the step's numbers
+   * and the training state (its loss and mAP history). Returning 'stop' ends the run there, as a
+   * Ctrl-C does.
+   */
+  onStep?: (report: StepReport) => Promise<'stop' | void> | 'stop' | void;
+}
+
+/** What onStep is told after each step. */
+export interface StepReport {
+  step: number;
+  epoch: number;
+  totalSteps: number;
+  loss: number;
+  locLoss: number;
+  confLoss: number;
+  lr: number;
+  gradNorm: number;
+  state: TrainingState;
 }
 
 export type StopReason = 'epochs' | 'max-steps' | 'time' | 'interrupted';
@@ -137,6 +159,7 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
   model.train();
 
   const save = (): void => {
+    if (config.out === undefined) return; // in memory only
     saveCheckpoint(config.out, model, optimizer, state, config.classes);
     if (config.curves !== false) drawTrainingCurves(curvesPath(config.out), state, config.classes.length);
   };
@@ -223,7 +246,7 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
 
       const stepStart = Date.now();
       profile?.start();
-      const kept = (): string => (fs.existsSync(config.out) && lastSavedStep > 0 ? `; the last good checkpoint (step ${lastSavedStep}) is ${config.out}` : '; no checkpoint was written');
+      const kept = (): string => (config.out !== undefined && fs.existsSync(config.out) && lastSavedStep > 0 ? `; the last good checkpoint (step ${lastSavedStep}) is ${config.out}` : '; no checkpoint was written');
       requestAhead();
       let batch: Batch;
       try {
@@ -282,7 +305,11 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
 
       // Let the event loop run between steps: a backend whose kernels answer at once (the
       // reference) never yields otherwise, and a Ctrl-C would wait for the end of the run.
-      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+      if (config.onStep !== undefined) {
+        const report = { step: state.step, epoch: state.epoch, totalSteps, loss: result.loss, locLoss: result.locLoss, confLoss: result.confLoss, lr: optimizer.lr, gradNorm: result.gradNorm, state };
+        if ((await config.onStep(report)) === 'stop') interrupted = true;
+      }
 
       const dueBySteps = config.checkpointEverySteps !== undefined && state.step % config.checkpointEverySteps === 0;
       const dueByTime = config.checkpointEveryMinutes !== undefined && (Date.now() - lastSave) / 60000 >= config.checkpointEveryMinutes;

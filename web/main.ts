@@ -13,8 +13,10 @@ import { renderMatching } from '../explain/matching';
 import { renderMining } from '../explain/mining';
 import { renderDetection } from '../explain/detection';
 import { SceneObject, exampleObjects } from '../explain/scene';
+import { ControlName, ControlNumbers, PictureId, controls } from './controls';
 import { BackendChoice, LoadedWeights, RunResult, buildModel, createBrowserKernels, createWasmKernels, parseWeights, runDetector } from './model';
 import { WasmKernels } from '../kernels/wasm';
+import { TrainPanel, TrainedRun } from './train_panel';
 
 // ---------------------------------------------------------------------------------------------
 // Page state
@@ -128,8 +130,13 @@ async function loadImage(blob: Blob, name: string, example: Example | null): Pro
 
 /** A small checksum of the decoded pixels, so a test can tell that Node and the page read the same image. */
 function checksum(img: RgbImage): number {
+  return checksumBytes(img.data);
+}
+
+/** FNV-1a of bytes (the browser test computes the same in Node). */
+function checksumBytes(data: Uint8Array): number {
   let h = 2166136261;
-  for (let i = 0; i < img.data.length; i++) h = Math.imul(h ^ img.data[i], 16777619) >>> 0;
+  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 16777619) >>> 0;
   return h;
 }
 
@@ -164,14 +171,14 @@ async function detect(choice: BackendChoice): Promise<RunResult> {
   let { model: m, note } = await model(choice);
   let run: RunResult;
   try {
-    run = await runDetector(m, state.image, { minScore: minScore(), maxOverlap: 0.45, topK: 200 }, note);
+    run = await runDetector(m, state.image, { minScore: minScore(), maxOverlap: controls.maxOverlap, topK: 200 }, note);
   } catch (e) {
     if (choice === 'cpu') throw e;
     // A WebGL context that exists but cannot run the kernels (GPU.js says why), or a browser
     // without WebAssembly SIMD: the CPU kernels instead, and the status line says why.
     const why = (e as Error).message;
     ({ model: m } = await model('cpu'));
-    run = await runDetector(m, state.image, { minScore: minScore(), maxOverlap: 0.45, topK: 200 }, `${choice === 'wasm' ? 'WebAssembly' : 'WebGL'} failed (${why}), so the CPU kernels ran`);
+    run = await runDetector(m, state.image, { minScore: minScore(), maxOverlap: controls.maxOverlap, topK: 200 }, `${choice === 'wasm' ? 'WebAssembly' : 'WebGL'} failed (${why}), so the CPU kernels ran`);
   }
   state.run = run;
   const where = kernelsInWords(m);
@@ -205,7 +212,7 @@ function groundTruth(): SceneObject[] {
 
 let priorPanels: Panel[] = [];
 function drawPriors(point: [number, number] = [0.5, 0.5]): void {
-  const picture = renderPriors(state.image300, { map: select('prior-map').value, point, priorsCxcy });
+  const picture = renderPriors(state.image300, { map: select('prior-map').value, point, maps: controls.maps, priorsCxcy: controls.priorsCxcy(priorsCxcy) });
   priorPanels = picture.panels;
   show(canvas('priors'), picture.image);
 }
@@ -214,8 +221,9 @@ let matchingPanel: Panel | null = null;
 function drawMatching(): void {
   const objects = groundTruth();
   if (state.only !== undefined && state.only >= objects.length) state.only = undefined;
-  const picture = renderMatching(state.image300, objects, { classes: classes(), only: state.only, priorsCxcy });
+  const picture = renderMatching(state.image300, objects, { classes: classes(), only: state.only, priorsCxcy, threshold: controls.threshold });
   matchingPanel = picture.panel;
+  controls.numbers.positives = picture.match.nPositives;
   show(canvas('matching'), picture.image);
   $('matching-info').textContent = objects.length === 0
     ? 'no ground truth yet (press Detect to use the detections): nothing is matched'
@@ -224,21 +232,24 @@ function drawMatching(): void {
 
 function drawMining(): void {
   if (state.run === null) return;
-  const picture = renderMining(state.image300, groundTruth(), state.run.scores, { priorsCxcy, source: `this model, ${state.imageName}` });
+  const picture = renderMining(state.image300, groundTruth(), state.run.scores, { priorsCxcy, source: `this model, ${state.imageName}`, threshold: controls.threshold, negPosRatio: controls.negPosRatio });
+  controls.numbers.hardNegatives = picture.hardNegatives.length;
   show(canvas('mining'), picture.image);
 }
 
 function drawDetections(): void {
   const run = state.run;
   if (run === null) return;
-  const picture = renderDetection(state.image300, run.locs, run.scores, { minScore: minScore(), classes: classes(), priorsCxcy, source: state.imageName });
+  const picture = renderDetection(state.image300, run.locs, run.scores, { minScore: minScore(), maxOverlap: controls.maxOverlap, classes: classes(), priorsCxcy, source: state.imageName });
   show(canvas('detections'), picture.image);
+  run.detections = picture.final; // detectObjects at the current min score and NMS overlap, from the kept predictions
   const img = state.image as RgbImage;
   const rows = run.detections.slice(0, 50).map((d) => {
     const px = [d.box[0] * img.width, d.box[1] * img.height, d.box[2] * img.width, d.box[3] * img.height].map((v) => Math.round(v));
     return `<tr><td>${classes()[d.label] ?? d.label}</td><td>${d.score.toFixed(3)}</td><td>[${px.join(', ')}]</td></tr>`;
   });
   $('detections-table').innerHTML = `<tr><th>class</th><th>score</th><th>box (pixels)</th></tr>${rows.join('')}`;
+  controls.detected(picture); // NMS step by step, the precision-recall curve
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,6 +327,10 @@ function wire(): void {
     e.preventDefault();
     takeImage(e.dataTransfer?.files[0]);
   });
+  controls.wire({
+    run: () => state.run, image300: () => state.image300, classes, annotation: () => state.example?.objects ?? null, priorsCxcy,
+    redraw: { priors: () => drawPriors(), matching: drawMatching, mining: drawMining, detections: drawDetections },
+  });
 }
 
 // What the browser test drives (spec/web/page.browser.ts).
@@ -324,7 +339,27 @@ export interface PageApi {
   detect(backend: BackendChoice): Promise<{ backend: string; note: string; forwardMs: number; detectMs: number; detections: RunResult['detections']; imageChecksum: number }>;
   /** Where the image panels lie on the priors and matching canvases (canvas pixels). */
   panels(): { priors: Panel[]; matching: Panel | null };
+  /** Set a control (web/controls.ts, CONTROL_INPUTS) as a user would: its pictures are redrawn when this returns, with these numbers. */
+  setControl(name: ControlName, value: number | string): ControlNumbers;
+  /** Every control back to its default (the reset button). */
+  resetControls(): ControlNumbers;
+  /** The numbers behind the pictures: control values, prior counts, positives, NMS steps, PR curves and AP. */
+  controlNumbers(): ControlNumbers;
+  /** A picture on the page (detections, priors, matching, mining, nms, pr): its size, pixel checksum and PNG data URL. */
+  pictureOf(id: PictureId): { width: number; height: number; checksum: number; dataUrl: string };
+  /** Train the demo's detector in the tab (web/train_panel.ts): `epochs`, or stop after `maxSteps`. */
+  train(epochs: number, maxSteps?: number): Promise<Omit<TrainedRun, 'weights'> & { weightsChecksum: number; weightsBytes: number }>;
+  /** Pause, resume, step or stop the run going on. */
+  trainControl(kind: 'pause' | 'resume' | 'step' | 'stop'): void;
+  /** The losses of the steps made so far in the run going on (or the last one). */
+  trainLosses(): number[];
 }
+
+// Training in the tab: the finished run's weights become the page's detector.
+const trainPanel = new TrainPanel(async (run) => {
+  await loadWeights(run.weights, `trained in this tab (${run.steps} steps)`);
+  if (state.image !== null) await detect(select('backend').value as BackendChoice);
+});
 
 const ready = (async () => {
   wire();
@@ -342,5 +377,19 @@ const api: PageApi = {
     return { backend: run.backend, note: run.note, forwardMs: run.forwardMs, detectMs: run.detectMs, detections: run.detections, imageChecksum: checksum(state.image as RgbImage) };
   },
   panels: () => ({ priors: priorPanels, matching: matchingPanel }),
+  setControl: (name, value) => controls.set(name, value),
+  resetControls: () => {
+    controls.reset();
+    return controls.read();
+  },
+  controlNumbers: () => controls.read(),
+  pictureOf: (id) => controls.picture(id),
+  async train(epochs, maxSteps) {
+    await ready;
+    const { weights, ...run } = await trainPanel.start(epochs, maxSteps);
+    return { ...run, weightsChecksum: checksumBytes(weights), weightsBytes: weights.length };
+  },
+  trainControl: (kind) => trainPanel.send({ kind }),
+  trainLosses: () => [...trainPanel.losses],
 };
 (window as unknown as { ssdPage: PageApi }).ssdPage = api;

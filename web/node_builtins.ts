@@ -15,9 +15,20 @@ export function readFileSync(file: string): never {
   return nodeOnly(`reading ${file}`);
 }
 
-// path
+// path (only for names in messages and for files, which the page does not have)
+export const sep = '/';
 export function join(...parts: string[]): string {
   return parts.join('/');
+}
+export function dirname(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i < 0 ? '.' : p.slice(0, i);
+}
+export function basename(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+export function relative(from: string, to: string): string {
+  return to.startsWith(`${from}/`) ? to.slice(from.length + 1) : to;
 }
 
 // v8: a browser validates what it has; there is no flag to set
@@ -26,4 +37,27 @@ export function setFlagsFromString(): void {}
 // os
 export function availableParallelism(): number {
   return typeof navigator === 'object' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1;
+}
+
+// worker_threads: the trainer's input pipeline runs with `workers: 0` in the page (each batch is
+// made in the training worker itself), so none of these is ever used
+export class Worker {
+  constructor() {
+    nodeOnly('worker_threads');
+  }
+}
+export const parentPort = null;
+export const workerData = undefined;
+
+// crypto: data sets on disk are fingerprinted with it; the page's are in memory
+export function createHash(): never {
+  return nodeOnly('hashing (crypto)');
+}
+
+// zlib: PNG files are read and written through it in Node; the page decodes with the browser
+export function inflateSync(): never {
+  return nodeOnly('zlib');
+}
+export function deflateSync(): never {
+  return nodeOnly('zlib');
 }

@@ -22,3 +22,7 @@ export const PNG = {
     write: (): never => nodeOnly('pngjs (PNG encoding)'),
   },
 };
+
+export function readFilePrefix(filePath: string): never {
+  return nodeOnly(`reading ${filePath}`);
+}

@@ -23,6 +23,12 @@ import { detectImages } from '../../train/evaluate';
 import { readImage } from '../../data/image_files';
 import { Detection } from '../../ssd/detect';
 import { WasmKernels } from '../../kernels/wasm';
+import { SSD300 } from '../../ssd/ssd300';
+import { train } from '../../train/trainer';
+import { inMemorySource } from '../../data/source';
+import { stateDict } from '../../layers/layer';
+import { encodeSafetensors } from '../../tensor/safetensors';
+import { DEMO_CLASSES, demoData, demoModelOptions, demoTraining } from '../../demo/recipe';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -215,11 +221,113 @@ describe('web page in headless Chromium', function () {
     expect(errors).to.deep.equal([]);
   });
 
+  it('each control redraws its picture at once: matching threshold, negatives per positive, NMS overlap, min score, the priors of a map; NMS step by step; precision-recall', async () => {
+    // the page's controls (web/controls.ts), driven through its test API; a Detect has run (above)
+    type Numbers = {
+      positives: number | null; hardNegatives: number | null; beforeNms: number | null; afterNms: number | null; detections: number | null;
+      priorCounts: { total: number; fitsModel: boolean }; priorError: string;
+      nms: { candidates: number; step: number; kept: number; steps: unknown[] } | null; pr: { name: string; ap: number }[] | null;
+    };
+    const call = <T>(expression: string): Promise<T> => page.evaluate(`globalThis.ssdPage.${expression}`) as Promise<T>;
+    const picture = async (id: string): Promise<number> => (await call<{ checksum: number }>(`pictureOf('${id}')`)).checksum;
+    await run('wasm');
+    const start = await call<Numbers>('resetControls()');
+    expect(start.priorCounts.total, 'the default priors').to.equal(8732);
+    expect(start.priorCounts.fitsModel).to.equal(true);
+    const before = { matching: await picture('matching'), mining: await picture('mining'), detections: await picture('detections'), priors: await picture('priors'), nms: await picture('nms') };
+
+    const looser = await call<Numbers>("setControl('threshold', 0.3)");
+    expect(looser.positives as number, 'a lower matching threshold matches more priors').to.be.above(start.positives as number);
+    expect(await picture('matching')).to.not.equal(before.matching);
+    const fewer = await call<Numbers>("setControl('negPosRatio', 1)");
+    expect(fewer.hardNegatives, 'one negative per positive').to.equal(fewer.positives);
+    expect(await picture('mining')).to.not.equal(before.mining);
+    await call('resetControls()');
+    const overlap = await call<Numbers>("setControl('maxOverlap', 0.9)");
+    expect(overlap.afterNms as number, 'a higher NMS overlap keeps more boxes').to.be.at.least(start.afterNms as number);
+    await call("setControl('minScore', 0.05)");
+    expect(await picture('detections')).to.not.equal(before.detections);
+    await call('resetControls()');
+    const edited = await call<Numbers>("setControl('priorRatios', '1, 2')");
+    expect(edited.priorCounts.total, 'fewer ratios, fewer priors').to.be.below(8732);
+    expect(edited.priorCounts.fitsModel, 'the model was trained with the default priors').to.equal(false);
+    expect(await picture('priors')).to.not.equal(before.priors);
+    const reset = await call<Numbers>('resetControls()');
+    expect(reset.priorCounts.total).to.equal(8732);
+    expect(await picture('priors'), 'reset restores the picture').to.equal(before.priors);
+
+    const nms = (await call<Numbers>('controlNumbers()')).nms;
+    expect(nms, 'NMS step by step after a Detect').to.not.equal(null);
+    const stepped = await call<Numbers>(`setControl('nmsStep', ${Math.min(2, (nms as { steps: unknown[] }).steps.length)})`);
+    expect((stepped.nms as { step: number }).step).to.equal(Math.min(2, (nms as { steps: unknown[] }).steps.length));
+    const pr = (await call<Numbers>('controlNumbers()')).pr;
+    expect(pr, 'precision-recall of the example image').to.not.equal(null);
+    for (const c of pr as { ap: number }[]) expect(c.ap).to.be.within(0, 1);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'page-controls.png'), fullPage: true });
+    expect(errors).to.deep.equal([]);
+  });
+
   it('an image the user picks goes the same way', async () => {
     await page.setInputFiles('#image-file', path.join(ROOT, 'web', 'test-image.png'));
     await page.waitForFunction(() => /^loaded test-image\.png/.test(document.querySelector('#status')?.textContent ?? ''));
     expect(await page.textContent('#image-info')).to.match(/^test-image\.png: 300x300/);
     const r = await run('cpu');
     expectSameDetections(r.detections, node, minScore, 1e-5);
+  });
+
+  it('trains the demo\'s detector in the tab, in a worker: after K steps the weights are Node\'s bit for bit, and so are the losses (but for the last bits of V8\'s Math)', async () => {
+    const K = 12;
+    // Node: the same recipe (demo/recipe.ts), the same kernels (wasm, 2 threads, as the page's 2 cores)
+    const data = demoData();
+    const kernels = new WasmKernels({ threads: 2 });
+    const model = new SSD300({ ...demoModelOptions(), kernels });
+    const nodeLosses: number[] = [];
+    await train(model, inMemorySource(data.train), {
+      ...demoTraining(), maxSteps: K, evalData: inMemorySource(data.test), evalEvery: 1, workers: 0, handleSigint: false, curves: false, log: () => undefined,
+      onStep: (r) => void nodeLosses.push(r.loss),
+    });
+    const nodeWeights = encodeSafetensors(stateDict(model), { ...model.weightsMetadata(), classes: JSON.stringify(DEMO_CLASSES) });
+    await kernels.dispose();
+
+    type PageTrained = { losses: number[]; steps: number; threads: number; dataMs: number; msPerStep: number; weightsChecksum: number; weightsBytes: number; evalHistory: { mAP: number }[] };
+    const training = page.evaluate((k) => (globalThis as unknown as { ssdPage: { train(e: number, s: number): Promise<PageTrained> } }).ssdPage.train(6, k), K);
+    // the page answers while the worker trains
+    await page.waitForFunction(() => /^(making|kernels)/.test(document.querySelector('#train-log')?.textContent ?? ''));
+    expect(await page.evaluate(() => document.title.length >= 0)).to.equal(true);
+    const r = await training;
+    console.log(`      trained ${r.steps} steps in the tab on ${r.threads} threads: ${r.msPerStep.toFixed(0)} ms a step (data ${(r.dataMs / 1000).toFixed(1)} s)`);
+    expect(r.steps).to.equal(K);
+    expect(r.threads).to.equal(2);
+    expect(r.weightsBytes).to.equal(nodeWeights.length);
+    expect(r.weightsChecksum, 'the weights after K steps, bit for bit').to.equal(checksum(nodeWeights));
+    // Chromium's V8 computes Math.exp and Math.log 1 ulp apart from Node 20's on a few percent of
+    // arguments: the float64 sum that reports the loss may then differ in its last bits, the
+    // float32 values the step computes (and so the weights) do not
+    expect(r.losses.length).to.equal(K);
+    r.losses.forEach((loss, i) => expect(Math.abs(loss - nodeLosses[i]), `step ${i + 1}: ${loss} vs ${nodeLosses[i]}`).to.be.at.most(4e-16 * Math.abs(nodeLosses[i])));
+    expect(r.evalHistory.length, 'the mAP of the last step').to.equal(1);
+    expect(await page.textContent('#train-status')).to.match(/^done: 12 steps/);
+    expect(await page.isVisible('#train-download'), 'a link to download the weights').to.equal(true);
+    expect(await page.textContent('#weights-info')).to.contain('trained in this tab');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'page-trained.png'), fullPage: true });
+  });
+
+  it('pauses, steps and resumes a run in the tab', async () => {
+    const api = 'globalThis.ssdPage';
+    const losses = (): Promise<number> => page.evaluate(`${api}.trainLosses().length`) as Promise<number>;
+    const done = page.evaluate(`${api}.train(6, 5)`);
+    await page.evaluate(`${api}.trainControl('pause')`); // it pauses after the step going on (the first)
+    await page.waitForFunction(`/paused/.test(document.querySelector('#train-status').textContent)`, undefined, { timeout: 120000 });
+    const paused = await losses();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await losses(), 'no step while paused').to.equal(paused);
+    await page.evaluate(`${api}.trainControl('step')`);
+    await page.waitForFunction(`${api}.trainLosses().length === ${paused + 1}`, undefined, { timeout: 60000 });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await losses(), 'one step, then paused again').to.equal(paused + 1);
+    await page.evaluate(`${api}.trainControl('resume')`);
+    await done;
+    expect(await losses()).to.equal(5);
+    expect(errors).to.deep.equal([]);
   });
 });
