@@ -17,6 +17,8 @@ import { ControlName, ControlNumbers, PictureId, controls } from './controls';
 import { BackendChoice, LoadedWeights, RunResult, buildModel, createBrowserKernels, createWasmKernels, parseWeights, runDetector } from './model';
 import { WasmKernels } from '../kernels/wasm';
 import { TrainPanel, TrainedRun } from './train_panel';
+import { LabelPanel } from './label_panel';
+import type { BoxXy } from '../data/annotations';
 
 // ---------------------------------------------------------------------------------------------
 // Page state
@@ -116,7 +118,12 @@ async function loadWeights(bytes: Uint8Array, source: string): Promise<void> {
 }
 
 async function loadImage(blob: Blob, name: string, example: Example | null): Promise<void> {
-  state.image = await decodeBlob(blob);
+  showImage(await decodeBlob(blob), name, example);
+}
+
+/** Make a decoded image the page's: what SSD sees, the priors and matching pictures. */
+function showImage(image: RgbImage, name: string, example: Example | null): void {
+  state.image = image;
   state.image300 = resizeBilinear(state.image, SSD_INPUT_SIZE, SSD_INPUT_SIZE);
   state.imageName = name;
   state.example = example;
@@ -353,12 +360,41 @@ export interface PageApi {
   trainControl(kind: 'pause' | 'resume' | 'step' | 'stop'): void;
   /** The losses of the steps made so far in the run going on (or the last one). */
   trainLosses(): number[];
+  /** The labelling section (web/label_panel.ts): its images, their boxes (class names) and the class list. */
+  labels(): LabelsSummary;
+  /** Train on the labelled images (web/label_panel.ts, the training worker): `epochs`, or stop after `maxSteps`. */
+  trainOnLabels(epochs: number, maxSteps?: number): Promise<Omit<TrainedRun, 'weights'> & { weightsChecksum: number; weightsBytes: number }>;
 }
 
-// Training in the tab: the finished run's weights become the page's detector.
+/** What the labelling section holds. */
+export interface LabelsSummary {
+  classes: string[];
+  images: number;
+  boxes: number;
+  /** The image shown (0-based) and the box selected on it. */
+  current: number;
+  selected: number | null;
+  list: { name: string; width: number; height: number; boxes: { boxXy: BoxXy; label: string }[] }[];
+}
+
+// Training in the tab: the finished run's weights become the page's detector. After a run on the
+// user's images, it detects on the image shown in the labelling section.
 const trainPanel = new TrainPanel(async (run) => {
-  await loadWeights(run.weights, `trained in this tab (${run.steps} steps)`);
-  if (state.image !== null) await detect(select('backend').value as BackendChoice);
+  await loadWeights(run.weights, run.userImages === null ? `trained in this tab (${run.steps} steps)` : `trained in this tab on your ${run.userImages} images (${run.steps} steps)`);
+  if (run.userImages !== null && labelPanel.images.length > 0) await labelPanel.detect();
+  else if (state.image !== null) await detect(select('backend').value as BackendChoice);
+});
+
+// Your own data: label images, train on them, download them as a VOC zip.
+const labelPanel = new LabelPanel({
+  decode: decodeBlob,
+  epochs: () => Number(input('train-epochs').value),
+  train: (epochs, maxSteps, data) => trainPanel.start(epochs, maxSteps, data),
+  detect: async (image, name) => {
+    showImage(image, name, null);
+    const run = await detect(select('backend').value as BackendChoice);
+    return { detections: run.detections, classes: classes() };
+  },
 });
 
 const ready = (async () => {
@@ -391,5 +427,20 @@ const api: PageApi = {
   },
   trainControl: (kind) => trainPanel.send({ kind }),
   trainLosses: () => [...trainPanel.losses],
+  labels: () => {
+    const { images, boxes } = labelPanel.counts();
+    return {
+      classes: [...labelPanel.classes], images, boxes, current: labelPanel.current, selected: labelPanel.selected,
+      list: labelPanel.images.map((img) => ({
+        name: img.name, width: img.image.width, height: img.image.height,
+        boxes: img.boxes.map((b) => ({ boxXy: [...b.boxXy] as BoxXy, label: labelPanel.classes[b.label] })),
+      })),
+    };
+  },
+  async trainOnLabels(epochs, maxSteps) {
+    await ready;
+    const { weights, ...run } = await labelPanel.train(epochs, maxSteps);
+    return { ...run, weightsChecksum: checksumBytes(weights), weightsBytes: weights.length };
+  },
 };
 (window as unknown as { ssdPage: PageApi }).ssdPage = api;

@@ -14,6 +14,16 @@ export function existsSync(): boolean {
 export function readFileSync(file: string): never {
   return nodeOnly(`reading ${file}`);
 }
+// data/voc.ts's file functions (the page uses only its formatVocAnnotation and checkClassName)
+export function statSync(file: string): never {
+  return nodeOnly(`reading ${file}`);
+}
+export function lstatSync(file: string): never {
+  return nodeOnly(`reading ${file}`);
+}
+export function rmSync(file: string): never {
+  return nodeOnly(`removing ${file}`);
+}
 
 // path (only for names in messages and for files, which the page does not have)
 export const sep = '/';

@@ -12,6 +12,7 @@
 // software renderer Chromium ships, so no GPU is needed.
 
 import { expect } from 'chai';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -20,7 +21,10 @@ import { chromium, BrowserContext, Page } from 'playwright-core';
 import { referenceKernels } from '../../kernels/cpu/reference';
 import { loadModel } from '../../cli/model_files';
 import { detectImages } from '../../train/evaluate';
-import { readImage } from '../../data/image_files';
+import { encodePng, readImage } from '../../data/image_files';
+import { SYNTHETIC_CLASSES, SYNTHETIC_TASK, makeSyntheticDataset } from '../../data/synthetic';
+import { parseVocAnnotation, readVocDataset } from '../../data/voc';
+import type { BoxXy } from '../../data/annotations';
 import { Detection } from '../../ssd/detect';
 import { WasmKernels } from '../../kernels/wasm';
 import { SSD300 } from '../../ssd/ssd300';
@@ -329,5 +333,138 @@ describe('web page in headless Chromium', function () {
     await done;
     expect(await losses()).to.equal(5);
     expect(errors).to.deep.equal([]);
+  });
+
+  it('your own data: labels images with the mouse, trains on them in the tab (the detector gets their classes), and downloads them as a VOC zip that readVocDataset and `ssd train` read', async () => {
+    type Labels = { classes: string[]; images: number; boxes: number; current: number; selected: number | null; list: { name: string; width: number; height: number; boxes: { boxXy: BoxXy; label: string }[] }[] };
+    const labels = (): Promise<Labels> => page.evaluate('globalThis.ssdPage.labels()') as Promise<Labels>;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssd-labels-'));
+    try {
+      // the example image and two synthetic ones; the test draws their true boxes
+      const synthetic = makeSyntheticDataset(2, 11, SYNTHETIC_TASK);
+      const files = [path.join(ROOT, 'web', 'test-image.png')];
+      synthetic.forEach((s, i) => {
+        files.push(path.join(dir, `shapes-${i + 1}.png`));
+        fs.writeFileSync(files[i + 1], encodePng(s.image));
+      });
+      const example = parseVocAnnotation(fs.readFileSync(path.join(ROOT, 'web', 'test-image.xml'), 'utf8'), 'web/test-image.xml', SYNTHETIC_CLASSES);
+      const targets = [example.objects, ...synthetic.map((s) => s.objects)].map((objects) => objects.map((o) => ({ boxXy: o.boxXy, name: SYNTHETIC_CLASSES[o.label] })));
+
+      // the class list, checked as --classes is; the user's order, not the demo's
+      await page.fill('#label-classes', 'circle, circle');
+      await page.press('#label-classes', 'Enter');
+      expect(await page.textContent('#label-classes-error')).to.contain("'circle' is named twice");
+      await page.fill('#label-classes', 'triangle, circle, square');
+      await page.press('#label-classes', 'Enter');
+      expect(await page.textContent('#label-classes-error')).to.equal('');
+      const classes = ['background', 'triangle', 'circle', 'square'];
+      expect((await labels()).classes).to.deep.equal(classes);
+
+      await page.setInputFiles('#label-files', files);
+      await page.waitForFunction('globalThis.ssdPage.labels().images === 3');
+      const canvas = page.locator('#label-canvas');
+      /** A drag from corner to corner with real mouse events, at fractions of the image shown. */
+      const drag = async (box: readonly number[], name: string): Promise<void> => {
+        await page.selectOption('#label-class', { label: name });
+        await canvas.scrollIntoViewIfNeeded();
+        const bb = await canvas.boundingBox();
+        if (bb === null) throw new Error('no labelling canvas');
+        // a quarter of a screen pixel inside the box's corners (the page rounds to the image's pixels)
+        const x = (f: number, inward: number): number => bb.x + f * bb.width + inward * 0.25;
+        const y = (f: number, inward: number): number => bb.y + f * bb.height + inward * 0.25;
+        await page.mouse.move(x(box[0], 1), y(box[1], 1));
+        await page.mouse.down();
+        await page.mouse.move(x((box[0] + box[2]) / 2, 0), y((box[1] + box[3]) / 2, 0), { steps: 4 });
+        await page.mouse.move(x(box[2], -1), y(box[3], -1), { steps: 2 });
+        await page.mouse.up();
+      };
+      const clickAt = async (fx: number, fy: number): Promise<void> => {
+        const bb = await canvas.boundingBox();
+        if (bb === null) throw new Error('no labelling canvas');
+        await page.mouse.click(bb.x + fx * bb.width, bb.y + fy * bb.height);
+      };
+
+      // image 1: its three objects; a box too small to count; one more, selected by a click and deleted
+      for (const t of targets[0]) await drag(t.boxXy, t.name);
+      await drag([0.5, 0.02, 0.5 + 2 / 300, 0.02 + 2 / 300], 'square'); // 2 x 2 pixels: ignored
+      expect((await labels()).boxes, 'a box of 2 x 2 pixels is ignored').to.equal(3);
+      await drag([0.02, 0.02, 0.2, 0.15], 'square');
+      expect((await labels()).boxes).to.equal(4);
+      await clickAt(0.95, 0.95); // on no box: nothing selected
+      expect((await labels()).selected).to.equal(null);
+      await clickAt(0.1, 0.08);
+      expect((await labels()).selected, 'a click selects the box under it').to.equal(3);
+      await page.click('#label-delete');
+      expect((await labels()).boxes).to.equal(3);
+
+      // image 2: its objects, and one more deleted with its x in the list
+      await page.click('#label-next');
+      expect(await page.textContent('#label-position')).to.match(/^image 2 of 3: shapes-1\.png \(300x300\)/);
+      await drag([0.6, 0.6, 0.9, 0.95], 'triangle');
+      for (const t of targets[1]) await drag(t.boxXy, t.name);
+      await page.click('#label-boxes tr[data-box="0"] button');
+      // image 3
+      await page.click('#label-next');
+      for (const t of targets[2]) await drag(t.boxXy, t.name);
+
+      const drawn = await labels();
+      const nBoxes = targets.reduce((n, t) => n + t.length, 0);
+      expect(drawn.images).to.equal(3);
+      expect(drawn.boxes).to.equal(nBoxes);
+      expect(await page.textContent('#label-counts')).to.match(new RegExp(`^3 images \\(3 with boxes\\), ${nBoxes} boxes: triangle \\d+, circle \\d+, square \\d+$`));
+      drawn.list.forEach((img, k) => {
+        expect(img.name).to.equal(path.basename(files[k]));
+        expect(img.boxes.map((b) => b.label), `image ${k + 1}: the classes`).to.deep.equal(targets[k].map((t) => t.name));
+        img.boxes.forEach((b, i) => {
+          const t = targets[k][i].boxXy;
+          // within a pixel of what was dragged; x1 < x2, y1 < y2, on the pixel grid
+          b.boxXy.forEach((v, j) => expect(Math.abs(v - t[j]) * 300, `image ${k + 1} box ${i + 1}: ${b.boxXy} vs ${t}`).to.be.at.most(1 + 1e-9));
+          expect(b.boxXy[0] < b.boxXy[2] && b.boxXy[1] < b.boxXy[3]).to.equal(true);
+          b.boxXy.forEach((v) => expect(Math.abs(v * 300 - Math.round(v * 300))).to.be.below(1e-9));
+        });
+      });
+
+      // train on them: 3 images make batches of 3, one step an epoch
+      type PageTrained = { steps: number; classes: string[]; userImages: number | null; evalHistory: { mAP: number }[]; weightsBytes: number };
+      const r = await page.evaluate('globalThis.ssdPage.trainOnLabels(2, 2)') as PageTrained;
+      expect(r.steps).to.equal(2);
+      expect(r.classes).to.deep.equal(classes);
+      expect(r.userImages).to.equal(3);
+      expect(r.evalHistory.length, 'the mAP on the same images after each epoch').to.be.at.least(1);
+      expect(await page.textContent('#train-status')).to.match(/^done: 2 steps .*on your 3 images \(the training images: no held-out split/);
+      expect(await page.textContent('#weights-info')).to.match(/^trained in this tab on your 3 images \(2 steps\): 4 classes \(triangle, circle, square\), width divisor 16$/);
+      expect(await page.textContent('#image-info'), 'the detector ran on the image shown').to.match(/^shapes-2\.png: 300x300/);
+      expect(await page.textContent('#status')).to.match(/^\d+ detections; ran on/);
+      await page.locator('#labels').screenshot({ path: path.join(SCREENSHOTS, 'page-labelling.png') }); // the section, with the detections dashed
+
+      // the zip: a VOC data set that readVocDataset reads with the same boxes, classes and pixels
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#label-zip')]);
+      expect(download.suggestedFilename()).to.equal('my-data-voc.zip');
+      const zipPath = path.join(dir, 'my-data-voc.zip');
+      await download.saveAs(zipPath);
+      const voc = path.join(dir, 'voc');
+      const unzip = spawnSync('/usr/bin/python3', ['-m', 'zipfile', '-e', zipPath, voc], { encoding: 'utf8' });
+      expect(unzip.status, unzip.stderr).to.equal(0);
+      const samples = readVocDataset(voc, 'trainval', classes);
+      expect(samples.map((s) => path.relative(voc, s.imagePath))).to.deep.equal(['000001', '000002', '000003'].map((id) => path.join('JPEGImages', `${id}.png`)));
+      samples.forEach((s, k) => {
+        expect(s.objects.map((o) => classes[o.label])).to.deep.equal(drawn.list[k].boxes.map((b) => b.label));
+        s.objects.forEach((o, i) => o.boxXy.forEach((v, j) => expect(Math.abs(v - drawn.list[k].boxes[i].boxXy[j]) * 300, `image ${k + 1} box ${i + 1}`).to.be.below(1e-6)));
+        expect(checksum(readImage(s.imagePath).data), `image ${k + 1}: the pixels`).to.equal(checksum(readImage(files[k]).data));
+      });
+
+      // `ssd train` reads it, and its checkpoint loads in the page as the detector
+      const checkpoint = path.join(dir, 'cli.safetensors');
+      const cli = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'ssd.js'), 'train', '--data', voc, '--classes', 'triangle,circle,square', '--batch-norm', '--width-divisor', '16',
+        '--max-steps', '1', '--batch', '3', '--workers', '0', '--threads', '2', '--out', checkpoint], { encoding: 'utf8' });
+      expect(cli.status, cli.stdout + cli.stderr).to.equal(0);
+      expect(cli.stdout).to.contain('training on 3 images, 4 classes');
+      await page.setInputFiles('#weights-file', checkpoint);
+      await page.waitForFunction(() => /^loaded cli\.safetensors/.test(document.querySelector('#status')?.textContent ?? ''));
+      expect(await page.textContent('#weights-info')).to.equal('cli.safetensors: 4 classes (triangle, circle, square), width divisor 16');
+      expect(errors).to.deep.equal([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
