@@ -20,6 +20,7 @@ import { ClassCandidates, NmsStep, classCandidates, nmsSteps, rankName, renderNm
 import { ClassCurve, precisionRecallCurves, renderClassCurves } from '../explain/pr_curve';
 import { classColor } from '../explain/detection';
 import { SceneObject } from '../explain/scene';
+import { showImage } from './canvas';
 
 /** The controls a test may set (PageApi.setControl), each with the element it sets. */
 export const CONTROL_INPUTS = {
@@ -104,19 +105,6 @@ function canvasChecksum(c: HTMLCanvasElement): number {
   return h;
 }
 
-function showOn(target: HTMLCanvasElement, img: RgbImage): void {
-  target.width = img.width;
-  target.height = img.height;
-  const ctx = target.getContext('2d') as CanvasRenderingContext2D;
-  const out = ctx.createImageData(img.width, img.height);
-  for (let i = 0; i < img.width * img.height; i++) {
-    out.data[4 * i] = img.data[3 * i];
-    out.data[4 * i + 1] = img.data[3 * i + 1];
-    out.data[4 * i + 2] = img.data[3 * i + 2];
-    out.data[4 * i + 3] = 255;
-  }
-  ctx.putImageData(out, 0, 0);
-}
 
 const escapeHtml = (s: string): string => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
@@ -350,7 +338,7 @@ export class Controls {
     slider.value = String(upTo);
     const name = this.page.classes()[chosen.label] ?? `class ${chosen.label}`;
     const picture = renderNmsSteps(this.page.image300(), chosen.boxesXy, steps, { upTo, maxOverlap: this.maxOverlap, name, color: classColor(chosen.label) });
-    showOn($('nms') as HTMLCanvasElement, picture.image);
+    showImage($('nms') as HTMLCanvasElement, picture.image);
     this.numbers.nms = { label: chosen.label, candidates: chosen.scores.length, step: upTo, kept: steps.filter((s) => s.kept).length, steps };
     const stopped = steps.length < chosen.scores.length ? ` (it stops once ${TOP_K} are kept: the top-k)` : '';
     $('nms-info').textContent = `step ${upTo} of ${steps.length}; ${picture.keptSoFar} kept and ${picture.suppressedSoFar} suppressed so far; ${this.numbers.nms.kept} kept in the end${stopped}`;
@@ -384,7 +372,7 @@ export class Controls {
     const curves: ClassCurve[] = precisionRecallCurves([[...final]], groundTruth, nClasses);
     const name = (label: number): string => names[label] ?? `class ${label}`;
     const mAP = curves.length > 0 ? curves.reduce((s, c) => s + c.ap, 0) / curves.length : NaN;
-    showOn(canvas, renderClassCurves(curves, names, `Precision against recall, example image (min score ${Number(input('min-score').value).toFixed(2)}, NMS ${this.maxOverlap})`));
+    showImage(canvas, renderClassCurves(curves, names, `Precision against recall, example image (min score ${Number(input('min-score').value).toFixed(2)}, NMS ${this.maxOverlap})`));
     this.numbers.pr = curves.map((c) => ({ label: c.label, name: name(c.label), ap: c.ap, nPositives: c.nPositives, recall: c.recall, precision: c.precision, verdicts: c.ranked.map((r) => r.verdict) }));
     $('pr-info').textContent = `VOC AP at IoU 0.5 (11-point), this one image: mAP ${mAP.toFixed(3)} over ${curves.length} classes`;
     const rows = curves.map((c) => {

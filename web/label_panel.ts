@@ -17,6 +17,7 @@ import { writeZip, ZipEntry } from '../io/zip';
 import type { Detection } from '../ssd/detect';
 import type { UserData } from './user_data';
 import type { TrainedRun } from './train_panel';
+import { showImage } from './canvas';
 
 /** A drag narrower or shorter than this many pixels of the image makes no box (a click selects instead). */
 export const MIN_BOX_PIXELS = 4;
@@ -153,16 +154,7 @@ export class LabelPanel {
       try {
         const image = await this.host.decode(file);
         const picture = document.createElement('canvas');
-        picture.width = image.width;
-        picture.height = image.height;
-        const rgba = new Uint8ClampedArray(image.width * image.height * 4);
-        for (let i = 0; i < image.width * image.height; i++) {
-          rgba[4 * i] = image.data[3 * i];
-          rgba[4 * i + 1] = image.data[3 * i + 1];
-          rgba[4 * i + 2] = image.data[3 * i + 2];
-          rgba[4 * i + 3] = 255;
-        }
-        (picture.getContext('2d') as CanvasRenderingContext2D).putImageData(new ImageData(rgba, image.width, image.height), 0, 0);
+        showImage(picture, image);
         this.images.push({ name: file.name, image, boxes: [], picture });
       } catch (e) {
         failed.push(`${file.name} (${(e as Error).message})`);

@@ -19,6 +19,7 @@ import { WasmKernels } from '../kernels/wasm';
 import { TrainPanel, TrainedRun } from './train_panel';
 import { LabelPanel } from './label_panel';
 import type { BoxXy } from '../data/annotations';
+import { showImage as paint } from './canvas';
 
 // ---------------------------------------------------------------------------------------------
 // Page state
@@ -79,20 +80,6 @@ async function decodeBlob(blob: Blob): Promise<RgbImage> {
   return { width: c.width, height: c.height, data };
 }
 
-/** Show an RgbImage on a canvas, at its own size. */
-function show(target: HTMLCanvasElement, img: RgbImage): void {
-  target.width = img.width;
-  target.height = img.height;
-  const ctx = target.getContext('2d') as CanvasRenderingContext2D;
-  const out = ctx.createImageData(img.width, img.height);
-  for (let i = 0; i < img.width * img.height; i++) {
-    out.data[4 * i] = img.data[3 * i];
-    out.data[4 * i + 1] = img.data[3 * i + 1];
-    out.data[4 * i + 2] = img.data[3 * i + 2];
-    out.data[4 * i + 3] = 255;
-  }
-  ctx.putImageData(out, 0, 0);
-}
 
 /** The point of a panel under the mouse, as fractions of the image, or null outside every panel. */
 function pointIn(event: MouseEvent, target: HTMLCanvasElement, panels: readonly Panel[]): { panel: number; fx: number; fy: number } | null {
@@ -221,7 +208,7 @@ let priorPanels: Panel[] = [];
 function drawPriors(point: [number, number] = [0.5, 0.5]): void {
   const picture = renderPriors(state.image300, { map: select('prior-map').value, point, maps: controls.maps, priorsCxcy: controls.priorsCxcy(priorsCxcy) });
   priorPanels = picture.panels;
-  show(canvas('priors'), picture.image);
+  paint(canvas('priors'), picture.image);
 }
 
 let matchingPanel: Panel | null = null;
@@ -231,7 +218,7 @@ function drawMatching(): void {
   const picture = renderMatching(state.image300, objects, { classes: classes(), only: state.only, priorsCxcy, threshold: controls.threshold });
   matchingPanel = picture.panel;
   controls.numbers.positives = picture.match.nPositives;
-  show(canvas('matching'), picture.image);
+  paint(canvas('matching'), picture.image);
   $('matching-info').textContent = objects.length === 0
     ? 'no ground truth yet (press Detect to use the detections): nothing is matched'
     : state.only === undefined ? 'click a ground-truth box to see only its priors' : `object ${state.only} only; click outside the boxes to see all`;
@@ -241,14 +228,14 @@ function drawMining(): void {
   if (state.run === null) return;
   const picture = renderMining(state.image300, groundTruth(), state.run.scores, { priorsCxcy, source: `this model, ${state.imageName}`, threshold: controls.threshold, negPosRatio: controls.negPosRatio });
   controls.numbers.hardNegatives = picture.hardNegatives.length;
-  show(canvas('mining'), picture.image);
+  paint(canvas('mining'), picture.image);
 }
 
 function drawDetections(): void {
   const run = state.run;
   if (run === null) return;
   const picture = renderDetection(state.image300, run.locs, run.scores, { minScore: minScore(), maxOverlap: controls.maxOverlap, classes: classes(), priorsCxcy, source: state.imageName });
-  show(canvas('detections'), picture.image);
+  paint(canvas('detections'), picture.image);
   run.detections = picture.final; // detectObjects at the current min score and NMS overlap, from the kept predictions
   const img = state.image as RgbImage;
   const rows = run.detections.slice(0, 50).map((d) => {

@@ -7,10 +7,10 @@
 
 import { renderTrainingCurves } from '../train/curves';
 import type { TrainingState } from '../train/checkpoint';
-import { RgbImage } from '../data/image';
 import { DEMO_CLASSES, DEMO_EPOCHS } from '../demo/recipe';
 import type { TrainCommand, TrainMessage } from './train_worker';
 import { UserData, userBatchSize } from './user_data';
+import { showImage } from './canvas';
 
 /** What a finished (or stopped) run gives. */
 export interface TrainedRun {
@@ -37,19 +37,6 @@ function element<T extends HTMLElement>(id: string): T {
   return el as T;
 }
 
-function paint(target: HTMLCanvasElement, img: RgbImage): void {
-  target.width = img.width;
-  target.height = img.height;
-  const ctx = target.getContext('2d') as CanvasRenderingContext2D;
-  const rgba = new Uint8ClampedArray(img.width * img.height * 4);
-  for (let i = 0; i < img.width * img.height; i++) {
-    rgba[4 * i] = img.data[3 * i];
-    rgba[4 * i + 1] = img.data[3 * i + 1];
-    rgba[4 * i + 2] = img.data[3 * i + 2];
-    rgba[4 * i + 3] = 255;
-  }
-  ctx.putImageData(new ImageData(rgba, img.width, img.height), 0, 0);
-}
 
 export class TrainPanel {
   private worker: Worker | null = null;
@@ -111,12 +98,12 @@ export class TrainPanel {
           this.say(`step ${r.step} / ${r.totalSteps} (epoch ${r.epoch + 1}): loss ${r.loss.toFixed(3)} (loc ${r.locLoss.toFixed(3)}, conf ${r.confLoss.toFixed(3)}), lr ${r.lr.toExponential(2)}` +
             `${perStep > 0 ? `, ${(batch / perStep).toFixed(1)} img/s` : ''}${mAP}${m.paused ? ' — paused' : ''}`);
           // the curves: every 10 steps (their points are means of 10 steps), and at a pause
-          if (r.step % 10 === 0 || m.paused) paint(element('train-curves'), renderTrainingCurves({ step: r.step, epoch: r.epoch, lossHistory: r.lossHistory, evalHistory: r.evalHistory }, classes.length));
+          if (r.step % 10 === 0 || m.paused) showImage(element('train-curves'), renderTrainingCurves({ step: r.step, epoch: r.epoch, lossHistory: r.lossHistory, evalHistory: r.evalHistory }, classes.length));
         } else if (m.kind === 'done') {
           finish();
           this.evalHistory = m.evalHistory; // with the evaluation at the end of the run
           // the curves once more, with every step and the last evaluation
-          if (lastCurves !== null) paint(element('train-curves'), renderTrainingCurves({ ...lastCurves, evalHistory: m.evalHistory }, classes.length));
+          if (lastCurves !== null) showImage(element('train-curves'), renderTrainingCurves({ ...lastCurves, evalHistory: m.evalHistory }, classes.length));
           const run: TrainedRun = {
             steps: m.steps, stoppedBy: m.stoppedBy, losses: m.losses, elapsedMs: m.elapsedMs, threads: m.threads, dataMs: m.dataMs, msPerStep: m.msPerStep, weights: m.weights, evalHistory: this.evalHistory,
             classes, userImages: data === undefined ? null : data.images.length,

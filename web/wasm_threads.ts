@@ -10,7 +10,7 @@
 // makes its WasmKernels with one thread, and this file is never used.
 
 import type { WasmExports, WasmModules } from '../kernels/wasm/runtime';
-import { Job, runJobTasks } from '../kernels/wasm/jobs';
+import { Job, JobMessage, WorkerSetup, runJobTasks } from '../kernels/wasm/jobs';
 
 export type { Job };
 export { runJobTasks };
@@ -18,18 +18,7 @@ export { runJobTasks };
 /** What a worker answers once the counter has run out. */
 type WorkerReply = { ok: true } | { ok: false; error: string };
 
-/** The first message to a worker: its modules, the memory and its thread number (1, 2, ...). */
-export interface WorkerSetup {
-  modules: WasmModules;
-  memory: WebAssembly.Memory;
-  thread: number;
-}
-
-/** What a worker receives per job: the job and the shared task counter. */
-export interface JobMessage {
-  job: Job;
-  counter: SharedArrayBuffer;
-}
+export type { JobMessage, WorkerSetup };
 
 /** The worker script, beside the page's main.js. */
 export const WORKER_SCRIPT = 'wasm-worker.js';

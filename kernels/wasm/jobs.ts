@@ -5,7 +5,7 @@
 import { ConvJob, runConvTasks } from './conv';
 import { SweepJob, runSweepTasks } from './sweep';
 import { WinogradJob, runWinogradTasks } from './winograd';
-import { WasmExports } from './runtime';
+import { WasmExports, WasmModules } from './runtime';
 
 /** What the threads run: a convolution pass (GEMM or Winograd) or a memory-bound sweep. */
 export type Job = ConvJob | WinogradJob | SweepJob;
@@ -17,3 +17,16 @@ export function runJobTasks(job: Job, wasm: WasmExports, thread: number, counter
   else runSweepTasks(job, wasm, counter);
 }
 
+/** What a worker is started with (Node: its workerData; the page: its first message). */
+export interface WorkerSetup {
+  modules: WasmModules;
+  memory: WebAssembly.Memory;
+  /** This worker's thread number (the main thread is 0): which scratch block it uses. */
+  thread: number;
+}
+
+/** What a worker receives per job: the job and the shared task counter. */
+export interface JobMessage {
+  job: Job;
+  counter: SharedArrayBuffer;
+}

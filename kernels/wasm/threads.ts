@@ -9,25 +9,13 @@
 
 import * as path from 'path';
 import { TaskThreads } from '../task_threads';
-import { Job, runJobTasks } from './jobs';
+import { Job, JobMessage, WorkerSetup, runJobTasks } from './jobs';
 import { WasmExports, WasmModules } from './runtime';
 
 export type { Job };
 export { runJobTasks };
 
-/** What a worker is started with. */
-export interface WorkerSetup {
-  modules: WasmModules;
-  memory: WebAssembly.Memory;
-  /** This worker's thread number (the main thread is 0): which scratch block it uses. */
-  thread: number;
-}
-
-/** What a worker receives per job: the job and the shared task counter. */
-export interface JobMessage {
-  job: Job;
-  counter: SharedArrayBuffer;
-}
+export type { JobMessage, WorkerSetup };
 
 export class WasmThreads {
   private readonly threads: TaskThreads;
