@@ -40,6 +40,7 @@
 
 import { Tensor, assertShape, shapeToString } from '../tensor/tensor';
 import { matchPriors } from './matching';
+import { exactExp, exactLog } from '../tensor/exact_math';
 
 /** The ground truth of one image. */
 export interface ImageTargets {
@@ -232,6 +233,8 @@ export function multiboxLoss(
     // log-softmax: log p(c) = score(c) - logSum with logSum = max + log(sum over c of
     // exp(score(c) - max)) (the max keeps exp from overflowing), as tensor/ops.ts's logSoftmax,
     // written out here so that only the logSum of each prior is kept, not every log-probability.
+    // exactExp and exactLog (tensor/exact_math.ts) give the same bits in every engine, so the
+    // page and Node report the same loss to the last bit.
     const scores = predScores.data; // (N, n_priors, n_classes)
     const logSum = new Float64Array(nPriors); // (n_priors)
     const ce = new Float64Array(nPriors); // (n_priors)
@@ -240,8 +243,8 @@ export function multiboxLoss(
       let max = -Infinity;
       for (let c = 0; c < nClasses; c++) max = Math.max(max, scores[at + c]);
       let sumExp = 0;
-      for (let c = 0; c < nClasses; c++) sumExp += Math.exp(scores[at + c] - max);
-      logSum[p] = max + Math.log(sumExp);
+      for (let c = 0; c < nClasses; c++) sumExp += exactExp(scores[at + c] - max);
+      logSum[p] = max + exactLog(sumExp);
       ce[p] = -(scores[at + classTargets[p]] - logSum[p]);
     }
 
@@ -253,7 +256,7 @@ export function multiboxLoss(
       if (classTargets[p] === 0 && !hardNegatives[p]) continue;
       confSum += ce[p];
       for (let c = 0; c < nClasses; c++) {
-        const softmax = Math.exp(scores[(i * nPriors + p) * nClasses + c] - logSum[p]);
+        const softmax = exactExp(scores[(i * nPriors + p) * nClasses + c] - logSum[p]);
         const onehot = c === classTargets[p] ? 1 : 0;
         dScores.data[(i * nPriors + p) * nClasses + c] = (softmax - onehot) / nPositives;
       }
