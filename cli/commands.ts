@@ -21,13 +21,13 @@ import { cocoResults, evaluateCoco, formatCocoSummary } from '../ssd/coco_evalua
 import { writePrecisionRecallPng } from '../train/precision_recall';
 import { DecodeOptions, readImage, writePng } from '../data/image_files';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_TASK } from '../data/synthetic';
-import { Sample, objectArea, samplesFingerprint } from '../data/annotations';
+import { Sample, samplesFingerprint } from '../data/annotations';
 import { DataSource, diskSource } from '../data/source';
 import { curvesPath, train } from '../train/trainer';
 import { AugmentSteps } from '../data/augment';
 import { Checkpoint, readCheckpoint, withFingerprint } from '../train/checkpoint';
 import { ScheduleKind } from '../train/schedule';
-import { detectDataset, detectImages, formatEvaluation, vocGroundTruth } from '../train/evaluate';
+import { cocoGroundTruth, detectDataset, detectImages, formatEvaluation, vocGroundTruth } from '../train/evaluate';
 import { evaluateDetections } from '../ssd/evaluate';
 import { drawDetections } from '../train/draw_detections';
 import { augmentationPreview } from '../train/augmentation_preview';
@@ -391,12 +391,7 @@ async function evalCommand(o: ParsedOptions): Promise<void> {
       }
       console.log(formatEvaluation(result, classes, method));
     }
-    // COCO's metric needs the images' sizes in pixels (its small, medium and large are areas in pixels)
-    const truth = samples.map((s) => ({
-      width: s.width, height: s.height, boxes: s.objects.map((b) => [...b.boxXy] as [number, number, number, number]),
-      labels: s.objects.map((b) => b.label), crowd: s.objects.map((b) => b.crowd === true), area: s.objects.map((b) => objectArea(b, s.width, s.height)),
-    }));
-    const coco = metric === 'coco' || metric === 'all' || o.given('plot') ? evaluateCoco(detections, truth, model.nClasses) : undefined;
+    const coco = metric === 'coco' || metric === 'all' || o.given('plot') ? evaluateCoco(detections, cocoGroundTruth(data), model.nClasses) : undefined;
     if (coco !== undefined && (metric === 'coco' || metric === 'all')) {
       if (metric === 'all') console.log('');
       console.log(`COCO box metrics (${samples.length} images):`);

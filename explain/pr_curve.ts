@@ -6,41 +6,21 @@
 // positive when its best-overlapping ground-truth box of the class (IoU > 0.5) is not difficult
 // and not claimed yet, a false positive otherwise, and ignored when that box is difficult. After
 // each verdict, precision = TP / (TP + FP) and recall = TP / (the class's non-difficult objects).
-// The steps, ties and AP are evaluateDetections' own (its AP is averagePrecision of this curve;
-// the spec checks they agree).
+// The walk is evaluateDetections' own (ssd/evaluate.ts walkClass), so the steps, ties and AP are
+// the same by construction (the spec checks they agree).
 
 import type { RgbImage } from '../data/image';
-import { jaccardOverlap } from '../ssd/boxes';
 import { Detection } from '../ssd/detect';
-import { ApMethod, Box, GroundTruth, averagePrecision } from '../ssd/evaluate';
-import { Tensor } from '../tensor/tensor';
+import { ApMethod, ClassWalk, GroundTruth, RankedVerdict, averagePrecision, walkClass } from '../ssd/evaluate';
 import { PrecisionRecallCurve, renderPrecisionRecall } from '../draw/precision_recall';
 import { classColor } from './detection';
 
-/** One ranked detection of a class and the verdict on it. */
-export interface RankedVerdict {
-  image: number;
-  score: number;
-  /** Its greatest IoU with a ground-truth box of its class in its image (0 when there is none). */
-  iou: number;
-  verdict: 'TP' | 'FP' | 'duplicate' | 'difficult';
-}
+export type { RankedVerdict };
 
-export interface ClassCurve {
+/** A class's walk (ssd/evaluate.ts walkClass) with its label and AP. */
+export interface ClassCurve extends ClassWalk {
   label: number;
-  /** The non-difficult ground-truth objects of the class: the denominator of recall. */
-  nPositives: number;
-  /** After each judged detection (difficult ones add no point). */
-  recall: number[];
-  precision: number[];
   ap: number;
-  ranked: RankedVerdict[];
-}
-
-function boxesTensor(boxes: readonly Box[]): Tensor {
-  const t = new Tensor([boxes.length, 4], undefined, 'float64');
-  boxes.forEach((b, k) => t.data.set(b, 4 * k));
-  return t;
 }
 
 /**
@@ -58,56 +38,8 @@ export function precisionRecallCurves(
   if (detections.length !== groundTruth.length) throw new Error(`precisionRecallCurves: detections for ${detections.length} images but ground truth for ${groundTruth.length}`);
   const curves: ClassCurve[] = [];
   for (let c = 1; c < nClasses; c++) {
-    const gtIndex = groundTruth.map((gt) => gt.labels.flatMap((label, j) => (label === c ? [j] : [])));
-    const claimed = gtIndex.map((js) => js.map(() => false));
-    const nPositives = groundTruth.reduce((s, gt, i) => s + gtIndex[i].filter((j) => !gt.difficult?.[j]).length, 0);
-    if (nPositives === 0) continue;
-
-    const ranked: { score: number; image: number; overlaps: ArrayLike<number> }[] = [];
-    for (let i = 0; i < groundTruth.length; i++) {
-      const dets = detections[i].filter((d) => d.label === c);
-      if (dets.length === 0) continue;
-      const gtBoxes = boxesTensor(gtIndex[i].map((j) => groundTruth[i].boxes[j])); // (g, 4)
-      const g = gtBoxes.shape[0];
-      const overlaps = jaccardOverlap(boxesTensor(dets.map((d) => d.box)), gtBoxes); // (d, g)
-      dets.forEach((d, k) => ranked.push({ score: d.score, image: i, overlaps: overlaps.data.subarray(k * g, (k + 1) * g) }));
-    }
-    ranked.sort((a, b) => b.score - a.score); // stable: ties keep input order, as in evaluateDetections
-
-    let tp = 0;
-    let fp = 0;
-    const curve: ClassCurve = { label: c, nPositives, recall: [], precision: [], ap: 0, ranked: [] };
-    for (const det of ranked) {
-      let best = -1;
-      let bestOverlap = -Infinity;
-      for (let k = 0; k < det.overlaps.length; k++) {
-        if (det.overlaps[k] > bestOverlap) {
-          bestOverlap = det.overlaps[k];
-          best = k;
-        }
-      }
-      const iou = best === -1 ? 0 : bestOverlap;
-      let verdict: RankedVerdict['verdict'];
-      if (best === -1 || !(bestOverlap > iouThreshold)) {
-        verdict = 'FP';
-        fp++;
-      } else if (groundTruth[det.image].difficult?.[gtIndex[det.image][best]]) {
-        curve.ranked.push({ image: det.image, score: det.score, iou, verdict: 'difficult' });
-        continue;
-      } else if (claimed[det.image][best]) {
-        verdict = 'duplicate';
-        fp++;
-      } else {
-        verdict = 'TP';
-        tp++;
-        claimed[det.image][best] = true;
-      }
-      curve.ranked.push({ image: det.image, score: det.score, iou, verdict });
-      curve.recall.push(tp / nPositives);
-      curve.precision.push(tp / (tp + fp));
-    }
-    curve.ap = averagePrecision(curve.recall, curve.precision, method);
-    curves.push(curve);
+    const walk = walkClass(detections, groundTruth, c, iouThreshold);
+    if (walk !== null) curves.push({ label: c, ...walk, ap: averagePrecision(walk.recall, walk.precision, method) });
   }
   return curves;
 }

@@ -36,47 +36,30 @@ const nodeOnly = {
   },
 };
 
+/** One entry of web/ bundled for the browser into dist/site/, with the Node-only modules replaced. */
+function bundle(entry, outfile) {
+  return esbuild.build({
+    entryPoints: [path.join(root, 'web', entry)],
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2020',
+    sourcemap: true,
+    outfile: path.join(out, outfile),
+    plugins: [nodeOnly],
+    logLevel: 'warning',
+    metafile: true,
+  });
+}
+
 async function main() {
   fs.mkdirSync(out, { recursive: true });
-  const result = await esbuild.build({
-    entryPoints: [path.join(root, 'web', 'main.ts')],
-    bundle: true,
-    platform: 'browser',
-    format: 'iife',
-    target: 'es2020',
-    sourcemap: true,
-    outfile: path.join(out, 'main.js'),
-    plugins: [nodeOnly],
-    logLevel: 'warning',
-    metafile: true,
-  });
-  // Training in the tab: the trainer in a Web Worker (web/train_worker.ts), beside main.js.
-  const trainer = await esbuild.build({
-    entryPoints: [path.join(root, 'web', 'train_worker.ts')],
-    bundle: true,
-    platform: 'browser',
-    format: 'iife',
-    target: 'es2020',
-    sourcemap: true,
-    outfile: path.join(out, 'train-worker.js'),
-    plugins: [nodeOnly],
-    logLevel: 'warning',
-    metafile: true,
-  });
-  // The wasm backend's Web Worker (web/wasm_worker.ts), beside main.js, and the .wasm files it and
-  // the page instantiate (fetched by the page: web/wasm_kernels.ts).
-  const worker = await esbuild.build({
-    entryPoints: [path.join(root, 'web', 'wasm_worker.ts')],
-    bundle: true,
-    platform: 'browser',
-    format: 'iife',
-    target: 'es2020',
-    sourcemap: true,
-    outfile: path.join(out, 'wasm-worker.js'),
-    plugins: [nodeOnly],
-    logLevel: 'warning',
-    metafile: true,
-  });
+  // The page, and its two Web Workers: the trainer (web/train_worker.ts, training in the tab) and
+  // the wasm backend's threads (web/wasm_worker.ts); the .wasm files they instantiate are copied
+  // beside them (the page fetches them: web/wasm_kernels.ts).
+  const result = await bundle('main.ts', 'main.js');
+  const trainer = await bundle('train_worker.ts', 'train-worker.js');
+  const worker = await bundle('wasm_worker.ts', 'wasm-worker.js');
   fs.mkdirSync(path.join(out, 'wasm'), { recursive: true });
   const wasmDir = path.join(root, 'dist', 'kernels', 'wasm');
   for (const file of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmDir, file), path.join(out, 'wasm', file));
@@ -102,7 +85,7 @@ async function main() {
   };
   fs.writeFileSync(path.join(out, 'example.json'), JSON.stringify(example));
   const kb = (f) => (fs.statSync(path.join(out, f)).size / 1024).toFixed(0);
-  console.log(`build-web: dist/site/ (main.js ${kb('main.js')} KB from ${inputs.length} modules, weights ${example.weights}, ${kb('weights.safetensors')} KB)`);
+  console.log(`build-web: dist/site/ (main.js ${kb('main.js')} KB from ${Object.keys(result.metafile.inputs).length} modules, train-worker.js ${kb('train-worker.js')} KB, wasm-worker.js ${kb('wasm-worker.js')} KB, weights ${example.weights}, ${kb('weights.safetensors')} KB)`);
 }
 
 main().catch((e) => {

@@ -147,6 +147,98 @@ interface RankedDetection {
   overlaps: ArrayLike<number>;
 }
 
+/** One ranked detection of a class and the verdict on it. */
+export interface RankedVerdict {
+  image: number;
+  score: number;
+  /** Its greatest IoU with a ground-truth object of its class in its image (0 when there is none). */
+  iou: number;
+  verdict: 'TP' | 'FP' | 'duplicate' | 'difficult';
+}
+
+/** The precision/recall curve of one class, and the verdict on each of its detections in rank order. */
+export interface ClassWalk {
+  /** The non-difficult ground-truth objects of the class: the denominator of recall. */
+  nPositives: number;
+  /** After each judged detection (a difficult one adds no point). */
+  recall: number[];
+  precision: number[];
+  ranked: RankedVerdict[];
+}
+
+/**
+ * Steps 1 to 3 of the header for class c: its detections ranked by score and judged one by one,
+ * with the precision/recall point after each. null when the class has no non-difficult object
+ * (no recall to measure). evaluateDetections takes the AP of the curve; the page's
+ * precision-recall picture (explain/pr_curve.ts) shows the curve and the verdicts.
+ */
+export function walkClass(detections: readonly Detection[][], groundTruth: readonly GroundTruth[], c: number, iouThreshold = 0.5): ClassWalk | null {
+  const nImages = groundTruth.length;
+  // 1. The ground truth of class c, image by image, and which of it is claimed so far.
+  const gtIndex: number[][] = []; // gtIndex[i]: indices into groundTruth[i] of its class-c objects
+  const claimed: boolean[][] = [];
+  let nPositives = 0; // non-difficult objects of class c: the denominator of recall
+  for (let i = 0; i < nImages; i++) {
+    const gt = groundTruth[i];
+    gtIndex.push(gt.labels.flatMap((label, j) => (label === c ? [j] : [])));
+    claimed.push(gtIndex[i].map(() => false));
+    nPositives += gtIndex[i].filter((j) => !gt.difficult?.[j]).length;
+  }
+  if (nPositives === 0) return null;
+
+  // 2. The detections of class c over all images, each with its IoU against its image's class-c
+  //    objects (one jaccardOverlap per image), ranked by score. sort is stable: ties keep input order.
+  const ranked: RankedDetection[] = [];
+  for (let i = 0; i < nImages; i++) {
+    const dets = detections[i].filter((d) => d.label === c);
+    if (dets.length === 0) continue;
+    const gtBoxes = boxesTensor(gtIndex[i].map((j) => groundTruth[i].boxes[j])); // (g, 4)
+    const overlaps = jaccardOverlap(boxesTensor(dets.map((d) => d.box)), gtBoxes); // (d, g)
+    const g = gtBoxes.shape[0];
+    dets.forEach((d, k) => ranked.push({ score: d.score, image: i, overlaps: overlaps.data.subarray(k * g, (k + 1) * g) }));
+  }
+  ranked.sort((a, b) => b.score - a.score);
+
+  // 3. Walk down the ranking: TP, FP or ignored; after each judged detection, a point of the
+  //    precision/recall curve. An ignored (difficult) detection adds no point: in VOC it adds a
+  //    point with the same recall and precision as the one before (or precision 0 at recall 0),
+  //    which changes neither AP method.
+  let tp = 0;
+  let fp = 0;
+  const walk: ClassWalk = { nPositives, recall: [], precision: [], ranked: [] };
+  for (const det of ranked) {
+    // The object of greatest overlap (the first one on ties), and that overlap.
+    let best = -1;
+    let bestOverlap = -Infinity;
+    for (let k = 0; k < det.overlaps.length; k++) {
+      if (det.overlaps[k] > bestOverlap) {
+        bestOverlap = det.overlaps[k];
+        best = k;
+      }
+    }
+    const iou = best === -1 ? 0 : bestOverlap;
+    let verdict: RankedVerdict['verdict'];
+    if (best === -1 || !(bestOverlap > iouThreshold)) {
+      verdict = 'FP'; // overlaps nothing of its class enough
+      fp++;
+    } else if (groundTruth[det.image].difficult?.[gtIndex[det.image][best]]) {
+      walk.ranked.push({ image: det.image, score: det.score, iou, verdict: 'difficult' }); // found a difficult object: ignored
+      continue;
+    } else if (claimed[det.image][best]) {
+      verdict = 'duplicate'; // of a detection already counted
+      fp++;
+    } else {
+      verdict = 'TP';
+      tp++;
+      claimed[det.image][best] = true;
+    }
+    walk.ranked.push({ image: det.image, score: det.score, iou, verdict });
+    walk.recall.push(tp / nPositives);
+    walk.precision.push(tp / (tp + fp));
+  }
+  return walk;
+}
+
 /**
  * Pascal VOC AP per class and mAP.
  *
@@ -165,67 +257,11 @@ export function evaluateDetections(
   if (method !== '11point' && method !== 'area') {
     throw new Error(`evaluateDetections: unknown method '${String(method)}', expected '11point' or 'area'`);
   }
-  const nImages = groundTruth.length;
-
   const ap: number[] = new Array<number>(nClasses).fill(NaN);
   for (let c = 1; c < nClasses; c++) {
-    // 1. The ground truth of class c, image by image, and which of it is claimed so far.
-    const gtIndex: number[][] = []; // gtIndex[i]: indices into groundTruth[i] of its class-c objects
-    const claimed: boolean[][] = [];
-    let nPositives = 0; // non-difficult objects of class c: the denominator of recall
-    for (let i = 0; i < nImages; i++) {
-      const gt = groundTruth[i];
-      gtIndex.push(gt.labels.flatMap((label, j) => (label === c ? [j] : [])));
-      claimed.push(gtIndex[i].map(() => false));
-      nPositives += gtIndex[i].filter((j) => !gt.difficult?.[j]).length;
-    }
-    if (nPositives === 0) continue; // no recall to measure: AP stays NaN, left out of the mAP
-
-    // 2. The detections of class c over all images, each with its IoU against its image's class-c
-    //    objects (one jaccardOverlap per image), ranked by score. sort is stable: ties keep input order.
-    const ranked: RankedDetection[] = [];
-    for (let i = 0; i < nImages; i++) {
-      const dets = detections[i].filter((d) => d.label === c);
-      if (dets.length === 0) continue;
-      const gtBoxes = boxesTensor(gtIndex[i].map((j) => groundTruth[i].boxes[j])); // (g, 4)
-      const overlaps = jaccardOverlap(boxesTensor(dets.map((d) => d.box)), gtBoxes); // (d, g)
-      const g = gtBoxes.shape[0];
-      dets.forEach((d, k) => ranked.push({ score: d.score, image: i, overlaps: overlaps.data.subarray(k * g, (k + 1) * g) }));
-    }
-    ranked.sort((a, b) => b.score - a.score);
-
-    // 3. Walk down the ranking: TP, FP or ignored; after each judged detection, a point of the
-    //    precision/recall curve. An ignored (difficult) detection adds no point: in VOC it adds a
-    //    point with the same recall and precision as the one before (or precision 0 at recall 0),
-    //    which changes neither AP method.
-    let tp = 0;
-    let fp = 0;
-    const recall: number[] = [];
-    const precision: number[] = [];
-    for (const det of ranked) {
-      // The object of greatest overlap (the first one on ties), and that overlap.
-      let best = -1;
-      let bestOverlap = -Infinity;
-      for (let k = 0; k < det.overlaps.length; k++) {
-        if (det.overlaps[k] > bestOverlap) {
-          bestOverlap = det.overlaps[k];
-          best = k;
-        }
-      }
-      if (best === -1 || !(bestOverlap > iouThreshold)) {
-        fp++; // overlaps nothing of its class enough
-      } else if (groundTruth[det.image].difficult?.[gtIndex[det.image][best]]) {
-        continue; // found a difficult object: ignored
-      } else if (claimed[det.image][best]) {
-        fp++; // a duplicate of a detection already counted
-      } else {
-        tp++;
-        claimed[det.image][best] = true;
-      }
-      recall.push(tp / nPositives);
-      precision.push(tp / (tp + fp));
-    }
-    ap[c] = averagePrecision(recall, precision, method);
+    const walk = walkClass(detections, groundTruth, c, iouThreshold);
+    if (walk === null) continue; // no recall to measure: AP stays NaN, left out of the mAP
+    ap[c] = averagePrecision(walk.recall, walk.precision, method);
   }
 
   const measured = ap.filter((x) => !Number.isNaN(x));

@@ -9,7 +9,8 @@ import { RgbImage } from '../data/image';
 import { resizeBilinear } from '../data/resize';
 import { SSD_INPUT_SIZE, imageToTensor } from '../data/image_tensor';
 import { DataSource } from '../data/source';
-import { ObjectAnnotation } from '../data/annotations';
+import { ObjectAnnotation, objectArea } from '../data/annotations';
+import { CocoGroundTruth } from '../ssd/coco_evaluate';
 import { BatchLoader, BatchRequest } from './loader';
 
 /** Run `f` with the model in evaluation mode, then restore the mode it had. */
@@ -99,6 +100,23 @@ export function vocGroundTruth(data: DataSource): GroundTruth[] {
   for (let i = 0; i < data.length; i++) {
     const objects = objectsOf(data, i);
     truth.push({ boxes: objects.map((o) => [...o.boxXy]), labels: objects.map((o) => o.label), difficult: objects.map((o) => o.difficult || o.crowd === true) });
+  }
+  return truth;
+}
+
+/**
+ * COCO's ground truth of a data set: the boxes with each image's size in pixels (COCO's small,
+ * medium and large are areas in pixels), crowd flags, and areas (COCO's own, else the box's).
+ */
+export function cocoGroundTruth(data: DataSource): CocoGroundTruth[] {
+  const truth: CocoGroundTruth[] = [];
+  for (let i = 0; i < data.length; i++) {
+    const objects = objectsOf(data, i);
+    const { width, height } = data.samples?.[i] ?? data.get(i).image;
+    truth.push({
+      width, height, boxes: objects.map((o) => [...o.boxXy]), labels: objects.map((o) => o.label),
+      crowd: objects.map((o) => o.crowd === true), area: objects.map((o) => objectArea(o, width, height)),
+    });
   }
   return truth;
 }
