@@ -7,7 +7,7 @@
 // The check functions are also what the reference kernels call (they are used on their own, in
 // tests and gradient checks), so the error messages are the same whichever backend runs.
 
-import { Shape, Tensor, assertShape, shapeToString, shapesEqual } from '../tensor/tensor';
+import { DType, Shape, Tensor, assertShape, shapeToString, shapesEqual } from '../tensor/tensor';
 import { Conv2dGeometry, Conv2dOptions, Pool2dGeometry, Pool2dOptions, conv2dGeometry, pool2dGeometry } from './geometry';
 import {
   BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
@@ -207,6 +207,11 @@ export class CheckedKernels implements Kernels {
 
   async scaleInPlace(t: Tensor, s: number): Promise<void> {
     return (allFloat32(t) ? this.fast : this.float64).scaleInPlace(t, s);
+  }
+
+  zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
+    // the float64 kernels' tensors (gradient checks) are ordinary memory; float32 ones the backend's
+    return dtype === 'float32' ? this.fast.zeros(shape, dtype) : this.float64.zeros(shape, dtype);
   }
 
   async reluForward(x: Tensor): Promise<Tensor> {

@@ -9,7 +9,7 @@
 //   w  (C_out, C_in, kH, kW)    convolution weights   b  (C_out)                  bias
 //   dy has y's shape, dx has x's shape, dw has w's shape, db has b's shape.
 
-import { Shape, Tensor } from '../tensor/tensor';
+import { DType, Shape, Tensor } from '../tensor/tensor';
 import { Conv2dOptions, Pool2dOptions } from './geometry';
 
 export interface MaxPoolResult {
@@ -120,6 +120,14 @@ export interface Kernels {
   sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void>;
   sumOfSquares(t: Tensor): Promise<number>;
   scaleInPlace(t: Tensor, s: number): Promise<void>;
+
+  /**
+   * A tensor of zeros that lives where this backend's kernels read it without a copy (wasm: a
+   * block of its own memory, when it has room and dtype is float32; the other backends: ordinary
+   * memory). What a model's parameters, their gradients and the optimizer's momentum buffers are
+   * made of, so that every step reads them in place (Parameter.placeIn, layers/sgd.ts).
+   */
+  zeros(shape: Shape, dtype?: DType): Tensor;
 
   reluForward(x: Tensor): Promise<Tensor>;
   /** dL/dx = dL/dy where the output y was positive, 0 elsewhere. */

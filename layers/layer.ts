@@ -10,7 +10,7 @@ import { referenceKernels } from '../kernels/cpu/reference';
 export class Parameter {
   /** Multiplies the optimizer's learning rate for this parameter (the paper uses 2 for biases). */
   lrMult: number;
-  private readonly gradient: Tensor;
+  private gradient: Tensor;
   /**
    * Set by zeroGrad: the gradient holds stale values that stand for zeros. The first
    * accumulateGrad then copies instead of adding (no pass to clear it, none to add to zeros: for
@@ -25,6 +25,20 @@ export class Parameter {
   ) {
     this.gradient = zeros(value.shape, value.dtype);
     this.lrMult = options.lrMult ?? 1;
+  }
+
+  /**
+   * Moves the value and the gradient into memory of the backend's choosing (Kernels.zeros: the
+   * wasm backend's own memory, where its kernels and the optimizer read them in place instead of
+   * copying them in at every call). The values stay the same; `value` is a new tensor.
+   */
+  placeIn(kernels: Kernels): void {
+    const value = kernels.zeros(this.value.shape, this.value.dtype);
+    value.data.set(this.value.data);
+    const gradient = kernels.zeros(this.gradient.shape, this.gradient.dtype);
+    gradient.data.set(this.gradient.data);
+    this.value = value;
+    this.gradient = gradient;
   }
 
   /** dL/d(value), same shape; accumulated by backward (accumulateGrad), cleared by zeroGrad. */

@@ -9,7 +9,6 @@
 // by the backend the optimizer is given, as every other part of a training step.
 
 import { FloatArray, Tensor } from '../tensor/tensor';
-import { zeros } from '../tensor/create';
 import { Kernels } from '../kernels/kernels';
 import { referenceKernels } from '../kernels/cpu/reference';
 import { Parameter } from './layer';
@@ -46,7 +45,7 @@ export class SGD {
       let buf = this.buffers.get(p) ?? null;
       const firstStep = buf === null;
       if (buf === null && this.momentum !== 0) {
-        buf = zeros(p.value.shape, p.value.dtype);
+        buf = this.kernels.zeros(p.value.shape, p.value.dtype); // beside the parameter (wasm: in its memory)
         this.buffers.set(p, buf);
       }
       const phase = buf === null ? 'none' : firstStep ? 'first' : 'later';
@@ -67,7 +66,7 @@ export class SGD {
   setMomentumBuffer(p: Parameter, values: ArrayLike<number>): void {
     if (!this.params.includes(p)) throw new Error('SGD.setMomentumBuffer: not a parameter of this optimizer');
     if (values.length !== p.value.size) throw new Error(`SGD.setMomentumBuffer: ${values.length} values for a parameter of ${p.value.size}`);
-    const buf = zeros(p.value.shape, p.value.dtype);
+    const buf = this.kernels.zeros(p.value.shape, p.value.dtype);
     buf.data.set(values);
     this.buffers.set(p, buf);
   }

@@ -123,6 +123,9 @@ export class SSD300 extends Module {
         { from: this.detectorInputs[k], to: `cl_${map.name}`, layers: [this.predConvs.classConvs[k]] },
       ]),
     ];
+    // The weights and their gradients where the kernels read them without a copy (the wasm
+    // backend's memory): every convolution and every optimizer step then reads them in place.
+    for (const p of this.parameters()) p.placeIn(kernels);
   }
 
   override children(): Module[] {

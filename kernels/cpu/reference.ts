@@ -11,7 +11,7 @@
 // same loops and scatters dy * w into dx and dy * x into dw: each backward is visibly the dual
 // of its forward.
 
-import { FloatArray, Shape, Tensor, allocate } from '../../tensor/tensor';
+import { DType, FloatArray, Shape, Tensor, allocate } from '../../tensor/tensor';
 import { Conv2dOptions, Pool2dGeometry, Pool2dOptions } from '../geometry';
 import {
   BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
@@ -443,6 +443,9 @@ export abstract class ReferencePasses {
   }
   async scaleInPlace(t: Tensor, s: number): Promise<void> {
     scaleInPlace(t, s);
+  }
+  zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
+    return new Tensor(shape, undefined, dtype);
   }
   release(): void {}
 }

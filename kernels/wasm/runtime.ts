@@ -65,6 +65,8 @@ export interface WasmExports {
   maxpool_backward(dy: number, argmax: number, dx: number, geometry: number, p0: number, p1: number): void;
   bias_gradient(dy: number, db: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
   sgd_step(value: number, grad: number, buf: number, n: number, lr: number, weightDecay: number, momentum: number, mode: 0 | 1 | 2): void;
+  /** The float64 sum of the squares of n floats at x, stored as a float64 at out (sgd.wat). */
+  sum_squares(x: number, n: number, out: number): void;
   bn_statistics(x: number, stats: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;
   bn_forward(x: number, y: number, coefficients: number, channels: number, plane: number, relu: number, p0: number, p1: number): void;
   bn_backward_sums(dy: number, x: number, mask: number, means: number, sums: number, batch: number, channels: number, plane: number, c0: number, c1: number): void;

@@ -6,7 +6,14 @@
 ;;   buf = d                           (mode 1, the first step)
 ;;   buf = f32(f32(momentum * buf) + d) (mode 2)
 ;;   value = f32(value + lr * buf)     (value + lr * d in mode 0, without momentum: buf unused)
-;; n is a multiple of 4 (kernels/wasm/sgd.ts pads the last chunk).
+;; n is a multiple of 4 (kernels/wasm/sgd.ts pads the last chunk; a resident tensor's block of the
+;; backend's memory is whole 64-byte lines, so the lanes past its end are its own).
+;;
+;; And gradient clipping's sum of squares, in float64 as the reference sums: each float32 value
+;; promoted, squared (exact: 24-bit mantissas, a 48-bit product) and added, four running sums
+;; (lanes 0 to 3) added up at the end, then the last n mod 4 values one at a time. The order of
+;; the additions differs from the reference's one running sum: the totals agree to about 1e-16
+;; of themselves, not to the bit.
 
 (module
   (import "env" "memory" (memory 1 65536 shared))
@@ -63,5 +70,31 @@
       (local.set $buf (i32.add (local.get $buf) (i32.const 16)))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $next)))
+  )
+
+  ;; f64 at out = x[0]^2 + ... + x[n - 1]^2, in float64 (see the top)
+  (func (export "sum_squares") (param $x i32) (param $n i32) (param $out i32)
+    (local $end i32) (local $v v128) (local $lo v128) (local $hi v128) (local $sum f64) (local $f f64)
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $v (v128.load (local.get $x)))
+      (local.set $v (f64x2.promote_low_f32x4 (local.get $v)))
+      (local.set $lo (f64x2.add (local.get $lo) (f64x2.mul (local.get $v) (local.get $v))))
+      (local.set $v (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (v128.load (local.get $x)) (v128.load (local.get $x)))))
+      (local.set $hi (f64x2.add (local.get $hi) (f64x2.mul (local.get $v) (local.get $v))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (br $next)))
+    (local.set $sum (f64.add
+      (f64.add (f64x2.extract_lane 0 (local.get $lo)) (f64x2.extract_lane 1 (local.get $lo)))
+      (f64.add (f64x2.extract_lane 0 (local.get $hi)) (f64x2.extract_lane 1 (local.get $hi)))))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $doneTail (loop $nextTail
+      (br_if $doneTail (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $f (f64.promote_f32 (f32.load (local.get $x))))
+      (local.set $sum (f64.add (local.get $sum) (f64.mul (local.get $f) (local.get $f))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (br $nextTail)))
+    (f64.store (local.get $out) (local.get $sum))
   )
 )

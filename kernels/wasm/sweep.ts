@@ -11,6 +11,10 @@
 //   batch norm        task = a range of channels (the per-channel sums: each runs over every
 //                     image) or a range of (image, channel) planes (the element-wise maps)
 //   ReLU              task = a range of elements
+//   SGD step          task = a range of elements (value, gradient and momentum buffer in place)
+//   sum of squares    task = a fixed range of SUM_CHUNK elements, whatever the threads: each
+//                     writes its float64 partial sum, which the caller adds up in task order (so
+//                     the total is the same on 1 thread or 2)
 //
 // and two steps of a convolution's preparation (index.ts), which would otherwise run on the
 // main thread alone while the workers wait:
@@ -43,6 +47,10 @@ export type SweepJob = { tasks: Int32Array } & (
   | { kind: 'batchNormBackwardSums'; dy: number; x: number; mask: number; means: number; sums: number; batch: number; channels: number; plane: number }
   | { kind: 'batchNormBackwardInput'; dy: number; x: number; mask: number; dx: number; coefficients: number; channels: number; plane: number }
   | { kind: 'reluForward'; x: number; y: number }
+  /** sgd.wat's sgd_step over [start, end) of each array (buf unused in mode 0) */
+  | { kind: 'sgdStep'; value: number; grad: number; buf: number; lr: number; weightDecay: number; momentum: number; mode: 0 | 1 | 2 }
+  /** Task t's float64 partial sum at partials + 8 * t. */
+  | { kind: 'sumOfSquares'; x: number; partials: number }
   | { kind: 'reluBackward'; dy: number; y: number; dx: number }
   // A convolution's preparation, shared out too (conv.ts and index.ts use them):
   | { kind: 'padPlanes'; x: number; y: number; h: number; w: number; top: number; left: number; paddedH: number; paddedW: number }
@@ -73,6 +81,16 @@ export function planSweepTasks(images: number, total: number, threads: number, m
   const bounds = splitRange(total, Infinity, minChunk, wanted, align);
   const tasks: number[] = [];
   for (let n = 0; n < images; n++) for (let i = 0; i + 1 < bounds.length; i++) tasks.push(n, bounds[i], bounds[i + 1]);
+  return Int32Array.from(tasks);
+}
+
+/** Elements per task of a sum of squares (a fixed cut: see the top). */
+export const SUM_CHUNK = 1 << 16;
+
+/** The tasks of a sum of squares over `total` elements: SUM_CHUNK each, the last one shorter. */
+export function planSumTasks(total: number): Int32Array {
+  const tasks: number[] = [];
+  for (let start = 0; start < total; start += SUM_CHUNK) tasks.push(0, start, Math.min(total, start + SUM_CHUNK));
   return Int32Array.from(tasks);
 }
 
@@ -121,6 +139,12 @@ function runSweepTask(job: SweepJob, wasm: WasmExports, t: number): void {
       return wasm.bn_backward_input(job.dy, job.x, job.mask, job.dx, job.coefficients, job.channels, job.plane, start, end);
     case 'reluForward':
       return wasm.relu_forward(job.x + 4 * start, job.y + 4 * start, end - start);
+    case 'sgdStep': {
+      const at = 4 * start;
+      return wasm.sgd_step(job.value + at, job.grad + at, job.buf + at, end - start, job.lr, job.weightDecay, job.momentum, job.mode);
+    }
+    case 'sumOfSquares':
+      return wasm.sum_squares(job.x + 4 * start, end - start, job.partials + 8 * t);
     case 'reluBackward':
       return wasm.relu_backward(job.dy + 4 * start, job.y + 4 * start, job.dx + 4 * start, end - start);
     case 'padPlanes': // planes [start, end)

@@ -327,6 +327,9 @@ const SSD_CONVS: SsdConv[] = [
   { name: 'conv4_x (38x38), batch 3, 1 input channel', x: [3, 1, 38, 38], w: [7, 1, 3, 3], options: { padding: 1 } },
   { name: 'conv5_x (19x19), batch 3', x: [3, 13, 19, 19], w: [11, 13, 3, 3], options: { padding: 1 } },
   { name: 'conv6 (19x19, dilation 6, padding 6), batch 3', x: [3, 9, 19, 19], w: [17, 9, 3, 3], options: { padding: 6, dilation: 6 } },
+  // dilated.ts's sub-sampled maps: dilations that divide the map and that do not, per axis
+  { name: 'dilation (2, 3), padding (2, 3) on 7x11 (sub-sampled maps of 4x4, the last ones short), batch 2', x: [2, 9, 7, 11], w: [10, 9, 3, 3], options: { padding: [2, 3], dilation: [2, 3] } },
+  { name: 'dilation 4, padding 4 on 8x8 (2x2 maps)', x: [1, 8, 8, 8], w: [12, 8, 3, 3], options: { padding: 4, dilation: 4 } },
   { name: 'conv7 (1x1, 19x19), batch 3', x: [3, 17, 19, 19], w: [19, 17, 1, 1], options: {} },
   { name: 'conv8_2 (3x3 stride 2 pad 1, 19 -> 10), batch 3', x: [3, 7, 19, 19], w: [9, 7, 3, 3], options: { stride: 2, padding: 1 } },
   { name: 'conv9_2 (3x3 stride 2 pad 1, 10 -> 5), batch 3', x: [3, 7, 10, 10], w: [5, 7, 3, 3], options: { stride: 2, padding: 1 } },
@@ -354,6 +357,7 @@ for (const tile of WINOGRAD_TILES) {
 /** The error bound of a convolution pass as a backend runs it: the GEMM's 4, or its Winograd tile's (see expectClose). */
 function boundOf(k: WasmKernels, pass: 'forward' | 'backwardInput' | 'backwardWeight', x: number[], w: number[], options: Conv2dOptions): number {
   let g = conv2dGeometry(x, w, options);
+  g = k.dilatedRoute(pass, g) ?? g; // a dilated layer run as its sub-sampled maps (dilated.ts)
   if (pass === 'backwardInput') {
     const transposed = transposedAsForward(g); // the input gradient runs as this forward pass where it can
     if (transposed === null) return 4;

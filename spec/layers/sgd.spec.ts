@@ -81,13 +81,20 @@ describe('layers/SGD', () => {
     }
   });
 
-  it('the WebAssembly step equals the JavaScript loop bit for bit: with momentum (first and later steps) and without, any length', async () => {
-    // lengths around the 4-wide vectors and the 65,536-float chunks
-    const lengths = [1, 3, 4, 7, 65536, 65539, 140001];
+  // The wasm step runs two ways: in place on every thread where the parameter, its gradient and
+  // its buffer live in the backend's memory (placed), through chunks of its scratch otherwise.
+  for (const placed of [false, true]) for (const threads of placed ? [1, 2] : [2]) it(`the WebAssembly step equals the JavaScript loop bit for bit: with momentum (first and later steps) and without, any length; ${placed ? `parameters in the backend's memory, ${threads} thread(s)` : 'parameters in ordinary memory'}`, async () => {
+    // lengths around the 4-wide vectors, the 65,536-float chunks and the threads' 4,096-float tasks
+    const lengths = [1, 3, 4, 7, 4097, 65536, 65539, 140001];
+    const kernels = threads === 2 ? wasmKernels : await createKernels('wasm', { threads: 1 });
     for (const momentum of [0.9, 0]) {
       const make = (): Parameter[] => lengths.map((n, i) => new Parameter(randNormal([n], new Rng(700 + i)), { lrMult: i % 2 === 0 ? 1 : 2 }));
       const [js, wasm] = [make(), make()];
-      const optimizers = [new SGD(js, { lr: 0.01, momentum, weightDecay: 5e-4 }), new SGD(wasm, { lr: 0.01, momentum, weightDecay: 5e-4, kernels: wasmKernels })];
+      if (placed) {
+        wasm.forEach((p) => p.placeIn(kernels));
+        for (const p of wasm) expect(p.value.data.buffer, 'a placed value lives in the shared memory').to.be.instanceOf(SharedArrayBuffer);
+      }
+      const optimizers = [new SGD(js, { lr: 0.01, momentum, weightDecay: 5e-4 }), new SGD(wasm, { lr: 0.01, momentum, weightDecay: 5e-4, kernels })];
       for (let step = 0; step < 3; step++) {
         [js, wasm].forEach((params) => params.forEach((p, i) => p.grad.data.set(randNormal([lengths[i]], new Rng(800 + 10 * step + i)).data)));
         for (const o of optimizers) await o.step();
@@ -99,6 +106,7 @@ describe('layers/SGD', () => {
         });
       }
     }
+    if (kernels !== wasmKernels) await kernels.dispose();
   });
 
   it('one SGD step on a tiny conv net lowers its loss', async () => {
@@ -136,6 +144,31 @@ describe('layers/clipGradNorm', () => {
     const norm = await clipGradNorm(params, f.max_norm);
     expect(norm).to.be.closeTo(f.total_norm, 1e-6 * f.total_norm);
     Object.values(f.grads_after).forEach((g, k) => expectClose(params[k].grad, load(g), 1e-8, 1e-6, `grad ${k}`));
+  });
+
+  it("the wasm backend's sum of squares: within 1e-13 of the reference's float64 loop, and the same total on 1 and 2 threads, in its memory or not", async () => {
+    const oneThread = await createKernels('wasm', { threads: 1 });
+    const twoThreads = await createKernels('wasm', { threads: 2 });
+    try {
+      // lengths around the 4-wide vectors and the 65,536-float partial sums
+      for (const n of [1, 3, 4, 5, 65535, 65536, 65537, 300001]) {
+        const values = randNormal([n], new Rng(900 + n));
+        const exact = await referenceKernels.sumOfSquares(values);
+        const totals: number[] = [];
+        for (const kernels of [oneThread, twoThreads]) {
+          const resident = kernels.zeros([n]);
+          resident.data.set(values.data);
+          expect(resident.data.buffer, `${n} values`).to.be.instanceOf(SharedArrayBuffer);
+          totals.push(await kernels.sumOfSquares(resident));
+          expect(await kernels.sumOfSquares(values), `${n} values in ordinary memory: the reference's loop`).to.equal(exact);
+        }
+        expect(totals[1], `${n} values: 2 threads against 1`).to.equal(totals[0]);
+        expect(Math.abs(totals[0] - exact), `${n} values`).to.be.at.most(1e-13 * exact);
+      }
+    } finally {
+      await oneThread.dispose();
+      await twoThreads.dispose();
+    }
   });
 
   it('leaves gradients alone when their norm is below the limit', async () => {

@@ -1,0 +1,69 @@
+// kernels/wasm/dilated.ts: a dilated convolution as an undilated one on a batch of sub-sampled
+// maps, by hand on a small map, and where the wasm backend takes that route. (The whole passes
+// against the float64 reference, every tile size, 1 and 2 threads: wasm.spec.ts, "every SSD300
+// convolution geometry", whose dilated cases run this way under Winograd.)
+
+import { expect } from 'chai';
+import { conv2dGeometry } from '../../kernels/geometry';
+import { WasmKernels } from '../../kernels/wasm';
+import { dilatedAsBatch, dilatedAsBatchApplies, mapDilated } from '../../kernels/wasm/dilated';
+
+describe('kernels/wasm/dilated: sub-sampled maps', () => {
+  it('gathers a 5x5 map with dilation 2 into four maps of 3x3, zeros past the edge, and scatters back to the same map', () => {
+    // x[y][x] = 10 y + x
+    const full = Float32Array.from({ length: 25 }, (_, i) => 10 * Math.floor(i / 5) + (i % 5));
+    const sub = new Float32Array(4 * 9).fill(NaN);
+    mapDilated(full, sub, 1, 1, 5, 5, 2, 2, true);
+    // map (ry, rx) holds rows ry, ry + 2, ry + 4 and columns rx, rx + 2, rx + 4, where they exist
+    expect(Array.from(sub.subarray(0, 9)), 'map (0, 0)').to.deep.equal([0, 2, 4, 20, 22, 24, 40, 42, 44]);
+    expect(Array.from(sub.subarray(9, 18)), 'map (0, 1)').to.deep.equal([1, 3, 0, 21, 23, 0, 41, 43, 0]);
+    expect(Array.from(sub.subarray(18, 27)), 'map (1, 0)').to.deep.equal([10, 12, 14, 30, 32, 34, 0, 0, 0]);
+    expect(Array.from(sub.subarray(27, 36)), 'map (1, 1)').to.deep.equal([11, 13, 0, 31, 33, 0, 0, 0, 0]);
+    const back = new Float32Array(25).fill(NaN);
+    mapDilated(back, sub, 1, 1, 5, 5, 2, 2, false);
+    expect(Array.from(back)).to.deep.equal(Array.from(full));
+  });
+
+  it('orders the maps by image, then residue row, then residue column, channels inside each', () => {
+    // 2 images, 2 channels, 2x3, dilation (1, 3): 3 maps per image of 2x1
+    const full = Float32Array.from({ length: 24 }, (_, i) => i);
+    const sub = new Float32Array(24);
+    mapDilated(full, sub, 2, 2, 2, 3, 1, 3, true);
+    // image 0, map rx = 0: channel 0 column 0 (0, 3), channel 1 (6, 9); map rx = 1: (1, 4), (7, 10) ...
+    expect(Array.from(sub)).to.deep.equal([0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11, 12, 15, 18, 21, 13, 16, 19, 22, 14, 17, 20, 23]);
+  });
+
+  it("conv6's geometry (19x19, dilation 6, padding 6) becomes 36 maps of 4x4 per image, padding 1", () => {
+    const g = conv2dGeometry([2, 512, 19, 19], [1024, 512, 3, 3], { padding: 6, dilation: 6 });
+    expect(dilatedAsBatchApplies(g)).to.equal(true);
+    const sub = dilatedAsBatch(g);
+    expect([sub.batch, sub.inChannels, sub.inH, sub.inW, sub.outChannels, sub.outH, sub.outW, sub.padH, sub.dilationH]).to.deep.equal([72, 512, 4, 4, 1024, 4, 4, 1, 1]);
+  });
+
+  it('applies only to 3x3, stride 1, dilation > 1 with padding equal to the dilation', () => {
+    const applies = (options: Parameters<typeof conv2dGeometry>[2], k = 3): boolean => dilatedAsBatchApplies(conv2dGeometry([1, 4, 19, 19], [4, 4, k, k], options));
+    expect(applies({ padding: 6, dilation: 6 })).to.equal(true);
+    expect(applies({ padding: [2, 3], dilation: [2, 3] })).to.equal(true);
+    expect(applies({ padding: 1 }), 'dilation 1').to.equal(false);
+    expect(applies({ padding: 3, dilation: 6 }), 'padding other than the dilation').to.equal(false);
+    expect(applies({ padding: 6, dilation: 6, stride: 2 }), 'stride 2').to.equal(false);
+    expect(applies({ padding: 12, dilation: 6 }, 5), '5x5').to.equal(false);
+  });
+
+  it("the wasm backend takes the route for conv6 under 'auto' (each pass where Winograd runs the maps), never under 'gemm'", async () => {
+    const g = conv2dGeometry([1, 512, 19, 19], [1024, 512, 3, 3], { padding: 6, dilation: 6 });
+    const auto = new WasmKernels({ threads: 1 });
+    const gemm = new WasmKernels({ threads: 1, convAlgorithm: 'gemm' });
+    try {
+      for (const pass of ['forward', 'backwardInput', 'backwardWeight'] as const) {
+        expect(auto.dilatedRoute(pass, g)?.batch, `auto, ${pass}`).to.equal(36);
+        expect(gemm.dilatedRoute(pass, g), `gemm, ${pass}`).to.equal(null);
+      }
+      // few input channels: Winograd would not run the maps (recommendedWinogradTile), so the GEMM runs the dilated layer
+      expect(auto.dilatedRoute('forward', conv2dGeometry([1, 4, 19, 19], [8, 4, 3, 3], { padding: 6, dilation: 6 }))).to.equal(null);
+    } finally {
+      await auto.dispose();
+      await gemm.dispose();
+    }
+  });
+});
