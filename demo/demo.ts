@@ -9,7 +9,7 @@
 //   3. evaluate VOC mAP on the held-out split, before training, after every epoch and at the end;
 //   4. draw the confident detections (score >= 0.5) on test images, and the training curves.
 //
-// Options through the environment: DEMO_EPOCHS (default 6: 450 steps of 8 images, 2 to 3
+// Options through the environment: DEMO_EPOCHS (default 7: 525 steps of 8 images, about 3
 // minutes here), DEMO_WIDTH_DIVISOR (default 16), DEMO_OUT (output folder, default demo-output),
 // SSD_BACKEND (default: the fastest here). The run is a fixed number of steps, not a time budget,
 // so that every machine trains the same model and prints the same mAP (only the time differs).

@@ -188,7 +188,9 @@ export const PACKING_COST_ROWS = 16;
  * 'packed' packs every element once. Per element of im2col that is C_out * paddedW / outW rows of
  * work against C_out + PACKING_COST_ROWS. The implicit GEMM wins where the padding is thin next to
  * the rows (conv1_x to conv3_x) or the output channels are few (the prediction convs), and loses
- * on conv5_x (19 + 2 for 19 columns, 512 channels) and on conv6 (19 + 12 for 19). Measured on one
+ * on conv5_x (19 + 2 for 19 columns, 512 channels) and on conv6 (19 + 12 for 19). Its output on
+ * padded rows is then compacted, one copy per output: C_out / K copies per element of im2col,
+ * which decides conv1_1 (K = 27): packed 7.6 ms, implicit 10.3 ms (2 threads, batch 1). Measured on one
  * thread, 3x3 pad 1, ms (packed -> implicit): 64 -> 64 channels at 300x300 200 -> 155; 128 -> 128
  * at 150x150 181 -> 159; 256 -> 256 at 75x75 157 -> 156; 512 -> 512 at 38x38 156 -> 161 and at
  * 19x19 41 -> 43; 512 -> 84 at 38x38 32 -> 28; 512 -> 16 at 38x38 12.3 -> 6.5.
@@ -213,7 +215,11 @@ export function convMethod(
   if (implicit !== 'auto') return implicit === 'always' ? 'implicit' : 'packed';
   if (pass === 'backwardWeight') return 'implicit';
   const paddedW = g.inW + 2 * g.padW;
-  return (g.outChannels * paddedW) / g.outW <= g.outChannels + PACKING_COST_ROWS ? 'implicit' : 'packed';
+  // y on padded rows is compacted afterwards: one copy per output, C_out / K of them per element
+  // of im2col, each costing about what packing one does
+  const K = g.inChannels * g.kernelH * g.kernelW;
+  const compaction = paddedW === g.outW ? 0 : (PACKING_COST_ROWS * g.outChannels) / K;
+  return (g.outChannels * paddedW) / g.outW + compaction <= g.outChannels + PACKING_COST_ROWS ? 'implicit' : 'packed';
 }
 
 /**

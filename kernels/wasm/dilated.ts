@@ -17,8 +17,15 @@
 // the gathered dy, and dW is the sub-maps' weight gradient, summed over the whole batch of maps
 // (dy's gathered zeros add nothing).
 // conv6 (19 x 19, d = 6): 36 maps of 4 x 4 per image, one F(4x4) tile or four F(2x2) tiles each.
-// Measured (2 threads, batch 1, ms, the GEMM on the dilated layer -> Winograd on the 36 maps):
-// forward 57 -> 36 (F(2x2)), input gradient 58 -> 41 (F(2x2)), weight gradient 48 -> 27 (F(4x4)).
+// The maps hold 576 positions for the layer's 361, so it pays only where Winograd's saving is
+// large, on wide layers. Measured (2 threads, ms, the GEMM on the dilated layer / Winograd on the
+// maps as 'auto' picks its tile; forward, input gradient, weight gradient):
+//   batch 1,  512 -> 1024 (SSD300)     54 / 41    55 / 45    47 / 31
+//   batch 16, 128 -> 256  (channels/4) 42 / 36    47 / 39    42 / 45
+//   batch 16,  64 -> 128  (channels/8) 12 / 13    14 / 14    12 / 17-23
+//   batch 8,   32 -> 64   (channels/16) 1.9 / 3.0  2.4 / 3.5  1.9 / 4.4
+// hence dilatedAsBatchPays: at least 128 channels in and out for the forward pass and the input
+// gradient, 256 input channels for the weight gradient.
 
 import { FloatArray } from '../../tensor/tensor';
 import { Conv2dGeometry, conv2dGeometry } from '../geometry';
@@ -29,6 +36,11 @@ export function dilatedAsBatchApplies(g: Conv2dGeometry): boolean {
     g.kernelH === 3 && g.kernelW === 3 && g.strideH === 1 && g.strideW === 1 &&
     (g.dilationH > 1 || g.dilationW > 1) && g.padH === g.dilationH && g.padW === g.dilationW
   );
+}
+
+/** Whether 'auto' runs a pass this way (the measurements above): wide layers only. */
+export function dilatedAsBatchPays(pass: 'forward' | 'backwardInput' | 'backwardWeight', g: Conv2dGeometry): boolean {
+  return pass === 'backwardWeight' ? g.inChannels >= 256 : g.inChannels >= 128 && g.outChannels >= 128;
 }
 
 /** The undilated convolution on the batch of sub-sampled maps (dilatedAsBatchApplies(g) must hold). */

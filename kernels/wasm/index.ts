@@ -28,7 +28,7 @@ import { WasmThreads } from './threads';
 import { Job, runJobTasks } from './jobs';
 import { BLOCK_ALIGN, WasmHeap } from './heap';
 import { SGD_CHUNK, sgdArguments, sgdChunks } from './sgd';
-import { dilatedAsBatch, dilatedAsBatchApplies, mapDilated } from './dilated';
+import { dilatedAsBatch, dilatedAsBatchApplies, dilatedAsBatchPays, mapDilated } from './dilated';
 import {
   WINOGRAD_TILES, WinogradTile, planWinograd, planWinogradWeight, recommendedWinogradTile, winogradApplies, winogradFilterJob,
   winogradForwardJob, winogradWeightJob,
@@ -297,6 +297,7 @@ export class WasmKernels implements Kernels {
    */
   dilatedRoute(pass: ConvPass, g: Conv2dGeometry): Conv2dGeometry | null {
     if (this.convAlgorithm === 'gemm' || !dilatedAsBatchApplies(g)) return null;
+    if (this.convAlgorithm === 'auto' && !dilatedAsBatchPays(pass, g)) return null;
     const sub = dilatedAsBatch(g);
     const decides = pass === 'backwardInput' ? transposedAsForward(sub) : sub; // the input gradient runs as a forward pass
     if (decides === null || this.winogradTile(pass === 'backwardWeight' ? 'backwardWeight' : 'forward', decides) === null) return null;

@@ -59,8 +59,16 @@ describe('kernels/wasm/dilated: sub-sampled maps', () => {
         expect(auto.dilatedRoute(pass, g)?.batch, `auto, ${pass}`).to.equal(36);
         expect(gemm.dilatedRoute(pass, g), `gemm, ${pass}`).to.equal(null);
       }
-      // few input channels: Winograd would not run the maps (recommendedWinogradTile), so the GEMM runs the dilated layer
-      expect(auto.dilatedRoute('forward', conv2dGeometry([1, 4, 19, 19], [8, 4, 3, 3], { padding: 6, dilation: 6 }))).to.equal(null);
+      // narrow layers (the trainer's channels / 8 model): the GEMM on the dilated layer is as fast or faster (dilatedAsBatchPays)
+      const narrow = conv2dGeometry([16, 64, 19, 19], [128, 64, 3, 3], { padding: 6, dilation: 6 });
+      for (const pass of ['forward', 'backwardInput', 'backwardWeight'] as const) expect(auto.dilatedRoute(pass, narrow), `narrow, ${pass}`).to.equal(null);
+      // channels / 4: the forward and the input gradient, not the weight gradient
+      const quarter = conv2dGeometry([16, 128, 19, 19], [256, 128, 3, 3], { padding: 6, dilation: 6 });
+      expect([auto.dilatedRoute('forward', quarter)?.batch, auto.dilatedRoute('backwardInput', quarter)?.batch, auto.dilatedRoute('backwardWeight', quarter)]).to.deep.equal([576, 576, null]);
+      // 'winograd' runs every pass of any dilated layer of that form this way (the tests use it on few channels)
+      const forced = new WasmKernels({ threads: 1, convAlgorithm: 'winograd' });
+      expect(forced.dilatedRoute('backwardWeight', narrow)?.batch).to.equal(576);
+      await forced.dispose();
     } finally {
       await auto.dispose();
       await gemm.dispose();
