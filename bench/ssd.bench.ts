@@ -192,12 +192,24 @@ async function benchBackend(
   await kernels.dispose();
 }
 
-/** Which algorithm the wasm backend ran a convolution's three passes with: 'F4 / F4 / F6', 'gemm / gemm / gemm'. */
+/**
+ * Which algorithm the wasm backend ran a convolution's three passes with: 'F4 / F4 / F6', 'gemm /
+ * gemm / gemm'; a dilated layer run as Winograd on its sub-sampled maps (kernels/wasm/dilated.ts)
+ * says so: 'F2 maps'.
+ */
 function algorithmsOf(wasm: WasmKernels, conv: Conv2d, inputShape: number[]): string {
   const g = conv2dGeometry(inputShape, conv.weight.value.shape, conv.options);
-  const transposed = transposedAsForward(g); // the input gradient runs as this forward (null: the GEMM's own backward)
-  const tiles = [wasm.winogradTile('forward', g), transposed === null ? null : wasm.winogradTile('forward', transposed), wasm.winogradTile('backwardWeight', g)];
-  return tiles.map((m) => (m === null ? 'gemm' : `F${m}`)).join(' / ');
+  const passes = ['forward', 'backwardInput', 'backwardWeight'] as const;
+  return passes
+    .map((pass) => {
+      const maps = wasm.dilatedRoute(pass, g);
+      const run = maps ?? g;
+      // the input gradient runs as a forward pass where it can (null: the GEMM's own backward)
+      const decides = pass === 'backwardInput' ? transposedAsForward(run) : run;
+      const tile = decides === null ? null : wasm.winogradTile(pass === 'backwardWeight' ? 'backwardWeight' : 'forward', decides);
+      return tile === null ? 'gemm' : `F${tile}${maps === null ? '' : ' maps'}`;
+    })
+    .join(' / ');
 }
 
 function printLayerTable(

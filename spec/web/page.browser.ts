@@ -281,20 +281,21 @@ describe('web page in headless Chromium', function () {
 
   it('trains the demo\'s detector in the tab, in a worker: the loss at every step and the weights after K steps are Node\'s, bit for bit', async () => {
     const K = 12;
+    const EPOCHS = 6; // both runs' schedules span the same epochs (the cosine decay depends on the run's length)
     // Node: the same recipe (demo/recipe.ts), the same kernels (wasm, 2 threads, as the page's 2 cores)
     const data = demoData();
     const kernels = new WasmKernels({ threads: 2 });
     const model = new SSD300({ ...demoModelOptions(), kernels });
     const nodeLosses: number[] = [];
     await train(model, inMemorySource(data.train), {
-      ...demoTraining(), maxSteps: K, evalData: inMemorySource(data.test), evalEvery: 1, workers: 0, handleSigint: false, curves: false, log: () => undefined,
+      ...demoTraining(EPOCHS), maxSteps: K, evalData: inMemorySource(data.test), evalEvery: 1, workers: 0, handleSigint: false, curves: false, log: () => undefined,
       onStep: (r) => void nodeLosses.push(r.loss),
     });
     const nodeWeights = encodeSafetensors(stateDict(model), { ...model.weightsMetadata(), classes: JSON.stringify(DEMO_CLASSES) });
     await kernels.dispose();
 
     type PageTrained = { losses: number[]; steps: number; threads: number; dataMs: number; msPerStep: number; weightsChecksum: number; weightsBytes: number; evalHistory: { mAP: number }[] };
-    const training = page.evaluate((k) => (globalThis as unknown as { ssdPage: { train(e: number, s: number): Promise<PageTrained> } }).ssdPage.train(6, k), K);
+    const training = page.evaluate(([e, k]) => (globalThis as unknown as { ssdPage: { train(e: number, s: number): Promise<PageTrained> } }).ssdPage.train(e, k), [EPOCHS, K]);
     // the page answers while the worker trains
     await page.waitForFunction(() => /^(making|kernels)/.test(document.querySelector('#train-log')?.textContent ?? ''));
     expect(await page.evaluate(() => document.title.length >= 0)).to.equal(true);
