@@ -22,6 +22,8 @@ indices into the train split (as listed in ImageSets/Main/train.txt), trained in
 no augmentation (--order implies --no-augment), the run's length is the list's (or --steps);
 --losses FILE writes the loss at every step: [{step, loss, loc, conf, lr}]. --init FILE starts
 from the project's initial weights (a safetensors file), so that the two sides start alike.
+--save FILE writes the trained weights as safetensors with the project's metadata (classes,
+width divisor, batch norm), which `ssd detect --weights FILE` and `ssd eval` read as they are.
 
 Reads ROOT/ImageSets/Main/{train,test}.txt, ROOT/Annotations/*.xml, ROOT/JPEGImages/*.jpg (.png);
 classes are the train split's names, sorted, background first (as the project reads them).
@@ -77,6 +79,8 @@ def parse_args(argv=None):
     p.add_argument("--init", help="start from these weights (a safetensors file the project wrote: the same initial weights on both sides)")
     p.add_argument("--losses", help="write the loss of every step here (JSON)")
     p.add_argument("--json", help="write the curve here")
+    p.add_argument("--save", help="write the trained weights here (safetensors with the metadata the project writes: "
+                                  "`ssd detect|eval --weights FILE` reads it)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=10)
@@ -240,6 +244,12 @@ def main(argv=None):
         record(step)
     print(f"done: {step} steps, {images_seen} images in {train_seconds / 60:.2f} min of training "
           f"({images_seen / max(train_seconds, 1e-9):.1f} img/s); final mAP {curve[-1]['mAP']:.4f}", flush=True)
+    if args.save:
+        tc.write_safetensors(args.save, model.state_dict(), {
+            "format": "pt", "model": "SSD300", "n_classes": str(len(classes)), "width_divisor": str(args.width_divisor),
+            "batch_norm": "true", "classes": json.dumps(classes, separators=(",", ":")),
+        })
+        print(f"wrote {args.save}")
     if args.losses:
         with open(args.losses, "w") as f:
             json.dump(losses, f)
