@@ -14,12 +14,12 @@ import { SSD300 } from '../ssd/ssd300';
 import { formatSummary, summarize } from '../ssd/summary';
 import { ApMethod } from '../ssd/evaluate';
 import { writeVocDataset } from '../data/voc';
-import { Dataset, DatasetFormat, detectDatasetFormat, readDataset, readDatasetClassNames, trainingObjects } from '../data/dataset';
+import { DatasetFormat, detectDatasetFormat, readDatasetClassNames, trainingObjects } from '../data/dataset';
 import { writeCocoDataset } from '../data/coco';
 import { writeYoloDataset } from '../data/yolo';
 import { cocoResults, evaluateCoco, formatCocoSummary } from '../ssd/coco_evaluate';
 import { writePrecisionRecallPng } from '../train/precision_recall';
-import { DecodeOptions, readImage, writePng } from '../data/image_files';
+import { readImage, writePng } from '../data/image_files';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_TASK } from '../data/synthetic';
 import { Sample, samplesFingerprint } from '../data/annotations';
 import { DataSource, diskSource } from '../data/source';
@@ -33,16 +33,12 @@ import { drawDetections } from '../train/draw_detections';
 import { augmentationPreview } from '../train/augmentation_preview';
 import { loadModel, modelFromTensors } from './model_files';
 import { explainCommand } from './explain';
+import { decodeOptions, readData } from './data_options';
 import { commandHelp, isCommandName, markdownTable, overview } from './help';
 import { AUGMENT_STEP_NAMES, ParsedOptions, classList, parseCommandLine } from './options';
 import { checkCanWrite, lockOutput, makeDirectory, writeFileAtomic } from '../io/files';
 import { uniqueOutputNames } from './output_names';
 import { NamedPath, checkOutputs } from './outputs';
-
-/** --max-pixels, for every command that reads images. */
-function decodeOptions(o: ParsedOptions): DecodeOptions {
-  return { maxPixels: o.number('max-pixels') };
-}
 
 /** The kernels of --backend, --threads and --conv-algorithm (checked by the option table). */
 async function backend(o: ParsedOptions): Promise<Kernels> {
@@ -94,13 +90,6 @@ function dataSetFiles(samples: readonly Sample[]): NamedPath[] {
 function dataSetFolder(dataPath: string): NamedPath {
   const isFile = fs.statSync(dataPath, { throwIfNoEntry: false })?.isFile() === true;
   return { path: isFile ? path.dirname(dataPath) : dataPath, what: 'the data set' };
-}
-
-/** A data set in any layout (--format, else recognised from the path), with --images, --skip-bad and --max-pixels. */
-function readData(o: ParsedOptions, dataPath: string, split: string, classes: readonly string[], allowEmpty: boolean): Dataset {
-  return readDataset(dataPath, {
-    format: o.text('format') as DatasetFormat | undefined, split, classes, images: o.text('images'), allowEmpty, skipBad: o.flag('skip-bad'), decode: decodeOptions(o),
-  });
 }
 
 /** Take the lock of an output for this run (see lockOutput); a stale lock taken over is said on stderr. */

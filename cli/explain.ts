@@ -22,7 +22,7 @@ import { checkCanWrite, lockOutput, makeDirectory, readFileNamed } from '../io/f
 import * as fs from 'fs';
 import * as path from 'path';
 import { Sample } from '../data/annotations';
-import { DatasetFormat, readDataset } from '../data/dataset';
+import { decodeOptions, readData } from './data_options';
 import { renderPriors } from '../explain/priors';
 import { renderMatching } from '../explain/matching';
 import { renderMining } from '../explain/mining';
@@ -60,7 +60,7 @@ export async function explainCommand(o: ParsedOptions, positionals: readonly str
   lockOutput(out, 'the picture', (message) => console.error(message));
 
   // The picture SSD sees: the image squeezed to 300 x 300 (boxes are fractions, so they still fit).
-  const image: RgbImage | null = imageFile === undefined ? null : resizeBilinear(readImage(imageFile), SSD_INPUT_SIZE, SSD_INPUT_SIZE);
+  const image: RgbImage | null = imageFile === undefined ? null : resizeBilinear(readImage(imageFile, decodeOptions(o)), SSD_INPUT_SIZE, SSD_INPUT_SIZE);
   const priorsCxcy = createPriors();
   const nPriors = priorsCxcy.shape[0];
   const needsModel = weights !== undefined && kind !== 'priors'; // matching takes only the class names from it
@@ -136,11 +136,8 @@ export async function explainCommand(o: ParsedOptions, positionals: readonly str
  * set's classes (--classes when given).
  */
 function imageOfDataSet(o: ParsedOptions, dataPath: string, imageFile: string | undefined): { sample: Sample; classes: string[] } {
-  const split = o.required('split');
   const given = o.text('classes');
-  const dataset = readDataset(dataPath, {
-    format: o.text('format') as DatasetFormat | undefined, split, classes: given === undefined ? undefined : classList(given), images: o.text('images'), allowEmpty: true,
-  });
+  const dataset = readData(o, dataPath, o.required('split'), given === undefined ? undefined : classList(given), true);
   if (imageFile === undefined) return { sample: dataset.samples[0], classes: dataset.classes };
   const real = (file: string): string => {
     try {

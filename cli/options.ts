@@ -298,6 +298,8 @@ export const COMMANDS = {
       split: SPLIT,
       format: FORMAT,
       images: IMAGES,
+      'skip-bad': SKIP_BAD,
+      'max-pixels': MAX_PIXELS,
       classes: { ...CLASSES, defaultText: "the --weights file's, else voc" },
       weights: { ...WEIGHTS, required: false, help: 'mining, detection: the model (else made-up predictions)' },
       'min-score': { ...MIN_SCORE, default: 0.3, help: 'detection: keep detections scoring at least this' },

@@ -166,4 +166,24 @@ describe('cli/ssd under bad input', () => {
     expect(skipped.stderr).to.contain(`(trainval): skipped 1 of 3 images:\n  ${broken}: object 0`);
     expect(skipped.stdout).to.contain('training on 2 images');
   });
+
+  it('explain --data reads the data set as train does: a bad annotation stops it, --skip-bad skips it, --max-pixels bounds the image', () => {
+    const data = path.join(dir, 'voc-bad-explain');
+    writeVocDataset(data, 'trainval', images, SYNTHETIC_CLASSES);
+    const broken = path.join(data, 'Annotations', 'trainval_000001.xml'); // the first image: what explain draws by default
+    fs.writeFileSync(broken, fs.readFileSync(broken, 'utf8').replace('<name>', '<name>unicorn'));
+    const out = path.join(dir, 'explain-skip.png');
+    const explain = (...extra: string[]): ReturnType<typeof ssd> => ssd('explain', 'matching', '--data', data, '--classes', 'synthetic', '--out', out, ...extra);
+    const stopped = explain();
+    expect(stopped.status).to.equal(1);
+    expect(stopped.stderr).to.contain(`${broken}: object 0 (unicorn`);
+    expect(fs.existsSync(out)).to.equal(false);
+    const skipped = explain('--skip-bad');
+    expect(skipped.status, skipped.stderr).to.equal(0);
+    expect(skipped.stderr).to.contain(`(trainval): skipped 1 of 3 images:\n  ${broken}: object 0`);
+    expect(fs.existsSync(out)).to.equal(true);
+    const tooLarge = explain('--skip-bad', '--max-pixels', '100');
+    expect(tooLarge.status).to.equal(1);
+    expect(tooLarge.stderr).to.contain('above the limit of 100 pixels');
+  });
 });
