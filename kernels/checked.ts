@@ -11,7 +11,7 @@ import { DType, Shape, Tensor, assertShape, shapeToString, shapesEqual } from '.
 import { Conv2dGeometry, Conv2dOptions, Pool2dGeometry, Pool2dOptions, conv2dGeometry, pool2dGeometry } from './geometry';
 import {
   BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
-  MaxPoolResult, SgdStep,
+  MaxPoolResult, PriorCrossEntropy, SgdStep,
 } from './kernels';
 
 // ---------------------------------------------------------------------------------------------
@@ -120,6 +120,18 @@ function allFloat32(...tensors: (Tensor | null)[]): boolean {
  * reference). The methods are async so that a failed check is a rejected promise, as it is from
  * every backend.
  */
+/** scores (N, n_priors, n_classes) with N * n_priors class targets, each a class of scores. */
+export function checkPriorCrossEntropy(scores: Tensor, classTargets: Int32Array, what: string): void {
+  if (scores.rank !== 3) throw new Error(`${what}: scores must be (N, n_priors, n_classes), got ${shapeToString(scores.shape)}`);
+  const [batch, priors, classes] = scores.shape;
+  if (classTargets.length !== batch * priors) {
+    throw new Error(`${what}: ${classTargets.length} class targets for scores ${shapeToString(scores.shape)} (expected ${batch * priors})`);
+  }
+  for (let p = 0; p < classTargets.length; p++) {
+    if (!(classTargets[p] >= 0 && classTargets[p] < classes)) throw new Error(`${what}: prior ${p}'s class target is ${classTargets[p]}, not a class of ${classes}`);
+  }
+}
+
 export class CheckedKernels implements Kernels {
   constructor(
     readonly fast: Kernels,
@@ -207,6 +219,20 @@ export class CheckedKernels implements Kernels {
 
   async scaleInPlace(t: Tensor, s: number): Promise<void> {
     return (allFloat32(t) ? this.fast : this.float64).scaleInPlace(t, s);
+  }
+
+  async priorCrossEntropy(scores: Tensor, classTargets: Int32Array): Promise<PriorCrossEntropy> {
+    checkPriorCrossEntropy(scores, classTargets, 'priorCrossEntropy');
+    return (allFloat32(scores) ? this.fast : this.float64).priorCrossEntropy(scores, classTargets);
+  }
+
+  async priorCrossEntropyGradient(scores: Tensor, classTargets: Int32Array, logSum: Float64Array, counted: Uint8Array, divisor: number): Promise<Tensor> {
+    checkPriorCrossEntropy(scores, classTargets, 'priorCrossEntropyGradient');
+    const priors = classTargets.length;
+    if (logSum.length !== priors || counted.length !== priors) {
+      throw new Error(`priorCrossEntropyGradient: logSum has ${logSum.length} and counted ${counted.length} values for ${priors} priors`);
+    }
+    return (allFloat32(scores) ? this.fast : this.float64).priorCrossEntropyGradient(scores, classTargets, logSum, counted, divisor);
   }
 
   zeros(shape: Shape, dtype: DType = 'float32'): Tensor {

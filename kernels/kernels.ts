@@ -62,6 +62,12 @@ export interface BatchNormInputGradient {
   shift: Float64Array;
 }
 
+/** Every prior's log-sum-exp of its scores and cross-entropy against its class (float64, N * n_priors each). */
+export interface PriorCrossEntropy {
+  logSum: Float64Array;
+  ce: Float64Array;
+}
+
 /** One SGD step of one parameter (layers/sgd.ts says the arithmetic: PyTorch's, rounded where it rounds). */
 export interface SgdStep {
   /** -lr * lrMult: the step goes down the gradient. */
@@ -120,6 +126,16 @@ export interface Kernels {
   sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: SgdStep): Promise<void>;
   sumOfSquares(t: Tensor): Promise<number>;
   scaleInPlace(t: Tensor, s: number): Promise<void>;
+
+  /**
+   * The MultiBox loss's confidence term (kernels/cross_entropy.ts says the arithmetic; ssd/loss.ts
+   * mines the negatives between the two calls): for scores (N, n_priors, n_classes) and each
+   * prior's target class (N * n_priors), every prior's log-sum-exp and cross-entropy; then the
+   * gradient (N, n_priors, n_classes), (softmax - onehot) / divisor on the priors where counted
+   * is 1 and 0 elsewhere, in scores' dtype. The same bits on every backend.
+   */
+  priorCrossEntropy(scores: Tensor, classTargets: Int32Array): Promise<PriorCrossEntropy>;
+  priorCrossEntropyGradient(scores: Tensor, classTargets: Int32Array, logSum: Float64Array, counted: Uint8Array, divisor: number): Promise<Tensor>;
 
   /**
    * A tensor of zeros that lives where this backend's kernels read it without a copy (wasm: a

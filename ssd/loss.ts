@@ -40,7 +40,8 @@
 
 import { Tensor, assertShape, shapeToString } from '../tensor/tensor';
 import { matchPriors } from './matching';
-import { exactExp, exactLog } from '../tensor/exact_math';
+import { Kernels } from '../kernels/kernels';
+import { priorCrossEntropyGradientRange, priorCrossEntropyRange } from '../kernels/cross_entropy';
 
 /** The ground truth of one image. */
 export interface ImageTargets {
@@ -182,6 +183,9 @@ function selectFirst(items: number[], k: number, order: (a: number, b: number) =
  *
  * A batch without a single positive (no objects in any image) has loss 0 and zero gradients.
  * Non-finite predictions, or a loss that overflows, are errors that say where.
+ *
+ * This is the plain-TypeScript loss, here and now; multiboxLossOn runs its confidence term on a
+ * backend's kernels (all cores), with the same result to the last bit.
  */
 export function multiboxLoss(
   predLocs: Tensor,
@@ -190,6 +194,64 @@ export function multiboxLoss(
   priorsCxcy: Tensor,
   options: MultiboxOptions = {},
 ): MultiboxResult {
+  const batch = localizationAndTargets(predLocs, predScores, targets, priorsCxcy, options);
+  if (batch.nPositives === 0) return batch.empty;
+  const priors = batch.classTargets.length; // N * n_priors
+  const logSum = new Float64Array(priors);
+  const ce = new Float64Array(priors);
+  priorCrossEntropyRange(predScores.data, batch.classTargets, batch.nClasses, 0, priors, logSum, ce);
+  const counted = countedPriors(batch, ce);
+  const dScores = new Tensor(predScores.shape, undefined, predScores.dtype);
+  priorCrossEntropyGradientRange(predScores.data, batch.classTargets, batch.nClasses, logSum, counted, batch.nPositives, 0, priors, dScores.data);
+  return totalLoss(batch, ce, counted, dScores);
+}
+
+/**
+ * multiboxLoss with its confidence term (the cross-entropy of every prior, and its gradient) on
+ * `kernels` (Kernels.priorCrossEntropy: the wasm backend runs it on every thread): the same
+ * steps, the same bits.
+ */
+export async function multiboxLossOn(
+  kernels: Kernels,
+  predLocs: Tensor,
+  predScores: Tensor,
+  targets: readonly ImageTargets[],
+  priorsCxcy: Tensor,
+  options: MultiboxOptions = {},
+): Promise<MultiboxResult> {
+  const batch = localizationAndTargets(predLocs, predScores, targets, priorsCxcy, options);
+  if (batch.nPositives === 0) return batch.empty;
+  const { logSum, ce } = await kernels.priorCrossEntropy(predScores, batch.classTargets);
+  const counted = countedPriors(batch, ce);
+  const dScores = await kernels.priorCrossEntropyGradient(predScores, batch.classTargets, logSum, counted, batch.nPositives);
+  return totalLoss(batch, ce, counted, dScores);
+}
+
+/** What the loss knows once the priors are matched and the localization term is summed. */
+interface MatchedBatch {
+  nImages: number;
+  nPriors: number;
+  nClasses: number;
+  /** Positive priors in the whole batch: the divisor of both losses. */
+  nPositives: number;
+  /** Each image's own positives (its mining takes negPosRatio times as many negatives). */
+  imagePositives: number[];
+  /** (N * n_priors) every prior's class, 0 for background. */
+  classTargets: Int32Array;
+  negPosRatio: number;
+  alpha: number;
+  /** Sum of smooth L1 over the 4 coordinates of every positive prior. */
+  locSum: number;
+  /** (N, n_priors, 4) dL/dpredLocs. */
+  dLocs: Tensor;
+  /** The result when the batch has no positive: 0 and zero gradients. */
+  empty: MultiboxResult;
+}
+
+/** Checks, matching (unless the pipeline did it), the localization term, equation (2), and its gradient. */
+function localizationAndTargets(
+  predLocs: Tensor, predScores: Tensor, targets: readonly ImageTargets[], priorsCxcy: Tensor, options: MultiboxOptions,
+): MatchedBatch {
   const threshold = options.threshold ?? 0.5;
   const negPosRatio = options.negPosRatio ?? 3;
   const alpha = options.alpha ?? 1;
@@ -205,72 +267,62 @@ export function multiboxLoss(
   });
   let nPositives = 0;
   for (const m of matches) nPositives += m.nPositives;
+  const classTargets = new Int32Array(nImages * nPriors); // (N * n_priors)
+  matches.forEach((m, i) => classTargets.set(m.classTargets, i * nPriors));
 
   const dLocs = new Tensor(predLocs.shape, undefined, predLocs.dtype); // (N, n_priors, 4)
-  const dScores = new Tensor(predScores.shape, undefined, predScores.dtype); // (N, n_priors, n_classes)
-  if (nPositives === 0) {
-    // Nothing to localize and, at 3 negatives per positive, nothing to mine: 0, not 0 / 0.
-    return { loss: 0, locLoss: 0, confLoss: 0, nPositives, dLocs, dScores };
+  // Localization, equation (2): smooth L1 on the positives.
+  let locSum = 0;
+  if (nPositives > 0) {
+    for (let i = 0; i < nImages; i++) {
+      const { locTargets } = matches[i];
+      for (let p = 0; p < nPriors; p++) {
+        if (classTargets[i * nPriors + p] === 0) continue;
+        for (let k = 0; k < 4; k++) {
+          const at = (i * nPriors + p) * 4 + k;
+          const diff = predLocs.data[at] - locTargets.data[4 * p + k];
+          locSum += smoothL1(diff);
+          dLocs.data[at] = (alpha * smoothL1Grad(diff)) / (4 * nPositives);
+        }
+      }
+    }
   }
+  // Nothing to localize and, at 3 negatives per positive, nothing to mine: 0, not 0 / 0.
+  const empty = { loss: 0, locLoss: 0, confLoss: 0, nPositives, dLocs, dScores: new Tensor(predScores.shape, undefined, predScores.dtype) };
+  return {
+    nImages, nPriors, nClasses, nPositives, imagePositives: matches.map((m) => m.nPositives), classTargets, negPosRatio, alpha, locSum, dLocs, empty,
+  };
+}
 
-  let locSum = 0; // sum of smooth L1 over the 4 coordinates of every positive prior
-  let confSum = 0; // sum of cross-entropy over positives and mined negatives
+/**
+ * Confidence, equation (3), needs every prior's cross-entropy (kernels/cross_entropy.ts: through
+ * a float64 log-softmax). Hard negative mining, within each image: 3 negatives for each of its own
+ * positives. The priors that count (N * n_priors): positives and mined negatives.
+ */
+function countedPriors(batch: MatchedBatch, ce: Float64Array): Uint8Array {
+  const { nImages, nPriors, classTargets } = batch;
+  const counted = new Uint8Array(nImages * nPriors);
   for (let i = 0; i < nImages; i++) {
-    const { locTargets, classTargets, nPositives: nPosImage } = matches[i];
-
-    // Localization, equation (2): smooth L1 on the positives.
-    for (let p = 0; p < nPriors; p++) {
-      if (classTargets[p] === 0) continue;
-      for (let k = 0; k < 4; k++) {
-        const at = (i * nPriors + p) * 4 + k;
-        const diff = predLocs.data[at] - locTargets.data[4 * p + k];
-        locSum += smoothL1(diff);
-        dLocs.data[at] = (alpha * smoothL1Grad(diff)) / (4 * nPositives);
-      }
-    }
-
-    // Confidence, equation (3): cross-entropy of every prior of this image, through a float64
-    // log-softmax: log p(c) = score(c) - logSum with logSum = max + log(sum over c of
-    // exp(score(c) - max)) (the max keeps exp from overflowing), as tensor/ops.ts's logSoftmax,
-    // written out here so that only the logSum of each prior is kept, not every log-probability.
-    // exactExp and exactLog (tensor/exact_math.ts) give the same bits in every engine, so the
-    // page and Node report the same loss to the last bit.
-    const scores = predScores.data; // (N, n_priors, n_classes)
-    const logSum = new Float64Array(nPriors); // (n_priors)
-    const ce = new Float64Array(nPriors); // (n_priors)
-    for (let p = 0; p < nPriors; p++) {
-      const at = (i * nPriors + p) * nClasses;
-      let max = -Infinity;
-      for (let c = 0; c < nClasses; c++) max = Math.max(max, scores[at + c]);
-      let sumExp = 0;
-      for (let c = 0; c < nClasses; c++) sumExp += exactExp(scores[at + c] - max);
-      logSum[p] = max + exactLog(sumExp);
-      ce[p] = -(scores[at + classTargets[p]] - logSum[p]);
-    }
-
-    // Hard negative mining, within this image: 3 negatives for each of its own positives.
-    const hardNegatives = hardNegativeMask(ce, classTargets, negPosRatio * nPosImage); // (n_priors)
-
-    // Positives and mined negatives count; their gradient is softmax minus the one-hot target.
-    for (let p = 0; p < nPriors; p++) {
-      if (classTargets[p] === 0 && !hardNegatives[p]) continue;
-      confSum += ce[p];
-      for (let c = 0; c < nClasses; c++) {
-        const softmax = exactExp(scores[(i * nPriors + p) * nClasses + c] - logSum[p]);
-        const onehot = c === classTargets[p] ? 1 : 0;
-        dScores.data[(i * nPriors + p) * nClasses + c] = (softmax - onehot) / nPositives;
-      }
-    }
+    const [from, to] = [i * nPriors, (i + 1) * nPriors]; // this image's priors
+    const hardNegatives = hardNegativeMask(ce.subarray(from, to), classTargets.subarray(from, to), batch.negPosRatio * batch.imagePositives[i]); // (n_priors)
+    for (let p = 0; p < nPriors; p++) counted[i * nPriors + p] = classTargets[i * nPriors + p] !== 0 || hardNegatives[p] ? 1 : 0;
   }
+  return counted;
+}
 
+/** The two terms summed (positives and mined negatives count; their gradient is softmax minus the one-hot target) and equation (1). */
+function totalLoss(batch: MatchedBatch, ce: Float64Array, counted: Uint8Array, dScores: Tensor): MultiboxResult {
+  let confSum = 0; // sum of cross-entropy over positives and mined negatives
+  for (let p = 0; p < ce.length; p++) if (counted[p]) confSum += ce[p];
   // Equation (1)'s 1/N; for L_loc 1/(4N), the tutorial's mean over 4 coordinates (see the top of the file).
-  const locLoss = locSum / (4 * nPositives);
+  const { nPositives, alpha } = batch;
+  const locLoss = batch.locSum / (4 * nPositives);
   const confLoss = confSum / nPositives;
   const loss = confLoss + alpha * locLoss;
   if (!Number.isFinite(loss)) {
     throw new Error(`multiboxLoss: the loss is not finite (${loss}; confidence ${confLoss}, localization ${locLoss}): predictions too large to sum?`);
   }
-  return { loss, locLoss, confLoss, nPositives, dLocs, dScores };
+  return { loss, locLoss, confLoss, nPositives, dLocs: batch.dLocs, dScores };
 }
 
 function checkInputs(

@@ -3,7 +3,7 @@
 
 import { Tensor } from '../tensor/tensor';
 import { SGD, clipGradNorm } from '../layers/sgd';
-import { ImageTargets, MultiboxOptions, multiboxLoss } from './loss';
+import { ImageTargets, MultiboxOptions, multiboxLossOn } from './loss';
 import { SSD300 } from './ssd300';
 
 export interface TrainStepResult {
@@ -45,13 +45,14 @@ export async function trainStep(
   const t0 = performance.now();
   const { locs, scores } = await model.forward(images); // (N, 8732, 4), (N, 8732, n_classes)
   const t1 = performance.now();
-  const result = multiboxLoss(locs, scores, targets, model.priorsCxcy, options);
+  const result = await multiboxLossOn(model.kernels, locs, scores, targets, model.priorsCxcy, options); // its confidence term on the model's kernels
   if (!Number.isFinite(result.loss)) {
     throw new Error(`trainStep: the loss is ${result.loss} (loc ${result.locLoss}, conf ${result.confLoss}); stopping before the weights are damaged`);
   }
   const t2 = performance.now();
   optimizer.zeroGrad();
   await model.backwardToParameters(result.dLocs, result.dScores); // the images need no gradient
+  model.kernels.release(result.dScores); // in the backend's memory (wasm): its block serves the next step
   const t3 = performance.now();
   const gradNorm = await clipGradNorm(model.parameters(), options.maxGradNorm ?? Infinity, model.kernels);
   if (!Number.isFinite(gradNorm)) {

@@ -15,8 +15,9 @@ import { DType, FloatArray, Shape, Tensor, allocate } from '../../tensor/tensor'
 import { Conv2dOptions, Pool2dGeometry, Pool2dOptions } from '../geometry';
 import {
   BatchNormAffine, BatchNormInputGradient, BatchNormStatistics, BatchNormSums, ConvParameterGrads, Kernels, L2NormGrads, L2NormResult,
-  MaxPoolResult, SgdStep,
+  MaxPoolResult, PriorCrossEntropy, SgdStep,
 } from '../kernels';
+import { priorCrossEntropyGradientRange, priorCrossEntropyRange } from '../cross_entropy';
 import {
   checkBatchNormAffine, checkBatchNormBackward, checkBatchNormCoefficients, checkBatchNormInput, checkConv2dBackwardBias,
   checkConv2dBackwardInput, checkConv2dBackwardWeight, checkConv2dForward, checkL2NormBackward, checkL2NormForward,
@@ -446,6 +447,17 @@ export abstract class ReferencePasses {
   }
   zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
     return new Tensor(shape, undefined, dtype);
+  }
+  async priorCrossEntropy(scores: Tensor, classTargets: Int32Array): Promise<PriorCrossEntropy> {
+    const priors = classTargets.length;
+    const result = { logSum: new Float64Array(priors), ce: new Float64Array(priors) };
+    priorCrossEntropyRange(scores.data, classTargets, scores.shape[2], 0, priors, result.logSum, result.ce);
+    return result;
+  }
+  async priorCrossEntropyGradient(scores: Tensor, classTargets: Int32Array, logSum: Float64Array, counted: Uint8Array, divisor: number): Promise<Tensor> {
+    const dScores = new Tensor(scores.shape, undefined, scores.dtype);
+    priorCrossEntropyGradientRange(scores.data, classTargets, scores.shape[2], logSum, counted, divisor, 0, classTargets.length, dScores.data);
+    return dScores;
   }
   release(): void {}
 }

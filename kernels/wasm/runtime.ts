@@ -41,6 +41,8 @@ export interface WasmModules {
 
 /** The exported functions, as the .wat files declare them (addresses are byte offsets). */
 export interface WasmExports {
+  /** The shared memory itself (sweep.wat exports it again), for tasks written in JavaScript. */
+  memory: WebAssembly.Memory;
   pack_a(src: number, rowStride: number, colStride: number, mc: number, kc: number, dst: number): void;
   pack_b(src: number, rowStride: number, colStride: number, kc: number, nc: number, dst: number): void;
   im2col_pack(x: number, geometry: number, t0: number, nt: number, q0: number, nq: number, dst: number): void;

@@ -15,6 +15,9 @@
 //   sum of squares    task = a fixed range of SUM_CHUNK elements, whatever the threads: each
 //                     writes its float64 partial sum, which the caller adds up in task order (so
 //                     the total is the same on 1 thread or 2)
+//   MultiBox loss     task = a range of priors (over the whole batch): the confidence term's two
+//                     loops of kernels/cross_entropy.ts, in JavaScript on views of the memory
+//                     (each prior alone: the same bits as the reference, on any threads)
 //
 // and two steps of a convolution's preparation (index.ts), which would otherwise run on the
 // main thread alone while the workers wait:
@@ -27,6 +30,7 @@ import { Pool2dGeometry } from '../geometry';
 import { splitRange } from '../split';
 import { WasmExports } from './runtime';
 import { packFlippedWeights, packOperandA, packedAFloats } from './conv';
+import { priorCrossEntropyGradientRange, priorCrossEntropyRange } from '../cross_entropy';
 
 /** One call as the threads see it: byte addresses in the shared memory, and the task list. */
 export type SweepJob = { tasks: Int32Array } & (
@@ -51,6 +55,13 @@ export type SweepJob = { tasks: Int32Array } & (
   | { kind: 'sgdStep'; value: number; grad: number; buf: number; lr: number; weightDecay: number; momentum: number; mode: 0 | 1 | 2 }
   /** Task t's float64 partial sum at partials + 8 * t. */
   | { kind: 'sumOfSquares'; x: number; partials: number }
+  /** scores: priors x classes float32; classTargets: priors int32; logSum, ce: priors float64 (8-byte aligned) */
+  | { kind: 'priorCrossEntropy'; scores: number; classTargets: number; classes: number; priors: number; logSum: number; ce: number }
+  /** counted: priors bytes; dScores: priors x classes float32 */
+  | {
+      kind: 'priorCrossEntropyGradient'; scores: number; classTargets: number; classes: number; priors: number; logSum: number;
+      counted: number; divisor: number; dScores: number;
+    }
   | { kind: 'reluBackward'; dy: number; y: number; dx: number }
   // A convolution's preparation, shared out too (conv.ts and index.ts use them):
   | { kind: 'padPlanes'; x: number; y: number; h: number; w: number; top: number; left: number; paddedH: number; paddedW: number }
@@ -145,6 +156,25 @@ function runSweepTask(job: SweepJob, wasm: WasmExports, t: number): void {
     }
     case 'sumOfSquares':
       return wasm.sum_squares(job.x + 4 * start, end - start, job.partials + 8 * t);
+    case 'priorCrossEntropy': {
+      const buffer = wasm.memory.buffer;
+      const n = job.priors;
+      priorCrossEntropyRange(
+        new Float32Array(buffer, job.scores, n * job.classes), new Int32Array(buffer, job.classTargets, n), job.classes, start, end,
+        new Float64Array(buffer, job.logSum, n), new Float64Array(buffer, job.ce, n),
+      );
+      return;
+    }
+    case 'priorCrossEntropyGradient': {
+      const buffer = wasm.memory.buffer;
+      const n = job.priors;
+      priorCrossEntropyGradientRange(
+        new Float32Array(buffer, job.scores, n * job.classes), new Int32Array(buffer, job.classTargets, n), job.classes,
+        new Float64Array(buffer, job.logSum, n), new Uint8Array(buffer, job.counted, n), job.divisor, start, end,
+        new Float32Array(buffer, job.dScores, n * job.classes),
+      );
+      return;
+    }
     case 'reluBackward':
       return wasm.relu_backward(job.dy + 4 * start, job.y + 4 * start, job.dx + 4 * start, end - start);
     case 'padPlanes': // planes [start, end)

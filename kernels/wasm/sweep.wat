@@ -12,6 +12,9 @@
 
 (module
   (import "env" "memory" (memory 1 65536 shared))
+  ;; the memory again, so that a thread's JavaScript tasks can view it too (the MultiBox loss's
+  ;; confidence loops, kernels/wasm/sweep.ts)
+  (export "memory" (memory 0))
 
   ;; ---------------------------------------------------------------------------------------------
   ;; Max pooling, planes [p0, p1) of x (N * C planes of inH x inW). Each window is clipped to the
