@@ -298,6 +298,14 @@ export class Controls {
     this.drawPr(picture.final);
   }
 
+  /** A new image, not yet detected: NMS step by step and the precision-recall curve say to press Detect. */
+  detectionCleared(): void {
+    Object.assign(this.numbers, { beforeNms: null, afterNms: null, detections: null, hardNegatives: null });
+    this.fillNmsClasses();
+    this.drawNms();
+    this.drawPr([]);
+  }
+
   /** The classes with candidates at the current min score, in the NMS class select (the one chosen stays chosen). */
   private fillNmsClasses(): void {
     const run = this.page.run();

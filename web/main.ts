@@ -120,6 +120,13 @@ function showImage(image: RgbImage, name: string, example: Example | null): void
   $('image-info').textContent = `${name}: ${state.image.width}x${state.image.height}, shown as SSD sees it (300x300)`;
   drawPriors();
   drawMatching();
+  // the pictures of the last image's detection go until Detect runs on this one
+  for (const id of ['detections', 'mining']) {
+    canvas(id).width = 0;
+    canvas(id).height = 0;
+  }
+  $('detections-table').innerHTML = '';
+  controls.detectionCleared();
 }
 
 /** A small checksum of the decoded pixels, so a test can tell that Node and the page read the same image. */

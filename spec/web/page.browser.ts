@@ -275,6 +275,10 @@ describe('web page in headless Chromium', function () {
     await page.setInputFiles('#image-file', path.join(ROOT, 'web', 'test-image.png'));
     await page.waitForFunction(() => /^loaded test-image\.png/.test(document.querySelector('#status')?.textContent ?? ''));
     expect(await page.textContent('#image-info')).to.match(/^test-image\.png: 300x300/);
+    // the last image's detection pictures are gone until Detect runs on this one
+    expect(await page.textContent('#nms-info')).to.equal('press Detect first');
+    expect(await page.evaluate(() => (document.getElementById('detections') as HTMLCanvasElement).width)).to.equal(0);
+    expect(await page.textContent('#detections-table')).to.equal('');
     const r = await run('cpu');
     expectSameDetections(r.detections, node, minScore, 1e-5);
   });
