@@ -108,18 +108,6 @@ export function checkReluBackward(dy: Tensor, y: Tensor): void {
   if (!shapesEqual(dy.shape, y.shape)) throw new Error(`relu backward: dy ${shapeToString(dy.shape)} must have y's shape ${shapeToString(y.shape)}`);
 }
 
-// ---------------------------------------------------------------------------------------------
-// The wrapper
-
-function allFloat32(...tensors: (Tensor | null)[]): boolean {
-  return tensors.every((t) => t === null || t.dtype === 'float32');
-}
-
-/**
- * A backend behind the checks: float32 calls go to `fast`, anything else to `float64` (the
- * reference). The methods are async so that a failed check is a rejected promise, as it is from
- * every backend.
- */
 /** scores (N, n_priors, n_classes) with N * n_priors class targets, each a class of scores. */
 export function checkPriorCrossEntropy(scores: Tensor, classTargets: Int32Array, what: string): void {
   if (scores.rank !== 3) throw new Error(`${what}: scores must be (N, n_priors, n_classes), got ${shapeToString(scores.shape)}`);
@@ -132,6 +120,18 @@ export function checkPriorCrossEntropy(scores: Tensor, classTargets: Int32Array,
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The wrapper
+
+function allFloat32(...tensors: (Tensor | null)[]): boolean {
+  return tensors.every((t) => t === null || t.dtype === 'float32');
+}
+
+/**
+ * A backend behind the checks: float32 calls go to `fast`, anything else to `float64` (the
+ * reference). The methods are async so that a failed check is a rejected promise, as it is from
+ * every backend.
+ */
 export class CheckedKernels implements Kernels {
   constructor(
     readonly fast: Kernels,

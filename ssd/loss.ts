@@ -195,7 +195,7 @@ export function multiboxLoss(
   options: MultiboxOptions = {},
 ): MultiboxResult {
   const batch = localizationAndTargets(predLocs, predScores, targets, priorsCxcy, options);
-  if (batch.nPositives === 0) return batch.empty;
+  if (batch.nPositives === 0) return noPositives(batch, predScores);
   const priors = batch.classTargets.length; // N * n_priors
   const logSum = new Float64Array(priors);
   const ce = new Float64Array(priors);
@@ -220,7 +220,7 @@ export async function multiboxLossOn(
   options: MultiboxOptions = {},
 ): Promise<MultiboxResult> {
   const batch = localizationAndTargets(predLocs, predScores, targets, priorsCxcy, options);
-  if (batch.nPositives === 0) return batch.empty;
+  if (batch.nPositives === 0) return noPositives(batch, predScores);
   const { logSum, ce } = await kernels.priorCrossEntropy(predScores, batch.classTargets);
   const counted = countedPriors(batch, ce);
   const dScores = await kernels.priorCrossEntropyGradient(predScores, batch.classTargets, logSum, counted, batch.nPositives);
@@ -244,8 +244,6 @@ interface MatchedBatch {
   locSum: number;
   /** (N, n_priors, 4) dL/dpredLocs. */
   dLocs: Tensor;
-  /** The result when the batch has no positive: 0 and zero gradients. */
-  empty: MultiboxResult;
 }
 
 /** Checks, matching (unless the pipeline did it), the localization term, equation (2), and its gradient. */
@@ -287,11 +285,14 @@ function localizationAndTargets(
       }
     }
   }
-  // Nothing to localize and, at 3 negatives per positive, nothing to mine: 0, not 0 / 0.
-  const empty = { loss: 0, locLoss: 0, confLoss: 0, nPositives, dLocs, dScores: new Tensor(predScores.shape, undefined, predScores.dtype) };
   return {
-    nImages, nPriors, nClasses, nPositives, imagePositives: matches.map((m) => m.nPositives), classTargets, negPosRatio, alpha, locSum, dLocs, empty,
+    nImages, nPriors, nClasses, nPositives, imagePositives: matches.map((m) => m.nPositives), classTargets, negPosRatio, alpha, locSum, dLocs,
   };
+}
+
+/** A batch without positives: nothing to localize and, at 3 negatives per positive, nothing to mine: 0, not 0 / 0. */
+function noPositives(batch: MatchedBatch, predScores: Tensor): MultiboxResult {
+  return { loss: 0, locLoss: 0, confLoss: 0, nPositives: 0, dLocs: batch.dLocs, dScores: new Tensor(predScores.shape, undefined, predScores.dtype) };
 }
 
 /**

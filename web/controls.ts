@@ -21,6 +21,7 @@ import { ClassCurve, precisionRecallCurves, renderClassCurves } from '../explain
 import { classColor } from '../explain/detection';
 import { SceneObject } from '../explain/scene';
 import { showImage } from './canvas';
+import { element, input, select } from './dom';
 
 /** The controls a test may set (PageApi.setControl), each with the element it sets. */
 export const CONTROL_INPUTS = {
@@ -83,13 +84,7 @@ export interface PageView {
   redraw: { priors(): void; matching(): void; mining(): void; detections(): void };
 }
 
-function $(id: string): HTMLElement {
-  const el = document.getElementById(id);
-  if (el === null) throw new Error(`controls: no element #${id}`);
-  return el;
-}
-const input = (id: string): HTMLInputElement => $(id) as HTMLInputElement;
-const select = (id: string): HTMLSelectElement => $(id) as HTMLSelectElement;
+const $ = element;
 
 /** A ratio as the ratio input shows it: 0.333 stays 0.333, 1/3 shows as 0.333 too. */
 function ratioText(r: number): string {

@@ -18,6 +18,7 @@ import type { Detection } from '../ssd/detect';
 import type { UserData } from './user_data';
 import type { TrainedRun } from './train_panel';
 import { showImage } from './canvas';
+import { element } from './dom';
 
 /** A drag narrower or shorter than this many pixels of the image makes no box (a click selects instead). */
 export const MIN_BOX_PIXELS = 4;
@@ -70,11 +71,6 @@ export function parseClassList(spec: string): string[] {
   return ['background', ...objects];
 }
 
-function element<T extends HTMLElement>(id: string): T {
-  const el = document.getElementById(id);
-  if (el === null) throw new Error(`page: no element #${id}`);
-  return el as T;
-}
 
 function rgbCss(label: number): string {
   const [r, g, b] = classColor(label);

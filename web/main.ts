@@ -20,6 +20,7 @@ import { TrainPanel, TrainedRun } from './train_panel';
 import { LabelPanel } from './label_panel';
 import type { BoxXy } from '../data/annotations';
 import { showImage as paint } from './canvas';
+import { canvas, element, input, select } from './dom';
 
 // ---------------------------------------------------------------------------------------------
 // Page state
@@ -46,14 +47,7 @@ const state: {
 
 const priorsCxcy = createPriors(); // (8732, 4)
 
-function $(id: string): HTMLElement {
-  const el = document.getElementById(id);
-  if (el === null) throw new Error(`page: no element #${id}`);
-  return el;
-}
-const input = (id: string): HTMLInputElement => $(id) as HTMLInputElement;
-const select = (id: string): HTMLSelectElement => $(id) as HTMLSelectElement;
-const canvas = (id: string): HTMLCanvasElement => $(id) as HTMLCanvasElement;
+const $ = element;
 
 function status(text: string): void {
   $('status').textContent = text;

@@ -11,6 +11,7 @@ import { DEMO_CLASSES, DEMO_EPOCHS } from '../demo/recipe';
 import type { TrainCommand, TrainMessage } from './train_worker';
 import { UserData, userBatchSize } from './user_data';
 import { showImage } from './canvas';
+import { element } from './dom';
 
 /** What a finished (or stopped) run gives. */
 export interface TrainedRun {
@@ -31,11 +32,6 @@ export interface TrainedRun {
   userImages: number | null;
 }
 
-function element<T extends HTMLElement>(id: string): T {
-  const el = document.getElementById(id);
-  if (el === null) throw new Error(`page: no element #${id}`);
-  return el as T;
-}
 
 
 export class TrainPanel {

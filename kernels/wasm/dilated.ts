@@ -45,12 +45,11 @@ export function dilatedAsBatchPays(pass: 'forward' | 'backwardInput' | 'backward
 
 /** The undilated convolution on the batch of sub-sampled maps (dilatedAsBatchApplies(g) must hold). */
 export function dilatedAsBatch(g: Conv2dGeometry): Conv2dGeometry {
-  const sub = conv2dGeometry(
+  return conv2dGeometry(
     [g.batch * g.dilationH * g.dilationW, g.inChannels, Math.ceil(g.inH / g.dilationH), Math.ceil(g.inW / g.dilationW)],
     [g.outChannels, g.inChannels, 3, 3],
     { padding: 1 },
   );
-  return sub;
 }
 
 /**

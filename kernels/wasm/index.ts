@@ -273,9 +273,7 @@ export class WasmKernels implements Kernels {
 
   async conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<Tensor> {
     const g = conv2dGeometry(x.shape, weightShape, options);
-    const sub = this.dilatedRoute('backwardWeight', g);
-    if (sub !== null) return this.withSubMaps([dy, x], g, async ([dySub, xSub]) => (await this.convolve('backwardWeight', sub, { dy: dySub, x: xSub })).out);
-    return (await this.convolve('backwardWeight', g, { dy, x })).out;
+    return (await this.weightGradient(g, dy, x, false)).out;
   }
 
   conv2dBackwardBias(dy: Tensor): Promise<Tensor> {
@@ -287,6 +285,14 @@ export class WasmKernels implements Kernels {
       this.collect(db, sums);
       return db;
     });
+  }
+
+  /** The weight-gradient pass (and db with biasGradient), on a dilated layer's sub-sampled maps where dilatedRoute says so. */
+  private weightGradient(g: Conv2dGeometry, dy: Tensor, x: Tensor, biasGradient: boolean): Promise<ConvOutputs> {
+    const sub = this.dilatedRoute('backwardWeight', g);
+    if (sub === null) return this.convolve('backwardWeight', g, { dy, x, biasGradient });
+    // dW of the maps sums over all of them: the layer's dW (the gathered dy is 0 past the edge)
+    return this.withSubMaps([dy, x], g, ([dySub, xSub]) => this.convolve('backwardWeight', sub, { dy: dySub, x: xSub, biasGradient }));
   }
 
   /**
@@ -334,10 +340,7 @@ export class WasmKernels implements Kernels {
   /** dL/dw and dL/db with dy read once: the bias sums the weight gradient's dy. */
   async conv2dBackwardWeightAndBias(dy: Tensor, x: Tensor, weightShape: Shape, options: Conv2dOptions): Promise<ConvParameterGrads> {
     const g = conv2dGeometry(x.shape, weightShape, options);
-    const sub = this.dilatedRoute('backwardWeight', g);
-    const { out, db } =
-      sub === null ? await this.convolve('backwardWeight', g, { dy, x, biasGradient: true })
-      : await this.withSubMaps([dy, x], g, ([dySub, xSub]) => this.convolve('backwardWeight', sub, { dy: dySub, x: xSub, biasGradient: true }));
+    const { out, db } = await this.weightGradient(g, dy, x, true);
     if (db === null) throw new Error('wasm backend: the weight gradient returned no bias gradient');
     return { dw: out, db };
   }
