@@ -5,9 +5,13 @@
 //   node dist/bench/real_set.js --out DIR [--train 400] [--test 100] [--seed 1] [--quality 92]
 //                               [--stamps /usr/share/tuxpaint/stamps] [--preview FILE.png]
 //                               [--min-scale 0.06 --max-scale 0.7] [--max-objects 4] [--max-distractors 3]
+//                               [--stamps-per-class N]
 //
 // --min-scale and --max-scale bound an object's longer side as a share of the image's shorter side;
 // larger objects and fewer of them make an easier set (docs/training.md's 15-minute runs use both sets).
+// --stamps-per-class N keeps N of each class's photographs (spread evenly over its sorted list): a
+// class is then a few kinds of bird or fruit rather than dozens, which a detector trained from
+// random weights for 15 minutes learns far better (docs/training.md calibrates a set with it).
 //
 // Objects: the photographs of Tux Paint's stamps (package tuxpaint-stamps-default), each a real
 // object cut out with an alpha channel. Five classes, from these folders (recursive; every
@@ -132,6 +136,14 @@ function stampFiles(dir: string): string[] {
   return out;
 }
 
+/** `count` of the items, spread evenly from the first (all of them when there are no more than `count`). */
+export function evenlySpread<T>(items: readonly T[], count: number): T[] {
+  if (items.length <= count) return [...items];
+  const out: T[] = [];
+  for (let i = 0; i < count; i++) out.push(items[Math.floor((i * items.length) / count)]);
+  return out;
+}
+
 function loadStamp(file: string, label: number, root: string): Stamp | null {
   const image = trimToAlpha(decodeRgbaPng(fs.readFileSync(file), file));
   return image === null ? null : { image, label, name: path.relative(root, file) };
@@ -198,7 +210,8 @@ function main(): void {
   if (process.argv.includes('--help')) {
     console.log(
       'node dist/bench/real_set.js --out DIR [--train 400] [--test 100] [--seed 1] [--quality 92] [--stamps DIR] [--preview FILE.png]\n' +
-        '  [--min-scale 0.06 --max-scale 0.7: an object\'s longer side, a share of the image\'s shorter side] [--max-objects 4] [--max-distractors 3]',
+        '  [--min-scale 0.06 --max-scale 0.7: an object\'s longer side, a share of the image\'s shorter side] [--max-objects 4] [--max-distractors 3]\n' +
+        '  [--stamps-per-class N: N photographs of each class, spread over its list]',
     );
     return;
   }
@@ -211,8 +224,9 @@ function main(): void {
   const previewPath = arg('preview');
   const started = Date.now();
 
+  const perClass = arg('stamps-per-class') === undefined ? Infinity : positiveInt('stamps-per-class', 1);
   const classStamps: Stamp[][] = CLASSES.slice(1).map((name, k) =>
-    CLASS_FOLDERS[name].flatMap((dir) => stampFiles(path.join(stampsRoot, dir))).flatMap((file) => loadStamp(file, k + 1, stampsRoot) ?? []),
+    evenlySpread(CLASS_FOLDERS[name].flatMap((dir) => stampFiles(path.join(stampsRoot, dir))), perClass).flatMap((file) => loadStamp(file, k + 1, stampsRoot) ?? []),
   );
   const distractors = DISTRACTOR_FOLDERS.flatMap((dir) => stampFiles(path.join(stampsRoot, dir))).flatMap((file) => loadStamp(file, 0, stampsRoot) ?? []);
   const missing = BACKGROUNDS.filter((b) => !fs.existsSync(b.file));

@@ -142,9 +142,9 @@ export class CheckedKernels implements Kernels {
     return this.fast.name;
   }
 
-  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
+  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions, relu = false): Promise<Tensor> {
     checkConv2dForward(x, w, b, options);
-    return (allFloat32(x, w, b) ? this.fast : this.float64).conv2dForward(x, w, b, options);
+    return (allFloat32(x, w, b) ? this.fast : this.float64).conv2dForward(x, w, b, options, relu);
   }
 
   async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {

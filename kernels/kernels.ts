@@ -82,7 +82,11 @@ export interface Kernels {
   /** The name users select it by, e.g. 'reference'. */
   readonly name: string;
 
-  conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor>;
+  /**
+   * y = conv(x, w) + b. With `relu`, the ReLU that follows is applied in the same call: max(0, y),
+   * exactly as reluForward computes it (a backend may fuse it into the convolution's last pass).
+   */
+  conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions, relu?: boolean): Promise<Tensor>;
   /** dL/dx from dL/dy. `inputShape` is needed because a strided conv maps several sizes to one. */
   conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor>;
   /** dL/dw from dL/dy and the forward input, summed over the batch. */

@@ -226,5 +226,8 @@ export function loadStateDict(layer: Module, weights: Map<string, Tensor>, sourc
       if (!Number.isFinite(data[i])) throw new Error(`${source}: tensor '${name}' holds ${data[i]} at index ${i}; weights must be finite`);
     }
   }
-  for (const [name, p] of params) p.value.data.set((weights.get(name) as Tensor).data);
+  for (const [name, p] of params) {
+    p.value.data.set((weights.get(name) as Tensor).data);
+    p.value.changed();
+  }
 }

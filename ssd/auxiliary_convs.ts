@@ -6,13 +6,12 @@
 //   conv9_2  (N, 256, 5, 5)     3x3 stride 2 pad 1
 //   conv10_2 (N, 256, 3, 3)     3x3 valid
 //   conv11_2 (N, 256, 1, 1)     3x3 valid
-// Every conv is followed by a ReLU (with `batchNorm`, by a BatchNorm2d with the ReLU fused in). Each
+// Every conv is followed by a ReLU, fused into the conv (with `batchNorm`, by a BatchNorm2d with the ReLU fused in). Each
 // map feeds both the next stage and the detector; SSD300's topology runs the stages.
 
 import { Rng } from '../tensor/random';
 import { Conv2d } from '../layers/conv2d';
 import { Layer, Module } from '../layers/layer';
-import { ReLU } from '../layers/relu';
 import { BatchNorm2d } from '../layers/batchnorm2d';
 import { SsdPartOptions, batchNormName, narrowed } from './vgg_base';
 
@@ -24,7 +23,7 @@ export const AUX_TABLE = [
 ] as const;
 
 export class AuxiliaryConvs extends Module {
-  /** One stage per row of AUX_TABLE: [convN_1, reluN_1 (or bnN_1, the ReLU fused), convN_2, reluN_2 (or bnN_2)]. */
+  /** One stage per row of AUX_TABLE: [convN_1, convN_2], each with its ReLU fused, or [convN_1, bnN_1, convN_2, bnN_2] with batch norm (the ReLU in the batch norm). */
   readonly stages: Layer[][] = [];
   /** Output channels of conv8_2, conv9_2, conv10_2, conv11_2. */
   readonly outChannels: number[] = [];
@@ -37,7 +36,7 @@ export class AuxiliaryConvs extends Module {
     for (const row of AUX_TABLE) {
       const mid = narrowed(row.mid, divisor);
       const out = narrowed(row.out, divisor);
-      const common = { ...options, rng, init: 'xavier' as const };
+      const common = { ...options, rng, init: 'xavier' as const, relu: !options.batchNorm };
       const stage: Layer[] = [];
       const convs = [
         new Conv2d(`${row.name}_1`, { ...common, inChannels: channels, outChannels: mid, kernelSize: 1 }),
@@ -45,9 +44,8 @@ export class AuxiliaryConvs extends Module {
       ];
       for (const conv of convs) {
         stage.push(conv);
-        // with batch norm, the ReLU is fused into it (layers/batchnorm2d.ts)
+        // with batch norm, the ReLU is fused into it (layers/batchnorm2d.ts), else into the conv
         if (options.batchNorm) stage.push(new BatchNorm2d(batchNormName(conv.name), { ...options, channels: conv.weight.value.shape[0], relu: true }));
-        else stage.push(new ReLU(`relu${conv.name.slice(4)}`, options));
       }
       this.stages.push(stage);
       this.outChannels.push(out);

@@ -39,7 +39,7 @@ function paramCount(layer: Layer): number {
 /**
  * One row per conv, pool and L2 norm, walking the model's topology (the chains forward runs, in
  * the same order). A batch norm or ReLU joins the row of the conv it follows in its chain
- * ('Conv2d+BN+ReLU'). Rows are named as the state_dict names the layer's weights.
+ * ('Conv2d+BN+ReLU'), as does a ReLU fused into the conv ('Conv2d+ReLU'). Rows are named as the state_dict names the layer's weights.
  */
 export function summarize(model: SSD300, batch = 1): ModelSummary {
   const weightNames = new Map(model.namedParameters().map(([name, p]) => [p, name]));
@@ -56,7 +56,8 @@ export function summarize(model: SSD300, batch = 1): ModelSummary {
     for (const layer of chain.layers) {
       if (layer instanceof Conv2d) {
         shape = layer.outputShape(shape);
-        conv = { name: rowName(layer), type: 'Conv2d', outputShape: shape, params: paramCount(layer), macs: convMacs(layer, shape) };
+        // a conv may hold its ReLU (Conv2d's relu option)
+        conv = { name: rowName(layer), type: layer.relu ? 'Conv2d+ReLU' : 'Conv2d', outputShape: shape, params: paramCount(layer), macs: convMacs(layer, shape) };
         rows.push(conv);
       } else if (layer instanceof MaxPool2d) {
         shape = layer.outputShape(shape);

@@ -46,6 +46,14 @@ function checkShape(shape: Shape): void {
 export class Tensor {
   readonly shape: Shape;
   readonly data: FloatArray;
+  /**
+   * Counts the changes made to the values in place (as PyTorch's tensor._version does): the
+   * optimizer's step, loadStateDict, scaleInPlace. What a backend derives from a tensor's values
+   * and keeps between calls (the wasm backend's Winograd filter transforms of the weights) is
+   * valid only for the version it was made from. Code that writes into `data` itself calls
+   * changed() afterwards.
+   */
+  version = 0;
 
   constructor(shape: Shape, data?: FloatArray, dtype: DType = 'float32') {
     checkShape(shape);
@@ -63,6 +71,11 @@ export class Tensor {
 
   get dtype(): DType {
     return dtypeOf(this.data);
+  }
+
+  /** Says that the values were changed in place (see version). */
+  changed(): void {
+    this.version++;
   }
 
   get size(): number {

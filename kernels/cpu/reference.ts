@@ -343,6 +343,8 @@ export function sgdStep(value: Tensor, grad: Tensor, buf: Tensor | null, step: S
   checkSgdStep(value, grad, buf, step);
   if (value.dtype === 'float32') stepFloat32(value.data, grad.data, buf?.data, step);
   else stepFloat64(value.data, grad.data, buf?.data, step);
+  value.changed();
+  buf?.changed();
 }
 
 /**
@@ -396,6 +398,7 @@ export function sumOfSquares(t: Tensor): number {
 /** t = t * s, in place (rounded to t's dtype). */
 export function scaleInPlace(t: Tensor, s: number): void {
   for (let i = 0; i < t.size; i++) t.data[i] *= s;
+  t.changed();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,6 +408,11 @@ export function reluForward(x: Tensor): Tensor {
   const y = new Tensor(x.shape, allocate(x.dtype, x.size));
   for (let i = 0; i < x.size; i++) y.data[i] = x.data[i] > 0 ? x.data[i] : 0;
   return y;
+}
+
+/** y = max(y, 0) in place, as reluForward computes it (a convolution's fused ReLU: Kernels.conv2dForward). */
+export function reluInPlace(y: Tensor): void {
+  for (let i = 0; i < y.size; i++) y.data[i] = y.data[i] > 0 ? y.data[i] : 0;
 }
 
 export function reluBackward(dy: Tensor, y: Tensor): Tensor {
@@ -465,8 +473,10 @@ export abstract class ReferencePasses {
 /** The reference kernels behind the Kernels interface. */
 export class ReferenceKernels extends ReferencePasses implements Kernels {
   readonly name = 'reference';
-  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
-    return conv2dForward(x, w, b, options);
+  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions, relu = false): Promise<Tensor> {
+    const y = conv2dForward(x, w, b, options);
+    if (relu) reluInPlace(y);
+    return y;
   }
   async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {
     return conv2dBackwardInput(dy, w, inputShape, options);

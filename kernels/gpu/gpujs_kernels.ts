@@ -66,10 +66,12 @@ export class GpuJsKernels extends reference.ReferencePasses implements Kernels {
     return this.rt.kernelOutputs();
   }
 
-  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
+  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions, relu = false): Promise<Tensor> {
     const g = conv2dGeometry(x.shape, w.shape, options);
     const y = await conv.conv2dForward(this.rt, g, x.data as Float32Array, w.data as Float32Array, b ? (b.data as Float32Array) : null);
-    return new Tensor([g.batch, g.outChannels, g.outH, g.outW], y);
+    const out = new Tensor([g.batch, g.outChannels, g.outH, g.outW], y);
+    if (relu) reference.reluInPlace(out); // on the CPU: the GPU.js kernels read and write host arrays anyway
+    return out;
   }
 
   async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {

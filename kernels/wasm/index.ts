@@ -30,7 +30,7 @@ import { BLOCK_ALIGN, WasmHeap } from './heap';
 import { SGD_CHUNK, sgdArguments, sgdChunks } from './sgd';
 import { dilatedAsBatch, dilatedAsBatchApplies, dilatedAsBatchPays, mapDilated } from './dilated';
 import {
-  WINOGRAD_TILES, WinogradTile, planWinograd, planWinogradWeight, recommendedWinogradTile, winogradApplies, winogradFilterJob,
+  WINOGRAD_TILES, WinogradPlan, WinogradTile, planWinograd, planWinogradWeight, recommendedWinogradTile, winogradApplies, winogradFilterJob,
   winogradForwardJob, winogradWeightJob,
 } from './winograd';
 import * as reference from '../cpu/reference';
@@ -82,7 +82,26 @@ export interface WasmKernelsOptions {
   convAlgorithm?: ConvAlgorithm;
   /** The largest Winograd tile 'auto' and 'winograd' use: 2, 4 or 6 (default 6); 2 keeps the GEMM's error bound. */
   maxWinogradTile?: WinogradTile;
+  /**
+   * Bytes of Winograd filter transforms kept between calls (see keptFilterTransform), default
+   * 1 GiB (the full SSD300's come to 346 MB); 0 keeps none.
+   */
+  keptTransformBytes?: number;
 }
+
+/**
+ * A Winograd filter transform U of one weight tensor, kept between calls for one version of its
+ * values: `calls` made with that version so far, `address` its block (null until it is kept).
+ */
+interface KeptTransform {
+  version: number;
+  calls: number;
+  address: number | null;
+  bytes: number;
+}
+
+/** The calls with the same weights after which their filter transform is kept (see keptFilterTransform). */
+const KEEP_FROM_CALL = 3;
 
 /** How the backend runs a stride-1 3x3 convolution (WasmKernelsOptions.convAlgorithm). */
 export type ConvAlgorithm = 'gemm' | 'winograd' | 'auto';
@@ -112,6 +131,8 @@ interface ConvInputs {
   flipWeights?: boolean;
   /** Backward weight: also sum dy into dL/db, from the same copy of dy. */
   biasGradient?: boolean;
+  /** Forward: apply the ReLU that follows to y (in the Winograd output transform, else a pass over y in place). */
+  relu?: boolean;
 }
 
 /** What a convolution call returns: y, dx or dW, and dL/db when it was asked for. */
@@ -150,6 +171,13 @@ export class WasmKernels implements Kernels {
   private readonly finalizer = new FinalizationRegistry<number>((address) => this.heap.release(address));
   /** The scratch block of the calls (copies of operands from ordinary memory, packed panels, per-thread scratch): grown, then reused. */
   private scratch: { address: number; bytes: number } | null = null;
+  /** The kept filter transforms of each weight tensor, by tile size, depth, direction and shape (keptFilterTransform). */
+  private readonly keptTransforms = new WeakMap<Tensor, Map<string, KeptTransform>>();
+  /** Bytes in kept filter transforms now, and at most. */
+  private keptBytes = 0;
+  readonly keptTransformBytes: number;
+  /** A weight tensor dropped gives its kept transforms' blocks back when it is garbage-collected. */
+  private readonly keptFinalizer = new FinalizationRegistry<KeptTransform>((kept) => this.dropKept(kept));
 
   constructor(options: WasmKernelsOptions = {}) {
     const threads = options.threads ?? os.availableParallelism();
@@ -164,6 +192,8 @@ export class WasmKernels implements Kernels {
     this.poisonReleased = options.poisonReleased ?? false;
     this.convAlgorithm = options.convAlgorithm ?? 'auto';
     if (!CONV_ALGORITHMS.includes(this.convAlgorithm)) throw new Error(`WasmKernels: convAlgorithm must be one of ${CONV_ALGORITHMS.join(', ')}, got '${this.convAlgorithm}'`);
+    this.keptTransformBytes = options.keptTransformBytes ?? 2 ** 30;
+    if (!(this.keptTransformBytes >= 0)) throw new Error(`WasmKernels: keptTransformBytes must be >= 0, got ${this.keptTransformBytes}`);
     this.maxWinogradTile = options.maxWinogradTile ?? 6;
     if (!WINOGRAD_TILES.includes(this.maxWinogradTile)) throw new Error(`WasmKernels: maxWinogradTile must be 2, 4 or 6, got ${this.maxWinogradTile}`);
     this.modules = compileModules(this.microKernel);
@@ -244,15 +274,15 @@ export class WasmKernels implements Kernels {
   // -------------------------------------------------------------------------------------------
   // Convolution
 
-  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
+  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions, relu = false): Promise<Tensor> {
     const g = conv2dGeometry(x.shape, w.shape, options);
     const sub = this.dilatedRoute('forward', g);
     if (sub !== null) {
       // a dilated layer (conv6) as Winograd on its sub-sampled maps (dilated.ts)
-      const ySub = await this.withSubMaps([x], g, async ([xSub]) => (await this.convolve('forward', sub, { x: xSub, w, bias: b })).out);
+      const ySub = await this.withSubMaps([x], g, async ([xSub]) => (await this.convolve('forward', sub, { x: xSub, w, bias: b, relu })).out);
       return this.fromSubMaps(ySub, g, g.outChannels);
     }
-    return (await this.convolve('forward', g, { x, w, bias: b })).out;
+    return (await this.convolve('forward', g, { x, w, bias: b, relu })).out;
   }
 
   async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {
@@ -373,7 +403,10 @@ export class WasmKernels implements Kernels {
     try {
       if (tile !== null && pass === 'forward') await this.winogradForwardInto(g, inputs, tile, threads, out);
       else if (tile !== null) await this.winogradWeightInto(g, inputs, tile, threads, out, db);
-      else await this.convolveInto(pass, g, inputs, threads, out, db);
+      else {
+        await this.convolveInto(pass, g, inputs, threads, out, db);
+        if (inputs.relu === true) await this.reluInPlace(out);
+      }
     } catch (error) {
       this.release(out);
       if (db !== null) this.release(db);
@@ -398,13 +431,75 @@ export class WasmKernels implements Kernels {
    */
   private async winogradForwardInto(g: Conv2dGeometry, inputs: ConvInputs, m: WinogradTile, threads: number, output: Tensor): Promise<void> {
     const plan = planWinograd(g, m, threads);
+    const flipped = inputs.flipWeights === true;
+    const kept = inputs.w === undefined ? null : this.keptFilterTransform(inputs.w, plan, flipped);
     const [x, w, bias, y, xPadded, u, scratch] = this.place([
-      inputs.x, inputs.w, inputs.bias, { out: output }, plan.paddedFloats, plan.uFloats, (plan.scratchBytes / 4) * threads,
+      inputs.x, kept?.ready ? null : inputs.w, inputs.bias, { out: output }, plan.paddedFloats, kept === null ? plan.uFloats : 0,
+      (plan.scratchBytes / 4) * threads,
     ]);
+    const uAddress = kept === null ? u : kept.address;
     await this.pad(x, xPadded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, plan.paddedH, plan.paddedW);
-    await this.run(winogradFilterJob(plan, w, inputs.flipWeights === true, u, scratch), threads);
-    await this.run(winogradForwardJob(plan, xPadded, u, bias, y, scratch), threads);
+    if (kept === null || !kept.ready) await this.run(winogradFilterJob(plan, w, flipped, uAddress, scratch), threads);
+    await this.run(winogradForwardJob(plan, xPadded, uAddress, bias, y, scratch, inputs.relu === true), threads);
     this.collect(output, y);
+  }
+
+  /**
+   * Where the filter transform U of a call lies when it is kept between calls: U depends on the
+   * weights alone, so inference, which runs the same weights again and again, transforms them once
+   * instead of at every call (U is 1.8 to 7 times the weights: 20-25 ms of every forward pass of
+   * the full SSD300 here). Returns a kept U (ready), a block to make it in and keep (not ready), or
+   * null: make it in the call's scratch as usual. A U is kept for one version of the weights'
+   * values (Tensor.version: the optimizer's step and loadStateDict count a change), and only
+   * from the third call with the same version on: training changes the weights between one
+   * forward pass and the next, and a step's forward pass may follow one other pass with the same
+   * weights (an evaluation, a test's forward pass); keeping U from the second call would allocate
+   * its block in the middle of the step's activations for that one step (the memory then grew by
+   * 3 times the block, measured on the batch-norm model at width / 32). The blocks go back when
+   * the version changes, when the weight tensor is garbage-collected, or past keptTransformBytes
+   * (then U is made per call again).
+   */
+  private keptFilterTransform(w: Tensor, plan: WinogradPlan, flipped: boolean): { address: number; ready: boolean } | null {
+    if (this.keptTransformBytes === 0) return null;
+    const key = `${plan.m} ${plan.blocking.depth} ${flipped ? 'flipped' : 'as is'} ${plan.g.outChannels}x${plan.g.inChannels}`;
+    let transforms = this.keptTransforms.get(w);
+    if (transforms === undefined) {
+      transforms = new Map();
+      this.keptTransforms.set(w, transforms);
+    }
+    const kept = transforms.get(key);
+    if (kept === undefined || kept.version !== w.version) {
+      if (kept !== undefined) this.dropKept(kept);
+      transforms.set(key, { version: w.version, calls: 1, address: null, bytes: 0 });
+      return null;
+    }
+    if (kept.address !== null) return { address: kept.address, ready: true };
+    kept.calls++;
+    if (kept.calls < KEEP_FROM_CALL) return null;
+    const bytes = 4 * plan.uFloats;
+    if (this.keptBytes + bytes > this.keptTransformBytes) return null;
+    const address = this.heap.alloc(bytes);
+    if (address === null) return null;
+    kept.address = address;
+    kept.bytes = bytes;
+    this.keptBytes += bytes;
+    this.keptFinalizer.register(w, kept, kept);
+    return { address, ready: false };
+  }
+
+  /** Gives a kept filter transform's block back. */
+  private dropKept(kept: KeptTransform): void {
+    if (kept.address === null) return;
+    this.keptFinalizer.unregister(kept);
+    this.heap.release(kept.address);
+    this.keptBytes -= kept.bytes;
+    kept.address = null;
+    kept.bytes = 0;
+  }
+
+  /** Bytes of filter transforms kept between calls now (see keptFilterTransform). */
+  get keptTransformBytesInUse(): number {
+    return this.keptBytes;
   }
 
   /** dW (and db) by Winograd (winograd.ts): x and dy padded to whole tiles, the tasks' partial sums of dW added up. */
@@ -708,12 +803,14 @@ export class WasmKernels implements Kernels {
       if (v === null || g === null || b === null) {
         const [scratch] = this.arena([3 * SGD_CHUNK]);
         sgdChunks(this.wasm, this.memory, scratch, f32(value), f32(grad), buf === null ? null : f32(buf), step);
-        return;
+      } else {
+        // Whole vectors: the lanes past the end lie in the blocks' own padding (heap.ts: 64-byte blocks).
+        const length = Math.ceil(value.size / 4) * 4;
+        const threads = this.sweepThreads(length);
+        await this.run({ kind: 'sgdStep', value: v, grad: g, buf: b, ...sgdArguments(step), tasks: planSweepTasks(1, length, threads, 4096, 4) }, threads);
       }
-      // Whole vectors: the lanes past the end lie in the blocks' own padding (heap.ts: 64-byte blocks).
-      const length = Math.ceil(value.size / 4) * 4;
-      const threads = this.sweepThreads(length);
-      await this.run({ kind: 'sgdStep', value: v, grad: g, buf: b, ...sgdArguments(step), tasks: planSweepTasks(1, length, threads, 4096, 4) }, threads);
+      value.changed(); // the kept filter transforms of these weights are out of date (keptFilterTransform)
+      buf?.changed();
     });
   }
 
@@ -782,6 +879,17 @@ export class WasmKernels implements Kernels {
   }
 
   // ReLU runs in WebAssembly (relu.wat): branch-free, on resident tensors in place.
+
+  /** y = max(y, 0) in place (a convolution's output, the ReLU that follows it: see conv2dForward). */
+  private async reluInPlace(y: Tensor): Promise<void> {
+    const address = this.addressOf(y);
+    if (address === null) {
+      reference.reluInPlace(y); // y in ordinary memory (this memory was full)
+      return;
+    }
+    const threads = this.sweepThreads(y.size);
+    await this.run({ kind: 'reluForward', x: address, y: address, tasks: planSweepTasks(1, y.size, threads, 4096, 4) }, threads);
+  }
 
   reluForward(x: Tensor): Promise<Tensor> {
     return this.exclusive(async () => {

@@ -119,7 +119,7 @@ export type WinogradFilterGradient = (
 /** Y = A^T M A + bias for `rows` output channels of `groups` groups of 4 tiles (winograd-*.wat). */
 export type WinogradOutputTransform = (
   m: number, posStride: number, ldm: number, tiles: number, groups: number, rows: number, y: number, planeBytes: number, rowBytes: number,
-  bias: number, scratch: number,
+  bias: number, relu: number, scratch: number,
 ) => void;
 
 /** Largest memory the modules declare: 65536 pages of 64 KiB = 4 GiB (the whole 32-bit space). */

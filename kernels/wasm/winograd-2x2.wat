@@ -217,11 +217,11 @@
 
   ;; Y = A^T M A (+ bias) for `rows` output channels of `groups` groups of 4 tiles, as
   ;; winograd4x4_output: M_xinu's row r, tiles 4 g .. 4 g + 3, at mm + (4 xi + nu) * posStride +
-  ;; (r * ldm + 4 g) * 4; tile outputs at y + r * planeBytes + the table's offset.
+  ;; (r * ldm + 4 g) * 4; tile outputs at y + r * planeBytes + the table's offset; bias and relu as there.
   ;; Scratch: 8 vectors (128 bytes).
   (func (export "winograd2x2_output")
     (param $mm i32) (param $posStride i32) (param $ldm i32) (param $tiles i32) (param $groups i32)
-    (param $rows i32) (param $y i32) (param $planeBytes i32) (param $rowBytes i32) (param $bias i32) (param $scratch i32)
+    (param $rows i32) (param $y i32) (param $planeBytes i32) (param $rowBytes i32) (param $bias i32) (param $relu i32) (param $scratch i32)
     (local $r i32) (local $g i32) (local $entry i32) (local $i i32) (local $channel i32)
     (local $mrow i32) (local $q i32) (local $s i32) (local $stride4 i32)
     (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
@@ -287,6 +287,10 @@
           (local.set $m3 (v128.load offset=48 (local.get $s)))
           (local.set $y0 (f32x4.add (f32x4.add (f32x4.add (local.get $m0) (local.get $m1)) (local.get $m2)) (local.get $beta)))
           (local.set $y1 (f32x4.add (f32x4.sub (f32x4.sub (local.get $m1) (local.get $m2)) (local.get $m3)) (local.get $beta)))
+          ;; the ReLU that follows, where asked (relu.wat's y > 0 ? y : 0: a NaN gives 0, as there)
+          (if (local.get $relu) (then
+            (local.set $y0 (v128.and (local.get $y0) (f32x4.gt (local.get $y0) (v128.const f32x4 0 0 0 0))))
+            (local.set $y1 (v128.and (local.get $y1) (f32x4.gt (local.get $y1) (v128.const f32x4 0 0 0 0))))))
           (local.set $lo (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $y0) (local.get $y1)))
           (local.set $hi (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $y0) (local.get $y1)))
           ;; a whole row is one 8-byte store; at the right edge its first float only

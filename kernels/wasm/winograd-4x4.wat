@@ -17,7 +17,7 @@
 ;; element-wise products are 36 matrix products, one per position (xi, nu) of the 6 x 6 tile:
 ;;   M_xinu (C_out x tiles) = U_xinu (C_out x C_in) * V_xinu (C_in x tiles)
 ;; which kernels/wasm/winograd.ts runs on the GEMM micro-kernel (gemm-4x8.wat) unchanged. This
-;; module computes U = G g G^T, V = B^T d B, and Y = A^T M A (+ bias), each written straight into
+;; module computes U = G g G^T, V = B^T d B, and Y = A^T M A (+ bias, and the ReLU if asked), each written straight into
 ;; the layout its reader wants, so that nothing is packed or copied in between:
 ;;   U  the GEMM's A operand, packed: U_xinu is C_out x C_in in 4-row panels (pack.wat's layout),
 ;;      a panel's row k = the 4 output channels' values for input channel k: one vector store
@@ -322,10 +322,11 @@
   ;; Channel r of the output starts at y + r * planeBytes (y: channel co0 of image 0), a tile's
   ;; outputs at its table offset from there, rows rowBytes apart; only its rows and columns that
   ;; lie inside the output are stored. bias: bias[co0] (one float per channel), or 0 for none.
+  ;; relu: 1 applies the ReLU that follows the convolution to Y before it is stored, 0 does not.
   ;; Scratch: 24 vectors (384 bytes) and 16 bytes more for an edge tile's row.
   (func (export "winograd4x4_output")
     (param $mm i32) (param $posStride i32) (param $ldm i32) (param $tiles i32) (param $groups i32)
-    (param $rows i32) (param $y i32) (param $planeBytes i32) (param $rowBytes i32) (param $bias i32) (param $scratch i32)
+    (param $rows i32) (param $y i32) (param $planeBytes i32) (param $rowBytes i32) (param $bias i32) (param $relu i32) (param $scratch i32)
     (local $r i32) (local $g i32) (local $entry i32) (local $i i32) (local $channel i32)
     (local $mrow i32) (local $q i32) (local $s i32) (local $stride6 i32) (local $edge i32)
     (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
@@ -416,6 +417,12 @@
           (local.set $y2 (f32x4.add (f32x4.add (local.get $s12) (f32x4.mul (local.get $s34) (v128.const f32x4 4 4 4 4))) (local.get $beta)))
           (local.set $y3 (f32x4.add (f32x4.add (f32x4.add (local.get $d12)
             (f32x4.mul (local.get $d34) (v128.const f32x4 8 8 8 8))) (local.get $m5)) (local.get $beta)))
+          ;; the ReLU that follows, where asked (relu.wat's y > 0 ? y : 0: a NaN gives 0, as there)
+          (if (local.get $relu) (then
+            (local.set $y0 (v128.and (local.get $y0) (f32x4.gt (local.get $y0) (v128.const f32x4 0 0 0 0))))
+            (local.set $y1 (v128.and (local.get $y1) (f32x4.gt (local.get $y1) (v128.const f32x4 0 0 0 0))))
+            (local.set $y2 (v128.and (local.get $y2) (f32x4.gt (local.get $y2) (v128.const f32x4 0 0 0 0))))
+            (local.set $y3 (v128.and (local.get $y3) (f32x4.gt (local.get $y3) (v128.const f32x4 0 0 0 0))))))
           ;; transpose: tile l's row = lane l of y0 .. y3
           (local.set $m0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $y0) (local.get $y1)))
           (local.set $m1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $y0) (local.get $y1)))

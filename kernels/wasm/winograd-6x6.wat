@@ -310,11 +310,11 @@
 
   ;; Y = A^T M A (+ bias) for `rows` output channels of `groups` groups of 4 tiles, as
   ;; winograd4x4_output: M_xinu's row r, tiles 4 g .. 4 g + 3, at mm + (8 xi + nu) * posStride +
-  ;; (r * ldm + 4 g) * 4; tile outputs at y + r * planeBytes + the table's offset.
+  ;; (r * ldm + 4 g) * 4; tile outputs at y + r * planeBytes + the table's offset; bias and relu as there.
   ;; Scratch: 48 vectors (768 bytes) and 32 bytes more for an edge tile's row.
   (func (export "winograd6x6_output")
     (param $mm i32) (param $posStride i32) (param $ldm i32) (param $tiles i32) (param $groups i32)
-    (param $rows i32) (param $y i32) (param $planeBytes i32) (param $rowBytes i32) (param $bias i32) (param $scratch i32)
+    (param $rows i32) (param $y i32) (param $planeBytes i32) (param $rowBytes i32) (param $bias i32) (param $relu i32) (param $scratch i32)
     (local $r i32) (local $g i32) (local $entry i32) (local $i i32) (local $channel i32)
     (local $mrow i32) (local $q i32) (local $s i32) (local $stride8 i32) (local $edge i32)
     (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
@@ -433,6 +433,14 @@
           (local.set $y5 (f32x4.add (f32x4.add (f32x4.add (f32x4.add (local.get $d12)
             (f32x4.mul (local.get $d34) (v128.const f32x4 32 32 32 32)))
             (f32x4.mul (local.get $d56) (v128.const f32x4 0.03125 0.03125 0.03125 0.03125))) (local.get $m7)) (local.get $beta)))
+          ;; the ReLU that follows, where asked (relu.wat's y > 0 ? y : 0: a NaN gives 0, as there)
+          (if (local.get $relu) (then
+            (local.set $y0 (v128.and (local.get $y0) (f32x4.gt (local.get $y0) (v128.const f32x4 0 0 0 0))))
+            (local.set $y1 (v128.and (local.get $y1) (f32x4.gt (local.get $y1) (v128.const f32x4 0 0 0 0))))
+            (local.set $y2 (v128.and (local.get $y2) (f32x4.gt (local.get $y2) (v128.const f32x4 0 0 0 0))))
+            (local.set $y3 (v128.and (local.get $y3) (f32x4.gt (local.get $y3) (v128.const f32x4 0 0 0 0))))
+            (local.set $y4 (v128.and (local.get $y4) (f32x4.gt (local.get $y4) (v128.const f32x4 0 0 0 0))))
+            (local.set $y5 (v128.and (local.get $y5) (f32x4.gt (local.get $y5) (v128.const f32x4 0 0 0 0))))))
           (local.set $m0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $y0) (local.get $y1)))
           (local.set $m1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $y0) (local.get $y1)))
           (local.set $m2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $y2) (local.get $y3)))

@@ -135,9 +135,20 @@ export function winogradTolerance(m: WinogradTile, terms: number, maxAbs: number
  * null where the GEMM should stay. `pass` 'forward' serves the input gradient too (pass its
  * forward geometry, transposedAsForward's). The rule looks at the positions per call, P = batch x
  * outH x outW, so that a batch moves to larger tiles as the filter transform's share shrinks:
- *   forward:  P >= 40000 F(6x6) (300 x 300), P >= 1000 F(4x4) (150 down to 38), P >= 100 F(2x2)
- *             (19 and 10); below, the GEMM (5 x 5 and smaller: F(2x2) saves 0.1-0.4 ms there)
+ *   forward:  P >= 40000 F(6x6) (300 x 300), P >= 1000 F(4x4) (150 down to 38), and down to
+ *             P >= 300 (19) where C_in >= 256; P >= 100 F(2x2) (19 when narrower, and 10);
+ *             below, the GEMM (5 x 5 and smaller: F(2x2) saves 0.1-0.4 ms there)
  *   weight:   P >= 20000 F(6x6), P >= 300 F(4x4) (75 down to 19), P >= 100 F(2x2)
+ * At 19 x 19 (and conv6's 36 maps of 4 x 4) F(4x4) does 44% fewer multiplications than F(2x2) but
+ * its U is 2.25 times larger; with U made at every call the two were even (the full SSD300's
+ * forward 420 / 420 ms with F(4x4) there against 416 / 412), but inference keeps U between calls
+ * (WasmKernels' keptFilterTransform), and then F(4x4) wins on SSD300's wide layers there (conv5_x,
+ * conv6's maps, cl7 and loc7: 512 and 1024 input channels): forward 336 -> 318 ms, and the
+ * training step, which makes U at every call, 1173 -> 1151 ms (batch 1, 2 threads, 7 December
+ * 2026, medians alternating in one process). Narrower layers there take little time either way
+ * and keep F(2x2)'s tighter error: with F(4x4) at 19 x 19, the PyTorch comparison of a training
+ * step of the batch-norm model at width / 16 (spec/ssd/batchnorm_model.spec.ts) missed its
+ * tolerance (conv1_1's weight gradient off by 9e-4 against 5e-4).
  * and never for fewer than 8 input channels (not measured: conv1_1's 3 channels stay on the GEMM).
  * `maxTile` caps it: 2 keeps every result within the GEMM's own error bound (see Numerics; the
  * PyTorch golden comparisons' atol 1e-5 on O(1) outputs holds for F(2x2), not always for F(4x4)).
@@ -145,7 +156,7 @@ export function winogradTolerance(m: WinogradTile, terms: number, maxAbs: number
 export function recommendedWinogradTile(g: Conv2dGeometry, pass: 'forward' | 'weight', maxTile: WinogradTile = 6): WinogradTile | null {
   if (!winogradApplies(g) || g.inChannels < 8) return null;
   const positions = g.batch * g.outH * g.outW;
-  const [six, four] = pass === 'forward' ? [40000, 1000] : [20000, 300];
+  const [six, four] = pass === 'forward' ? [40000, g.inChannels >= 256 ? 300 : 1000] : [20000, 300];
   const tile: WinogradTile | null = positions >= six ? 6 : positions >= four ? 4 : positions >= 100 ? 2 : null;
   return tile === null ? null : (Math.min(tile, maxTile) as WinogradTile);
 }
@@ -378,6 +389,8 @@ export interface WinogradForwardJob {
   u: number;
   /** C_out floats, or 0 for none. */
   bias: number;
+  /** Apply the ReLU that follows the convolution to y (fused: y is written once). */
+  relu: boolean;
   /** y: batch x C_out x outH x outW. */
   y: number;
   scratch: number;
@@ -390,8 +403,8 @@ export function winogradFilterJob(plan: WinogradPlan, w: number, flipped: boolea
 }
 
 /** The convolution job of a call, its tasks from the plan. */
-export function winogradForwardJob(plan: WinogradPlan, x: number, u: number, bias: number, y: number, scratch: number): WinogradForwardJob {
-  return { winograd: 'forward', plan, x, u, bias, y, scratch, tasks: plan.forwardTasks };
+export function winogradForwardJob(plan: WinogradPlan, x: number, u: number, bias: number, y: number, scratch: number, relu = false): WinogradForwardJob {
+  return { winograd: 'forward', plan, x, u, bias, relu, y, scratch, tasks: plan.forwardTasks };
 }
 
 /**
@@ -457,7 +470,7 @@ function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number
   }
   output(
     mm, mPositionBytes, columns, table, Math.ceil(count / 4), co1 - co0, job.y + co0 * outPlane, outPlane, 4 * g.outW,
-    job.bias === 0 ? 0 : job.bias + 4 * co0, work,
+    job.bias === 0 ? 0 : job.bias + 4 * co0, job.relu ? 1 : 0, work,
   );
 }
 

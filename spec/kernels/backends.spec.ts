@@ -232,6 +232,18 @@ function describeBackend(backend: Backend): void {
         });
       });
 
+      it('conv2dForward with relu gives the bits of the reference\'s ReLU of its output without, on every case (a NaN input included)', async () => {
+        for (const [i, c] of CONV_CASES.entries()) {
+          const { x, w, b } = convInputs(c, 300 + i);
+          x.data[0] = NaN; // the ReLU makes 0 of the NaN outputs, fused or not
+          const plain = await k.conv2dForward(x, w, b, c.options);
+          const fused = await k.conv2dForward(x, w, b, c.options, true);
+          expectIdentical(fused, reference.reluForward(plain), `${c.name}: y with the ReLU fused`);
+          k.release(plain);
+          k.release(fused);
+        }
+      });
+
       it('two convolutions started together (not awaited in turn) give the right results', async () => {
         const a = convInputs(CONV_CASES[7], 1);
         const b = convInputs(CONV_CASES[2], 2);

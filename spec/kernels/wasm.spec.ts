@@ -490,6 +490,49 @@ describe('kernels/wasm: the small SSD300 (channels / 16) on wasm matches the ref
   });
 });
 
+describe('kernels/wasm: the ReLU fused into the convolution (conv2dForward with relu)', function () {
+  this.timeout(120000);
+  // the Winograd output transforms of every tile size apply it as they store y; the GEMM's
+  // routes, and the dilated layer's sub-sampled maps, by a pass over y in place
+  const routes: { label: string; options: ConstructorParameters<typeof WasmKernels>[0] }[] = [
+    ...WINOGRAD_TILES.map((m) => ({ label: `Winograd F(${m}x${m})`, options: { convAlgorithm: 'winograd' as const, maxWinogradTile: m } })),
+    { label: 'the GEMM', options: { convAlgorithm: 'gemm' as const } },
+  ];
+  const cases: { name: string; x: number[]; w: number[]; options: Conv2dOptions }[] = [
+    { name: '3x3 pad 1, partial tiles', x: [2, 6, 13, 11], w: [7, 6, 3, 3], options: { padding: 1 } },
+    { name: '3x3 valid', x: [1, 5, 9, 9], w: [4, 5, 3, 3], options: {} },
+    { name: 'conv6-like, dilation 3', x: [1, 8, 10, 10], w: [6, 8, 3, 3], options: { padding: 3, dilation: 3 } },
+    { name: '1x1', x: [1, 9, 7, 7], w: [5, 9, 1, 1], options: {} },
+    // large enough for F(4x4) (1000 positions) and F(6x6) (40000) where they are allowed
+    { name: '3x3 pad 1, 41 x 43', x: [1, 8, 41, 43], w: [5, 8, 3, 3], options: { padding: 1 } },
+    { name: '3x3 pad 1, 203 x 201', x: [1, 8, 203, 201], w: [4, 8, 3, 3], options: { padding: 1 } },
+  ];
+  for (const route of routes) {
+    it(`${route.label}: the bits of the reference's ReLU of y computed without it, 1 and 2 threads`, async () => {
+      for (const threads of [1, 2]) {
+        const k = new WasmKernels({ ...route.options, threads, minParallelFlops: 0 });
+        try {
+          const tiles = cases.map((c) => k.winogradTile('forward', conv2dGeometry(c.x, c.w, c.options)));
+          expect(tiles, 'the route is taken').to.include(route.options?.convAlgorithm === 'gemm' ? null : route.options?.maxWinogradTile);
+          for (const [i, c] of cases.entries()) {
+            const rng = new Rng(900 + i);
+            const x = randNormal(c.x, rng);
+            const w = randNormal(c.w, rng, 0, 0.3);
+            const b = randNormal([c.w[0]], rng);
+            const plain = await k.conv2dForward(x, w, b, c.options);
+            const fused = await k.conv2dForward(x, w, b, c.options, true);
+            const expected = reference.reluForward(plain);
+            expect(Array.from(fused.data), `${c.name}, ${threads} thread(s)`).to.deep.equal(Array.from(expected.data));
+            expect(expected.data.some((v) => v === 0) && expected.data.some((v) => v > 0), 'some units off, some on').to.equal(true);
+          }
+        } finally {
+          await k.dispose();
+        }
+      }
+    });
+  }
+});
+
 describe('kernels/wasm: memory over repeated calls', () => {
   it('1000 convolutions (forward and both backward passes, on the workers), their outputs released, keep the WebAssembly memory, its blocks, the heap and the workers flat', async function () {
     this.timeout(300000);

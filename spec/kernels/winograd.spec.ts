@@ -244,11 +244,13 @@ describe('kernels/wasm/winograd: the pieces', () => {
     expect(() => planWinograd(geometry(1, {}), 4, 1)).to.throw(/3x3/);
   });
 
-  it('recommends tile sizes per pass from the measured table: F(6x6) on 300 x 300, F(4x4) to 38 x 38, F(2x2) to 10 x 10, the GEMM below', () => {
+  it('recommends tile sizes per pass from the measured table: F(6x6) on 300 x 300, F(4x4) to 38 x 38 (19 x 19 from 256 channels), F(2x2) to 10 x 10, the GEMM below', () => {
     const at = (batch: number, cin: number, size: number, padding = 1): ReturnType<typeof conv2dGeometry> =>
       conv2dGeometry([batch, cin, size, size], [16, cin, 3, 3], { padding });
     const forward = [300, 150, 75, 38, 19, 10, 5, 3].map((size) => recommendedWinogradTile(at(1, 64, size), 'forward'));
     expect(forward).to.deep.equal([6, 4, 4, 4, 2, 2, null, null]);
+    const wide = [38, 19, 10, 5].map((size) => recommendedWinogradTile(at(1, 256, size), 'forward'));
+    expect(wide, '256 input channels and more').to.deep.equal([4, 4, 2, null]);
     const weight = [300, 150, 75, 38, 19, 10, 5].map((size) => recommendedWinogradTile(at(1, 64, size), 'weight'));
     expect(weight).to.deep.equal([6, 6, 4, 4, 4, 2, null]);
     expect(recommendedWinogradTile(at(8, 64, 19), 'forward'), 'a batch of 8 at 19 x 19').to.equal(4);

@@ -10,6 +10,10 @@ import { MaxPool2d } from '../../layers/maxpool2d';
 import { L2Norm } from '../../layers/l2norm';
 import { Sequential } from '../../layers/sequential';
 import { gradcheckLayer } from '../helpers/gradcheck';
+import { Kernels } from '../../kernels/kernels';
+import { referenceKernels } from '../../kernels/cpu/reference';
+import { checked } from '../../kernels/checked';
+import { WasmKernels } from '../../kernels/wasm';
 
 const f64 = 'float64' as const;
 
@@ -35,6 +39,38 @@ describe('layers: finite-difference gradient checks (float64)', () => {
     expect(conv.namedParameters().map(([n]) => n)).to.deep.equal(['weight']);
     await gradcheckLayer(conv, randNormal([1, 2, 4, 4], rng, 0, 1, f64));
   });
+
+  it('Conv2d with its ReLU fused (relu: true): input, weight and bias', async () => {
+    const rng = new Rng(15);
+    const conv = new Conv2d('conv', { inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, relu: true, rng, dtype: f64 });
+    await gradcheckLayer(conv, randNormal([2, 3, 5, 6], rng, 0, 1, f64));
+  });
+
+  for (const [label, make] of [['the reference kernels', () => referenceKernels], ['wasm', () => checked(new WasmKernels({ threads: 2, minParallelFlops: 0 }), referenceKernels)]] as const) {
+    it(`Conv2d with relu: true gives the outputs and gradients of a Conv2d followed by a ReLU layer, on ${label}`, async () => {
+      const kernels: Kernels = make();
+      const rng = new Rng(16);
+      const x = randNormal([2, 6, 12, 10], rng);
+      const dy = randNormal([2, 8, 12, 10], rng);
+      const fused = new Conv2d('conv', { inChannels: 6, outChannels: 8, kernelSize: 3, padding: 1, relu: true, rng: new Rng(3), kernels });
+      const plain = new Conv2d('conv', { inChannels: 6, outChannels: 8, kernelSize: 3, padding: 1, rng: new Rng(3), kernels });
+      const relu = new ReLU('relu', { kernels });
+      const y = await fused.forward(x);
+      const expected = await relu.forward(await plain.forward(x));
+      expect(Array.from(y.data), 'y').to.deep.equal(Array.from(expected.data));
+      expect(y.data.some((v) => v === 0) && y.data.some((v) => v > 0), 'some units off, some on').to.equal(true);
+      const dx = await fused.backward(dy);
+      const want = await plain.backward(await relu.backward(dy));
+      expect(Array.from(dx.data), 'dx').to.deep.equal(Array.from(want.data));
+      expect(Array.from(fused.weight.grad.data), 'dweight').to.deep.equal(Array.from(plain.weight.grad.data));
+      expect(Array.from(fused.bias!.grad.data), 'dbias').to.deep.equal(Array.from(plain.bias!.grad.data));
+      // the first conv of a network stops at its parameters' gradients: they count the ReLU too
+      fused.zeroGrad();
+      await fused.parameterGradients(dy);
+      expect(Array.from(fused.weight.grad.data), 'dweight from parameterGradients').to.deep.equal(Array.from(plain.weight.grad.data));
+      await kernels.dispose();
+    });
+  }
 
   it('ReLU (inputs kept away from the kink at 0)', async () => {
     const rng = new Rng(13);

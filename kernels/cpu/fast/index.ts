@@ -74,10 +74,12 @@ export class CpuKernels extends reference.ReferencePasses implements Kernels {
   // -------------------------------------------------------------------------------------------
   // Convolution
 
-  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions): Promise<Tensor> {
+  async conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, options: Conv2dOptions, relu = false): Promise<Tensor> {
     const g = conv2dGeometry(x.shape, w.shape, options);
     const y = await this.convolve('forward', g, { x: f32(x), w: f32(w), bias: b === null ? null : f32(b) });
-    return new Tensor([g.batch, g.outChannels, g.outH, g.outW], y);
+    const out = new Tensor([g.batch, g.outChannels, g.outH, g.outW], y);
+    if (relu) reference.reluInPlace(out);
+    return out;
   }
 
   async conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, options: Conv2dOptions): Promise<Tensor> {
