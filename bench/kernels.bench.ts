@@ -190,9 +190,18 @@ function flopsOf(layer: ConvLayer): number {
   return 2 * g.batch * g.outChannels * g.outH * g.outW * g.inChannels * g.kernelH * g.kernelW;
 }
 
+/**
+ * One pass of a layer. The forward pass runs the same weights call after call, as inference does
+ * (the wasm backend keeps their Winograd transform from the third call on); the input gradient is
+ * a training pass, and training changes the weights between steps: w.changed() says so, so that
+ * its time includes making the transform, as in a training step.
+ */
 function runPass(k: Kernels, pass: Pass, d: ConvData, options: Conv2dOptions): Promise<Tensor> {
   if (pass === 'forward') return k.conv2dForward(d.x, d.w, d.b, options);
-  if (pass === 'backward input') return k.conv2dBackwardInput(d.dy, d.w, d.x.shape, options);
+  if (pass === 'backward input') {
+    d.w.changed();
+    return k.conv2dBackwardInput(d.dy, d.w, d.x.shape, options);
+  }
   return k.conv2dBackwardWeight(d.dy, d.x, d.w.shape, options);
 }
 

@@ -18,7 +18,9 @@
 // the workers and compiles, and grows the backends' memory (the wasm backend's blocks, see
 // kernels/wasm/heap.ts, whose fresh pages cost a page fault each the first time); the later
 // passes reuse it. The timed runs measure the steady state that a long inference or training
-// run sees.
+// run sees: the wasm backend keeps the weights' Winograd transforms from the third forward pass
+// with the same weights on, as inference runs (the first timed run makes them, so the median of 3
+// or more leaves it out); a training step changes the weights, so it makes them at every step.
 // `--forward-only` skips the training steps (the cpu backend's take minutes on the full model).
 // `--quick`: batch 1, one warm-up and one timed forward per backend, no training step.
 //
