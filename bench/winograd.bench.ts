@@ -45,7 +45,7 @@ import { convFlops } from '../kernels/wasm/conv';
 import { WasmExports, WasmModules, compileModules, instantiate, pickMicroKernel } from '../kernels/wasm/runtime';
 import {
   WINOGRAD_ERROR, WinogradBlocking, WinogradJob, WinogradTile, WinogradWeightBlocking, defaultBlocking, defaultWeightBlocking, planWinograd,
-  planWinogradWeight, runWinogradTasks, winogradFilterJob, winogradForwardJob, winogradWeightJob,
+  planWinogradWeight, runWinogradTasks, winogradFilterJob, winogradForwardJob, winogradInputJob, winogradWeightJob,
 } from '../kernels/wasm/winograd';
 import { arg } from './args';
 
@@ -64,9 +64,10 @@ function numbers(name: string): number[] | undefined {
   return arg(name)?.split(',').map(Number);
 }
 
-function blockingFor(m: WinogradTile): WinogradBlocking {
+/** The forward blocking given on the command line, or undefined: the backend's own (defaultBlocking, which depends on the layer's tiles). */
+function blockingFor(m: WinogradTile): WinogradBlocking | undefined {
   const given = numbers(`blocking${m}`);
-  return given === undefined ? defaultBlocking(m) : { tiles: given[0], outChannels: given[1], depth: given[2] };
+  return given === undefined ? undefined : { tiles: given[0], outChannels: given[1], depth: given[2] };
 }
 
 function weightBlockingFor(m: WinogradTile): WinogradWeightBlocking {
@@ -285,7 +286,9 @@ class WinogradRunner {
     const y = this.alloc(length);
     const scratch = this.alloc((this.threads * plan.scratchBytes) / 4);
     const filterJob = winogradFilterJob(plan, at.w, flipped, u, scratch);
-    const forwardJob = winogradForwardJob(plan, padded, u, flipped ? 0 : at.b, y, scratch);
+    const v = plan.sharedV === null ? 0 : this.alloc(plan.sharedV.floats); // V made once, as the backend does
+    const inputJob = plan.sharedV === null ? null : winogradInputJob(plan, padded, v, scratch);
+    const forwardJob = winogradForwardJob(plan, padded, u, flipped ? 0 : at.b, y, scratch, false, v);
     const call = async (): Promise<Phases> => {
       const t0 = performance.now();
       this.floats(at.w, w.size).set(w.data); // as a call copies w in
@@ -297,6 +300,7 @@ class WinogradRunner {
       const t2 = performance.now();
       await this.runJob(filterJob);
       const t3 = performance.now();
+      if (inputJob !== null) await this.runJob(inputJob);
       await this.runJob(forwardJob);
       const t4 = performance.now();
       return { copy: t1 - t0, pad: t2 - t1, filter: t3 - t2, tasks: t4 - t3, sum: 0, total: t4 - t0 };
@@ -355,7 +359,7 @@ function referenceSlice(pass: Pass, x: Tensor, w: Tensor, b: Tensor, dy: Tensor,
 async function main(): Promise<void> {
   const load = os.loadavg();
   console.log(`Winograd against GEMM, batch 1, passes ${PASSES.join(', ')}. ${os.cpus().length} cores, load average ${load.map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min)`);
-  console.log(`tiles ${TILES.join(', ')}; forward blocking ${TILES.map((m) => `F${m} ${Object.values(blockingFor(m)).join('/')}`).join(', ')}; weight blocking ${TILES.map((m) => `F${m} ${Object.values(weightBlockingFor(m)).join('/')}`).join(', ')}; ${RUNS} rounds, medians`);
+  console.log(`tiles ${TILES.join(', ')}; forward blocking ${TILES.map((m) => `F${m} ${Object.values(blockingFor(m) ?? defaultBlocking(m)).join('/')}${blockingFor(m) === undefined && m === 4 ? ' (64 tiles on layers of at most 128)' : ''}`).join(', ')}; weight blocking ${TILES.map((m) => `F${m} ${Object.values(weightBlockingFor(m)).join('/')}`).join(', ')}; ${RUNS} rounds, medians`);
   const kernels = new Map<number, WasmKernels>();
   const runners = new Map<number, WinogradRunner>();
   for (const threads of THREADS) {

@@ -31,7 +31,7 @@ import { SGD_CHUNK, sgdArguments, sgdChunks } from './sgd';
 import { dilatedAsBatch, dilatedAsBatchApplies, dilatedAsBatchPays, mapDilated } from './dilated';
 import {
   WINOGRAD_TILES, WinogradPlan, WinogradTile, planWinograd, planWinogradWeight, recommendedWinogradTile, winogradApplies, winogradFilterJob,
-  winogradForwardJob, winogradWeightJob,
+  winogradForwardJob, winogradInputJob, winogradWeightJob,
 } from './winograd';
 import * as reference from '../cpu/reference';
 
@@ -433,14 +433,15 @@ export class WasmKernels implements Kernels {
     const plan = planWinograd(g, m, threads);
     const flipped = inputs.flipWeights === true;
     const kept = inputs.w === undefined ? null : this.keptFilterTransform(inputs.w, plan, flipped);
-    const [x, w, bias, y, xPadded, u, scratch] = this.place([
+    const [x, w, bias, y, xPadded, u, v, scratch] = this.place([
       inputs.x, kept?.ready ? null : inputs.w, inputs.bias, { out: output }, plan.paddedFloats, kept === null ? plan.uFloats : 0,
-      (plan.scratchBytes / 4) * threads,
+      plan.sharedV?.floats ?? 0, (plan.scratchBytes / 4) * threads,
     ]);
     const uAddress = kept === null ? u : kept.address;
     await this.pad(x, xPadded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, plan.paddedH, plan.paddedW);
     if (kept === null || !kept.ready) await this.run(winogradFilterJob(plan, w, flipped, uAddress, scratch), threads);
-    await this.run(winogradForwardJob(plan, xPadded, uAddress, bias, y, scratch, inputs.relu === true), threads);
+    if (plan.sharedV !== null) await this.run(winogradInputJob(plan, xPadded, v, scratch), threads);
+    await this.run(winogradForwardJob(plan, xPadded, uAddress, bias, y, scratch, inputs.relu === true, v), threads);
     this.collect(output, y);
   }
 
@@ -460,8 +461,17 @@ export class WasmKernels implements Kernels {
    * (then U is made per call again).
    */
   private keptFilterTransform(w: Tensor, plan: WinogradPlan, flipped: boolean): { address: number; ready: boolean } | null {
+    const key = `winograd ${plan.m} ${plan.blocking.depth} ${flipped ? 'flipped' : 'as is'} ${plan.g.outChannels}x${plan.g.inChannels}`;
+    return this.keptWeightTransform(w, key, 4 * plan.uFloats);
+  }
+
+  /**
+   * keptFilterTransform for any array made from the weights alone: `key` names what it is (its
+   * kind and everything its layout depends on), `bytes` its size. The GEMM's packed weights
+   * (convolveInto) are kept the same way.
+   */
+  private keptWeightTransform(w: Tensor, key: string, bytes: number): { address: number; ready: boolean } | null {
     if (this.keptTransformBytes === 0) return null;
-    const key = `${plan.m} ${plan.blocking.depth} ${flipped ? 'flipped' : 'as is'} ${plan.g.outChannels}x${plan.g.inChannels}`;
     let transforms = this.keptTransforms.get(w);
     if (transforms === undefined) {
       transforms = new Map();
@@ -476,7 +486,6 @@ export class WasmKernels implements Kernels {
     if (kept.address !== null) return { address: kept.address, ready: true };
     kept.calls++;
     if (kept.calls < KEEP_FROM_CALL) return null;
-    const bytes = 4 * plan.uFloats;
     if (this.keptBytes + bytes > this.keptTransformBytes) return null;
     const address = this.heap.alloc(bytes);
     if (address === null) return null;
@@ -558,12 +567,19 @@ export class WasmKernels implements Kernels {
       : pass === 'backwardWeight' ? g.batch * packedAFloats(g.outChannels, P)
       : 0;
     const direct = inputs.flipWeights && method === 'direct';
+    const taps = g.kernelH * g.kernelW;
+    // The forward's packed W depends on the weights alone: kept between calls as a Winograd U is
+    // (keptWeightTransform), so that inference packs each layer's weights once.
+    const keptPacked = pass === 'forward' && method !== 'direct' && inputs.w !== undefined
+      ? this.keptWeightTransform(inputs.w, `gemm ${inputs.flipWeights ? 'flipped' : 'as is'} ${g.outChannels}x${g.inChannels}x${taps}`, 4 * packedFloats)
+      : null;
     // The scratch: copies of the inputs that are not resident, the implicit GEMM's operands, the
     // packed operand, the temporary output, then each thread's scratch.
-    const [x, w, bias, dy, db, xPadded, rowsAt, flipped, packed, temp, scratch] = this.place([
-      inputs.x, inputs.w, inputs.bias, inputs.dy, dbOutput === null ? null : { out: dbOutput },
-      paddedFloats, implicit ? K : 0, direct ? g.outChannels * K : 0, packedFloats, tempFloats, (layout.bytes / 4) * threads,
+    const [x, w, bias, dy, db, xPadded, rowsAt, flipped, packedHere, temp, scratch] = this.place([
+      inputs.x, keptPacked?.ready ? null : inputs.w, inputs.bias, inputs.dy, dbOutput === null ? null : { out: dbOutput },
+      paddedFloats, implicit ? K : 0, direct ? g.outChannels * K : 0, keptPacked === null ? packedFloats : 0, tempFloats, (layout.bytes / 4) * threads,
     ]);
+    const packed = keptPacked === null ? packedHere : keptPacked.address;
     const out = tempFloats > 0 ? temp : (outAddress as number);
     if (implicit) {
       await this.pad(x, xPadded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, paddedH, paddedW);
@@ -577,10 +593,9 @@ export class WasmKernels implements Kernels {
     }
     writeGeometry(new Int32Array(this.memory.buffer), GEOMETRY_ADDRESS, g);
     // The GEMM packs the flipped weights straight from w; the direct convolution reads them flipped.
-    const taps = g.kernelH * g.kernelW;
     if (direct) this.wasm.flip_transpose(w, flipped, g.inChannels, g.outChannels, taps);
     const weights = direct ? flipped : w;
-    if (pass === 'forward' && method !== 'direct') {
+    if (pass === 'forward' && method !== 'direct' && keptPacked?.ready !== true) {
       // W, packed by K blocks on every thread
       const packThreads = this.prepThreads(g.outChannels * K);
       const packTasks = planSweepTasks(1, kBlocks(K), packThreads, 1, 1);

@@ -26,7 +26,11 @@
 //      A task transforms its tiles' input one K block of input channels at a time, straight into
 //      B panels (V), runs the (m + 2)^2 GEMMs of that K block into M, and at the end transforms M
 //      into y, adding the bias. V and M are the thread's scratch, sized to stay in L2 (the
-//      blocking): no full-size V or M is ever written. Tasks write disjoint parts of y.
+//      blocking): no full-size M is ever written. Tasks write disjoint parts of y.
+//      Where the output channels are cut into 4 blocks or more (small maps: few tiles, many
+//      channels), every block would transform the same tiles' input again: there V of every run
+//      and K block is made once, by a job of its own before the tasks (winogradInputJob, plan.sharedV),
+//      and the tasks read it.
 // The input gradient of a stride-1 3x3 convolution is a forward convolution of dy with the
 // flipped, transposed weights, padded by 2 - padding (index.ts, transposedAsForward); the filter
 // transform reads them that way from w itself (flipped: true), so the same forward job gives dx.
@@ -288,21 +292,59 @@ export interface WinogradPlan extends Tiling {
   scratchBytes: number;
   /** The filter transform's tasks: (first panel, end panel) of 4 output channels, FILTER_TASK_FIELDS ints each. */
   filterTasks: Int32Array;
-  /** The forward tasks: (first tile, end tile, first output channel, end output channel), FORWARD_TASK_FIELDS ints each. */
+  /**
+   * The forward tasks: (first tile, end tile, first output channel, end output channel, the byte
+   * offset of the run's V in the shared V or -1), FORWARD_TASK_FIELDS ints each.
+   */
   forwardTasks: Int32Array;
+  /** V made once for every block of output channels (see planWinograd), or null: each task makes its own. */
+  sharedV: WinogradSharedV | null;
+}
+
+/**
+ * V of every run of tiles and K block, made once by its own job (winogradInputJob) before the
+ * forward tasks, which then read it instead of transforming their tiles' input themselves: run
+ * r's K block k0 lies at its byte offset, in the layout of a task's scratch V (positions
+ * matrices of kc x columns, positionStride apart).
+ */
+export interface WinogradSharedV {
+  floats: number;
+  /** (first tile, end tile, first input channel, byte offset), INPUT_TASK_FIELDS ints each. */
+  tasks: Int32Array;
 }
 
 export const FILTER_TASK_FIELDS = 2;
-export const FORWARD_TASK_FIELDS = 4;
+export const FORWARD_TASK_FIELDS = 5;
+export const INPUT_TASK_FIELDS = 4;
 
 /**
- * Default forward blocking per tile size: V + M = positions x (depth + outChannels) x tiles x 4
- * bytes (F(4x4): 36 x 256 x 32 x 4 = 1.2 MB) in this machine's 2 MB L2, with room for the U
- * blocks streaming past.
+ * Where a layer's output channels are cut into this many blocks or more, its input transform is
+ * made once for them all (WinogradSharedV) rather than once per block, if V takes at most
+ * SHARED_V_MAX_BYTES. The case is the small maps of batch 1 (19 x 19: 25 tiles, one run, the
+ * channels cut 16 ways to give the threads work; 38 x 38: 2 runs, 8 ways), where the repeated
+ * transforms cost more than writing V once and reading it back from the cache. Measured on the
+ * full SSD300 (batch 1, 2 threads, U kept, 13 forward passes each, alternating in one process,
+ * 7 December 2026): 367 -> 356 ms (medians), 347 -> 342 (best); a 512 -> 512 layer at 19 x 19
+ * 18.9 -> 18.3 ms, its input gradient 22.5 -> 21.3.
  */
-export function defaultBlocking(m: WinogradTile): WinogradBlocking {
+const SHARED_V_MIN_BLOCKS = 4;
+const SHARED_V_MAX_BYTES = 8 << 20;
+
+/**
+ * Default forward blocking per tile size, for a layer of `tiles` tiles: V + M = positions x
+ * (depth + outChannels) x tiles x 4 bytes (F(4x4): 36 x 256 x 32 x 4 = 1.2 MB) in this machine's
+ * 2 MB L2, with room for the U blocks streaming past. F(4x4) on at most 128 tiles (38 x 38 and
+ * smaller at batch 1) takes runs of up to 64 tiles instead of 32: there U is the largest operand
+ * and every run of tiles streams all of it, so half the runs halve that traffic (the tasks' V then
+ * comes from the shared V: see SHARED_V_MIN_BLOCKS). Measured (2 threads, batch 1, 7 December
+ * 2026, medians of 21 calls alternating in one process, ms, 32 -> 64 tiles): 512 -> 512 at 38 x 38
+ * with U kept 31.7 -> 28.0 (U made per call 38.1 -> 35.2), 256 -> 512 at 38 x 38 15.3 -> 14.0,
+ * conv6 as 36 maps 30.2 -> 29.5; at 75 x 75 and 150 x 150 (361 and 1444 tiles) no gain (27.5 ->
+ * 28.1, 29.1 -> 30.6), so they keep 32.
+ */
+export function defaultBlocking(m: WinogradTile, tiles = Infinity): WinogradBlocking {
   if (m === 2) return { tiles: 64, outChannels: 128, depth: 128 };
-  if (m === 4) return { tiles: 32, outChannels: 128, depth: 128 };
+  if (m === 4) return { tiles: tiles <= 128 ? 64 : 32, outChannels: 128, depth: 128 };
   return { tiles: 32, outChannels: 64, depth: 128 };
 }
 
@@ -322,9 +364,9 @@ export function winogradScratch(m: WinogradTile, blocking: WinogradBlocking): Wi
 
 /**
  * Plans a Winograd convolution of geometry g (winogradApplies) with m x m output tiles for
- * `threads` threads. The blocking is defaultBlocking(m) unless given (the benchmark tries others).
+ * `threads` threads. The blocking is defaultBlocking's unless given (the benchmark tries others).
  */
-export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number, blocking: WinogradBlocking = defaultBlocking(m)): WinogradPlan {
+export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number, blocking: WinogradBlocking = defaultBlocking(m, tiling(g, m).tiles)): WinogradPlan {
   if (blocking.tiles % NR !== 0 || blocking.outChannels % MR !== 0 || blocking.depth < 1) {
     throw new Error(`winograd: blocking ${JSON.stringify(blocking)}: tiles must be a multiple of ${NR}, outChannels of ${MR}`);
   }
@@ -349,9 +391,22 @@ export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number
   const channelBounds = splitRange(g.outChannels, blocking.outChannels, 32, Math.ceil(wanted / fewestRuns), MR);
   const tileBounds = splitRange(t.tiles, blocking.tiles, NR, Math.ceil(wanted / (channelBounds.length - 1)), NR);
   const runs = tileBounds.length - 1;
+  // V made once: each run's K blocks one after the other, each as a task's scratch V holds it
+  const runOffsets: number[] = [];
+  const input: number[] = [];
+  let vBytes = 0;
+  for (let r = 0; r < runs; r++) {
+    runOffsets.push(vBytes);
+    const columns = roundUp(tileBounds[r + 1] - tileBounds[r], NR);
+    for (let k0 = 0; k0 < g.inChannels; k0 += blocking.depth) {
+      input.push(tileBounds[r], tileBounds[r + 1], k0, vBytes);
+      vBytes += t.positions * positionStride(4 * Math.min(blocking.depth, g.inChannels - k0) * columns);
+    }
+  }
+  const shared = channelBounds.length - 1 >= SHARED_V_MIN_BLOCKS && vBytes <= SHARED_V_MAX_BYTES;
   const forward: number[] = [];
   for (let c = 0; c + 1 < channelBounds.length; c++)
-    for (let r = 0; r < runs; r++) forward.push(tileBounds[r], tileBounds[r + 1], channelBounds[c], channelBounds[c + 1]);
+    for (let r = 0; r < runs; r++) forward.push(tileBounds[r], tileBounds[r + 1], channelBounds[c], channelBounds[c + 1], shared ? runOffsets[r] : -1);
 
   // Filter tasks: ranges of 4-channel panels, about 4 per thread.
   const panels = rowsPadded / MR;
@@ -365,6 +420,7 @@ export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number
     blocking, layout, scratchBytes: layout.bytes,
     filterTasks: Int32Array.from(filter),
     forwardTasks: Int32Array.from(forward),
+    sharedV: shared ? { floats: vBytes / 4, tasks: Int32Array.from(input) } : null,
   };
 }
 
@@ -393,6 +449,20 @@ export interface WinogradForwardJob {
   relu: boolean;
   /** y: batch x C_out x outH x outW. */
   y: number;
+  /** The shared V that winogradInputJob made (plan.sharedV), or 0: each task transforms its own tiles' input. */
+  v: number;
+  scratch: number;
+  tasks: Int32Array;
+}
+
+/** The input transform of one call, made once for all the forward tasks (plan.sharedV). */
+export interface WinogradInputJob {
+  winograd: 'input';
+  plan: WinogradPlan;
+  /** The padded input (plan.paddedH x plan.paddedW planes). */
+  x: number;
+  /** The shared V: plan.sharedV.floats floats. */
+  v: number;
   scratch: number;
   tasks: Int32Array;
 }
@@ -402,9 +472,40 @@ export function winogradFilterJob(plan: WinogradPlan, w: number, flipped: boolea
   return { winograd: 'filter', plan, w, flipped, u, scratch, tasks: plan.filterTasks };
 }
 
-/** The convolution job of a call, its tasks from the plan. */
-export function winogradForwardJob(plan: WinogradPlan, x: number, u: number, bias: number, y: number, scratch: number, relu = false): WinogradForwardJob {
-  return { winograd: 'forward', plan, x, u, bias, relu, y, scratch, tasks: plan.forwardTasks };
+/**
+ * The convolution job of a call, its tasks from the plan. v: the shared V made by the call's
+ * winogradInputJob (where plan.sharedV is not null), or 0 (each task makes its own).
+ */
+export function winogradForwardJob(plan: WinogradPlan, x: number, u: number, bias: number, y: number, scratch: number, relu = false, v = 0): WinogradForwardJob {
+  if (v !== 0 && plan.sharedV === null) throw new Error('winograd: a shared V given to a plan that has none');
+  return { winograd: 'forward', plan, x, u, bias, relu, y, v, scratch, tasks: plan.forwardTasks };
+}
+
+/** The input transform job of a call whose plan shares V (plan.sharedV), into v. */
+export function winogradInputJob(plan: WinogradPlan, x: number, v: number, scratch: number): WinogradInputJob {
+  if (plan.sharedV === null) throw new Error('winograd: this plan makes V in its forward tasks (plan.sharedV is null)');
+  return { winograd: 'input', plan, x, v, scratch, tasks: plan.sharedV.tasks };
+}
+
+/** V of tiles t0..t1 (one run), K block k0, into the shared V at byte offset `at`: what forwardTask would make. */
+function inputTask(job: WinogradInputJob, wasm: WasmExports, scratch: number, t0: number, t1: number, k0: number, at: number): void {
+  const { plan } = job;
+  const { g, m, layout } = plan;
+  const table = scratch + layout.table;
+  const channels = scratch + layout.channels;
+  const count = t1 - t0;
+  const columns = roundUp(count, NR);
+  const inPlane = 4 * plan.paddedH * plan.paddedW;
+  const outPlane = 4 * g.outH * g.outW;
+  const kc = Math.min(plan.blocking.depth, g.inChannels - k0);
+  wasm.winograd_tiles(
+    table, t0, count, columns, m, plan.tilesW, plan.tilesH * plan.tilesW, g.inChannels * inPlane, 4 * plan.paddedW,
+    g.outChannels * outPlane, 4 * g.outW, g.outH, g.outW,
+  );
+  wasm.winograd_channels(channels, kc, kc, inPlane);
+  transforms(wasm, m).input(
+    job.x + k0 * inPlane, 4 * plan.paddedW, channels, 4, kc, table, 16, columns / 4, job.v + at, positionStride(4 * kc * columns), scratch + layout.work,
+  );
 }
 
 /**
@@ -433,8 +534,11 @@ function filterTask(job: WinogradFilterJob, wasm: WasmExports, scratch: number, 
   }
 }
 
-/** y[tiles t0..t1, channels co0..co1] = bias + the Winograd convolution, K block by K block. */
-function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number, t0: number, t1: number, co0: number, co1: number): void {
+/**
+ * y[tiles t0..t1, channels co0..co1] = bias + the Winograd convolution, K block by K block; V
+ * from the shared V at byte offset vAt (job.v given), else made here.
+ */
+function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number, t0: number, t1: number, co0: number, co1: number, vAt: number): void {
   const { plan } = job;
   const { g, m, positions, layout } = plan;
   const { input, output } = transforms(wasm, m);
@@ -458,14 +562,22 @@ function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number
   wasm.winograd_channels(channels, depth, depth, inPlane);
   const mPositionBytes = positionStride(4 * rows * columns);
   wasm.fill_rows(mm, 0, 1, (positions * mPositionBytes) / 4, 0); // the GEMMs add to M
+  const shared = job.v !== 0 && vAt >= 0;
+  let vShared = job.v + vAt; // this run's K blocks, one after the other
   for (let k0 = 0; k0 < g.inChannels; k0 += depth) {
     const kc = Math.min(depth, g.inChannels - k0);
     const vPositionBytes = positionStride(4 * kc * columns);
     // V's rows are the K block's channels, its lanes the tiles
-    input(job.x + k0 * inPlane, 4 * plan.paddedW, channels, 4, kc, table, 16, columns / 4, v, vPositionBytes, work);
+    let vk = v;
+    if (shared) {
+      vk = vShared;
+      vShared += positions * vPositionBytes;
+    } else {
+      input(job.x + k0 * inPlane, 4 * plan.paddedW, channels, 4, kc, table, 16, columns / 4, v, vPositionBytes, work);
+    }
     const a = job.u + 4 * (rowsPadded * k0 + co0 * kc); // rows co0.. of U_0's K block
     for (let p = 0; p < positions; p++) {
-      wasm.gemm(rows, columns, kc, a + p * plan.uPositionBytes, v + p * vPositionBytes, mm + p * mPositionBytes, columns, tmp);
+      wasm.gemm(rows, columns, kc, a + p * plan.uPositionBytes, vk + p * vPositionBytes, mm + p * mPositionBytes, columns, tmp);
     }
   }
   output(
@@ -646,10 +758,12 @@ function weightTask(
 // ---------------------------------------------------------------------------------------------
 // Running tasks
 
-export type WinogradJob = WinogradFilterJob | WinogradForwardJob | WinogradWeightJob;
+export type WinogradJob = WinogradFilterJob | WinogradInputJob | WinogradForwardJob | WinogradWeightJob;
 
 function taskFields(job: WinogradJob): number {
-  return job.winograd === 'filter' ? FILTER_TASK_FIELDS : job.winograd === 'forward' ? FORWARD_TASK_FIELDS : WEIGHT_TASK_FIELDS;
+  if (job.winograd === 'filter') return FILTER_TASK_FIELDS;
+  if (job.winograd === 'input') return INPUT_TASK_FIELDS;
+  return job.winograd === 'forward' ? FORWARD_TASK_FIELDS : WEIGHT_TASK_FIELDS;
 }
 
 /** Runs tasks until the shared counter (or, with none, the list) says there are none left. */
@@ -660,7 +774,8 @@ export function runWinogradTasks(job: WinogradJob, wasm: WasmExports, thread: nu
   const run = (t: number): void => {
     const task = job.tasks.subarray(t * fields, (t + 1) * fields);
     if (job.winograd === 'filter') filterTask(job, wasm, scratch, task[0], task[1]);
-    else if (job.winograd === 'forward') forwardTask(job, wasm, scratch, task[0], task[1], task[2], task[3]);
+    else if (job.winograd === 'input') inputTask(job, wasm, scratch, task[0], task[1], task[2], task[3]);
+    else if (job.winograd === 'forward') forwardTask(job, wasm, scratch, task[0], task[1], task[2], task[3], task[4]);
     else weightTask(job, wasm, scratch, task[0], task[1], task[2], task[3], task[4], task[5], task[6]);
   };
   if (counter === null) {

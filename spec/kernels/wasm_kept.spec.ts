@@ -8,12 +8,14 @@
 //   anything, and the old block goes back;
 // - training (forward, step, forward, ...) keeps nothing; keptTransformBytes 0 keeps nothing, and
 //   the limit is kept.
+// The GEMM's packed weights (convolveInto) are kept the same way, and the same must hold for them.
 
 import { expect } from 'chai';
 import { Tensor } from '../../tensor/tensor';
 import { Rng, randNormal } from '../../tensor/random';
 import { WasmKernels } from '../../kernels/wasm';
 import { planWinograd, recommendedWinogradTile } from '../../kernels/wasm/winograd';
+import { packedAFloats } from '../../kernels/wasm/conv';
 import { conv2dGeometry } from '../../kernels/geometry';
 import { Conv2d } from '../../layers/conv2d';
 import { SGD } from '../../layers/sgd';
@@ -119,6 +121,42 @@ describe('kernels/wasm: Winograd filter transforms kept between calls', function
       expect(k.keptTransformBytesInUse, 'training keeps no U').to.equal(before);
     } finally {
       await k.dispose();
+    }
+  });
+
+  it("the GEMM's packed weights: the same bits on calls 1 to 4 (3x3 and 1x1, forward and input gradient); a change is seen", async () => {
+    const cases = [
+      { name: '3x3', weights: w, options, packed: [packedAFloats(20, 24 * 9), packedAFloats(24, 20 * 9)] },
+      { name: '1x1', weights: randNormal([20, 24, 1, 1], new Rng(5), 0, 0.2), options: {}, packed: [packedAFloats(20, 24), packedAFloats(24, 20)] },
+    ];
+    for (const c of cases) {
+      const weights = copy(c.weights);
+      const gemm = (keptTransformBytes?: number): WasmKernels => new WasmKernels({ threads: 2, convAlgorithm: 'gemm', keptTransformBytes });
+      const expect1 = async (): Promise<{ y: Tensor; dx: Tensor }> => {
+        const k = gemm(0);
+        try {
+          return { y: copy(await k.conv2dForward(x, weights, b, c.options)), dx: copy(await k.conv2dBackwardInput(dy, weights, x.shape, c.options)) };
+        } finally {
+          await k.dispose();
+        }
+      };
+      const expected = await expect1();
+      const k = gemm();
+      try {
+        for (let call = 1; call <= 4; call++) {
+          expectSameBits(await k.conv2dForward(x, weights, b, c.options), expected.y, `${c.name}: y, call ${call}`);
+          expectSameBits(await k.conv2dBackwardInput(dy, weights, x.shape, c.options), expected.dx, `${c.name}: dx, call ${call}`);
+          expect(k.keptTransformBytesInUse, `${c.name}: kept after call ${call}`).to.equal(call < 3 ? 0 : 4 * (c.packed[0] + c.packed[1]));
+        }
+        weights.data[3] -= 0.5;
+        weights.changed();
+        const changed = await expect1();
+        expectSameBits(await k.conv2dForward(x, weights, b, c.options), changed.y, `${c.name}: y after changed()`);
+        expectSameBits(await k.conv2dBackwardInput(dy, weights, x.shape, c.options), changed.dx, `${c.name}: dx after changed()`);
+        expect(k.keptTransformBytesInUse, `${c.name}: the stale blocks went back`).to.equal(0);
+      } finally {
+        await k.dispose();
+      }
     }
   });
 

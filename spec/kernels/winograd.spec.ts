@@ -26,8 +26,8 @@ import * as reference from '../../kernels/cpu/reference';
 import { WasmExports, WasmModules, compileModules, instantiate, pickMicroKernel } from '../../kernels/wasm/runtime';
 import {
   FORWARD_TASK_FIELDS, WEIGHT_TASK_FIELDS, WINOGRAD_TILES, WinogradBlocking, WinogradJob, WinogradTile, WinogradWeightBlocking, planWinograd,
-  planWinogradWeight, recommendedWinogradTile, runWinogradTasks, winogradApplies, winogradFilterJob, winogradForwardJob, winogradTaskFields,
-  winogradTolerance, winogradWeightJob,
+  INPUT_TASK_FIELDS, planWinogradWeight, recommendedWinogradTile, runWinogradTasks, winogradApplies, winogradFilterJob, winogradForwardJob,
+  positionStride, winogradInputJob, winogradTaskFields, winogradTolerance, winogradWeightJob,
 } from '../../kernels/wasm/winograd';
 
 /** G of F(m x m, 3 x 3), written out again (winograd-*.wat has it in its header). */
@@ -183,8 +183,11 @@ interface Convolution {
   flipped: boolean;
 }
 
-/** A whole Winograd convolution on the arena: pad x, the filter transform, the tasks; y copied out. */
-async function winogradConv(arena: Arena, c: Convolution, m: WinogradTile, mode: Mode, rng: Rng, blocking?: WinogradBlocking): Promise<Float32Array> {
+/**
+ * A whole Winograd convolution on the arena: pad x, the filter transform, the shared input
+ * transform where the plan has one (ownV: each task makes its own instead), the tasks; y copied out.
+ */
+async function winogradConv(arena: Arena, c: Convolution, m: WinogradTile, mode: Mode, rng: Rng, blocking?: WinogradBlocking, ownV = false): Promise<Float32Array> {
   const wShape: Shape = c.flipped ? [c.w.shape[1], c.w.shape[0], 3, 3] : c.w.shape;
   const g = conv2dGeometry(c.x.shape, wShape, { padding: c.padding });
   const plan = planWinograd(g, m, mode === '2 threads' ? 2 : 1, blocking);
@@ -199,7 +202,10 @@ async function winogradConv(arena: Arena, c: Convolution, m: WinogradTile, mode:
   const scratch = arena.alloc((2 * plan.scratchBytes) / 4);
   arena.wasm.pad_planes(x, padded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, plan.paddedH, plan.paddedW);
   await arena.run(winogradFilterJob(plan, w, c.flipped, u, scratch), mode, rng);
-  await arena.run(winogradForwardJob(plan, padded, u, bias, y, scratch), mode, rng);
+  // as the backend does: V made once where the plan shares it (unless told to make it per task)
+  const v = plan.sharedV === null || ownV ? 0 : arena.alloc(plan.sharedV.floats);
+  if (v !== 0) await arena.run(winogradInputJob(plan, padded, v, scratch), mode, rng);
+  await arena.run(winogradForwardJob(plan, padded, u, bias, y, scratch, false, v), mode, rng);
   return Float32Array.from(arena.floats(y, ySize));
 }
 
@@ -340,7 +346,8 @@ describe('kernels/wasm/winograd: the pieces', () => {
       const seen = new Uint8Array(plan.tiles * cout);
       const tasks = plan.forwardTasks;
       for (let i = 0; i < tasks.length; i += FORWARD_TASK_FIELDS) {
-        const [t0, t1, co0, co1] = tasks.subarray(i, i + FORWARD_TASK_FIELDS);
+        const [t0, t1, co0, co1, vAt] = tasks.subarray(i, i + FORWARD_TASK_FIELDS);
+        expect(vAt, 'no shared V here').to.equal(-1);
         expect(t1 - t0).to.be.at.most(plan.blocking.tiles);
         expect(co1 - co0).to.be.at.most(plan.blocking.outChannels);
         expect(t0 % 8, 'runs start on a panel').to.equal(0);
@@ -349,6 +356,69 @@ describe('kernels/wasm/winograd: the pieces', () => {
       }
       expect(seen.every((s) => s === 1), `${shapeToString([...shape])} -> ${cout}`).to.equal(true);
       if (threads > 1) expect(tasks.length / FORWARD_TASK_FIELDS).to.be.at.least(2);
+    }
+  });
+
+  it('V made once (plan.sharedV) where the output channels are cut 4 ways or more: every (run, K block) once, where the forward tasks read it', () => {
+    // 512 -> 512 at 19 x 19, F(4x4), 2 threads: one run of 25 tiles, the channels cut 16 ways
+    const conv5 = planWinograd(conv2dGeometry([1, 512, 19, 19], [512, 512, 3, 3], { padding: 1 }), 4, 2);
+    expect(conv5.sharedV).to.not.equal(null);
+    // 256 -> 256 at 75 x 75: two channel blocks, V made per task; 256 -> 256 at 19 x 19 on one
+    // thread: two blocks of 128 (at 512 channels, four: shared)
+    expect(planWinograd(conv2dGeometry([1, 256, 75, 75], [256, 256, 3, 3], { padding: 1 }), 4, 2).sharedV).to.equal(null);
+    expect(planWinograd(conv2dGeometry([1, 256, 19, 19], [256, 256, 3, 3], { padding: 1 }), 4, 1).sharedV).to.equal(null);
+    expect(planWinograd(conv2dGeometry([1, 512, 19, 19], [512, 512, 3, 3], { padding: 1 }), 4, 1).sharedV).to.not.equal(null);
+    // several runs and a short last K block
+    const blocks = planWinograd(conv2dGeometry([2, 40, 7, 9], [128, 40, 3, 3], { padding: 1 }), 2, 2, { tiles: 8, outChannels: 32, depth: 16 });
+    for (const plan of [conv5, blocks]) {
+      const shared = plan.sharedV;
+      if (shared === null) throw new Error('expected a shared V');
+      const runStarts = new Map<number, number>(); // first tile -> the run's byte offset
+      let end = 0;
+      for (let i = 0; i < shared.tasks.length; i += INPUT_TASK_FIELDS) {
+        const [t0, t1, k0, at] = shared.tasks.subarray(i, i + INPUT_TASK_FIELDS);
+        expect(at, 'the blocks lie one after the other').to.equal(end);
+        if (k0 === 0) runStarts.set(t0, at);
+        const kc = Math.min(plan.blocking.depth, plan.g.inChannels - k0);
+        end += plan.positions * positionStride(4 * kc * Math.ceil((t1 - t0) / 8) * 8);
+      }
+      expect(4 * shared.floats).to.equal(end);
+      const blocksPerRun = Math.ceil(plan.g.inChannels / plan.blocking.depth);
+      expect(shared.tasks.length / INPUT_TASK_FIELDS).to.equal(runStarts.size * blocksPerRun);
+      const channelBlocks = new Set<number>();
+      for (let i = 0; i < plan.forwardTasks.length; i += FORWARD_TASK_FIELDS) {
+        const [t0, , co0, , vAt] = plan.forwardTasks.subarray(i, i + FORWARD_TASK_FIELDS);
+        expect(vAt, `the run at tile ${t0}`).to.equal(runStarts.get(t0));
+        channelBlocks.add(co0);
+      }
+      expect(channelBlocks.size).to.be.at.least(4);
+    }
+  });
+
+  it('V made once gives the same bits as V made in every task (forward and input gradient, 2 threads)', async () => {
+    const arena = new Arena();
+    try {
+      const rng = new Rng(31);
+      const x = randNormal([2, 40, 7, 9], rng);
+      const w = randNormal([128, 40, 3, 3], rng, 0, 0.05);
+      const b = randNormal([128], rng);
+      // the input gradient of a convolution 128 -> 40: dy (40 channels) -> dx (128)
+      const wGradient = randNormal([40, 128, 3, 3], rng, 0, 0.05);
+      const dy = randNormal([2, 40, 7, 9], rng);
+      const blocking = { tiles: 8, outChannels: 32, depth: 16 };
+      for (const c of [{ x, w, bias: b, padding: 1, flipped: false }, { x: dy, w: wGradient, bias: null, padding: 1, flipped: true }]) {
+        for (const m of WINOGRAD_TILES) {
+          const g = conv2dGeometry(c.x.shape, [128, 40, 3, 3], { padding: 1 });
+          expect(planWinograd(g, m, 2, blocking).sharedV, `F(${m}x${m}): the plan shares V`).to.not.equal(null);
+          const shared = await winogradConv(arena, c, m, '2 threads', rng, blocking);
+          const own = await winogradConv(arena, c, m, '2 threads', rng, blocking, true);
+          for (let i = 0; i < own.length; i++) {
+            if (!Object.is(shared[i], own[i])) throw new Error(`F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}: element ${i} is ${shared[i]} with V made once, ${own[i]} per task`);
+          }
+        }
+      }
+    } finally {
+      await arena.dispose();
     }
   });
 
@@ -415,6 +485,8 @@ const CASES: Case[] = [
   // K blocks (the last one short), several channel blocks and runs of tiles
   { name: 'blocks of 8 tiles, 8 channels, depth 8: 21 -> 19 channels, 11x10, batch 2', x: [2, 21, 11, 10], cout: 19, padding: 1,
     blocking: { tiles: 8, outChannels: 8, depth: 8 }, weightBlocking: { tiles: 7, outChannels: 8, inChannels: 8 } },
+  // V made once for 4 blocks of output channels (2 threads), 5 runs of tiles, a short last K block
+  { name: 'V made once: 40 -> 128 channels, 7x9, batch 2', x: [2, 40, 7, 9], cout: 128, padding: 1, blocking: { tiles: 8, outChannels: 32, depth: 16 } },
   // SSD-like channel counts (K = 576, 2304) with the default blocking
   { name: '64 -> 64 channels, 12x12', x: [1, 64, 12, 12], cout: 64, padding: 1 },
   { name: '256 -> 40 channels, 6x6, batch 2', x: [2, 256, 6, 6], cout: 40, padding: 1 },
