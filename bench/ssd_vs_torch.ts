@@ -15,8 +15,14 @@
 // Each runs --warmup untimed passes, then --runs timed ones; medians are reported, and the
 // project's time as a multiple of PyTorch's in the same round.
 //
+// oneDNN picks its instruction set at run time: on a CPU with AVX-512 it runs 512-bit vectors,
+// four times the width of WebAssembly's SIMD128 (the targets of this comparison were set on an
+// AVX2 machine). --torch-isa native,avx2 (the default) times PyTorch both ways in every round:
+// as it runs here, and with oneDNN held to AVX2 + FMA (DNNL_MAX_CPU_ISA=AVX2), the yardstick
+// of an AVX2 machine; the project's ratio is printed against each.
+//
 //   npm run build && node dist/bench/ssd_vs_torch.js [--rounds 2 --runs 5 --warmup 2 --batch 1]
-//       [--algorithms auto,gemm] [--batch-norm] [--no-step] [--no-torch] [--json FILE]
+//       [--algorithms auto,gemm] [--torch-isa native,avx2] [--batch-norm] [--no-step] [--no-torch] [--json FILE]
 //
 // Do not time anything while other work runs on the machine. Needs /usr/bin/python3 with torch
 // (Debian's python3-torch) unless --no-torch.
@@ -103,12 +109,17 @@ interface TorchReport {
   step?: { median_s: number };
 }
 
-function torchRound(withStep: boolean, o: Options, dir: string, round: number): TorchReport {
-  const json = path.join(dir, `torch-ssd-speed-${round}.json`);
+/** How oneDNN is told its instruction set: 'native' leaves it its own choice. */
+type TorchIsa = 'native' | 'avx2';
+
+function torchRound(withStep: boolean, o: Options, dir: string, round: number, isa: TorchIsa): TorchReport {
+  const json = path.join(dir, `torch-ssd-speed-${round}-${isa}.json`);
   const args = ['scripts/torch_ssd_speed.py', '--batch', String(o.batch), '--classes', String(o.nClasses), '--warmup', String(o.warmup), '--runs', String(o.runs), '--json', json];
   if (o.batchNorm) args.push('--batch-norm');
   if (!withStep) args.push('--no-step');
-  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
+  // oneDNN 2.6 reads DNNL_MAX_CPU_ISA (later versions ONEDNN_MAX_CPU_ISA); both are set
+  const env = isa === 'native' ? process.env : { ...process.env, DNNL_MAX_CPU_ISA: 'AVX2', ONEDNN_MAX_CPU_ISA: 'AVX2' };
+  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', env });
   if (run.status !== 0) throw new Error(`scripts/torch_ssd_speed.py failed (exit code ${run.status}): ${run.stderr}`);
   return JSON.parse(fs.readFileSync(json, 'utf8')) as TorchReport;
 }
@@ -132,23 +143,33 @@ async function main(): Promise<void> {
     `full SSD300${o.batchNorm ? ' with batch norm' : ''}, ${o.nClasses} classes, batch ${o.batch}: ` +
       `medians of ${o.runs} after ${o.warmup} warm-up passes, ${rounds} alternating rounds`,
   );
+  const isas = arg('torch-isa', 'native,avx2').split(',') as TorchIsa[];
+  for (const isa of isas) if (isa !== 'native' && isa !== 'avx2') throw new Error(`ssd_vs_torch: --torch-isa takes native and/or avx2, got '${isa}'`);
+  const label = (isa: TorchIsa): string => (isa === 'native' ? 'PyTorch' : 'PyTorch AVX2');
   for (let round = 1; round <= rounds; round++) {
-    let torchForward: number | null = null;
-    let torchStep: number | null = null;
+    const theirs: { isa: TorchIsa; forward: number; step: number | null }[] = [];
     if (withTorch) {
-      const t = torchRound(withStep, o, dir, round);
-      torchForward = t.forward.median_s;
-      torchStep = t.step?.median_s ?? null;
-      rows.push({ round, who: `PyTorch ${t.torch} (${t.threads} threads)`, forward: torchForward, step: torchStep });
-      console.log(`round ${round}: PyTorch ${t.torch} (${t.threads} threads)`.padEnd(44) + `forward ${seconds(torchForward)}, step ${seconds(torchStep)}`);
+      for (const isa of isas) {
+        const t = torchRound(withStep, o, dir, round, isa);
+        theirs.push({ isa, forward: t.forward.median_s, step: t.step?.median_s ?? null });
+        const who = `${label(isa)} ${t.torch} (${t.threads} threads${isa === 'avx2' ? ', oneDNN held to AVX2' : ''})`;
+        rows.push({ round, who, forward: t.forward.median_s, step: t.step?.median_s ?? null });
+        console.log(`round ${round}: ${who}`.padEnd(64) + `forward ${seconds(t.forward.median_s)}, step ${seconds(t.step?.median_s ?? null)}`);
+      }
     }
     for (const [k, algorithm] of algorithms.entries()) {
       const r = await project(algorithm, withStep && k === 0, o);
       const who = `this project (wasm, ${algorithm})`;
       rows.push({ round, who, forward: r.forward.median, step: r.step?.median ?? null });
-      const ratio = (ours: number, theirs: number | null): string => (theirs === null ? '' : ` (${(ours / theirs).toFixed(2)}x PyTorch's)`);
-      const stepText = r.step === null ? '' : `, step ${seconds(r.step.median)}${ratio(r.step.median, torchStep)}`;
-      console.log(`round ${round}: ${who}`.padEnd(44) + `forward ${seconds(r.forward.median)}${ratio(r.forward.median, torchForward)}${stepText}`);
+      const ratios = (ours: number, pick: (t: { forward: number; step: number | null }) => number | null): string => {
+        const parts = theirs.flatMap((t) => {
+          const value = pick(t);
+          return value === null ? [] : [`${(ours / value).toFixed(2)}x ${label(t.isa)}'s`];
+        });
+        return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
+      };
+      const stepText = r.step === null ? '' : `, step ${seconds(r.step.median)}${ratios(r.step.median, (t) => t.step)}`;
+      console.log(`round ${round}: ${who}`.padEnd(64) + `forward ${seconds(r.forward.median)}${ratios(r.forward.median, (t) => t.forward)}${stepText}`);
     }
   }
   fs.rmSync(dir, { recursive: true, force: true });
