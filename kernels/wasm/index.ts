@@ -83,15 +83,17 @@ export interface WasmKernelsOptions {
   /** The largest Winograd tile 'auto' and 'winograd' use: 2, 4 or 6 (default 6); 2 keeps the GEMM's error bound. */
   maxWinogradTile?: WinogradTile;
   /**
-   * Bytes of Winograd filter transforms kept between calls (see keptFilterTransform), default
-   * 1 GiB (the full SSD300's come to 346 MB); 0 keeps none.
+   * Bytes of the weights' transforms kept between calls (see keptFilterTransform): Winograd's
+   * filter transforms and the GEMM's packed weights. Default 1 GiB (the full SSD300's come to
+   * 363 MB); 0 keeps none.
    */
   keptTransformBytes?: number;
 }
 
 /**
- * A Winograd filter transform U of one weight tensor, kept between calls for one version of its
- * values: `calls` made with that version so far, `address` its block (null until it is kept).
+ * A Winograd filter transform U (or the GEMM's packed panels) of one weight tensor, kept between
+ * calls for one version of its values: `calls` made with that version so far, `address` its block
+ * (null until it is kept).
  */
 interface KeptTransform {
   version: number;
@@ -506,7 +508,7 @@ export class WasmKernels implements Kernels {
     kept.bytes = 0;
   }
 
-  /** Bytes of filter transforms kept between calls now (see keptFilterTransform). */
+  /** Bytes of weight transforms (Winograd's U, the GEMM's packed weights) kept between calls now (see keptFilterTransform). */
   get keptTransformBytesInUse(): number {
     return this.keptBytes;
   }
