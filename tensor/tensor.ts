@@ -49,7 +49,7 @@ export class Tensor {
   /**
    * Counts the changes made to the values in place (as PyTorch's tensor._version does): the
    * optimizer's step, loadStateDict, scaleInPlace. What a backend derives from a tensor's values
-   * and keeps between calls (the wasm backend's Winograd filter transforms of the weights) is
+   * and keeps between calls (the wasm backend's Winograd filter transforms and packed weights) is
    * valid only for the version it was made from. Code that writes into `data` itself calls
    * changed() afterwards.
    */

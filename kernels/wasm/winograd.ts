@@ -487,25 +487,44 @@ export function winogradInputJob(plan: WinogradPlan, x: number, v: number, scrat
   return { winograd: 'input', plan, x, v, scratch, tasks: plan.sharedV.tasks };
 }
 
+/**
+ * The tables a forward task's transforms read, in its thread's scratch (winograd.wat): the tile
+ * table of tiles t0 .. t0 + count, padded to `columns` (whole panels), each tile's input offset in
+ * the padded x and output offset in y; and the offsets of a K block's channels in the padded x.
+ */
+function forwardTileTable(plan: WinogradPlan, wasm: WasmExports, scratch: number, t0: number, count: number, columns: number): void {
+  const { g, layout } = plan;
+  const inPlane = 4 * plan.paddedH * plan.paddedW;
+  const outPlane = 4 * g.outH * g.outW;
+  wasm.winograd_tiles(
+    scratch + layout.table, t0, count, columns, plan.m, plan.tilesW, plan.tilesH * plan.tilesW, g.inChannels * inPlane, 4 * plan.paddedW,
+    g.outChannels * outPlane, 4 * g.outW, g.outH, g.outW,
+  );
+  wasm.winograd_channels(scratch + layout.channels, plan.blocking.depth, plan.blocking.depth, inPlane);
+}
+
+/**
+ * V of one K block (kc input channels from k0) of the tiles in the scratch's tables
+ * (forwardTileTable) into v, positions matrices vPositionBytes apart: V's rows are the K block's
+ * channels, its lanes the tiles.
+ */
+function inputBlock(
+  plan: WinogradPlan, wasm: WasmExports, x: number, scratch: number, k0: number, kc: number, columns: number, v: number, vPositionBytes: number,
+): void {
+  const { layout } = plan;
+  const inPlane = 4 * plan.paddedH * plan.paddedW;
+  transforms(wasm, plan.m).input(
+    x + k0 * inPlane, 4 * plan.paddedW, scratch + layout.channels, 4, kc, scratch + layout.table, 16, columns / 4, v, vPositionBytes, scratch + layout.work,
+  );
+}
+
 /** V of tiles t0..t1 (one run), K block k0, into the shared V at byte offset `at`: what forwardTask would make. */
 function inputTask(job: WinogradInputJob, wasm: WasmExports, scratch: number, t0: number, t1: number, k0: number, at: number): void {
   const { plan } = job;
-  const { g, m, layout } = plan;
-  const table = scratch + layout.table;
-  const channels = scratch + layout.channels;
-  const count = t1 - t0;
-  const columns = roundUp(count, NR);
-  const inPlane = 4 * plan.paddedH * plan.paddedW;
-  const outPlane = 4 * g.outH * g.outW;
-  const kc = Math.min(plan.blocking.depth, g.inChannels - k0);
-  wasm.winograd_tiles(
-    table, t0, count, columns, m, plan.tilesW, plan.tilesH * plan.tilesW, g.inChannels * inPlane, 4 * plan.paddedW,
-    g.outChannels * outPlane, 4 * g.outW, g.outH, g.outW,
-  );
-  wasm.winograd_channels(channels, kc, kc, inPlane);
-  transforms(wasm, m).input(
-    job.x + k0 * inPlane, 4 * plan.paddedW, channels, 4, kc, table, 16, columns / 4, job.v + at, positionStride(4 * kc * columns), scratch + layout.work,
-  );
+  const columns = roundUp(t1 - t0, NR);
+  const kc = Math.min(plan.blocking.depth, plan.g.inChannels - k0);
+  forwardTileTable(plan, wasm, scratch, t0, t1 - t0, columns);
+  inputBlock(plan, wasm, job.x, scratch, k0, kc, columns, job.v + at, positionStride(4 * kc * columns));
 }
 
 /**
@@ -541,9 +560,8 @@ function filterTask(job: WinogradFilterJob, wasm: WasmExports, scratch: number, 
 function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number, t0: number, t1: number, co0: number, co1: number, vAt: number): void {
   const { plan } = job;
   const { g, m, positions, layout } = plan;
-  const { input, output } = transforms(wasm, m);
+  const { output } = transforms(wasm, m);
   const table = scratch + layout.table;
-  const channels = scratch + layout.channels;
   const v = scratch + layout.v;
   const mm = scratch + layout.m;
   const work = scratch + layout.work;
@@ -552,14 +570,9 @@ function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number
   const columns = roundUp(count, NR); // the GEMMs' columns: whole panels
   const rows = roundUp(co1 - co0, MR); // and rows: whole panels of U (zero past C_out)
   const rowsPadded = roundUp(g.outChannels, MR);
-  const inPlane = 4 * plan.paddedH * plan.paddedW;
   const outPlane = 4 * g.outH * g.outW;
   const depth = plan.blocking.depth;
-  wasm.winograd_tiles(
-    table, t0, count, columns, m, plan.tilesW, plan.tilesH * plan.tilesW, g.inChannels * inPlane, 4 * plan.paddedW,
-    g.outChannels * outPlane, 4 * g.outW, g.outH, g.outW,
-  );
-  wasm.winograd_channels(channels, depth, depth, inPlane);
+  forwardTileTable(plan, wasm, scratch, t0, count, columns);
   const mPositionBytes = positionStride(4 * rows * columns);
   wasm.fill_rows(mm, 0, 1, (positions * mPositionBytes) / 4, 0); // the GEMMs add to M
   const shared = job.v !== 0 && vAt >= 0;
@@ -567,13 +580,12 @@ function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number
   for (let k0 = 0; k0 < g.inChannels; k0 += depth) {
     const kc = Math.min(depth, g.inChannels - k0);
     const vPositionBytes = positionStride(4 * kc * columns);
-    // V's rows are the K block's channels, its lanes the tiles
     let vk = v;
     if (shared) {
       vk = vShared;
       vShared += positions * vPositionBytes;
     } else {
-      input(job.x + k0 * inPlane, 4 * plan.paddedW, channels, 4, kc, table, 16, columns / 4, v, vPositionBytes, work);
+      inputBlock(plan, wasm, job.x, scratch, k0, kc, columns, v, vPositionBytes);
     }
     const a = job.u + 4 * (rowsPadded * k0 + co0 * kc); // rows co0.. of U_0's K block
     for (let p = 0; p < positions; p++) {
