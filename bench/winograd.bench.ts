@@ -363,7 +363,7 @@ async function main(): Promise<void> {
   const kernels = new Map<number, WasmKernels>();
   const runners = new Map<number, WinogradRunner>();
   for (const threads of THREADS) {
-    kernels.set(threads, new WasmKernels({ threads }));
+    kernels.set(threads, new WasmKernels({ threads, convAlgorithm: 'gemm' }));
     const runner = new WinogradRunner(threads);
     await runner.start();
     runners.set(threads, runner);

@@ -7,7 +7,7 @@ oneDNN picks its instruction set at run time; DNNL_MAX_CPU_ISA=AVX2 in the envir
 to AVX2 + FMA (see bench/ssd_vs_torch.ts). A layer's time includes allocating its output, as in
 the network.
 
-    /usr/bin/python3 scripts/torch_layer_speed.py [--threads 2 --runs 15]
+    /usr/bin/python3 scripts/torch_layer_speed.py [--threads 2 --runs 15] [--backward]
 """
 
 import argparse
@@ -60,6 +60,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=15)
+    p.add_argument("--backward", action="store_true", help="also time each convolution's input gradient and weight (+ bias) gradient")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -71,6 +72,21 @@ def main():
             ms = median_ms(lambda: torch.relu(conv(x)), args.runs)
             flops = 2 * cin * cout * k * k * size * size  # counted as direct convolution
             print(f"{name:24s} {ms:8.2f} ms  {flops / ms / 1e6:6.0f} GFLOP/s")
+            if args.backward:
+                # the two backward passes as autograd runs them: aten.convolution_backward with
+                # only the input gradient, then only the weight and bias gradients
+                dy = torch.randn(1, cout, size + 2 * padding - dilation * (k - 1), size + 2 * padding - dilation * (k - 1))
+                w = conv.weight.detach()
+
+                def backward(mask):
+                    return torch.ops.aten.convolution_backward(
+                        dy, x, w, [cout], [1, 1], [padding, padding], [dilation, dilation], False, [0, 0], 1, mask
+                    )
+
+                dx_ms = median_ms(lambda: backward([True, False, False]), args.runs)
+                dw_ms = median_ms(lambda: backward([False, True, True]), args.runs)
+                print(f"{'  input gradient':24s} {dx_ms:8.2f} ms  {flops / dx_ms / 1e6:6.0f} GFLOP/s")
+                print(f"{'  weight gradient':24s} {dw_ms:8.2f} ms  {flops / dw_ms / 1e6:6.0f} GFLOP/s")
         for name, channels, size, k, stride, padding, ceil in POOLS:
             pool = nn.MaxPool2d(k, stride, padding, ceil_mode=ceil)
             x = torch.randn(1, channels, size, size)
