@@ -15,7 +15,8 @@
 // (the GEMM's call copies w too; x and dy are resident for both, as the neighbouring layers'
 // outputs are in the model: made resident here by reluForward), pad x or dy (shared out between
 // the threads as index.ts shares out padPlanes), then the jobs: the filter transform and the
-// forward job, or the weight job and the partial sums added up; tasks from one atomic counter,
+// forward job (U made at every call, as in training; with one run of tiles the forward tasks make
+// it themselves), or the weight job and the partial sums added up; tasks from one atomic counter,
 // the main thread and the worker both taking them.
 //
 // Method. Per layer, pass and thread count every method runs once untimed, then `runs` rounds,
@@ -81,9 +82,14 @@ interface Layer {
   cout: number;
   size: number;
   padding: number;
+  /** Images per call (1 unless given): conv6 runs as a batch of 36 sub-sampled maps (kernels/wasm/dilated.ts). */
+  batch?: number;
 }
 
-/** SSD300's stride-1 3x3 convolutions (batch 1), and the channels / 8 model's conv1_2 and conv3_x. */
+/**
+ * SSD300's stride-1 3x3 convolutions (batch 1), conv6's 36 sub-sampled maps of 4 x 4 (its dilated
+ * 19 x 19 layer as the wasm backend runs it), and the channels / 8 model's conv1_2 and conv3_x.
+ */
 const LAYERS: Layer[] = [
   { name: 'conv1_2', cin: 64, cout: 64, size: 300, padding: 1 },
   { name: 'conv1_2 /8', cin: 8, cout: 8, size: 300, padding: 1 },
@@ -92,6 +98,7 @@ const LAYERS: Layer[] = [
   { name: 'conv3_x /8', cin: 32, cout: 32, size: 75, padding: 1 },
   { name: 'conv4_x', cin: 512, cout: 512, size: 38, padding: 1 },
   { name: 'conv5_x', cin: 512, cout: 512, size: 19, padding: 1 },
+  { name: 'conv6 maps', cin: 512, cout: 1024, size: 4, padding: 1, batch: 36 },
   { name: 'loc4_3', cin: 512, cout: 16, size: 38, padding: 1 },
   { name: 'cl4_3', cin: 512, cout: 84, size: 38, padding: 1 },
   { name: 'loc7', cin: 1024, cout: 24, size: 19, padding: 1 },
@@ -285,10 +292,13 @@ class WinogradRunner {
     const length = gf.batch * gf.outChannels * gf.outH * gf.outW;
     const y = this.alloc(length);
     const scratch = this.alloc((this.threads * plan.scratchBytes) / 4);
-    const filterJob = winogradFilterJob(plan, at.w, flipped, u, scratch);
+    // U made at every call, as in training: by the forward tasks themselves where the plan has one
+    // run of tiles (the filter column then reads 0: its work is in the tasks), as the backend does
+    const filterJob = plan.runs === 1 ? null : winogradFilterJob(plan, at.w, flipped, u, scratch);
     const v = plan.sharedV === null ? 0 : this.alloc(plan.sharedV.floats); // V made once, as the backend does
     const inputJob = plan.sharedV === null ? null : winogradInputJob(plan, padded, v, scratch);
-    const forwardJob = winogradForwardJob(plan, padded, u, flipped ? 0 : at.b, y, scratch, false, v);
+    const makeU = filterJob === null ? { w: at.w, flipped } : null;
+    const forwardJob = winogradForwardJob(plan, padded, u, flipped ? 0 : at.b, y, scratch, false, v, makeU);
     const call = async (): Promise<Phases> => {
       const t0 = performance.now();
       this.floats(at.w, w.size).set(w.data); // as a call copies w in
@@ -298,7 +308,7 @@ class WinogradRunner {
         args: (p0, p1) => [source + 4 * p0 * gf.inH * gf.inW, padded + 4 * p0 * plan.paddedH * plan.paddedW, p1 - p0, gf.inH, gf.inW, gf.padH, gf.padW, plan.paddedH, plan.paddedW],
       }]);
       const t2 = performance.now();
-      await this.runJob(filterJob);
+      if (filterJob !== null) await this.runJob(filterJob);
       const t3 = performance.now();
       if (inputJob !== null) await this.runJob(inputJob);
       await this.runJob(forwardJob);
@@ -372,11 +382,12 @@ async function main(): Promise<void> {
   for (const layer of layers) {
     const rng = new Rng(7);
     const options = { padding: layer.padding };
-    const xRaw = randNormal([1, layer.cin, layer.size, layer.size], rng);
+    const batch = layer.batch ?? 1;
+    const xRaw = randNormal([batch, layer.cin, layer.size, layer.size], rng);
     const w = randNormal([layer.cout, layer.cin, 3, 3], rng, 0, 1 / Math.sqrt(9 * layer.cin));
     const b = randNormal([layer.cout], rng, 0, 0.1);
     const g = conv2dGeometry(xRaw.shape, w.shape, options);
-    const dyRaw = randNormal([1, layer.cout, g.outH, g.outW], rng);
+    const dyRaw = randNormal([batch, layer.cout, g.outH, g.outW], rng);
     const flops = convFlops(g);
     // x as the model sees it: a ReLU's output, resident in the backend's memory (dy resident too)
     const resident = new Map<number, { x: Tensor; dy: Tensor }>();

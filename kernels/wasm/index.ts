@@ -30,7 +30,7 @@ import { BLOCK_ALIGN, WasmHeap } from './heap';
 import { SGD_CHUNK, sgdArguments, sgdChunks } from './sgd';
 import { dilatedAsBatch, dilatedAsBatchApplies, dilatedAsBatchPays, mapDilated } from './dilated';
 import {
-  WINOGRAD_TILES, WinogradPlan, WinogradTile, planWinograd, planWinogradWeight, recommendedWinogradTile, winogradApplies, winogradFilterJob,
+  WINOGRAD_TILES, WinogradPlan, WinogradTile, oneRunPays, planWinograd, planWinogradWeight, recommendedWinogradTile, winogradApplies, winogradFilterJob,
   winogradForwardJob, winogradInputJob, winogradWeightJob,
 } from './winograd';
 import * as reference from '../cpu/reference';
@@ -432,18 +432,25 @@ export class WasmKernels implements Kernels {
    * (winograd.ts): x padded to whole tiles, U from the weights once, then the tasks write y in place.
    */
   private async winogradForwardInto(g: Conv2dGeometry, inputs: ConvInputs, m: WinogradTile, threads: number, output: Tensor): Promise<void> {
-    const plan = planWinograd(g, m, threads);
+    let plan = planWinograd(g, m, threads);
     const flipped = inputs.flipWeights === true;
     const kept = inputs.w === undefined ? null : this.keptFilterTransform(inputs.w, plan, flipped);
+    // U made at this call and not kept (training changes the weights at every step): with one run
+    // of tiles each forward task makes its own rows of U, K block by K block, in its scratch, and
+    // reads them at once from the cache; else a filter job makes all of U first (also where this
+    // call makes the U that is kept). Layers of few tiles take one run where that still gives
+    // the threads enough tasks (oneRunPays).
+    if (kept === null && plan.runs > 1 && oneRunPays(g, m, threads)) plan = planWinograd(g, m, threads, undefined, true);
+    const inTasks = kept === null && plan.runs === 1;
     const [x, w, bias, y, xPadded, u, v, scratch] = this.place([
-      inputs.x, kept?.ready ? null : inputs.w, inputs.bias, { out: output }, plan.paddedFloats, kept === null ? plan.uFloats : 0,
+      inputs.x, kept?.ready ? null : inputs.w, inputs.bias, { out: output }, plan.paddedFloats, kept === null && !inTasks ? plan.uFloats : 0,
       plan.sharedV?.floats ?? 0, (plan.scratchBytes / 4) * threads,
     ]);
     const uAddress = kept === null ? u : kept.address;
     await this.pad(x, xPadded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, plan.paddedH, plan.paddedW);
-    if (kept === null || !kept.ready) await this.run(winogradFilterJob(plan, w, flipped, uAddress, scratch), threads);
+    if (!inTasks && (kept === null || !kept.ready)) await this.run(winogradFilterJob(plan, w, flipped, uAddress, scratch), threads);
     if (plan.sharedV !== null) await this.run(winogradInputJob(plan, xPadded, v, scratch), threads);
-    await this.run(winogradForwardJob(plan, xPadded, uAddress, bias, y, scratch, inputs.relu === true, v), threads);
+    await this.run(winogradForwardJob(plan, xPadded, uAddress, bias, y, scratch, inputs.relu === true, v, inTasks ? { w, flipped } : null), threads);
     this.collect(output, y);
   }
 

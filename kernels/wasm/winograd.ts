@@ -277,6 +277,13 @@ export interface WinogradScratch {
   work: number;
   /** The GEMM's edge tile (MR x NR floats; unused when every tile is whole). */
   tmp: number;
+  /**
+   * U of one K block of the task's output channels, where the tasks make U themselves (a plan
+   * with one run of tiles): positions x roundUp(outChannels, 4) x depth floats, uBlockPositionBytes
+   * from one position's matrix to the next; 0 bytes in other plans.
+   */
+  u: number;
+  uBlockPositionBytes: number;
   bytes: number;
 }
 
@@ -299,6 +306,11 @@ export interface WinogradPlan extends Tiling {
   forwardTasks: Int32Array;
   /** V made once for every block of output channels (see planWinograd), or null: each task makes its own. */
   sharedV: WinogradSharedV | null;
+  /**
+   * The runs of tiles the forward tasks are cut into. With one run, every row of U is read by one
+   * task only, and the tasks can make their own rows of U (winogradForwardJob's makeU).
+   */
+  runs: number;
 }
 
 /**
@@ -348,8 +360,25 @@ export function defaultBlocking(m: WinogradTile, tiles = Infinity): WinogradBloc
   return { tiles: 32, outChannels: 64, depth: 128 };
 }
 
-/** The forward scratch layout of one thread for a tile size and blocking. */
-export function winogradScratch(m: WinogradTile, blocking: WinogradBlocking): WinogradScratch {
+/**
+ * Whether a forward pass whose U is made at the call (not kept: training) should take all its
+ * tiles in one run (planWinograd's oneRun), so that its tasks make U themselves in their scratch:
+ * where the layer has at most 128 tiles, and its blocks of channels are more than the threads.
+ * Measured (the weights changed before every call, 2 threads, batch 1, alternating in one process,
+ * ms, forward / input gradient, runs of 64 tiles with U made by a filter job -> one run, U made
+ * in the tasks): 512 -> 512 at 38 x 38 (100 tiles of F(4x4)) 37.1 / 38.2 -> 34.2 / 33.9 and
+ * 28.8 / 29.9 -> 27.5 / 26.1; 1024 -> 126 at 19 x 19 (25 tiles, cut into runs of 8 for the
+ * tasks) 8.6 / 6.9 -> 7.7 / 6.3 and 11.3 / 11.0 -> 9.4 / 8.5. Where the plan has one run anyway,
+ * U made in the tasks instead of by a filter job first: 512 -> 512 at 19 x 19 15.5 / 17.0 ->
+ * 11.4 / 11.8; conv6 as 36 maps of 4 x 4 43.0 / 44.5 -> 35.7 / 36.0 (8 December 2026).
+ */
+export function oneRunPays(g: Conv2dGeometry, m: WinogradTile, threads: number): boolean {
+  if (tiling(g, m).tiles > 128) return false;
+  return planWinograd(g, m, threads, undefined, true).forwardTasks.length / FORWARD_TASK_FIELDS > threads;
+}
+
+/** The forward scratch layout of one thread for a tile size and blocking (uBlock: room for U of one K block, see WinogradScratch.u). */
+export function winogradScratch(m: WinogradTile, blocking: WinogradBlocking, uBlock = false): WinogradScratch {
   const positions = (m + 2) * (m + 2);
   const tiles = roundUp(blocking.tiles, NR);
   const s = new ScratchLayout();
@@ -359,20 +388,25 @@ export function winogradScratch(m: WinogradTile, blocking: WinogradBlocking): Wi
   const mm = s.take(positions * positionStride(4 * roundUp(blocking.outChannels, MR) * tiles));
   const work = s.take(WORK_BYTES);
   const tmp = s.take(4 * MR * NR);
-  return { table, channels, v, m: mm, work, tmp, bytes: s.bytes };
+  const uBlockPositionBytes = uBlock ? positionStride(4 * roundUp(blocking.outChannels, MR) * blocking.depth) : 0;
+  const u = s.take(positions * uBlockPositionBytes);
+  return { table, channels, v, m: mm, work, tmp, u, uBlockPositionBytes, bytes: s.bytes };
 }
 
 /**
  * Plans a Winograd convolution of geometry g (winogradApplies) with m x m output tiles for
  * `threads` threads. The blocking is defaultBlocking's unless given (the benchmark tries others).
  */
-export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number, blocking: WinogradBlocking = defaultBlocking(m, tiling(g, m).tiles)): WinogradPlan {
+export function planWinograd(
+  g: Conv2dGeometry, m: WinogradTile, threads: number, blocking: WinogradBlocking = defaultBlocking(m, tiling(g, m).tiles), oneRun = false,
+): WinogradPlan {
+  // oneRun: all the tiles in one run (only the channels cut), so that the tasks can make U themselves
+  if (oneRun) blocking = { ...blocking, tiles: roundUp(tiling(g, m).tiles, NR) };
   if (blocking.tiles % NR !== 0 || blocking.outChannels % MR !== 0 || blocking.depth < 1) {
     throw new Error(`winograd: blocking ${JSON.stringify(blocking)}: tiles must be a multiple of ${NR}, outChannels of ${MR}`);
   }
   const t = tiling(g, m);
   const rowsPadded = roundUp(g.outChannels, MR);
-  const layout = winogradScratch(m, blocking);
 
   // Forward tasks: runs of tiles by blocks of output channels. More tasks than threads where the
   // layer allows (8 per thread), so that a thread slowed down by another process holds the others
@@ -389,7 +423,7 @@ export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number
   const wanted = threads > 1 ? 8 * threads : 1;
   const fewestRuns = Math.ceil(t.tiles / blocking.tiles);
   const channelBounds = splitRange(g.outChannels, blocking.outChannels, 32, Math.ceil(wanted / fewestRuns), MR);
-  const tileBounds = splitRange(t.tiles, blocking.tiles, NR, Math.ceil(wanted / (channelBounds.length - 1)), NR);
+  const tileBounds = oneRun ? [0, t.tiles] : splitRange(t.tiles, blocking.tiles, NR, Math.ceil(wanted / (channelBounds.length - 1)), NR);
   const runs = tileBounds.length - 1;
   // V made once: each run's K blocks one after the other, each as a task's scratch V holds it
   const runOffsets: number[] = [];
@@ -404,6 +438,7 @@ export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number
     }
   }
   const shared = channelBounds.length - 1 >= SHARED_V_MIN_BLOCKS && vBytes <= SHARED_V_MAX_BYTES;
+  const layout = winogradScratch(m, blocking, runs === 1);
   const forward: number[] = [];
   for (let c = 0; c + 1 < channelBounds.length; c++)
     for (let r = 0; r < runs; r++) forward.push(tileBounds[r], tileBounds[r + 1], channelBounds[c], channelBounds[c + 1], shared ? runOffsets[r] : -1);
@@ -421,6 +456,7 @@ export function planWinograd(g: Conv2dGeometry, m: WinogradTile, threads: number
     filterTasks: Int32Array.from(filter),
     forwardTasks: Int32Array.from(forward),
     sharedV: shared ? { floats: vBytes / 4, tasks: Int32Array.from(input) } : null,
+    runs,
   };
 }
 
@@ -451,6 +487,12 @@ export interface WinogradForwardJob {
   y: number;
   /** The shared V that winogradInputJob made (plan.sharedV), or 0: each task transforms its own tiles' input. */
   v: number;
+  /**
+   * The weights (as WinogradFilterJob's w and flipped) when each task makes its own rows of U, K
+   * block by K block, into its scratch right before its GEMMs read them (plan.runs must be 1; u
+   * is then not read); null when U is made by a filter job first (or kept from an earlier call).
+   */
+  makeU: { w: number; flipped: boolean } | null;
   scratch: number;
   tasks: Int32Array;
 }
@@ -474,11 +516,17 @@ export function winogradFilterJob(plan: WinogradPlan, w: number, flipped: boolea
 
 /**
  * The convolution job of a call, its tasks from the plan. v: the shared V made by the call's
- * winogradInputJob (where plan.sharedV is not null), or 0 (each task makes its own).
+ * winogradInputJob (where plan.sharedV is not null), or 0 (each task makes its own). makeU: the
+ * weights, where the tasks make U themselves instead of a winogradFilterJob before them (plan.runs
+ * must be 1); the same bits either way.
  */
-export function winogradForwardJob(plan: WinogradPlan, x: number, u: number, bias: number, y: number, scratch: number, relu = false, v = 0): WinogradForwardJob {
+export function winogradForwardJob(
+  plan: WinogradPlan, x: number, u: number, bias: number, y: number, scratch: number, relu = false, v = 0,
+  makeU: { w: number; flipped: boolean } | null = null,
+): WinogradForwardJob {
   if (v !== 0 && plan.sharedV === null) throw new Error('winograd: a shared V given to a plan that has none');
-  return { winograd: 'forward', plan, x, u, bias, relu, y, v, scratch, tasks: plan.forwardTasks };
+  if (makeU !== null && plan.runs !== 1) throw new Error(`winograd: the forward tasks make U only with one run of tiles (the plan has ${plan.runs})`);
+  return { winograd: 'forward', plan, x, u, bias, relu, y, v, makeU, scratch, tasks: plan.forwardTasks };
 }
 
 /** The input transform job of a call whose plan shares V (plan.sharedV), into v. */
@@ -533,22 +581,43 @@ function inputTask(job: WinogradInputJob, wasm: WasmExports, scratch: number, t0
  */
 function filterTask(job: WinogradFilterJob, wasm: WasmExports, scratch: number, p0: number, p1: number): void {
   const { plan } = job;
+  const into = { u: job.u, rows: roundUp(plan.g.outChannels, MR), positionBytes: plan.uPositionBytes, co0: 0 };
+  filterPanels(plan, wasm, job.w, job.flipped, into, scratch, p0, p1, 0, plan.g.inChannels);
+}
+
+/**
+ * Where filterPanels writes: panel p (channels from co = 4 p), K block k0 (depth kc) at
+ *   u + 4 (rows k0 + (co - co0) kc)
+ * in every U_xinu, positionBytes apart: all of U (rows = roundUp(C_out, 4), co0 = 0), or one K
+ * block of a forward task's channels from co0 in its scratch (rows = 0).
+ */
+interface UDestination {
+  u: number;
+  rows: number;
+  positionBytes: number;
+  co0: number;
+}
+
+/** U for output-channel panels [p0, p1), the K blocks from k0 up to k1 (whole blocks): filterTask's work, or part of it. */
+function filterPanels(
+  plan: WinogradPlan, wasm: WasmExports, w: number, flipped: boolean, into: UDestination, scratch: number, p0: number, p1: number, k0: number, k1: number,
+): void {
   const { g } = plan;
   const work = scratch + plan.layout.work;
   const filter = transforms(wasm, plan.m).filter;
-  const rowsPadded = roundUp(g.outChannels, MR);
   const depth = plan.blocking.depth;
   // The 9 taps of lane l (output channel co), input channel k: forward w[co][k][0..8]; flipped
   // (w is the other convolution's, C_in x C_out x 3 x 3) w[k][co][8..0], read backwards.
-  const laneStride = job.flipped ? 36 : 36 * g.inChannels;
-  const kStride = job.flipped ? 36 * g.outChannels : 36;
+  const laneStride = flipped ? 36 : 36 * g.inChannels;
+  const kStride = flipped ? 36 * g.outChannels : 36;
   for (let p = p0; p < p1; p++) {
     const co = p * MR;
     const lanes = Math.min(MR, g.outChannels - co);
-    const first = job.w + co * laneStride; // lane 0's taps for k = 0
-    for (let k0 = 0; k0 < g.inChannels; k0 += depth) {
-      const kc = Math.min(depth, g.inChannels - k0);
-      filter(first + k0 * kStride, laneStride, kStride, job.flipped ? 1 : 0, lanes, kc, job.u + 4 * (rowsPadded * k0 + co * kc), plan.uPositionBytes, work);
+    const first = w + co * laneStride; // lane 0's taps for k = 0
+    for (let kb = k0; kb < k1; kb += depth) {
+      const kc = Math.min(depth, g.inChannels - kb);
+      const at = into.u + 4 * (into.rows * kb + (co - into.co0) * kc);
+      filter(first + kb * kStride, laneStride, kStride, flipped ? 1 : 0, lanes, kc, at, into.positionBytes, work);
     }
   }
 }
@@ -587,9 +656,18 @@ function forwardTask(job: WinogradForwardJob, wasm: WasmExports, scratch: number
     } else {
       inputBlock(plan, wasm, job.x, scratch, k0, kc, columns, v, vPositionBytes);
     }
-    const a = job.u + 4 * (rowsPadded * k0 + co0 * kc); // rows co0.. of U_0's K block
+    // rows co0.. of U_0's K block: from U, or made here into the scratch (one run of tiles: no
+    // other task reads them), where the GEMMs below find them in the cache
+    let a = job.u + 4 * (rowsPadded * k0 + co0 * kc);
+    let uPositionBytes = plan.uPositionBytes;
+    if (job.makeU !== null) {
+      a = scratch + layout.u;
+      uPositionBytes = layout.uBlockPositionBytes;
+      const into = { u: a, rows: 0, positionBytes: uPositionBytes, co0 };
+      filterPanels(plan, wasm, job.makeU.w, job.makeU.flipped, into, scratch, co0 / MR, Math.ceil(co1 / MR), k0, k0 + kc);
+    }
     for (let p = 0; p < positions; p++) {
-      wasm.gemm(rows, columns, kc, a + p * plan.uPositionBytes, vk + p * vPositionBytes, mm + p * mPositionBytes, columns, tmp);
+      wasm.gemm(rows, columns, kc, a + p * uPositionBytes, vk + p * vPositionBytes, mm + p * mPositionBytes, columns, tmp);
     }
   }
   output(

@@ -26,7 +26,7 @@ import * as reference from '../../kernels/cpu/reference';
 import { WasmExports, WasmModules, compileModules, instantiate, pickMicroKernel } from '../../kernels/wasm/runtime';
 import {
   FORWARD_TASK_FIELDS, WEIGHT_TASK_FIELDS, WINOGRAD_TILES, WinogradBlocking, WinogradJob, WinogradTile, WinogradWeightBlocking, planWinograd,
-  INPUT_TASK_FIELDS, planWinogradWeight, recommendedWinogradTile, runWinogradTasks, winogradApplies, winogradFilterJob, winogradForwardJob,
+  INPUT_TASK_FIELDS, oneRunPays, planWinogradWeight, recommendedWinogradTile, runWinogradTasks, winogradApplies, winogradFilterJob, winogradForwardJob,
   positionStride, winogradInputJob, winogradTaskFields, winogradTolerance, winogradWeightJob,
 } from '../../kernels/wasm/winograd';
 
@@ -184,13 +184,17 @@ interface Convolution {
 }
 
 /**
- * A whole Winograd convolution on the arena: pad x, the filter transform, the shared input
- * transform where the plan has one (ownV: each task makes its own instead), the tasks; y copied out.
+ * A whole Winograd convolution on the arena: pad x, the filter transform (uInTasks: made by the
+ * forward tasks themselves instead, as the backend does where U is made at the call and the plan
+ * has one run of tiles), the shared input transform where the plan has one (ownV: each task makes
+ * its own instead), the tasks; y copied out.
  */
-async function winogradConv(arena: Arena, c: Convolution, m: WinogradTile, mode: Mode, rng: Rng, blocking?: WinogradBlocking, ownV = false): Promise<Float32Array> {
+async function winogradConv(
+  arena: Arena, c: Convolution, m: WinogradTile, mode: Mode, rng: Rng, blocking?: WinogradBlocking, ownV = false, uInTasks = false, oneRun = false,
+): Promise<Float32Array> {
   const wShape: Shape = c.flipped ? [c.w.shape[1], c.w.shape[0], 3, 3] : c.w.shape;
   const g = conv2dGeometry(c.x.shape, wShape, { padding: c.padding });
-  const plan = planWinograd(g, m, mode === '2 threads' ? 2 : 1, blocking);
+  const plan = planWinograd(g, m, mode === '2 threads' ? 2 : 1, blocking, oneRun);
   arena.reset();
   const x = arena.place(c.x.data as Float32Array);
   const w = arena.place(c.w.data as Float32Array);
@@ -201,11 +205,12 @@ async function winogradConv(arena: Arena, c: Convolution, m: WinogradTile, mode:
   const y = arena.alloc(ySize);
   const scratch = arena.alloc((2 * plan.scratchBytes) / 4);
   arena.wasm.pad_planes(x, padded, g.batch * g.inChannels, g.inH, g.inW, g.padH, g.padW, plan.paddedH, plan.paddedW);
-  await arena.run(winogradFilterJob(plan, w, c.flipped, u, scratch), mode, rng);
+  if (!uInTasks) await arena.run(winogradFilterJob(plan, w, c.flipped, u, scratch), mode, rng);
   // as the backend does: V made once where the plan shares it (unless told to make it per task)
   const v = plan.sharedV === null || ownV ? 0 : arena.alloc(plan.sharedV.floats);
   if (v !== 0) await arena.run(winogradInputJob(plan, padded, v, scratch), mode, rng);
-  await arena.run(winogradForwardJob(plan, padded, u, bias, y, scratch, false, v), mode, rng);
+  const makeU = uInTasks ? { w, flipped: c.flipped } : null;
+  await arena.run(winogradForwardJob(plan, padded, u, bias, y, scratch, false, v, makeU), mode, rng);
   return Float32Array.from(arena.floats(y, ySize));
 }
 
@@ -420,6 +425,73 @@ describe('kernels/wasm/winograd: the pieces', () => {
     } finally {
       await arena.dispose();
     }
+  });
+
+  it('U made by the forward tasks themselves (one run of tiles) gives the same bits as a filter job first (forward and input gradient, 1 and 2 threads)', async () => {
+    const arena = new Arena();
+    try {
+      const rng = new Rng(37);
+      // 98 output channels: blocks of 32 channels and a partial last panel; 40 input channels in
+      // K blocks of 16 (a short last block); one 4 x 4 map, a partial tile for F(6x6): one run
+      const x = randNormal([1, 40, 4, 4], rng);
+      const w = randNormal([98, 40, 3, 3], rng, 0, 0.05);
+      const b = randNormal([98], rng);
+      // the input gradient of a convolution 98 -> 40: dy (40 channels) -> dx (98), flipped weights
+      const wGradient = randNormal([40, 98, 3, 3], rng, 0, 0.05);
+      const dy = randNormal([1, 40, 4, 4], rng);
+      const blocking = { tiles: 32, outChannels: 32, depth: 16 };
+      for (const c of [{ x, w, bias: b, padding: 1, flipped: false }, { x: dy, w: wGradient, bias: null, padding: 1, flipped: true }]) {
+        for (const m of WINOGRAD_TILES) {
+          for (const mode of ['2 threads', 'shuffled, 1 thread'] as const) {
+            const g = conv2dGeometry(c.x.shape, [98, 40, 3, 3], { padding: 1 });
+            const plan = planWinograd(g, m, mode === '2 threads' ? 2 : 1, blocking);
+            expect(plan.runs, `F(${m}x${m}): one run of tiles`).to.equal(1);
+            expect(plan.forwardTasks.length / FORWARD_TASK_FIELDS, `F(${m}x${m}): several blocks of channels`).to.be.at.least(3);
+            const first = await winogradConv(arena, c, m, mode, rng, blocking);
+            const inTasks = await winogradConv(arena, c, m, mode, rng, blocking, false, true);
+            for (let i = 0; i < first.length; i++) {
+              if (!Object.is(first[i], inTasks[i])) {
+                throw new Error(`F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}, ${mode}: element ${i} is ${inTasks[i]} with U made in the tasks, ${first[i]} with a filter job`);
+              }
+            }
+          }
+        }
+      }
+      // a layer of several runs planned as one (oneRun), U made in the tasks: the bits of the
+      // several runs with U made by a filter job first
+      const many = randNormal([2, 40, 13, 13], rng);
+      const manyGradient = randNormal([2, 40, 13, 13], rng);
+      for (const c of [{ x: many, w, bias: b, padding: 1, flipped: false }, { x: manyGradient, w: wGradient, bias: null, padding: 1, flipped: true }]) {
+        for (const m of WINOGRAD_TILES) {
+          const g = conv2dGeometry(c.x.shape, [98, 40, 3, 3], { padding: 1 });
+          const small = { tiles: 8, outChannels: 32, depth: 16 };
+          expect(planWinograd(g, m, 2, small).runs, `F(${m}x${m}): several runs`).to.be.above(1);
+          const oneRun = planWinograd(g, m, 2, small, true);
+          expect([oneRun.runs, oneRun.blocking.tiles], `F(${m}x${m}): one run of every tile`).to.deep.equal([1, Math.ceil(oneRun.tiles / 8) * 8]);
+          const runs = await winogradConv(arena, c, m, '2 threads', rng, small);
+          const inTasks = await winogradConv(arena, c, m, '2 threads', rng, small, false, true, true);
+          for (let i = 0; i < runs.length; i++) {
+            if (!Object.is(runs[i], inTasks[i])) throw new Error(`F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}, one run: element ${i} is ${inTasks[i]}, ${runs[i]} in several runs`);
+          }
+        }
+      }
+      // with two runs of tiles, two tasks would make the same rows of U: refused
+      const twoRuns = planWinograd(conv2dGeometry([2, 40, 9, 9], [98, 40, 3, 3], { padding: 1 }), 2, 2, { tiles: 8, outChannels: 32, depth: 16 });
+      expect(twoRuns.runs).to.be.above(1);
+      expect(() => winogradForwardJob(twoRuns, 0, 0, 0, 0, 0, false, 0, { w: 0, flipped: false })).to.throw(/one run of tiles/);
+    } finally {
+      await arena.dispose();
+    }
+  });
+
+  it('takes one run of tiles, U made in the tasks, on layers of at most 128 tiles whose blocks of channels are more than the threads', () => {
+    const layer = (cin: number, cout: number, size: number): ReturnType<typeof conv2dGeometry> =>
+      conv2dGeometry([1, cin, size, size], [cout, cin, 3, 3], { padding: 1 });
+    expect(oneRunPays(layer(512, 512, 38), 4, 2), 'conv4_x: 100 tiles').to.equal(true);
+    expect(oneRunPays(layer(1024, 126, 19), 4, 2), 'cl7: 25 tiles, 3 blocks of channels').to.equal(true);
+    expect(oneRunPays(layer(1024, 126, 19), 4, 4), 'cl7 on 4 threads').to.equal(false);
+    expect(oneRunPays(layer(512, 16, 38), 4, 2), 'loc4_3: one block of 16 channels').to.equal(false);
+    expect(oneRunPays(layer(256, 256, 75), 4, 2), 'conv3_x: 361 tiles').to.equal(false);
   });
 
   it('the weight-gradient tasks cover every (tile, output channel, input channel) once, in parts where the blocks are few', () => {
