@@ -56,29 +56,35 @@ export function dilatedAsBatch(g: Conv2dGeometry): Conv2dGeometry {
  * Maps (N, C, H, W) at `full` to the sub-sampled batch (N dH dW, C, ceil(H / dH), ceil(W / dW)) at
  * `sub` (gather: toSub true), or back (scatter: toSub false, the positions past the edge dropped).
  * Map n dH dW + ry dW + rx holds rows ry, ry + dH, ... and columns rx, rx + dW, ... of image n.
+ * Both directions walk the full map row by row (its rows are contiguous; each sub-map row holds
+ * only ceil(W / dW) floats): conv6's gathers of x (512 channels) and dy (1024) 1.7 / 3.4 ->
+ * 0.7 / 1.4 ms, its scatters 1.3 / 2.6 -> 0.6 / 1.2 ms (one thread), six of them per training step.
  */
 export function mapDilated(
   full: FloatArray, sub: FloatArray, batch: number, channels: number, h: number, w: number, dh: number, dw: number, toSub: boolean,
 ): void {
   const sh = Math.ceil(h / dh);
   const sw = Math.ceil(w / dw);
+  const subPlane = sh * sw;
+  // Where full's row y and column x go in the sub-maps of channel 0 of image 0: map ry dw + rx
+  // (ry = y mod dh, rx = x mod dw), row a = floor(y / dh), column b = floor(x / dw); a channel
+  // adds c sh sw, an image dh dw channels sh sw. So both loops run over full in its own order.
+  const rowAt = new Int32Array(h);
+  for (let y = 0; y < h; y++) rowAt[y] = (y % dh) * dw * channels * subPlane + Math.floor(y / dh) * sw;
+  const columnAt = new Int32Array(w);
+  for (let x = 0; x < w; x++) columnAt[x] = (x % dw) * channels * subPlane + Math.floor(x / dw);
+  const image = dh * dw * channels * subPlane;
+  // the positions past the edge hold the padding's zeros (when dh does not divide h, or dw w)
+  if (toSub && (h % dh !== 0 || w % dw !== 0)) sub.fill(0, 0, batch * image);
   for (let n = 0; n < batch; n++) {
-    for (let ry = 0; ry < dh; ry++) {
-      for (let rx = 0; rx < dw; rx++) {
-        const map = (n * dh + ry) * dw + rx;
-        for (let c = 0; c < channels; c++) {
-          const fullPlane = (n * channels + c) * h * w;
-          const subPlane = (map * channels + c) * sh * sw;
-          for (let a = 0; a < sh; a++) {
-            const y = a * dh + ry;
-            for (let b = 0; b < sw; b++) {
-              const x = b * dw + rx;
-              const s = subPlane + a * sw + b;
-              if (toSub) sub[s] = y < h && x < w ? full[fullPlane + y * w + x] : 0;
-              else if (y < h && x < w) full[fullPlane + y * w + x] = sub[s];
-            }
-          }
-        }
+    for (let c = 0; c < channels; c++) {
+      const plane = n * image + c * subPlane;
+      let f = (n * channels + c) * h * w;
+      for (let y = 0; y < h; y++) {
+        const row = plane + rowAt[y];
+        if (toSub) for (let x = 0; x < w; x++) sub[row + columnAt[x]] = full[f + x];
+        else for (let x = 0; x < w; x++) full[f + x] = sub[row + columnAt[x]];
+        f += w;
       }
     }
   }

@@ -33,6 +33,35 @@ describe('kernels/wasm/dilated: sub-sampled maps', () => {
     expect(Array.from(sub)).to.deep.equal([0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11, 12, 15, 18, 21, 13, 16, 19, 22, 14, 17, 20, 23]);
   });
 
+  it('gathers and scatters as the definition says on maps the dilation divides or not (batch 2, 3 channels), every sub-map position written', () => {
+    for (const [h, w, dh, dw] of [[19, 19, 6, 6], [8, 6, 2, 3], [7, 9, 3, 2], [1, 1, 2, 2], [5, 8, 5, 4]]) {
+      const [batch, channels] = [2, 3];
+      const [sh, sw] = [Math.ceil(h / dh), Math.ceil(w / dw)];
+      const full = Float32Array.from({ length: batch * channels * h * w }, (_, i) => i + 1);
+      const sub = new Float32Array(batch * dh * dw * channels * sh * sw).fill(NaN);
+      mapDilated(full, sub, batch, channels, h, w, dh, dw, true);
+      const back = new Float32Array(full.length).fill(NaN);
+      mapDilated(back, sub, batch, channels, h, w, dh, dw, false);
+      for (let n = 0; n < batch; n++) {
+        for (let ry = 0; ry < dh; ry++) {
+          for (let rx = 0; rx < dw; rx++) {
+            for (let c = 0; c < channels; c++) {
+              for (let a = 0; a < sh; a++) {
+                for (let b = 0; b < sw; b++) {
+                  const [y, x] = [a * dh + ry, b * dw + rx];
+                  const expected = y < h && x < w ? full[((n * channels + c) * h + y) * w + x] : 0;
+                  const at = ((((n * dh + ry) * dw + rx) * channels + c) * sh + a) * sw + b;
+                  if (sub[at] !== expected) throw new Error(`${h}x${w}, dilation (${dh}, ${dw}): map (${n}, ${ry}, ${rx}) channel ${c} at (${a}, ${b}) is ${sub[at]}, expected ${expected}`);
+                }
+              }
+            }
+          }
+        }
+      }
+      expect(Array.from(back), `${h}x${w}, dilation (${dh}, ${dw}): scattered back`).to.deep.equal(Array.from(full));
+    }
+  });
+
   it("conv6's geometry (19x19, dilation 6, padding 6) becomes 36 maps of 4x4 per image, padding 1", () => {
     const g = conv2dGeometry([2, 512, 19, 19], [1024, 512, 3, 3], { padding: 6, dilation: 6 });
     expect(dilatedAsBatchApplies(g)).to.equal(true);
