@@ -23,11 +23,23 @@
 //
 //   npm run build && node dist/bench/ssd_vs_torch.js [--rounds 2 --runs 5 --warmup 2 --batch 1]
 //       [--algorithms auto,gemm] [--torch-isa native,avx2] [--batch-norm] [--no-step] [--no-torch] [--json FILE]
+//       [--paired N --pause-ms 500]
+//
+// --paired N alternates single passes instead of rounds: PyTorch waits in a process of its own
+// (scripts/torch_ssd_speed.py --serve, one per --torch-isa) and the project's `auto` runs in this
+// one; each of N pairs times one PyTorch pass and one of the project's, in turn first, forwards
+// (after --warmup of each), then training steps. The machine's speed changes from one ten seconds to
+// the next on a shared host, and a round of several passes of one program can fall into a slow
+// stretch the other escapes; a pair is a second or two apart. Each pass starts after a pause of
+// --pause-ms, so that what the other left running (V8's garbage collection threads after the
+// project's pass, OpenMP's spinning threads after PyTorch's) does not land in it. Reported: each side's median,
+// and the median of the pairs' ratios with how many pairs the project won.
 //
 // Do not time anything while other work runs on the machine. Needs /usr/bin/python3 with torch
 // (Debian's python3-torch) unless --no-torch.
 
-import { spawnSync } from 'child_process';
+import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'child_process';
+import * as readline from 'readline';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -81,18 +93,7 @@ async function project(algorithm: ConvAlgorithm, withStep: boolean, o: Options):
       model.clearCache();
     });
     if (!withStep) return { forward, step: null };
-    const targets: ImageTargets[] = [];
-    for (let i = 0; i < o.batch; i++) {
-      const boxes: number[][] = []; // boundary fractions
-      const labels: number[] = [];
-      for (let k = 0, n = 1 + rng.int(4); k < n; k++) {
-        const [cx, cy] = [0.2 + 0.6 * rng.uniform(), 0.2 + 0.6 * rng.uniform()];
-        const [w, h] = [0.05 + 0.35 * rng.uniform(), 0.05 + 0.35 * rng.uniform()];
-        boxes.push([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]);
-        labels.push(1 + rng.int(o.nClasses - 1));
-      }
-      targets.push({ boxes: fromArray(boxes), labels });
-    }
+    const targets = randomTargets(o, rng);
     model.train();
     const optimizer = ssdOptimizer(model, 1e-4);
     const step = await timed(o.warmup, o.runs, () => trainStep(model, optimizer, images, targets));
@@ -124,6 +125,122 @@ function torchRound(withStep: boolean, o: Options, dir: string, round: number, i
   return JSON.parse(fs.readFileSync(json, 'utf8')) as TorchReport;
 }
 
+/** scripts/torch_ssd_speed.py --serve: one PyTorch pass per request, its time in seconds. */
+class TorchServer {
+  private readonly lines: AsyncIterator<string>;
+
+  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    this.lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  }
+
+  static async start(o: Options, isa: TorchIsa): Promise<TorchServer> {
+    const args = ['scripts/torch_ssd_speed.py', '--serve', '--batch', String(o.batch), '--classes', String(o.nClasses)];
+    if (o.batchNorm) args.push('--batch-norm');
+    const env = isa === 'native' ? process.env : { ...process.env, DNNL_MAX_CPU_ISA: 'AVX2', ONEDNN_MAX_CPU_ISA: 'AVX2' };
+    const server = new TorchServer(spawn('/usr/bin/python3', args, { env }));
+    let stderr = '';
+    server.child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    for (;;) {
+      const line = await server.lines.next();
+      if (line.done === true) throw new Error(`scripts/torch_ssd_speed.py --serve ended before it was ready: ${stderr}`);
+      if (line.value === 'ready') return server;
+    }
+  }
+
+  /** Runs one pass in the PyTorch process and returns its time (seconds, timed there). */
+  async time(what: 'forward' | 'step'): Promise<number> {
+    this.child.stdin.write(`${what}\n`);
+    const line = await this.lines.next();
+    const [name, seconds] = line.done === true ? [] : line.value.split(' ');
+    if (name !== what || seconds === undefined) throw new Error(`scripts/torch_ssd_speed.py --serve answered '${line.done === true ? '(nothing)' : line.value}' to '${what}'`);
+    return Number(seconds);
+  }
+
+  quit(): void {
+    this.child.stdin.end('quit\n');
+  }
+}
+
+/** --paired N: single passes of PyTorch (each --torch-isa) and the project's `auto`, alternating. */
+async function paired(o: Options, pairs: number, pauseMs: number, isas: TorchIsa[], withStep: boolean, label: (isa: TorchIsa) => string): Promise<void> {
+  const servers = new Map<TorchIsa, TorchServer>();
+  for (const isa of isas) servers.set(isa, await TorchServer.start(o, isa));
+  const kernels = await createKernels('wasm', { convAlgorithm: 'auto' });
+  try {
+    const rng = new Rng(1);
+    const images = randNormal([o.batch, 3, 300, 300], rng); // (N, 3, 300, 300)
+    // two models: the steps change the weights, and the forward keeps its transforms as inference does
+    const inference = new SSD300({ nClasses: o.nClasses, kernels, batchNorm: o.batchNorm });
+    inference.eval();
+    const training = new SSD300({ nClasses: o.nClasses, kernels, batchNorm: o.batchNorm });
+    training.train();
+    const targets = randomTargets(o, rng);
+    const optimizer = ssdOptimizer(training, 1e-4);
+    const ours = {
+      forward: async (): Promise<void> => {
+        await inference.forward(images);
+        inference.clearCache();
+      },
+      step: async (): Promise<void> => {
+        await trainStep(training, optimizer, images, targets);
+      },
+    };
+    const passes: ('forward' | 'step')[] = withStep ? ['forward', 'step'] : ['forward'];
+    for (const what of passes) {
+      const mine: number[] = [];
+      const theirs = new Map<TorchIsa, number[]>(isas.map((isa) => [isa, []]));
+      for (let k = 0; k < o.warmup + pairs; k++) {
+        const times = new Map<string, number>();
+        const order: (TorchIsa | 'ours')[] = k % 2 === 0 ? [...isas, 'ours'] : ['ours', ...isas];
+        for (const who of order) {
+          // a pause before each pass, so that what the previous one left running (V8's garbage
+          // collector threads, OpenMP's spinning threads) has stopped when it starts
+          await new Promise((resolve) => setTimeout(resolve, pauseMs));
+          if (who === 'ours') {
+            const start = performance.now();
+            await ours[what]();
+            times.set(who, (performance.now() - start) / 1000);
+          } else {
+            times.set(who, await (servers.get(who) as TorchServer).time(what));
+          }
+        }
+        if (k < o.warmup) continue;
+        mine.push(times.get('ours') as number);
+        for (const isa of isas) (theirs.get(isa) as number[]).push(times.get(isa) as number);
+      }
+      for (const isa of isas) {
+        const t = theirs.get(isa) as number[];
+        const ratios = mine.map((m, i) => m / t[i]);
+        const won = ratios.filter((r) => r < 1).length;
+        console.log(
+          `${what.padEnd(7)} ${label(isa).padEnd(13)} median ${median(t).toFixed(3)} s; this project ${median(mine).toFixed(3)} s; ` +
+            `pairs: median ratio ${median(ratios).toFixed(2)}x, the project faster in ${won} of ${pairs}`,
+        );
+      }
+    }
+  } finally {
+    for (const server of servers.values()) server.quit();
+    await kernels.dispose();
+  }
+}
+
+/** Random targets for a batch: 1 to 4 boxes an image, boundary fractions, classes 1 .. nClasses - 1. */
+function randomTargets(o: Options, rng: Rng): ImageTargets[] {
+  const targets: ImageTargets[] = [];
+  for (let i = 0; i < o.batch; i++) {
+    const boxes: number[][] = []; // boundary fractions
+    const labels: number[] = [];
+    for (let k = 0, n = 1 + rng.int(4); k < n; k++) {
+      const [cx, cy] = [0.2 + 0.6 * rng.uniform(), 0.2 + 0.6 * rng.uniform()];
+      const [w, h] = [0.05 + 0.35 * rng.uniform(), 0.05 + 0.35 * rng.uniform()];
+      boxes.push([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]);
+      labels.push(1 + rng.int(o.nClasses - 1));
+    }
+    targets.push({ boxes: fromArray(boxes), labels });
+  }
+  return targets;
+}
+
 async function main(): Promise<void> {
   const o: Options = {
     batch: Number(arg('batch', '1')),
@@ -146,6 +263,14 @@ async function main(): Promise<void> {
   const isas = arg('torch-isa', 'native,avx2').split(',') as TorchIsa[];
   for (const isa of isas) if (isa !== 'native' && isa !== 'avx2') throw new Error(`ssd_vs_torch: --torch-isa takes native and/or avx2, got '${isa}'`);
   const label = (isa: TorchIsa): string => (isa === 'native' ? 'PyTorch' : 'PyTorch AVX2');
+  const pairs = Number(arg('paired', '0'));
+  if (pairs > 0) {
+    if (!withTorch) throw new Error('ssd_vs_torch: --paired compares with PyTorch; it cannot run with --no-torch');
+    console.log(`(--paired ${pairs}: single passes alternating with PyTorch's after ${o.warmup} warm-ups each; the project with 'auto')`);
+    await paired(o, pairs, Number(arg('pause-ms', '500')), isas, withStep, label);
+    fs.rmSync(dir, { recursive: true, force: true });
+    return;
+  }
   for (let round = 1; round <= rounds; round++) {
     const theirs: { isa: TorchIsa; forward: number; step: number | null }[] = [];
     if (withTorch) {

@@ -14,7 +14,13 @@ printed and written to --json FILE: {"torch", "threads", "batch", "batch_norm", 
 {median_s, min_s, max_s, times_s}, "step": {...}}. bench/ssd_vs_torch.ts runs this in alternating
 rounds with the project's forward and step.
 
-    /usr/bin/python3 scripts/torch_ssd_speed.py [--batch 1 --warmup 2 --runs 5 --threads 2 --json FILE]
+With --serve it times one pass per request instead, for bench/ssd_vs_torch.ts --paired, which
+alternates single passes of the two programs: it prints "ready", then reads lines from standard
+input, "forward" or "step", runs one such pass and prints "<what> <seconds>"; "quit" (or the end
+of the input) ends it. The forward runs on a model of its own, so that the steps' updates do not
+touch it.
+
+    /usr/bin/python3 scripts/torch_ssd_speed.py [--batch 1 --warmup 2 --runs 5 --threads 2 --json FILE] [--serve]
 """
 
 import argparse
@@ -41,6 +47,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json")
+    p.add_argument("--serve", action="store_true", help="time one pass per line read from standard input (see above)")
     return p.parse_args(argv)
 
 
@@ -62,10 +69,7 @@ def timed(what, warmup, runs, body):
     return result
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    threads = tc.set_threads(args.threads)
-    torch.manual_seed(args.seed)
+def make_model(args):
     model = tc.make_model(args.classes, args.width_divisor)
     if not args.batch_norm:
         # the plain SSD300: every BatchNorm2d of the twin becomes an identity (its convs keep their biases)
@@ -73,20 +77,31 @@ def main(argv=None):
             for name, module in list(part.named_children()):
                 if isinstance(module, nn.BatchNorm2d):
                     setattr(part, name, nn.Identity())
+    return model
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    threads = tc.set_threads(args.threads)
+    torch.manual_seed(args.seed)
+    model = make_model(args)
     g = torch.Generator().manual_seed(args.seed)
     images = torch.randn(args.batch, 3, tc.SIZE, tc.SIZE, generator=g)  # (N, 3, 300, 300)
     report = {"torch": torch.__version__, "threads": threads, "batch": args.batch, "classes": args.classes,
               "width_divisor": args.width_divisor, "batch_norm": args.batch_norm, "warmup": args.warmup, "runs": args.runs}
 
-    model.eval()
+    # the forward's own model in --serve (the steps change `model`'s weights between forwards)
+    inference = make_model(args) if args.serve else model
+    inference.eval()
 
     def forward():
         with torch.no_grad():
-            model(images)
+            inference(images)
 
-    report["forward"] = timed("forward", args.warmup, args.runs, forward)
+    if not args.serve:
+        report["forward"] = timed("forward", args.warmup, args.runs, forward)
 
-    if not args.no_step:
+    if not args.no_step or args.serve:
         boxes, labels = [], []
         for _ in range(args.batch):
             n = int(torch.randint(1, 5, (1,), generator=g))
@@ -105,10 +120,28 @@ def main(argv=None):
             out["loss"].backward()
             optimizer.step()
 
+        if args.serve:
+            serve({"forward": forward, "step": step})
+            return
         report["step"] = timed("step", args.warmup, args.runs, step)
 
     if args.json:
         tc.write_json(args.json, report)
+
+
+def serve(passes):
+    """One pass per line of standard input ("forward" or "step"), its time printed; "quit" ends."""
+    print("ready", flush=True)
+    for line in sys.stdin:
+        what = line.strip()
+        if what == "quit":
+            return
+        if what not in passes:
+            print(f"error: unknown request {what!r} (forward, step or quit)", flush=True)
+            continue
+        t = time.perf_counter()
+        passes[what]()
+        print(f"{what} {time.perf_counter() - t:.6f}", flush=True)
 
 
 if __name__ == "__main__":
