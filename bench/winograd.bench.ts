@@ -337,9 +337,14 @@ function errorOf(actual: Float32Array, ref: Tensor, channels: number, plane: num
   return { error, maxAbs };
 }
 
-/** The reference of a pass on a slice of channels, its channel count, plane size and terms per output. */
-function referenceSlice(pass: Pass, x: Tensor, w: Tensor, b: Tensor, dy: Tensor, g: Conv2dGeometry): { ref: Tensor; channels: number; plane: number; terms: number } {
+/**
+ * The reference of a pass on a slice of channels, its channel count, plane size and terms per
+ * output: y and dx of the first image only (the first floats of the result), dW of every image.
+ */
+function referenceSlice(pass: Pass, xAll: Tensor, w: Tensor, b: Tensor, dyAll: Tensor, g: Conv2dGeometry): { ref: Tensor; channels: number; plane: number; terms: number } {
   const options = { padding: g.padH };
+  const first = (t: Tensor): Tensor => new Tensor([1, ...t.shape.slice(1)], t.data.subarray(0, t.size / t.shape[0]));
+  const [x, dy] = [first(xAll), first(dyAll)];
   if (pass === 'forward') {
     const channels = Math.min(REFERENCE_CHANNELS, g.outChannels);
     const ws = new Tensor([channels, g.inChannels, 3, 3], Float64Array.from(w.data.subarray(0, channels * g.inChannels * 9)));
@@ -357,11 +362,13 @@ function referenceSlice(pass: Pass, x: Tensor, w: Tensor, b: Tensor, dy: Tensor,
       channels, plane: g.inH * g.inW, terms: 9 * g.outChannels,
     };
   }
-  // dW's first output channels need dy's first channels only
+  // dW's first output channels need dy's first channels only (of every image)
   const channels = Math.min(REFERENCE_CHANNELS, g.outChannels);
-  const dys = new Tensor([1, channels, g.outH, g.outW], Float64Array.from(dy.data.subarray(0, channels * g.outH * g.outW)));
+  const plane = g.outH * g.outW;
+  const dys = new Tensor([g.batch, channels, g.outH, g.outW], new Float64Array(g.batch * channels * plane));
+  for (let n = 0; n < g.batch; n++) dys.data.set(dyAll.data.subarray(n * g.outChannels * plane, (n * g.outChannels + channels) * plane), n * channels * plane);
   return {
-    ref: reference.conv2dBackwardWeight(dys, x.clone('float64'), [channels, g.inChannels, 3, 3], options),
+    ref: reference.conv2dBackwardWeight(dys, xAll.clone('float64'), [channels, g.inChannels, 3, 3], options),
     channels, plane: g.inChannels * 9, terms: g.batch * g.outH * g.outW,
   };
 }
