@@ -15,8 +15,9 @@
 // (the GEMM's call copies w too; x and dy are resident for both, as the neighbouring layers'
 // outputs are in the model: made resident here by reluForward), pad x or dy (shared out between
 // the threads as index.ts shares out padPlanes), then the jobs: the filter transform and the
-// forward job (U made at every call, as in training; with one run of tiles the forward tasks make
-// it themselves), or the weight job and the partial sums added up; tasks from one atomic counter,
+// forward job (U made at every call, as in training; with one run of tiles, which layers of at
+// most 128 tiles take where oneRunPays, the forward tasks make it themselves), or the weight job
+// and the partial sums added up; tasks from one atomic counter,
 // the main thread and the worker both taking them.
 //
 // Method. Per layer, pass and thread count every method runs once untimed, then `runs` rounds,
@@ -45,7 +46,7 @@ import { WasmKernels } from '../kernels/wasm';
 import { convFlops } from '../kernels/wasm/conv';
 import { WasmExports, WasmModules, compileModules, instantiate, pickMicroKernel } from '../kernels/wasm/runtime';
 import {
-  WINOGRAD_ERROR, WinogradBlocking, WinogradJob, WinogradTile, WinogradWeightBlocking, defaultBlocking, defaultWeightBlocking, planWinograd,
+  WINOGRAD_ERROR, WinogradBlocking, WinogradJob, WinogradTile, WinogradWeightBlocking, defaultBlocking, defaultWeightBlocking, oneRunPays, planWinograd,
   planWinogradWeight, runWinogradTasks, winogradFilterJob, winogradForwardJob, winogradInputJob, winogradWeightJob,
 } from '../kernels/wasm/winograd';
 import { arg } from './args';
@@ -286,7 +287,10 @@ class WinogradRunner {
       ? conv2dGeometry([g.batch, g.outChannels, g.outH, g.outW], [g.inChannels, g.outChannels, 3, 3], { padding: 2 - g.padH })
       : g;
     const source = flipped ? at.dy : at.x;
-    const plan = planWinograd(gf, m, this.threads, blockingFor(m));
+    // as the backend plans a call whose U is made at the call: one run of tiles where oneRunPays
+    // (unless a blocking is given)
+    const oneRun = blockingFor(m) === undefined && oneRunPays(gf, m, this.threads);
+    const plan = planWinograd(gf, m, this.threads, blockingFor(m), oneRun);
     const padded = this.alloc(plan.paddedFloats);
     const u = this.alloc(plan.uFloats);
     const length = gf.batch * gf.outChannels * gf.outH * gf.outW;

@@ -242,6 +242,28 @@ async function winogradWeight(
   return sum;
 }
 
+/**
+ * A convolution cin -> cout on x of xShape, and the input gradient of one cout -> cin (dy of
+ * xShape, the other convolution's weights flipped): the two uses of the forward tasks.
+ */
+function forwardAndGradient(rng: Rng, xShape: Shape, cout: number): Convolution[] {
+  const cin = xShape[1];
+  const x = randNormal(xShape, rng);
+  const w = randNormal([cout, cin, 3, 3], rng, 0, 0.05);
+  const b = randNormal([cout], rng);
+  const wGradient = randNormal([cin, cout, 3, 3], rng, 0, 0.05);
+  const dy = randNormal(xShape, rng);
+  return [{ x, w, bias: b, padding: 1, flipped: false }, { x: dy, w: wGradient, bias: null, padding: 1, flipped: true }];
+}
+
+/** Throws at the first element whose bits differ (Object.is: -0 and NaN too). */
+function expectSameBits(expected: Float32Array, actual: Float32Array, what: string): void {
+  expect(actual.length, what).to.equal(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(expected[i], actual[i])) throw new Error(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
+  }
+}
+
 describe('kernels/wasm/winograd: the pieces', () => {
   const arena = new Arena();
 
@@ -404,22 +426,15 @@ describe('kernels/wasm/winograd: the pieces', () => {
     const arena = new Arena();
     try {
       const rng = new Rng(31);
-      const x = randNormal([2, 40, 7, 9], rng);
-      const w = randNormal([128, 40, 3, 3], rng, 0, 0.05);
-      const b = randNormal([128], rng);
-      // the input gradient of a convolution 128 -> 40: dy (40 channels) -> dx (128)
-      const wGradient = randNormal([40, 128, 3, 3], rng, 0, 0.05);
-      const dy = randNormal([2, 40, 7, 9], rng);
+      // 40 -> 128 channels and the input gradient of 128 -> 40 (dy of 40 channels, dx of 128)
       const blocking = { tiles: 8, outChannels: 32, depth: 16 };
-      for (const c of [{ x, w, bias: b, padding: 1, flipped: false }, { x: dy, w: wGradient, bias: null, padding: 1, flipped: true }]) {
+      for (const c of forwardAndGradient(rng, [2, 40, 7, 9], 128)) {
         for (const m of WINOGRAD_TILES) {
           const g = conv2dGeometry(c.x.shape, [128, 40, 3, 3], { padding: 1 });
           expect(planWinograd(g, m, 2, blocking).sharedV, `F(${m}x${m}): the plan shares V`).to.not.equal(null);
           const shared = await winogradConv(arena, c, m, '2 threads', rng, blocking);
           const own = await winogradConv(arena, c, m, '2 threads', rng, blocking, true);
-          for (let i = 0; i < own.length; i++) {
-            if (!Object.is(shared[i], own[i])) throw new Error(`F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}: element ${i} is ${shared[i]} with V made once, ${own[i]} per task`);
-          }
+          expectSameBits(own, shared, `F(${m}x${m}) ${c.flipped ? 'dx' : 'y'} with V made once against V made per task`);
         }
       }
     } finally {
@@ -432,15 +447,10 @@ describe('kernels/wasm/winograd: the pieces', () => {
     try {
       const rng = new Rng(37);
       // 98 output channels: blocks of 32 channels and a partial last panel; 40 input channels in
-      // K blocks of 16 (a short last block); one 4 x 4 map, a partial tile for F(6x6): one run
-      const x = randNormal([1, 40, 4, 4], rng);
-      const w = randNormal([98, 40, 3, 3], rng, 0, 0.05);
-      const b = randNormal([98], rng);
-      // the input gradient of a convolution 98 -> 40: dy (40 channels) -> dx (98), flipped weights
-      const wGradient = randNormal([40, 98, 3, 3], rng, 0, 0.05);
-      const dy = randNormal([1, 40, 4, 4], rng);
+      // K blocks of 16 (a short last block); one 4 x 4 map, a partial tile for F(6x6): one run.
+      // And the input gradient of 98 -> 40: dy (40 channels) -> dx (98), flipped weights.
       const blocking = { tiles: 32, outChannels: 32, depth: 16 };
-      for (const c of [{ x, w, bias: b, padding: 1, flipped: false }, { x: dy, w: wGradient, bias: null, padding: 1, flipped: true }]) {
+      for (const c of forwardAndGradient(rng, [1, 40, 4, 4], 98)) {
         for (const m of WINOGRAD_TILES) {
           for (const mode of ['2 threads', 'shuffled, 1 thread'] as const) {
             const g = conv2dGeometry(c.x.shape, [98, 40, 3, 3], { padding: 1 });
@@ -449,19 +459,13 @@ describe('kernels/wasm/winograd: the pieces', () => {
             expect(plan.forwardTasks.length / FORWARD_TASK_FIELDS, `F(${m}x${m}): several blocks of channels`).to.be.at.least(3);
             const first = await winogradConv(arena, c, m, mode, rng, blocking);
             const inTasks = await winogradConv(arena, c, m, mode, rng, blocking, false, true);
-            for (let i = 0; i < first.length; i++) {
-              if (!Object.is(first[i], inTasks[i])) {
-                throw new Error(`F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}, ${mode}: element ${i} is ${inTasks[i]} with U made in the tasks, ${first[i]} with a filter job`);
-              }
-            }
+            expectSameBits(first, inTasks, `F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}, ${mode}, U made in the tasks against a filter job first`);
           }
         }
       }
       // a layer of several runs planned as one (oneRun), U made in the tasks: the bits of the
       // several runs with U made by a filter job first
-      const many = randNormal([2, 40, 13, 13], rng);
-      const manyGradient = randNormal([2, 40, 13, 13], rng);
-      for (const c of [{ x: many, w, bias: b, padding: 1, flipped: false }, { x: manyGradient, w: wGradient, bias: null, padding: 1, flipped: true }]) {
+      for (const c of forwardAndGradient(rng, [2, 40, 13, 13], 98)) {
         for (const m of WINOGRAD_TILES) {
           const g = conv2dGeometry(c.x.shape, [98, 40, 3, 3], { padding: 1 });
           const small = { tiles: 8, outChannels: 32, depth: 16 };
@@ -470,9 +474,7 @@ describe('kernels/wasm/winograd: the pieces', () => {
           expect([oneRun.runs, oneRun.blocking.tiles], `F(${m}x${m}): one run of every tile`).to.deep.equal([1, Math.ceil(oneRun.tiles / 8) * 8]);
           const runs = await winogradConv(arena, c, m, '2 threads', rng, small);
           const inTasks = await winogradConv(arena, c, m, '2 threads', rng, small, false, true, true);
-          for (let i = 0; i < runs.length; i++) {
-            if (!Object.is(runs[i], inTasks[i])) throw new Error(`F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}, one run: element ${i} is ${inTasks[i]}, ${runs[i]} in several runs`);
-          }
+          expectSameBits(runs, inTasks, `F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}, one run with U made in the tasks against several runs`);
         }
       }
       // with two runs of tiles, two tasks would make the same rows of U: refused
