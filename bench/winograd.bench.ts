@@ -16,7 +16,7 @@
 // outputs are in the model: made resident here by reluForward), pad x or dy (shared out between
 // the threads as index.ts shares out padPlanes), then the jobs: the filter transform and the
 // forward job (U made at every call, as in training; with one run of tiles, which layers of at
-// most 128 tiles take where oneRunPays, the forward tasks make it themselves), or the weight job
+// most 128 tiles take where oneRunPlan says so, the forward tasks make it themselves), or the weight job
 // and the partial sums added up; tasks from one atomic counter,
 // the main thread and the worker both taking them.
 //
@@ -46,7 +46,7 @@ import { WasmKernels } from '../kernels/wasm';
 import { convFlops } from '../kernels/wasm/conv';
 import { WasmExports, WasmModules, compileModules, instantiate, pickMicroKernel } from '../kernels/wasm/runtime';
 import {
-  WINOGRAD_ERROR, WinogradBlocking, WinogradJob, WinogradTile, WinogradWeightBlocking, defaultBlocking, defaultWeightBlocking, oneRunPays, planWinograd,
+  WINOGRAD_ERROR, WinogradBlocking, WinogradJob, WinogradTile, WinogradWeightBlocking, defaultBlocking, defaultWeightBlocking, oneRunPlan, planWinograd,
   planWinogradWeight, runWinogradTasks, winogradFilterJob, winogradForwardJob, winogradInputJob, winogradWeightJob,
 } from '../kernels/wasm/winograd';
 import { arg } from './args';
@@ -287,10 +287,10 @@ class WinogradRunner {
       ? conv2dGeometry([g.batch, g.outChannels, g.outH, g.outW], [g.inChannels, g.outChannels, 3, 3], { padding: 2 - g.padH })
       : g;
     const source = flipped ? at.dy : at.x;
-    // as the backend plans a call whose U is made at the call: one run of tiles where oneRunPays
-    // (unless a blocking is given)
-    const oneRun = blockingFor(m) === undefined && oneRunPays(gf, m, this.threads);
-    const plan = planWinograd(gf, m, this.threads, blockingFor(m), oneRun);
+    // as the backend plans a call whose U is made at the call: one run of tiles where oneRunPlan
+    // says so (unless a blocking is given)
+    const oneRun = blockingFor(m) === undefined ? oneRunPlan(gf, m, this.threads) : null;
+    const plan = oneRun ?? planWinograd(gf, m, this.threads, blockingFor(m));
     const padded = this.alloc(plan.paddedFloats);
     const u = this.alloc(plan.uFloats);
     const length = gf.batch * gf.outChannels * gf.outH * gf.outW;

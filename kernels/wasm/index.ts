@@ -30,7 +30,7 @@ import { BLOCK_ALIGN, WasmHeap } from './heap';
 import { SGD_CHUNK, sgdArguments, sgdChunks } from './sgd';
 import { dilatedAsBatch, dilatedAsBatchApplies, dilatedAsBatchPays, mapDilated } from './dilated';
 import {
-  WINOGRAD_TILES, WinogradPlan, WinogradTile, oneRunPays, planWinograd, planWinogradWeight, recommendedWinogradTile, winogradApplies, winogradFilterJob,
+  WINOGRAD_TILES, WinogradPlan, WinogradTile, oneRunPlan, planWinograd, planWinogradWeight, recommendedWinogradTile, winogradApplies, winogradFilterJob,
   winogradForwardJob, winogradInputJob, winogradWeightJob,
 } from './winograd';
 import * as reference from '../cpu/reference';
@@ -439,8 +439,8 @@ export class WasmKernels implements Kernels {
     // of tiles each forward task makes its own rows of U, K block by K block, in its scratch, and
     // reads them at once from the cache; else a filter job makes all of U first (also where this
     // call makes the U that is kept). Layers of few tiles take one run where that still gives
-    // the threads enough tasks (oneRunPays).
-    if (kept === null && plan.runs > 1 && oneRunPays(g, m, threads)) plan = planWinograd(g, m, threads, undefined, true);
+    // the threads enough tasks (oneRunPlan).
+    if (kept === null && plan.runs > 1) plan = oneRunPlan(g, m, threads) ?? plan;
     const inTasks = kept === null && plan.runs === 1;
     const [x, w, bias, y, xPadded, u, v, scratch] = this.place([
       inputs.x, kept?.ready ? null : inputs.w, inputs.bias, { out: output }, plan.paddedFloats, kept === null && !inTasks ? plan.uFloats : 0,

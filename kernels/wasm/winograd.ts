@@ -361,9 +361,10 @@ export function defaultBlocking(m: WinogradTile, tiles = Infinity): WinogradBloc
 }
 
 /**
- * Whether a forward pass whose U is made at the call (not kept: training) should take all its
- * tiles in one run (planWinograd's oneRun), so that its tasks make U themselves in their scratch:
- * where the layer has at most 128 tiles, and its blocks of channels are more than the threads.
+ * The plan of all the tiles in one run (planWinograd's oneRun) for a forward pass whose U is made
+ * at the call (not kept: training), so that its tasks make U themselves in their scratch, where
+ * that pays, else null: where the layer has at most 128 tiles, and its blocks of channels are
+ * more than the threads.
  * Measured (the weights changed before every call, 2 threads, batch 1, alternating in one process,
  * ms, forward / input gradient, runs of 64 tiles with U made by a filter job -> one run, U made
  * in the tasks): 512 -> 512 at 38 x 38 (100 tiles of F(4x4)) 37.1 / 38.2 -> 34.2 / 33.9 and
@@ -372,9 +373,10 @@ export function defaultBlocking(m: WinogradTile, tiles = Infinity): WinogradBloc
  * U made in the tasks instead of by a filter job first: 512 -> 512 at 19 x 19 15.5 / 17.0 ->
  * 11.4 / 11.8; conv6 as 36 maps of 4 x 4 43.0 / 44.5 -> 35.7 / 36.0 (8 December 2026).
  */
-export function oneRunPays(g: Conv2dGeometry, m: WinogradTile, threads: number): boolean {
-  if (tiling(g, m).tiles > 128) return false;
-  return planWinograd(g, m, threads, undefined, true).forwardTasks.length / FORWARD_TASK_FIELDS > threads;
+export function oneRunPlan(g: Conv2dGeometry, m: WinogradTile, threads: number): WinogradPlan | null {
+  if (tiling(g, m).tiles > 128) return null;
+  const plan = planWinograd(g, m, threads, undefined, true);
+  return plan.forwardTasks.length / FORWARD_TASK_FIELDS > threads ? plan : null;
 }
 
 /** The forward scratch layout of one thread for a tile size and blocking (uBlock: room for U of one K block, see WinogradScratch.u). */

@@ -26,7 +26,7 @@ import * as reference from '../../kernels/cpu/reference';
 import { WasmExports, WasmModules, compileModules, instantiate, pickMicroKernel } from '../../kernels/wasm/runtime';
 import {
   FORWARD_TASK_FIELDS, WEIGHT_TASK_FIELDS, WINOGRAD_TILES, WinogradBlocking, WinogradJob, WinogradTile, WinogradWeightBlocking, planWinograd,
-  INPUT_TASK_FIELDS, oneRunPays, planWinogradWeight, recommendedWinogradTile, runWinogradTasks, winogradApplies, winogradFilterJob, winogradForwardJob,
+  INPUT_TASK_FIELDS, oneRunPlan, planWinogradWeight, recommendedWinogradTile, runWinogradTasks, winogradApplies, winogradFilterJob, winogradForwardJob,
   positionStride, winogradInputJob, winogradTaskFields, winogradTolerance, winogradWeightJob,
 } from '../../kernels/wasm/winograd';
 
@@ -489,11 +489,11 @@ describe('kernels/wasm/winograd: the pieces', () => {
   it('takes one run of tiles, U made in the tasks, on layers of at most 128 tiles whose blocks of channels are more than the threads', () => {
     const layer = (cin: number, cout: number, size: number): ReturnType<typeof conv2dGeometry> =>
       conv2dGeometry([1, cin, size, size], [cout, cin, 3, 3], { padding: 1 });
-    expect(oneRunPays(layer(512, 512, 38), 4, 2), 'conv4_x: 100 tiles').to.equal(true);
-    expect(oneRunPays(layer(1024, 126, 19), 4, 2), 'cl7: 25 tiles, 3 blocks of channels').to.equal(true);
-    expect(oneRunPays(layer(1024, 126, 19), 4, 4), 'cl7 on 4 threads').to.equal(false);
-    expect(oneRunPays(layer(512, 16, 38), 4, 2), 'loc4_3: one block of 16 channels').to.equal(false);
-    expect(oneRunPays(layer(256, 256, 75), 4, 2), 'conv3_x: 361 tiles').to.equal(false);
+    expect(oneRunPlan(layer(512, 512, 38), 4, 2)?.runs, 'conv4_x: 100 tiles').to.equal(1);
+    expect(oneRunPlan(layer(1024, 126, 19), 4, 2)?.runs, 'cl7: 25 tiles, 3 blocks of channels').to.equal(1);
+    expect(oneRunPlan(layer(1024, 126, 19), 4, 4), 'cl7 on 4 threads').to.equal(null);
+    expect(oneRunPlan(layer(512, 16, 38), 4, 2), 'loc4_3: one block of 16 channels').to.equal(null);
+    expect(oneRunPlan(layer(256, 256, 75), 4, 2), 'conv3_x: 361 tiles').to.equal(null);
   });
 
   it('the weight-gradient tasks cover every (tile, output channel, input channel) once, in parts where the blocks are few', () => {
