@@ -7,9 +7,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { Kernels } from '../kernels/kernels';
-import { createKernels, defaultBackendName } from '../kernels/select';
-import { ConvAlgorithm } from '../kernels/wasm';
 import { SSD300 } from '../ssd/ssd300';
 import { formatSummary, summarize } from '../ssd/summary';
 import { ApMethod } from '../ssd/evaluate';
@@ -36,42 +33,10 @@ import { explainCommand } from './explain';
 import { decodeOptions, readData } from './data_options';
 import { commandHelp, isCommandName, markdownTable, overview } from './help';
 import { AUGMENT_STEP_NAMES, ParsedOptions, classList, parseCommandLine } from './options';
-import { checkCanWrite, lockOutput, makeDirectory, writeFileAtomic } from '../io/files';
+import { lockOutput, writeFileAtomic } from '../io/files';
 import { uniqueOutputNames } from './output_names';
-import { NamedPath, checkOutputs } from './outputs';
-
-/** The kernels of --backend, --threads and --conv-algorithm (checked by the option table). */
-async function backend(o: ParsedOptions): Promise<Kernels> {
-  const name = o.text('backend') ?? defaultBackendName();
-  const kernels = await createKernels(name, { threads: o.number('threads'), convAlgorithm: o.given('conv-algorithm') ? (o.text('conv-algorithm') as ConvAlgorithm) : undefined });
-  console.error(`backend: ${kernels.name}${o.given('backend') ? '' : ' (default; choose with --backend)'}`);
-  return kernels;
-}
-
-/** Make `dir` if needed and check that it can be written, before any work; `refusal` starts the error. */
-function checkWritableDirectory(dir: string, refusal: string): void {
-  try {
-    makeDirectory(dir);
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (e) {
-    throw new Error(`${refusal} (${(e as Error).message})`);
-  }
-}
-
-/**
- * Fail before any work, not after the first epoch, if an output file cannot be written: its
- * folder is made and a file of the temporary's name (the longest name the write uses) is created
- * and removed there. A 100,000-character --out used to fail only after training.
- */
-function checkWritable(file: string, what: string): void {
-  checkWritableDirectory(path.dirname(path.resolve(file)), `--out ${file}: cannot write there`);
-  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error(`--out ${file}: is a directory`);
-  try {
-    checkCanWrite(file, what); // its message names the file: "FILE: cannot write WHAT there (why)"
-  } catch (e) {
-    throw new Error(`--out ${(e as Error).message}`);
-  }
-}
+import { NamedPath, checkOutputs, checkWritable, checkWritableDirectory } from './outputs';
+import { kernelsOf } from './kernels_option';
 
 /**
  * Every file of a data set that a command reads: the images and annotations, by their own names
@@ -172,7 +137,7 @@ async function detectCommand(o: ParsedOptions, files: readonly string[]): Promis
     outFiles.map((f, i) => ({ path: f, what: `the picture of ${files[i]}` })),
     [...files.map((f) => ({ path: f, what: 'the input image' })), { path: weights, what: 'the --weights file' }],
   );
-  const kernels = await backend(o);
+  const kernels = await kernelsOf(o);
   const failed: string[] = [];
   try {
     const { model, classes } = loadModel(weights, kernels);
@@ -289,7 +254,7 @@ async function trainCommand(o: ParsedOptions): Promise<void> {
   const trainSet = withFingerprint(diskSource(targets, decode), samplesFingerprint(samples, root));
   // evaluation counts the false positives on images without objects: they are always welcome there
   const evalData: DataSource | undefined = evalSamples === undefined ? undefined : diskSource(evalSamples, decode);
-  const kernels = await backend(o);
+  const kernels = await kernelsOf(o);
   let model: SSD300;
   let checkpoint: Checkpoint | undefined;
   if (resume !== undefined) {
@@ -362,7 +327,7 @@ async function evalCommand(o: ParsedOptions): Promise<void> {
   ];
   checkOutputs(outputs, [{ path: weights, what: 'the --weights file' }], [dataSetFolder(root)]);
   for (const output of outputs) checkWritable(output.path, output.what);
-  const kernels = await backend(o);
+  const kernels = await kernelsOf(o);
   try {
     const { model, classes } = loadModel(weights, kernels);
     // images without objects are part of a test set: detections on them are false positives

@@ -5,8 +5,6 @@
 // scene; predictions from --weights, else made-up ones (explain/scene.ts), so every picture works
 // at once. This file only parses options and reads and writes files.
 
-import { createKernels, defaultBackendName } from '../kernels/select';
-import { ConvAlgorithm } from '../kernels/wasm';
 import { RgbImage } from '../data/image';
 import { readImage, writePng } from '../data/image_files';
 import { resizeBilinear } from '../data/resize';
@@ -17,8 +15,9 @@ import { Tensor } from '../tensor/tensor';
 import { createPriors } from '../ssd/priors';
 import { loadModel } from './model_files';
 import { ParsedOptions, classList, pair } from './options';
-import { checkOutputs } from './outputs';
-import { checkCanWrite, lockOutput, makeDirectory, readFileNamed } from '../io/files';
+import { checkOutputs, checkWritable } from './outputs';
+import { kernelsOf } from './kernels_option';
+import { lockOutput, readFileNamed } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Sample } from '../data/annotations';
@@ -51,12 +50,7 @@ export async function explainCommand(o: ParsedOptions, positionals: readonly str
     ...(weights === undefined ? [] : [{ path: weights, what: 'the --weights file' }]),
   ];
   checkOutputs([{ path: out, what: 'the picture (--out)' }], inputs);
-  try {
-    makeDirectory(path.dirname(path.resolve(out)));
-    checkCanWrite(out, 'the picture');
-  } catch (e) {
-    throw new Error(`--out ${out}: cannot write there (${(e as Error).message})`);
-  }
+  checkWritable(out, 'the picture');
   lockOutput(out, 'the picture', (message) => console.error(message));
 
   // The picture SSD sees: the image squeezed to 300 x 300 (boxes are fractions, so they still fit).
@@ -64,7 +58,7 @@ export async function explainCommand(o: ParsedOptions, positionals: readonly str
   const priorsCxcy = createPriors();
   const nPriors = priorsCxcy.shape[0];
   const needsModel = weights !== undefined && kind !== 'priors'; // matching takes only the class names from it
-  const kernels = needsModel ? await createKernels(o.text('backend') ?? defaultBackendName(), { threads: o.number('threads'), convAlgorithm: o.given('conv-algorithm') ? (o.text('conv-algorithm') as ConvAlgorithm) : undefined }) : null;
+  const kernels = needsModel ? await kernelsOf(o) : null;
   const loaded = kernels !== null && weights !== undefined ? loadModel(weights, kernels) : null;
   // Class names: the weights file's, else --classes, else the data set's, else VOC's.
   const classes: readonly string[] = loaded?.classes ?? fromData?.classes ?? classList(o.text('classes') ?? 'voc');

@@ -5,6 +5,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { checkCanWrite, makeDirectory } from '../io/files';
 
 /** A path and what it is to the command, in words ('the image', 'the --weights file'). */
 export interface NamedPath {
@@ -81,5 +82,30 @@ export function checkOutputs(outputs: readonly NamedPath[], inputs: readonly Nam
         throw new Error(`${out.path}: ${out.what} would be written inside ${root.what} ${root.path}; choose an output outside it`);
       }
     }
+  }
+}
+
+/** Make `dir` if needed and check that it can be written, before any work; `refusal` starts the error. */
+export function checkWritableDirectory(dir: string, refusal: string): void {
+  try {
+    makeDirectory(dir);
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw new Error(`${refusal} (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Fail before any work, not after the first epoch, if an output file cannot be written: its
+ * folder is made and a file of the temporary's name (the longest name the write uses) is created
+ * and removed there. A 100,000-character --out used to fail only after training.
+ */
+export function checkWritable(file: string, what: string): void {
+  checkWritableDirectory(path.dirname(path.resolve(file)), `--out ${file}: cannot write there`);
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error(`--out ${file}: is a directory`);
+  try {
+    checkCanWrite(file, what); // its message names the file: "FILE: cannot write WHAT there (why)"
+  } catch (e) {
+    throw new Error(`--out ${(e as Error).message}`);
   }
 }

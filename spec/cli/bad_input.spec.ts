@@ -64,10 +64,13 @@ describe('cli/ssd under bad input', () => {
       [['summary', '--classes', '1'], "ssd: --classes: expected the number of classes with the background, at least 2, got '1'"],
       [['make-synthetic', '--out', path.join(dir, 'never'), '--min-side', '0.5', '--max-side', '0.2'], 'ssd: --min-side 0.5 and --max-side 0.2: need 0 < min-side <= max-side <= 1'],
       [['detect', '--weights', weights, '--out', image, image], `ssd: --out ${image}: cannot write pictures there`],
+      // explain checks its picture as train checks its checkpoint (cli/outputs.ts, checkWritable)
+      [['explain', 'priors', '--out', dir], `ssd: --out ${dir}: is a directory`],
     ];
     if (fs.existsSync('/proc/self')) {
       // Node's recursive mkdir never returns under /proc: this once hung the command
       cases.push([['train', '--data', dir, '--out', '/proc/nope/w.safetensors'], 'ssd: --out /proc/nope/w.safetensors: cannot write there']);
+      cases.push([['explain', 'priors', '--out', '/proc/nope/priors.png'], 'ssd: --out /proc/nope/priors.png: cannot write there']);
     }
     for (const [args, message] of cases) {
       const r = ssd(...args);
