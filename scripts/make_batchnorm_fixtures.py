@@ -22,9 +22,7 @@ Rerun by hand (the outputs are committed) with the Debian PyTorch:
 """
 
 import json
-import math
 import os
-import struct
 import sys
 
 import torch
@@ -184,26 +182,6 @@ STEP_BOXES = [[[0.1, 0.15, 0.45, 0.6], [0.55, 0.5, 0.9, 0.95]], [[0.3, 0.2, 0.7,
 STEP_LABELS = [[1, 2], [2]]
 
 
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    blobs = []
-    offset = 0
-    for name in sorted(tensors):
-        data = tensors[name].detach().contiguous().to(torch.float32).flatten().tolist()
-        assert all(math.isfinite(v) for v in data), name
-        blob = struct.pack(f"<{len(data)}f", *data)
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
-
-
 STEP_SEED = int(os.environ.get("STEP_SEED", "11"))  # a seed whose hard-negative cut has no near-tie
 
 
@@ -233,6 +211,10 @@ def ssd_step_fixture():
         "loss": repr(out["loss"].item()), "loc_loss": repr(out["loc_loss"].item()), "conf_loss": repr(out["conf_loss"].item()),
         "boxes": json.dumps(STEP_BOXES), "labels": json.dumps(STEP_LABELS),
     }
+    for name, v in tensors.items():
+        assert bool(torch.isfinite(v).all()), name
+    # imported here: torch_common imports this file's SSD300BN
+    from torch_common import write_safetensors  # noqa: E402
     write_safetensors(OUT_STEP, tensors, metadata)
     print(f"wrote {os.path.relpath(OUT_STEP, ROOT)} (loss {out['loss'].item():.6f})")
 
