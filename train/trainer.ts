@@ -354,7 +354,7 @@ export async function train(model: SSD300, data: DataSource, config: TrainerConf
     const result = await evaluateModel(model, config.evalData as DataSource, '11point', undefined, evalLoader);
     evalSeconds += (Date.now() - start) / 1000;
     state.evalHistory.push({ step: state.step, epoch: state.epoch + 1, mAP: result.mAP });
-    progress.message(`evaluation at step ${state.step} (epoch ${state.epoch + 1}): mAP ${result.mAP.toFixed(4)} (${((Date.now() - start) / 1000).toFixed(1)} s)`);
+    progress.message(`evaluation at step ${state.step} (epoch ${state.epoch + 1}, ${(state.elapsedSeconds / 60).toFixed(1)} min of training): mAP ${result.mAP.toFixed(4)} (${((Date.now() - start) / 1000).toFixed(1)} s)`);
   }
 }
 

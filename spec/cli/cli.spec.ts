@@ -61,7 +61,7 @@ describe('cli/ssd', () => {
     const train = ssd('train', '--data', data, '--batch-norm', '--width-divisor', '32', '--batch', '2', '--max-steps', '2', '--eval-every', '1', '--out', weights);
     expect(train.status, train.stderr).to.equal(0);
     expect(train.stdout).to.contain('classes (from the annotations): circle, square, triangle');
-    expect(train.stdout).to.match(/evaluation at step 2 \(epoch \d\): mAP \d\.\d{4}/);
+    expect(train.stdout).to.match(/evaluation at step 2 \(epoch \d, \d+\.\d min of training\): mAP \d\.\d{4}/);
     expect(train.stdout).to.match(/stopped after step 2: --max-steps 2 reached; checkpoint saved to/);
     expect(fs.existsSync(path.join(dir, 'bn.curves.png'))).to.equal(true);
     const detect = ssd('detect', '--weights', weights, '--out', path.join(dir, 'bn-detections'), path.join(data, 'JPEGImages/test_000001.png'));
