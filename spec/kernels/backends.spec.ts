@@ -16,6 +16,7 @@
 // select or copy values (ReLU, max pooling, its argmax) must match exactly.
 
 import { expect } from 'chai';
+import { expectSameTensor } from '../helpers/same_bits';
 import { Kernels, MaxPoolResult } from '../../kernels/kernels';
 import { Conv2dOptions, Pool2dOptions } from '../../kernels/geometry';
 import * as reference from '../../kernels/cpu/reference';
@@ -93,15 +94,6 @@ function expectMatches(actual: Tensor, expected: Tensor, terms: number, what: st
       `${what}: element ${worstIndex} is ${actual.data[worstIndex]}, reference ${expected.data[worstIndex]}: ` +
         `error ${worst} > tolerance ${tolerance} (${terms} terms per output, max |reference| ${maxAbs(expected)})`,
     );
-  }
-}
-
-function expectIdentical(actual: Tensor, expected: Tensor, what: string): void {
-  expect(actual.shape, `${what}: shape`).to.deep.equal(expected.shape);
-  for (let i = 0; i < expected.size; i++) {
-    if (!Object.is(actual.data[i], expected.data[i])) {
-      throw new Error(`${what}: element ${i} is ${actual.data[i]}, reference ${expected.data[i]}`);
-    }
   }
 }
 
@@ -238,7 +230,7 @@ function describeBackend(backend: Backend): void {
           x.data[0] = NaN; // the ReLU makes 0 of the NaN outputs, fused or not
           const plain = await k.conv2dForward(x, w, b, c.options);
           const fused = await k.conv2dForward(x, w, b, c.options, true);
-          expectIdentical(fused, reference.reluForward(plain), `${c.name}: y with the ReLU fused`);
+          expectSameTensor(fused, reference.reluForward(plain), `${c.name}: y with the ReLU fused`);
           k.release(plain);
           k.release(fused);
         }
@@ -282,7 +274,7 @@ function describeBackend(backend: Backend): void {
           const x = randNormal(c.x, rng);
           const expected = reference.maxPool2dForward(x, c.options);
           const got = await k.maxPool2dForward(x, c.options);
-          expectIdentical(got.y, expected.y, 'y');
+          expectSameTensor(got.y, expected.y, 'y');
           expect(Array.from(got.argmax)).to.deep.equal(Array.from(expected.argmax));
           const dy = randNormal(expected.y.shape, rng);
           // each input receives the gradients of the (overlapping) windows it wins: at most kH * kW
@@ -305,7 +297,7 @@ function describeBackend(backend: Backend): void {
         const options = { kernelSize: 2, stride: 2 };
         const expected = reference.maxPool2dForward(x, options);
         const got = await k.maxPool2dForward(x, options);
-        expectIdentical(got.y, expected.y, 'y');
+        expectSameTensor(got.y, expected.y, 'y');
         expect(Array.from(got.argmax)).to.deep.equal(Array.from(expected.argmax));
       });
 
@@ -319,7 +311,7 @@ function describeBackend(backend: Backend): void {
           const options = { kernelSize: 2, stride: 2, ceilMode };
           const expected = reference.maxPool2dForward(x, options);
           const got = await k.maxPool2dForward(x, options);
-          expectIdentical(got.y, expected.y, 'y');
+          expectSameTensor(got.y, expected.y, 'y');
           expect(Array.from(got.argmax)).to.deep.equal(Array.from(expected.argmax));
         }
       });
@@ -396,9 +388,9 @@ function describeBackend(backend: Backend): void {
         const rng = new Rng(400);
         const x = withZeros([2, 3, 5, 7], rng);
         const y = await k.reluForward(x);
-        expectIdentical(y, reference.reluForward(x), 'y');
+        expectSameTensor(y, reference.reluForward(x), 'y');
         const dy = randNormal(x.shape, rng);
-        expectIdentical(await k.reluBackward(dy, y), reference.reluBackward(dy, reference.reluForward(x)), 'dx');
+        expectSameTensor(await k.reluBackward(dy, y), reference.reluBackward(dy, reference.reluForward(x)), 'dx');
       });
     });
 
@@ -406,16 +398,16 @@ function describeBackend(backend: Backend): void {
       it('ReLU forward and backward', async () => {
         const { x, relu } = hugeInput();
         const y = await k.reluForward(x);
-        expectIdentical(y, relu, 'relu y');
+        expectSameTensor(y, relu, 'relu y');
         // y doubles as dy: dx = y where y > 0, else 0, which is y itself
-        expectIdentical(await k.reluBackward(y, y), relu, 'relu dx');
+        expectSameTensor(await k.reluBackward(y, y), relu, 'relu dx');
       });
 
       it('2x2 max pooling: y and argmax, then dx', async () => {
         const { x, pool } = hugeInput();
         const options = { kernelSize: 2, stride: 2 };
         const got = await k.maxPool2dForward(x, options);
-        expectIdentical(got.y, pool.y, 'pool y');
+        expectSameTensor(got.y, pool.y, 'pool y');
         expect(maxAbs(diffInt(got.argmax, pool.argmax)), 'argmax differs').to.equal(0);
         const dx = await k.maxPool2dBackward(pool.y, got.argmax, x.shape, options);
         // each maximum receives its own value back; everything else is 0. Check the last plane's

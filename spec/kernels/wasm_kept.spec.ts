@@ -11,6 +11,7 @@
 // The GEMM's packed weights (convolveInto) are kept the same way, and the same must hold for them.
 
 import { expect } from 'chai';
+import { expectSameTensor } from '../helpers/same_bits';
 import { Tensor } from '../../tensor/tensor';
 import { Rng, randNormal } from '../../tensor/random';
 import { WasmKernels } from '../../kernels/wasm';
@@ -20,13 +21,6 @@ import { conv2dGeometry } from '../../kernels/geometry';
 import { Conv2d } from '../../layers/conv2d';
 import { SGD } from '../../layers/sgd';
 import { loadStateDict } from '../../layers/layer';
-
-function expectSameBits(actual: Tensor, expected: Tensor, what: string): void {
-  expect(actual.shape, `${what}: shape`).to.deep.equal(expected.shape);
-  for (let i = 0; i < expected.size; i++) {
-    if (!Object.is(actual.data[i], expected.data[i])) throw new Error(`${what}: element ${i} is ${actual.data[i]}, expected ${expected.data[i]}`);
-  }
-}
 
 /** A copy of a tensor's values in ordinary memory (the backend's outputs are released below). */
 function copy(t: Tensor): Tensor {
@@ -67,8 +61,8 @@ describe('kernels/wasm: Winograd filter transforms kept between calls', function
     const k = new WasmKernels({ threads: 2, convAlgorithm: 'winograd' });
     try {
       for (let call = 1; call <= 4; call++) {
-        expectSameBits(await k.conv2dForward(x, w, b, options), expected.y, `y, call ${call}`);
-        expectSameBits(await k.conv2dBackwardInput(dy, w, x.shape, options), expected.dx, `dx, call ${call}`);
+        expectSameTensor(await k.conv2dForward(x, w, b, options), expected.y, `y, call ${call}`);
+        expectSameTensor(await k.conv2dBackwardInput(dy, w, x.shape, options), expected.dx, `dx, call ${call}`);
         expect(k.keptTransformBytesInUse, `kept after call ${call}`).to.equal(call < 3 ? 0 : uBytes(false) + uBytes(true));
       }
     } finally {
@@ -85,14 +79,14 @@ describe('kernels/wasm: Winograd filter transforms kept between calls', function
       // written by hand, then said
       weights.data[5] += 0.25;
       weights.changed();
-      expectSameBits(await k.conv2dForward(x, weights, b, options), (await fresh(weights)).y, 'y after changed()');
+      expectSameTensor(await k.conv2dForward(x, weights, b, options), (await fresh(weights)).y, 'y after changed()');
       expect(k.keptTransformBytesInUse, 'the stale U went back').to.equal(0);
-      for (const call of ['made', 'kept', 'read']) expectSameBits(await k.conv2dForward(x, weights, b, options), (await fresh(weights)).y, `y, U ${call} again`);
+      for (const call of ['made', 'kept', 'read']) expectSameTensor(await k.conv2dForward(x, weights, b, options), (await fresh(weights)).y, `y, U ${call} again`);
       expect(k.keptTransformBytesInUse).to.equal(uBytes(false));
       // the optimizer's step on this backend
       const gradient = randNormal(weights.shape, new Rng(3));
       await k.sgdStep(weights, gradient, null, { lr: -0.1, weightDecay: 0, momentum: 0, phase: 'none' });
-      expectSameBits(await k.conv2dForward(x, weights, b, options), (await fresh(weights)).y, 'y after sgdStep');
+      expectSameTensor(await k.conv2dForward(x, weights, b, options), (await fresh(weights)).y, 'y after sgdStep');
     } finally {
       await k.dispose();
     }
@@ -107,7 +101,7 @@ describe('kernels/wasm: Winograd filter transforms kept between calls', function
       expect(k.keptTransformBytesInUse).to.equal(uBytes(false));
       const other = randNormal(w.shape, new Rng(11), 0, 0.1);
       loadStateDict(conv, new Map([['weight', other], ['bias', copy(b)]]), 'spec');
-      expectSameBits(await conv.forward(x), (await fresh(other)).y, 'y after loadStateDict');
+      expectSameTensor(await conv.forward(x), (await fresh(other)).y, 'y after loadStateDict');
 
       const training = new Conv2d('conv', { inChannels: 24, outChannels: 20, kernelSize: 3, padding: 1, kernels: k });
       const before = k.keptTransformBytesInUse;
@@ -144,15 +138,15 @@ describe('kernels/wasm: Winograd filter transforms kept between calls', function
       const k = gemm();
       try {
         for (let call = 1; call <= 4; call++) {
-          expectSameBits(await k.conv2dForward(x, weights, b, c.options), expected.y, `${c.name}: y, call ${call}`);
-          expectSameBits(await k.conv2dBackwardInput(dy, weights, x.shape, c.options), expected.dx, `${c.name}: dx, call ${call}`);
+          expectSameTensor(await k.conv2dForward(x, weights, b, c.options), expected.y, `${c.name}: y, call ${call}`);
+          expectSameTensor(await k.conv2dBackwardInput(dy, weights, x.shape, c.options), expected.dx, `${c.name}: dx, call ${call}`);
           expect(k.keptTransformBytesInUse, `${c.name}: kept after call ${call}`).to.equal(call < 3 ? 0 : 4 * (c.packed[0] + c.packed[1]));
         }
         weights.data[3] -= 0.5;
         weights.changed();
         const changed = await expect1();
-        expectSameBits(await k.conv2dForward(x, weights, b, c.options), changed.y, `${c.name}: y after changed()`);
-        expectSameBits(await k.conv2dBackwardInput(dy, weights, x.shape, c.options), changed.dx, `${c.name}: dx after changed()`);
+        expectSameTensor(await k.conv2dForward(x, weights, b, c.options), changed.y, `${c.name}: y after changed()`);
+        expectSameTensor(await k.conv2dBackwardInput(dy, weights, x.shape, c.options), changed.dx, `${c.name}: dx after changed()`);
         expect(k.keptTransformBytesInUse, `${c.name}: the stale blocks went back`).to.equal(0);
       } finally {
         await k.dispose();
@@ -165,7 +159,7 @@ describe('kernels/wasm: Winograd filter transforms kept between calls', function
     for (const limit of [0, uBytes(false) - 1]) {
       const k = new WasmKernels({ threads: 2, convAlgorithm: 'winograd', keptTransformBytes: limit });
       try {
-        for (let call = 1; call <= 3; call++) expectSameBits(await k.conv2dForward(x, w, b, options), expected.y, `limit ${limit}: y, call ${call}`);
+        for (let call = 1; call <= 3; call++) expectSameTensor(await k.conv2dForward(x, w, b, options), expected.y, `limit ${limit}: y, call ${call}`);
         expect(k.keptTransformBytesInUse).to.equal(0);
       } finally {
         await k.dispose();

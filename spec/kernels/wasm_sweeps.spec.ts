@@ -17,6 +17,7 @@
 //   checked against 2^-23 max|expected| (+ the float64 error, a 10^-12 fraction, for cancellation).
 
 import { expect } from 'chai';
+import { expectSameBits } from '../helpers/same_bits';
 import { Shape, shapeToString } from '../../tensor/tensor';
 import { Rng, randNormal } from '../../tensor/random';
 import { Pool2dOptions } from '../../kernels/geometry';
@@ -37,13 +38,6 @@ function maxAbs(data: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < data.length; i++) m = Math.max(m, Math.abs(data[i]));
   return m;
-}
-
-function expectSame(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  expect(actual.length, `${what}: length`).to.equal(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    if (!Object.is(actual[i], expected[i])) throw new Error(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
-  }
 }
 
 function expectWithin(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string): void {
@@ -108,10 +102,10 @@ describe('kernels/wasm: max pooling, L2 norm, bias gradient and ReLU against the
       const overlap = Math.ceil(kh / sh) * Math.ceil(kw / sw); // most windows that can share an input
       await each(async (k, label) => {
         const got = await k.maxPool2dForward(x, c.options);
-        expectSame(got.y.data, want.y.data, `${label}: y`);
-        expectSame(got.argmax, want.argmax, `${label}: argmax`);
+        expectSameBits(got.y.data, want.y.data, `${label}: y`);
+        expectSameBits(got.argmax, want.argmax, `${label}: argmax`);
         const gotDx = (await k.maxPool2dBackward(dy, got.argmax, x.shape, c.options)).data;
-        if (overlap === 1) expectSame(gotDx, dx.data, `${label}: dx`);
+        if (overlap === 1) expectSameBits(gotDx, dx.data, `${label}: dx`);
         else expectWithin(gotDx, dx.data, (overlap * (overlap - 1) + 1) * 2 ** -24 * maxAbs(dy.data), `${label}: dx`);
       });
     });
@@ -130,17 +124,17 @@ describe('kernels/wasm: max pooling, L2 norm, bias gradient and ReLU against the
       const reluDx = reference.reluBackward(dy, relu);
       await each(async (k, label) => {
         const got = await k.l2NormForward(x, scale, 1e-10);
-        expectSame(got.y.data, want.y.data, `${label}: l2norm y`);
-        expectSame(got.norm.data, want.norm.data, `${label}: l2norm norm`);
+        expectSameBits(got.y.data, want.y.data, `${label}: l2norm y`);
+        expectSameBits(got.norm.data, want.norm.data, `${label}: l2norm norm`);
         expect(got.norm.shape).to.deep.equal(want.norm.shape);
         const grads = await k.l2NormBackward(dy, x, scale, got.norm);
-        expectSame(grads.dx.data, wantGrads.dx.data, `${label}: l2norm dx`);
+        expectSameBits(grads.dx.data, wantGrads.dx.data, `${label}: l2norm dx`);
         expectWithin(grads.dscale.data, wantGrads.dscale.data, oneRounding(wantGrads.dscale.data), `${label}: l2norm dscale`);
         expect(grads.dscale.shape).to.deep.equal(scale.shape);
         expectWithin((await k.conv2dBackwardBias(dy)).data, db.data, oneRounding(db.data), `${label}: bias gradient`);
         const y = await k.reluForward(x);
-        expectSame(y.data, relu.data, `${label}: relu y`);
-        expectSame((await k.reluBackward(dy, y)).data, reluDx.data, `${label}: relu dx`);
+        expectSameBits(y.data, relu.data, `${label}: relu y`);
+        expectSameBits((await k.reluBackward(dy, y)).data, reluDx.data, `${label}: relu dx`);
       });
     });
   });

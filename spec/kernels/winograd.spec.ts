@@ -17,6 +17,7 @@
 // NaN) fails; U and the scratch start as NaN too, so a transform that reads what nobody wrote fails.
 
 import { expect } from 'chai';
+import { expectSameBits } from '../helpers/same_bits';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { Shape, Tensor, shapeToString } from '../../tensor/tensor';
@@ -256,14 +257,6 @@ function forwardAndGradient(rng: Rng, xShape: Shape, cout: number): Convolution[
   return [{ x, w, bias: b, padding: 1, flipped: false }, { x: dy, w: wGradient, bias: null, padding: 1, flipped: true }];
 }
 
-/** Throws at the first element whose bits differ (Object.is: -0 and NaN too). */
-function expectSameBits(expected: Float32Array, actual: Float32Array, what: string): void {
-  expect(actual.length, what).to.equal(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    if (!Object.is(expected[i], actual[i])) throw new Error(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
-  }
-}
-
 describe('kernels/wasm/winograd: the pieces', () => {
   const arena = new Arena();
 
@@ -434,7 +427,7 @@ describe('kernels/wasm/winograd: the pieces', () => {
           expect(planWinograd(g, m, 2, blocking).sharedV, `F(${m}x${m}): the plan shares V`).to.not.equal(null);
           const shared = await winogradConv(arena, c, m, '2 threads', rng, blocking);
           const own = await winogradConv(arena, c, m, '2 threads', rng, blocking, true);
-          expectSameBits(own, shared, `F(${m}x${m}) ${c.flipped ? 'dx' : 'y'} with V made once against V made per task`);
+          expectSameBits(shared, own, `F(${m}x${m}) ${c.flipped ? 'dx' : 'y'} with V made once against V made per task`);
         }
       }
     } finally {
@@ -459,7 +452,7 @@ describe('kernels/wasm/winograd: the pieces', () => {
             expect(plan.forwardTasks.length / FORWARD_TASK_FIELDS, `F(${m}x${m}): several blocks of channels`).to.be.at.least(3);
             const first = await winogradConv(arena, c, m, mode, rng, blocking);
             const inTasks = await winogradConv(arena, c, m, mode, rng, blocking, false, true);
-            expectSameBits(first, inTasks, `F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}, ${mode}, U made in the tasks against a filter job first`);
+            expectSameBits(inTasks, first, `F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}, ${mode}, U made in the tasks against a filter job first`);
           }
         }
       }
@@ -474,7 +467,7 @@ describe('kernels/wasm/winograd: the pieces', () => {
           expect([oneRun.runs, oneRun.blocking.tiles], `F(${m}x${m}): one run of every tile`).to.deep.equal([1, Math.ceil(oneRun.tiles / 8) * 8]);
           const runs = await winogradConv(arena, c, m, '2 threads', rng, small);
           const inTasks = await winogradConv(arena, c, m, '2 threads', rng, small, false, true, true);
-          expectSameBits(runs, inTasks, `F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}, one run with U made in the tasks against several runs`);
+          expectSameBits(inTasks, runs, `F(${m}x${m}) ${c.flipped ? 'dx' : 'y'}, one run with U made in the tasks against several runs`);
         }
       }
       // with two runs of tiles, two tasks would make the same rows of U: refused
