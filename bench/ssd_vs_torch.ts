@@ -113,14 +113,23 @@ interface TorchReport {
 /** How oneDNN is told its instruction set: 'native' leaves it its own choice. */
 type TorchIsa = 'native' | 'avx2';
 
+/** scripts/torch_ssd_speed.py's command line for this model, then `extra`. */
+function torchArgs(o: Options, extra: string[]): string[] {
+  const args = ['scripts/torch_ssd_speed.py', '--batch', String(o.batch), '--classes', String(o.nClasses), ...extra];
+  if (o.batchNorm) args.push('--batch-norm');
+  return args;
+}
+
+/** The environment that gives oneDNN its instruction set. */
+function torchEnv(isa: TorchIsa): NodeJS.ProcessEnv {
+  // oneDNN 2.6 reads DNNL_MAX_CPU_ISA (later versions ONEDNN_MAX_CPU_ISA); both are set
+  return isa === 'native' ? process.env : { ...process.env, DNNL_MAX_CPU_ISA: 'AVX2', ONEDNN_MAX_CPU_ISA: 'AVX2' };
+}
+
 function torchRound(withStep: boolean, o: Options, dir: string, round: number, isa: TorchIsa): TorchReport {
   const json = path.join(dir, `torch-ssd-speed-${round}-${isa}.json`);
-  const args = ['scripts/torch_ssd_speed.py', '--batch', String(o.batch), '--classes', String(o.nClasses), '--warmup', String(o.warmup), '--runs', String(o.runs), '--json', json];
-  if (o.batchNorm) args.push('--batch-norm');
-  if (!withStep) args.push('--no-step');
-  // oneDNN 2.6 reads DNNL_MAX_CPU_ISA (later versions ONEDNN_MAX_CPU_ISA); both are set
-  const env = isa === 'native' ? process.env : { ...process.env, DNNL_MAX_CPU_ISA: 'AVX2', ONEDNN_MAX_CPU_ISA: 'AVX2' };
-  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', env });
+  const args = torchArgs(o, ['--warmup', String(o.warmup), '--runs', String(o.runs), '--json', json, ...(withStep ? [] : ['--no-step'])]);
+  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', env: torchEnv(isa) });
   if (run.status !== 0) throw new Error(`scripts/torch_ssd_speed.py failed (exit code ${run.status}): ${run.stderr}`);
   return JSON.parse(fs.readFileSync(json, 'utf8')) as TorchReport;
 }
@@ -134,10 +143,7 @@ class TorchServer {
   }
 
   static async start(o: Options, isa: TorchIsa): Promise<TorchServer> {
-    const args = ['scripts/torch_ssd_speed.py', '--serve', '--batch', String(o.batch), '--classes', String(o.nClasses)];
-    if (o.batchNorm) args.push('--batch-norm');
-    const env = isa === 'native' ? process.env : { ...process.env, DNNL_MAX_CPU_ISA: 'AVX2', ONEDNN_MAX_CPU_ISA: 'AVX2' };
-    const server = new TorchServer(spawn('/usr/bin/python3', args, { env }));
+    const server = new TorchServer(spawn('/usr/bin/python3', torchArgs(o, ['--serve']), { env: torchEnv(isa) }));
     let stderr = '';
     server.child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     for (;;) {
